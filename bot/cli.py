@@ -1,0 +1,145 @@
+"""Command line: `python -m bot chat | ask | train | evaluate | kb | serve | actions`.
+
+Heavy imports (scikit-learn, telegram, rasa_sdk, rich) happen inside the commands that need them, so
+`ask` starts fast.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import BotError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="A trivia chatbot about one film.")
+ConfigOption = typer.Option(None, "--config", "-c", help="config.yml to use (default: BOT_CONFIG or ./config.yml)")
+_state: dict[str, Optional[Path]] = {"config": None}
+
+
+def settings():  # type: ignore[no-untyped-def]
+    from .config import load_settings
+
+    return load_settings(_state["config"])
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context, config: Optional[Path] = ConfigOption) -> None:
+    _state["config"] = config
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(chat)
+
+
+def make_brain(memory: bool = False):  # type: ignore[no-untyped-def]
+    from .dialogue import Brain
+    from .storage import Storage
+
+    s = settings()
+    return Brain.from_settings(s, Storage(":memory:" if memory else s.database))
+
+
+@app.command()
+def chat(config: Optional[Path] = ConfigOption) -> None:
+    """Chat with the bot in the terminal (Ctrl-D or /quit to leave)."""
+    if config:
+        _state["config"] = config
+    from .channels.console import run_console
+
+    try:
+        run_console(make_brain())
+    except BotError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def ask(
+    text: Optional[str] = typer.Argument(None, help="the message"),
+    as_json: bool = typer.Option(False, "--json", help="print the reply as one JSON object"),
+    batch: Optional[Path] = typer.Option(None, "--batch", help='JSON lines {"chat": ID|null, "text": ...}'),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Answer one message (or a batch file) in a fresh chat and exit."""
+    if config:
+        _state["config"] = config
+    if text is None and batch is None:
+        fail("give a message, or --batch FILE")
+    try:
+        brain = make_brain(memory=True)
+    except BotError as exc:
+        fail(str(exc))
+    if batch is None:
+        reply = brain.reply(None, "cli", text or "")
+        typer.echo(json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text)
+        return
+    source = sys.stdin if str(batch) == "-" else batch.open(encoding="utf-8")
+    out = sys.stdout
+    for number, line in enumerate(source, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            chat_id, message = item.get("chat"), str(item.get("text") or "")
+        except (ValueError, AttributeError):
+            out.write(json.dumps({"error": f"line {number}: not a JSON object"}) + "\n")
+            continue
+        reply = brain.reply(None if chat_id is None else str(chat_id), "cli", message)
+        out.write((json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text) + "\n")
+    out.flush()
+
+
+@app.command()
+def train(config: Optional[Path] = ConfigOption) -> None:
+    """Train the intent model now (otherwise it is trained on first use and cached)."""
+    if config:
+        _state["config"] = config
+    from .knowledge import KnowledgeBase
+    from .nlu import NLU, model_key
+    from .nlu.data import load_training_data
+
+    s = settings()
+    try:
+        kb = KnowledgeBase.load(s.knowledge)
+        data = load_training_data(s.intents)
+        nlu = NLU.build(kb, s.intents, s.cache_dir)
+    except BotError as exc:
+        fail(str(exc))
+    typer.echo(f"model {model_key(data)}: {len(data.examples)} examples, {len(nlu.model.classes)} intents, "
+               f"{len(nlu.model.index)} features; cached in {s.cache_dir}")
+
+
+@app.command()
+def evaluate(
+    as_json: bool = typer.Option(False, "--json"),
+    folds: int = typer.Option(5, help="cross-validation folds"),
+    eval_set: Optional[Path] = typer.Option(None, "--eval-set", help="conversations YAML (default tests/eval/)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Cross-validated precision/recall per intent, most confused pairs, and evaluation-set accuracy."""
+    if config:
+        _state["config"] = config
+    from .evaluation import evaluate_all, print_report
+
+    s = settings()
+    path = eval_set or (s.root / "tests" / "eval" / "conversations.yml")
+    try:
+        report = evaluate_all(s, path if path.exists() else None, folds)
+    except BotError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,86 @@
+"""Settings: config.yml, overridden by environment variables, validated by pydantic.
+
+Paths in the file are relative to the file itself, so a copy of config.yml + knowledge/ + intents/ in
+another folder is a self-contained bot (that is how a second film, or a test, runs).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .yamlio import load_model
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NluSettings(Section):
+    threshold: float = Field(0.45, ge=0, le=1, description="below this confidence, fall back to search")
+    follow_up_confidence: float = Field(0.8, ge=0, le=1)
+
+
+class SearchSettings(Section):
+    min_coverage: float = Field(0.6, ge=0, le=1)
+    min_terms: int = Field(2, ge=1)
+
+
+class TelegramSettings(Section):
+    token: str | None = None
+    api_url: str | None = None
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret_token: str | None = None
+
+
+class QuizSettings(Section):
+    questions: int = Field(5, ge=1, le=50)
+    seconds: int = Field(20, ge=5, le=300)
+    mode: str = "poll"
+    difficulty: str = "mixed"
+
+
+class Settings(Section):
+    knowledge: Path = Path("knowledge/ballerina.yml")
+    intents: Path = Path("intents")
+    database: Path = Path("data/bot.sqlite3")
+    cache_dir: Path = Path(".cache")
+    admins: list[int] = Field(default_factory=list)
+    seed: int | None = None
+    nlu: NluSettings = Field(default_factory=NluSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    quiz: QuizSettings = Field(default_factory=QuizSettings)
+    root: Path = Path(".")
+
+    @property
+    def answers_path(self) -> Path:
+        return self.intents / "answers.yml"
+
+
+def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    path = Path(path or env.get("BOT_CONFIG") or DEFAULT_CONFIG).resolve()
+    settings = load_model(Settings, path)
+    root = path.parent
+    settings.root = root
+    for name in ("knowledge", "intents", "database", "cache_dir"):
+        value = getattr(settings, name)
+        if not value.is_absolute():
+            setattr(settings, name, root / value)
+    if env.get("BOT_DATABASE"):
+        settings.database = Path(env["BOT_DATABASE"])
+    if env.get("BOT_TOKEN"):
+        settings.telegram.token = env["BOT_TOKEN"]
+    if env.get("BOT_API_URL"):
+        settings.telegram.api_url = env["BOT_API_URL"]
+    if env.get("BOT_WEBHOOK_SECRET"):
+        settings.telegram.secret_token = env["BOT_WEBHOOK_SECRET"]
+    if env.get("BOT_ADMINS"):
+        settings.admins = sorted({*settings.admins, *(int(x) for x in env["BOT_ADMINS"].replace(",", " ").split())})
+    return settings

@@ -1,0 +1,34 @@
+"""Per-chat conversation state, small and JSON-serialisable so it can be persisted between restarts."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ChatContext:
+    last_intent: str | None = None
+    last_by_kind: dict[str, str] = field(default_factory=dict)  # entity kind -> last entity id of that kind
+    last_by_pronoun: dict[str, str] = field(default_factory=dict)  # "he"/"she"/"it" -> entity id
+    turns: int = 0
+
+    def remember(self, intent: str | None, entities: list[tuple[str, str, str | None]]) -> None:
+        """Record the intent and the entities (id, kind, pronoun) the turn was about, in order."""
+        if intent:
+            self.last_intent = intent
+        for entity_id, kind, pronoun in entities:
+            self.last_by_kind[kind] = entity_id
+            self.last_by_pronoun[pronoun or "it"] = entity_id
+        self.turns += 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ChatContext":
+        try:
+            data = json.loads(text)
+            return cls(data.get("last_intent"), dict(data.get("last_by_kind", {})),
+                       dict(data.get("last_by_pronoun", {})), int(data.get("turns", 0)))
+        except (ValueError, TypeError, AttributeError):
+            return cls()  # a corrupt row must not break the chat; start fresh

@@ -1,0 +1,37 @@
+"""Open questions about one entity ("tell me about Len Wiseman"): its description and key facts."""
+from __future__ import annotations
+
+from ..reply import Reply
+from .base import Turn, clarify_reply, describe, entity_ref, resolve, unknown_reply, who_do_you_mean
+
+MAX_EXTRA_FACTS = 3
+
+
+def handle(turn: Turn) -> Reply | None:
+    kb = turn.kb
+    res = resolve(turn, sorted({e.kind for e in kb.entities.values()}))
+    if res.options:
+        return clarify_reply(turn, res.options)
+    if res.unknown_words:
+        return unknown_reply(turn, res.unknown_words)
+    if res.entity is None:
+        return who_do_you_mean(turn)
+    entity = res.entity
+    description, desc_facts = describe(kb, entity)
+    others = [f for f in kb.all_facts_of(entity.id) if f.relation != "description"][:MAX_EXTRA_FACTS]
+    if not description and not others:
+        return None
+    extra = " ".join(kb.sentence(f) + "." for f in others)
+    if not description:
+        return turn.reply("utter_about", facts=others, name=entity.name, description=extra.rstrip("."),
+                          entities=[entity_ref(entity)])
+    text_facts = desc_facts[:1] + others
+    reply = turn.reply("utter_about", facts=text_facts, name=entity.name, description=description,
+                       entities=[entity_ref(entity)])
+    return reply if not extra else _append(reply, extra)
+
+
+def _append(reply: Reply, extra: str) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, text=f"{reply.text} {extra}")

@@ -1,0 +1,133 @@
+"""What every handler gets (a Turn) and the shared entity-resolution rules."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from ..answers import Answers, Route, join_list
+from ..context import ChatContext
+from ..knowledge import Entity, Fact, KnowledgeBase
+from ..nlu import Parse
+from ..reply import Kind, Reply, SourceRef
+
+PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
+            "herself": "she", "it": "it", "its": "it", "they": "they", "them": "they", "their": "they"}
+# Words that pick one reading of an ambiguous name: "john wick the character".
+KIND_WORDS = {"film": "film", "movie": "film", "flick": "film", "series": "series", "franchise": "series",
+              "saga": "series", "universe": "series", "character": "character", "role": "character",
+              "actor": "person", "actress": "person", "person": "person", "director": "person"}
+
+
+@dataclass
+class Turn:
+    kb: KnowledgeBase
+    answers: Answers
+    rng: random.Random
+    parse: Parse
+    context: ChatContext
+    intent: str
+    confidence: float
+    route: Route
+    known_words: frozenset[str] = frozenset()
+    chat: str | None = None
+    used_mentions: set[int] = field(default_factory=set)
+
+    def reply(self, response: str, kind: Kind = "answer", facts: list[Fact] | None = None,
+              entities: list[str] | None = None, suggestions: tuple[str, ...] = (), spoilers: tuple[str, ...] = (),
+              **values: str) -> Reply:
+        values.setdefault("title", self.kb.title)
+        text = self.answers.render(response, self.rng, **values)
+        return Reply(text, kind, self.intent, self.confidence, sources=sources_of(self.kb, facts or []),
+                     suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()))
+
+
+def sources_of(kb: KnowledgeBase, facts: list[Fact]) -> tuple[SourceRef, ...]:
+    refs: dict[str, SourceRef] = {}
+    for fact in facts:
+        s = kb.sources[fact.source]
+        refs.setdefault(s.id, SourceRef(s.attribution, fact.known, s.publication, s.title, s.url))
+    return tuple(refs.values())
+
+
+@dataclass(frozen=True)
+class Resolution:
+    entity: Entity | None = None
+    options: tuple[Entity, ...] = ()  # more than one: ask which
+    unknown_words: tuple[str, ...] = ()  # the question names something we do not know
+
+
+def _known_variant(word: str, known: frozenset[str]) -> bool:
+    """A typo or inflection of a word the bot knows ("premiering", "directer") is not a new name."""
+    if len(word) < 4:
+        return True
+    return process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
+
+
+def unknown_words(turn: Turn) -> tuple[str, ...]:
+    return tuple(w for w in turn.parse.unknown_words if not _known_variant(w, turn.known_words))
+
+
+def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] | None = None,
+            use_context: bool = True) -> Resolution:
+    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default."""
+    kb, parse = turn.kb, turn.parse
+    skip = skip or set()
+    kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
+    for index, mention in enumerate(parse.mentions):
+        if index in skip:
+            continue
+        candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
+        if len(candidates) > 1 and kind_hint:
+            candidates = [e for e in candidates if e.kind in kind_hint] or candidates
+        if len(candidates) == 1:
+            turn.used_mentions.add(index)
+            return Resolution(candidates[0])
+        if candidates:
+            turn.used_mentions.add(index)
+            return Resolution(options=tuple(candidates))
+    if use_context:
+        for tok in parse.tokens:
+            pronoun = PRONOUNS.get(tok)
+            entity_id = turn.context.last_by_pronoun.get(pronoun) if pronoun else None
+            if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
+                return Resolution(kb.entities[entity_id])
+    strangers = unknown_words(turn)
+    if strangers:
+        return Resolution(unknown_words=strangers)
+    if use_context:
+        for kind in kinds:
+            entity_id = turn.context.last_by_kind.get(kind)
+            if entity_id in kb.entities and kind != kb.default_subject.kind:
+                return Resolution(kb.entities[entity_id])
+        film = turn.context.last_by_kind.get(kb.default_subject.kind)
+        if film in kb.entities and kb.default_subject.kind in kinds:
+            return Resolution(kb.entities[film])
+    if default and kb.default_subject.kind in kinds:
+        return Resolution(kb.default_subject)
+    return Resolution()
+
+
+def describe(kb: KnowledgeBase, entity: Entity) -> tuple[str, list[Fact]]:
+    facts = kb.facts_about(entity.id, "description")
+    return (facts[0].object if facts else ""), facts
+
+
+def entity_ref(entity: Entity) -> tuple[str, str, str | None]:
+    return entity.id, entity.kind, entity.pronoun
+
+
+def unknown_reply(turn: Turn, words: tuple[str, ...]) -> Reply:
+    return turn.reply("utter_unknown_subject", kind="unknown", words=" ".join(words),
+                      suggestions=turn.answers.suggestions[:3])
+
+
+def clarify_reply(turn: Turn, options: tuple[Entity, ...]) -> Reply:
+    labels = [f"{e.name} ({e.kind})" for e in options]
+    return turn.reply("utter_clarify", kind="clarify", options=join_list(labels).replace(" and ", " or "),
+                      suggestions=tuple(labels))
+
+
+def who_do_you_mean(turn: Turn) -> Reply:
+    return turn.reply("utter_who_do_you_mean", kind="clarify", suggestions=turn.answers.suggestions[:3])

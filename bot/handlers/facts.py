@@ -1,0 +1,118 @@
+"""Fact questions, answered by reading one relation in one direction (the route says which)."""
+from __future__ import annotations
+
+from ..answers import join_list
+from ..knowledge import Entity, Fact
+from ..reply import Reply
+from .base import Turn, clarify_reply, describe, entity_ref, resolve, unknown_reply, who_do_you_mean
+
+
+def current_film(turn: Turn) -> Entity:
+    kb = turn.kb
+    film = turn.context.last_by_kind.get(kb.default_subject.kind)
+    return kb.entities.get(film or "", kb.default_subject)
+
+
+def gather(turn: Turn, entity: Entity) -> list[Fact]:
+    kb, route = turn.kb, turn.route
+    found: list[Fact] = []
+    for relation in route.relations:
+        if route.given == "subject":
+            facts = kb.facts_about(entity.id, relation)
+        elif route.given == "object":
+            facts = kb.facts_with_object(entity.id, relation)
+        else:
+            facts = kb.facts_with_role(entity.id, relation)
+        found.extend(facts)
+        if route.first_only and found:
+            break
+    if route.given != "subject":
+        film = current_film(turn)
+        if route.exclude_current_film:
+            found = [f for f in found if f.subject != film.id]
+        else:  # "who plays Winston?" means in the film we are talking about, if it says
+            in_film = [f for f in found if f.subject == film.id]
+            found = in_film or found[:1]
+    return found
+
+
+def _wanted(turn: Turn, fact: Fact) -> str:
+    kb, want = turn.kb, turn.route.want
+    if want == "subject":
+        return kb.name(fact.subject)
+    if want == "role":
+        return kb.name(fact.role) if fact.role else ""
+    return kb.value(fact)
+
+
+def answer_text(turn: Turn, facts: list[Fact]) -> str:
+    route, kb = turn.route, turn.kb
+    if route.verbs:  # "directed A and B, and starred in C": one verb per relation
+        parts = []
+        for relation, verb in route.verbs.items():
+            names = [_wanted(turn, f) + (kb.as_role(f) if route.want != "role" else "")
+                     for f in facts if f.relation == relation]
+            if names:
+                parts.append(f"{verb} {join_list(names)}")
+        return join_list(parts)
+    items = [route.item.format(name=_wanted(turn, f), as_role=kb.as_role(f) if route.want != "role" else "",
+                               verb="") for f in facts]
+    return join_list(list(dict.fromkeys(i for i in items if i)))
+
+
+def answer_entities(turn: Turn, facts: list[Fact]) -> list[Entity]:
+    kb, want = turn.kb, turn.route.want
+    ids = [getattr(f, want) for f in facts]
+    return [kb.entities[i] for i in ids if i in kb.entities]
+
+
+def handle(turn: Turn) -> Reply | None:
+    kb, route = turn.kb, turn.route
+    res = resolve(turn, route.about)
+    if res.options:
+        return clarify_reply(turn, res.options)
+    if res.unknown_words:
+        return unknown_reply(turn, res.unknown_words)
+    if res.entity is None:
+        return who_do_you_mean(turn)
+    entity = res.entity
+    facts = gather(turn, entity)
+    film = current_film(turn)
+    label = kb.relations[route.relations[0]].label
+    if not facts:
+        if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):
+            return turn.reply(f"utter_{turn.intent}_none", kind="answer", subject=entity.name, film=film.name,
+                              entities=[entity_ref(entity)])
+        return no_fact(turn, entity, label)
+    first = facts[0]
+    answer = answer_text(turn, facts)
+    answered = answer_entities(turn, facts)
+    description = describe(kb, answered[0])[0] if answered else ""
+    response = f"utter_{turn.intent}"
+    if turn.answers.has(f"{response}_{first.relation}"):
+        response = f"{response}_{first.relation}"
+    fact_film = kb.name(first.subject) if route.given != "subject" else entity.name
+    if route.exclude_current_film:
+        fact_film = film.name
+    spoilers = (answer,) if any(f.spoiler for f in facts) else ()
+    return turn.reply(
+        response, facts=facts, spoilers=spoilers,
+        entities=[entity_ref(entity), *[entity_ref(e) for e in answered]],
+        subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
+        known=first.known, note=first.note or "", label=label, answer_clause=answer,
+        note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
+    )
+
+
+def no_fact(turn: Turn, entity: Entity, label: str) -> Reply:
+    """Say we do not know; if the same relation is known for another entity, offer that instead."""
+    kb = turn.kb
+    for relation in turn.route.relations:
+        others = [f for f in kb.facts if f.relation == relation and f.subject != entity.id]
+        if others and turn.route.given == "subject":
+            other = others[0]
+            return turn.reply("utter_no_fact_elsewhere", kind="unknown", facts=[other], subject=entity.name,
+                              other=kb.name(other.subject), sentence=kb.sentence(other),
+                              entities=[(entity.id, entity.kind, entity.pronoun)])
+    return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
+                      suggestions=turn.answers.suggestions[:3], entities=[entity_ref(entity)])

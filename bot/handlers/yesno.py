@@ -1,0 +1,57 @@
+"""Yes/no questions ("is Keanu in Ballerina?"): yes with the role, or an honest "not as far as I know"."""
+from __future__ import annotations
+
+from ..answers import join_list
+from ..reply import Reply
+from .base import PRONOUNS, Turn, entity_ref, resolve, unknown_words, who_do_you_mean
+
+
+def handle(turn: Turn) -> Reply | None:
+    kb, route = turn.kb, turn.route
+    relation = kb.relations[route.relations[0]]
+    check_kinds: list[str] = []
+    for field in route.check:
+        kinds = relation.role if field == "role" else relation.object
+        check_kinds += list(kinds or []) if kinds != "text" else []
+    # The thing asked about is named first or by pronoun; the film may be named, implied, or default.
+    who = resolve(turn, check_kinds, default=False, use_context=False)
+    if who.entity is None and not who.options and not who.unknown_words:
+        who = _pronoun(turn, check_kinds)
+    film_res = resolve(turn, route.about, skip=turn.used_mentions.copy(), use_context=True)
+    film = film_res.entity or kb.default_subject
+    cast_facts = kb.facts_about(film.id, relation.id)
+    cast = join_list([kb.name(f.object) + kb.as_role(f) for f in cast_facts])
+    if who.options:
+        who_entity = who.options[0]
+    elif who.entity is not None:
+        who_entity = who.entity
+    else:
+        strangers = who.unknown_words or unknown_words(turn)
+        if strangers:
+            return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=" ".join(strangers),
+                              cast=cast, facts=cast_facts, entities=[entity_ref(film)])
+        if not cast_facts:
+            return who_do_you_mean(turn)
+        return turn.reply("utter_ask_appears_which", kind="clarify", subject=film.name, cast=cast,
+                          facts=cast_facts, entities=[entity_ref(film)])
+    hits = [f for f in cast_facts if who_entity.id in {getattr(f, c) for c in route.check}]
+    if hits:
+        fact = hits[0]
+        as_role = kb.as_role(fact) if who_entity.id != fact.role else f", played by {kb.name(fact.object)}"
+        return turn.reply("utter_ask_appears_yes", facts=[fact], subject=film.name, entity=who_entity.name,
+                          as_role=as_role, according_to=kb.attribution(fact),
+                          entities=[entity_ref(film), entity_ref(who_entity)])
+    return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=who_entity.name, cast=cast,
+                      facts=cast_facts, entities=[entity_ref(film), entity_ref(who_entity)])
+
+
+def _pronoun(turn: Turn, kinds: list[str]):  # type: ignore[no-untyped-def]
+    from .base import Resolution
+
+    for tok in turn.parse.tokens:
+        pronoun = PRONOUNS.get(tok)
+        if pronoun in ("he", "she", "they"):
+            entity_id = turn.context.last_by_pronoun.get(pronoun)
+            if entity_id in turn.kb.entities and turn.kb.entities[entity_id].kind in kinds:
+                return Resolution(turn.kb.entities[entity_id])
+    return Resolution()

@@ -1,0 +1,111 @@
+"""Natural-language understanding: intent classification and entity extraction.
+
+    nlu = NLU.build(kb, intents_dir, cache_dir)
+    parse = nlu.parse("who plays winston?")   # -> intent, confidence, mentions, unknown words
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..knowledge import KnowledgeBase
+from .data import TrainingData, load_training_data
+from .entities import Gazetteer, Mention
+from .features import features
+from .model import FORMAT_VERSION, IntentModel, IntentScore
+from .text import STOPWORDS, fold, tokens
+
+__all__ = ["NLU", "Parse", "Mention", "IntentScore"]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parse:
+    text: str
+    tokens: list[str]
+    ranking: list[IntentScore]
+    mentions: list[Mention]
+    unknown_words: list[str]  # content words neither in the training data nor in the knowledge
+
+    @property
+    def intent(self) -> str:
+        return self.ranking[0].intent
+
+    @property
+    def confidence(self) -> float:
+        return self.ranking[0].confidence
+
+    @property
+    def mentioned_tokens(self) -> set[int]:
+        return {i for m in self.mentions for i in range(m.start, m.end)}
+
+
+def _knowledge_words(kb: KnowledgeBase) -> frozenset[str]:
+    words: set[str] = set()
+    for entity in kb.entities.values():
+        for alias in (entity.name, *entity.aliases):
+            words.update(tokens(alias))
+    for fact in kb.facts:
+        words.update(tokens(kb.sentence(fact)))
+    for relation in kb.relations.values():
+        words.update(tokens(relation.label))
+    for passage in kb.passages:
+        words.update(tokens(passage.text))
+    return frozenset(words)
+
+
+def model_key(data: TrainingData) -> str:
+    return hashlib.sha256(f"{FORMAT_VERSION}:{data.digest}".encode()).hexdigest()[:20]
+
+
+class NLU:
+    def __init__(self, kb: KnowledgeBase, model: IntentModel) -> None:
+        self.kb = kb
+        self.model = model
+        self.gazetteer = Gazetteer(kb)
+        self.known_words = model.known_words | _knowledge_words(kb)
+
+    @classmethod
+    def build(cls, kb: KnowledgeBase, intents_dir: Path, cache_dir: Path) -> "NLU":
+        """Load the cached model for this training data, training it first if there is none."""
+        data = load_training_data(intents_dir)
+        path = cache_dir / f"nlu-{model_key(data)}.npz"
+        try:
+            model = IntentModel.load(path)
+        except (OSError, ValueError, KeyError):
+            log.info("training the intent model (%d examples); cached at %s", len(data.examples), path)
+            model = train(kb, data)
+            try:
+                model.save(path)
+            except OSError as exc:  # a read-only checkout still answers, it just retrains next time
+                log.warning("could not cache the model at %s: %s", path, exc)
+        return cls(kb, model)
+
+    def with_knowledge(self, kb: KnowledgeBase) -> "NLU":
+        """The same model over new knowledge (an admin edit): no retraining needed."""
+        return NLU(kb, self.model)
+
+    def parse(self, text: str) -> Parse:
+        toks = tokens(text)
+        mentions = self.gazetteer.find(toks, self.model.known_words)
+        kinds = sorted({self.kb.entities[i].kind for m in mentions for i in m.entity_ids})
+        ranking = self.model.rank(toks, kinds)
+        covered = {i for m in mentions for i in range(m.start, m.end)}
+        unknown = [t for i, t in enumerate(toks)
+                   if i not in covered and t not in STOPWORDS and t not in self.known_words and not t.isdigit()]
+        return Parse(fold(text), toks, ranking, mentions, unknown)
+
+
+def featurize(gazetteer: Gazetteer, text: str) -> dict[str, float]:
+    toks = tokens(text)
+    kinds = sorted({gazetteer.kb.entities[i].kind for m in gazetteer.find(toks) for i in m.entity_ids})
+    return dict(features(toks, kinds))
+
+
+def train(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
+    from .train import train_model
+
+    gazetteer = Gazetteer(kb)
+    return train_model([featurize(gazetteer, t) for t, _ in data.examples], [i for _, i in data.examples])

@@ -1,0 +1,77 @@
+"""Entity extraction: a gazetteer of the knowledge's names and aliases, with fuzzy matching for typos.
+
+Exact matching runs on every n-gram; fuzzy matching (rapidfuzz) only on n-grams that contain a word the
+bot has never seen, because a typo is exactly such a word and this keeps the hot path cheap.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from ..knowledge import KnowledgeBase
+from .text import STOPWORDS, tokens
+
+MAX_NGRAM = 5
+FUZZY_CUTOFF = 84.0
+MIN_FUZZY_CHARS = 5
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of the message that names one or more entities (more than one means ambiguous)."""
+
+    entity_ids: tuple[str, ...]
+    start: int  # token offsets
+    end: int
+    text: str
+    score: float  # 100 for an exact match
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.entity_ids) > 1
+
+
+class Gazetteer:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        names: dict[str, set[str]] = defaultdict(set)
+        for entity in kb.entities.values():
+            for alias in (entity.name, *entity.aliases):
+                key = " ".join(tokens(alias))
+                if key and key not in STOPWORDS:
+                    names[key].add(entity.id)
+        # A longer alias wins over a shorter one for the same span; ties stay ambiguous.
+        self.names: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in names.items()}
+        self.words: frozenset[str] = frozenset(w for k in self.names for w in k.split())
+        self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
+
+    def find(self, toks: list[str], known_words: frozenset[str] = frozenset()) -> list[Mention]:
+        """Longest-first, non-overlapping mentions in the token list."""
+        found: list[Mention] = []
+        taken = [False] * len(toks)
+        for size in range(min(MAX_NGRAM, len(toks)), 0, -1):
+            for start in range(0, len(toks) - size + 1):
+                end = start + size
+                if any(taken[start:end]):
+                    continue
+                phrase = " ".join(toks[start:end])
+                ids = self.names.get(phrase)
+                score = 100.0
+                if ids is None and self._worth_fuzzy(toks[start:end], known_words):
+                    match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio,
+                                               score_cutoff=FUZZY_CUTOFF)
+                    if match is not None:
+                        ids, score = self.names[match[0]], match[1]
+                if ids:
+                    found.append(Mention(ids, start, end, phrase, score))
+                    taken[start:end] = [True] * size
+        return sorted(found, key=lambda m: m.start)
+
+    def _worth_fuzzy(self, span: list[str], known_words: frozenset[str]) -> bool:
+        if span[0] in STOPWORDS or span[-1] in STOPWORDS:
+            return False
+        if len(" ".join(span)) < MIN_FUZZY_CHARS:
+            return False
+        return any(w not in self.words and w not in known_words for w in span)

@@ -1,0 +1,75 @@
+"""SQLite storage: chat context, unanswered questions, audit log, quiz scores.
+
+One file in WAL mode so the bot and the CLI can use it at once. Kept behind this small class because
+webhook workers sharing PostgreSQL are the next step; nothing else in the bot writes SQL.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_context (chat TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS unanswered (
+    id INTEGER PRIMARY KEY, chat TEXT, user TEXT, text TEXT NOT NULL, normalized TEXT NOT NULL,
+    intent TEXT, confidence REAL, at REAL NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS unanswered_norm ON unanswered(normalized);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, target TEXT,
+    file TEXT, before TEXT, after TEXT, source TEXT, undone INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    text: str
+    count: int
+    last_at: float
+
+
+class Storage:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # chat context
+    def load_context(self, chat: str) -> str | None:
+        rows = self._exec("SELECT data FROM chat_context WHERE chat = ?", (chat,))
+        return str(rows[0][0]) if rows else None
+
+    def save_context(self, chat: str, data: str) -> None:
+        self._exec("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?) "
+                   "ON CONFLICT(chat) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+                   (chat, data, time.time()))
+
+    # unanswered questions, for admins
+    def log_unanswered(self, chat: str | None, user: str | None, text: str, normalized: str,
+                       intent: str | None, confidence: float) -> None:
+        self._exec("INSERT INTO unanswered(chat, user, text, normalized, intent, confidence, at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (chat, user, text[:1000], normalized[:1000], intent,
+                                                    confidence, time.time()))
+
+    def unanswered(self, limit: int = 20) -> list[Unanswered]:
+        rows = self._exec("SELECT MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "
+                          "GROUP BY normalized ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT ?", (limit,))
+        return [Unanswered(str(t), int(c), float(a)) for t, c, a in rows]  # type: ignore[arg-type]
+
+    def mark_answered(self, normalized: str) -> None:
+        self._exec("UPDATE unanswered SET answered = 1 WHERE normalized = ?", (normalized,))
