@@ -83,7 +83,7 @@ class Answers:
     def has(self, name: str) -> bool:
         return name in self.data.responses
 
-    def render(self, name: str, rng: random.Random, **values: str) -> str:
+    def render(self, name: str, rng: random.Random, /, **values: str) -> str:
         """One variant of response ``name``, filled in; sentences start with a capital letter."""
         variants = self.data.responses.get(name)
         if not variants:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..reply import Reply
-from .base import Turn, clarify_reply, describe, entity_ref, resolve, unknown_reply, who_do_you_mean
+from .base import Turn, clarify_reply, describe, resolve, unknown_reply, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
 
@@ -24,10 +24,10 @@ def handle(turn: Turn) -> Reply | None:
     extra = " ".join(kb.sentence(f) + "." for f in others)
     if not description:
         return turn.reply("utter_about", facts=others, name=entity.name, description=extra.rstrip("."),
-                          entities=[entity_ref(entity)])
+                          entities=[entity.id])
     text_facts = desc_facts[:1] + others
     reply = turn.reply("utter_about", facts=text_facts, name=entity.name, description=description,
-                       entities=[entity_ref(entity)])
+                       entities=[entity.id])
     return reply if not extra else _append(reply, extra)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..answers import join_list
 from ..knowledge import Entity, Fact
 from ..reply import Reply
-from .base import Turn, clarify_reply, describe, entity_ref, resolve, unknown_reply, who_do_you_mean
+from .base import Turn, clarify_reply, describe, resolve, unknown_reply, who_do_you_mean
 
 
 def current_film(turn: Turn) -> Entity:
@@ -82,7 +82,7 @@ def handle(turn: Turn) -> Reply | None:
     if not facts:
         if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):
             return turn.reply(f"utter_{turn.intent}_none", kind="answer", subject=entity.name, film=film.name,
-                              entities=[entity_ref(entity)])
+                              entities=[entity.id])
         return no_fact(turn, entity, label)
     first = facts[0]
     answer = answer_text(turn, facts)
@@ -97,7 +97,7 @@ def handle(turn: Turn) -> Reply | None:
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     return turn.reply(
         response, facts=facts, spoilers=spoilers,
-        entities=[entity_ref(entity), *[entity_ref(e) for e in answered]],
+        entities=[entity.id, *[e.id for e in answered]],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
@@ -113,6 +113,6 @@ def no_fact(turn: Turn, entity: Entity, label: str) -> Reply:
             other = others[0]
             return turn.reply("utter_no_fact_elsewhere", kind="unknown", facts=[other], subject=entity.name,
                               other=kb.name(other.subject), sentence=kb.sentence(other),
-                              entities=[(entity.id, entity.kind, entity.pronoun)])
+                              entities=[entity.id])
     return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
-                      suggestions=turn.answers.suggestions[:3], entities=[entity_ref(entity)])
+                      suggestions=turn.answers.suggestions[:3], entities=[entity.id])

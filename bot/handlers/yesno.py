@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..answers import join_list
 from ..reply import Reply
-from .base import PRONOUNS, Turn, entity_ref, resolve, unknown_words, who_do_you_mean
+from .base import PRONOUNS, Turn, resolve, unknown_words, who_do_you_mean
 
 
 def handle(turn: Turn) -> Reply | None:
@@ -29,20 +29,20 @@ def handle(turn: Turn) -> Reply | None:
         strangers = who.unknown_words or unknown_words(turn)
         if strangers:
             return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=" ".join(strangers),
-                              cast=cast, facts=cast_facts, entities=[entity_ref(film)])
+                              cast=cast, facts=cast_facts, entities=[film.id])
         if not cast_facts:
             return who_do_you_mean(turn)
         return turn.reply("utter_ask_appears_which", kind="clarify", subject=film.name, cast=cast,
-                          facts=cast_facts, entities=[entity_ref(film)])
+                          facts=cast_facts, entities=[film.id])
     hits = [f for f in cast_facts if who_entity.id in {getattr(f, c) for c in route.check}]
     if hits:
         fact = hits[0]
         as_role = kb.as_role(fact) if who_entity.id != fact.role else f", played by {kb.name(fact.object)}"
         return turn.reply("utter_ask_appears_yes", facts=[fact], subject=film.name, entity=who_entity.name,
                           as_role=as_role, according_to=kb.attribution(fact),
-                          entities=[entity_ref(film), entity_ref(who_entity)])
+                          entities=[film.id, who_entity.id])
     return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=who_entity.name, cast=cast,
-                      facts=cast_facts, entities=[entity_ref(film), entity_ref(who_entity)])
+                      facts=cast_facts, entities=[film.id, who_entity.id])
 
 
 def _pronoun(turn: Turn, kinds: list[str]):  # type: ignore[no-untyped-def]

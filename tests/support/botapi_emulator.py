@@ -1461,18 +1461,31 @@ class BotAPIEmulator:
         question, q_entities = parse_entities(str(params["question"]), params.get("question_parse_mode"))
         if len(question) > 300:
             raise _bad_request("poll question length must not exceed 300")
-        options = self._poll_options(params.get("options"))
+        poll_id = self._new_id()
+        poll_type = params.get("type") or "regular"
+        if poll_type not in ("regular", "quiz"):
+            raise _bad_request("poll type is invalid")
+        revoting = params.get("allows_revoting")
         poll = {
-            "id": self._new_id(), "question": question, "options": options,
+            "id": poll_id, "question": question,
+            "options": self._poll_options(params.get("options"), poll_id),
             "total_voter_count": 0, "is_closed": bool(params.get("is_closed")),
             "is_anonymous": params.get("is_anonymous", True) is not False,
-            "type": params.get("type") or "regular",
+            "type": poll_type,
             "allows_multiple_answers": bool(params.get("allows_multiple_answers")),
+            # Bot API 9.6/10.0 fields that PTB 22.8 requires when de-jsoning a Poll
+            "allows_revoting": poll_type == "regular" if revoting is None else bool(revoting),
+            "members_only": bool(params.get("members_only")),
         }
         if q_entities:
             poll["question_entities"] = q_entities
-        if poll["type"] not in ("regular", "quiz"):
-            raise _bad_request("poll type is invalid")
+        description, d_entities = self._parsed_text(
+            params, "description", "description_parse_mode", "description_entities", 1024, None
+        )
+        if description:
+            poll["description"] = description
+        if d_entities:
+            poll["description_entities"] = d_entities
         self._apply_quiz_fields(poll, params)
         self._apply_poll_period(poll, params)
         markup = _inline_markup(_validate_reply_markup(params.get("reply_markup")))
@@ -1483,7 +1496,7 @@ class BotAPIEmulator:
         return _Outcome(msg, question, q_entities)
 
     @staticmethod
-    def _poll_options(raw: Any) -> list[JSON]:
+    def _poll_options(raw: Any, poll_id: str) -> list[JSON]:
         if not isinstance(raw, list) or len(raw) < 2:
             raise _bad_request("poll must have at least 2 option")
         if len(raw) > 12:
@@ -1491,17 +1504,24 @@ class BotAPIEmulator:
         texts = [str(o.get("text", "")) if isinstance(o, dict) else str(o) for o in raw]
         if any(not 1 <= len(t) <= 100 for t in texts):
             raise _bad_request("poll options length must not exceed 100")
-        return [{"text": t, "voter_count": 0} for t in texts]
+        return [{"persistent_id": f"{poll_id}-{i}", "text": t, "voter_count": 0}
+                for i, t in enumerate(texts)]
 
     def _apply_quiz_fields(self, poll: JSON, params: JSON) -> None:
-        correct = params.get("correct_option_id")
+        """Quiz answers: Bot API 9.6 ``correct_option_ids`` (legacy ``correct_option_id`` accepted)."""
         if poll["type"] != "quiz":
             return
-        if poll["allows_multiple_answers"]:
-            raise _bad_request("quiz poll can't allow multiple answers")
-        if correct is None or not 0 <= int(correct) < len(poll["options"]):
+        correct = params.get("correct_option_ids")
+        if correct is None and params.get("correct_option_id") is not None:
+            correct = [params["correct_option_id"]]
+        if not isinstance(correct, list) or not correct:
             raise _bad_request("wrong correct option id specified")
-        poll["correct_option_id"] = int(correct)
+        ids = [int(c) for c in correct]
+        if any(not 0 <= c < len(poll["options"]) for c in ids) or ids != sorted(set(ids)):
+            raise _bad_request("wrong correct option id specified")
+        if len(ids) > 1 and not poll["allows_multiple_answers"]:
+            raise _bad_request("wrong correct option id specified")
+        poll["correct_option_ids"] = ids
         explanation, entities = self._parsed_text(
             params, "explanation", "explanation_parse_mode", "explanation_entities", 200, None
         )
@@ -1722,13 +1742,15 @@ class BotAPIEmulator:
         with self._lock:
             option_list = list(option_ids)
             location = self._polls.get(str(poll_id))
+            persistent_ids = [f"{poll_id}-{i}" for i in option_list]
             if location and location in self._messages:
                 poll = self._messages[location]["poll"]
                 for option in option_list:
                     poll["options"][option]["voter_count"] += 1
+                persistent_ids = [poll["options"][i]["persistent_id"] for i in option_list]
                 poll["total_voter_count"] += 1 if option_list else 0
             answer = {"poll_id": str(poll_id), "user": self._user(user_id, username, first_name),
-                      "option_ids": option_list}
+                      "option_ids": option_list, "option_persistent_ids": persistent_ids}
             return self.push_update({"poll_answer": answer})
 
     def push_channel_post(self, text: str, chat_id: int = DEFAULT_CHANNEL_ID, *,
