@@ -61,7 +61,7 @@ class SearchIndex:
             matched = [w for w in words if _stem(w) in stems]
             evidence = [w for w in matched if w not in _GENERIC]
             coverage = len(matched) / len(words)
-            if coverage < min_coverage or len(evidence) < min(min_terms, len(words)):
+            if coverage < min_coverage or len(evidence) < min_terms:
                 continue
             hit = Hit(row_text, source, coverage, float(score))
             if best is None or (hit.coverage, -hit.score) > (best.coverage, -best.score):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +20,15 @@ import pytest
 import pytest_asyncio
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -74,6 +83,25 @@ async def test_wrong_token_and_unknown_method(emu: BotAPIEmulator) -> None:
     assert get_me.json()["result"]["username"] == "ballerina_trivia_bot"
 
 
+@pytest.mark.asyncio
+async def test_request_encodings(emu: BotAPIEmulator, bot: Bot) -> None:
+    """PTB form-encodes simple calls and uses multipart for files; JSON/GET also work."""
+    assert await bot.set_webhook("https://example.com/hook", certificate=b"-----BEGIN CERT-----")
+    (call,) = emu.calls_to("setWebhook")
+    assert call.params["url"] == "https://example.com/hook"
+    assert call.params["certificate"]["size"] == len(b"-----BEGIN CERT-----")
+    await bot.delete_webhook()
+    async with httpx.AsyncClient(base_url=f"{emu.base_url}{TOKEN}") as client:
+        by_json = await client.post("/sendMessage", json={"chat_id": CHAT, "text": "42"})
+        by_get = await client.get("/sendMessage", params={"chat_id": CHAT, "text": "true"})
+        missing = await client.post("/sendMessage", json={"text": "no chat"})
+        garbage = await client.post("/getUpdates", json={"offset": "not a number"})
+    assert by_json.json()["result"]["text"] == "42"  # text stays a string
+    assert by_get.json()["result"]["text"] == "true"
+    assert missing.status_code == 400 and missing.json()["description"] == "Bad Request: chat_id is empty"
+    assert garbage.status_code == 400
+
+
 # --------------------------------------------------------------------------- formatting
 
 
@@ -115,10 +143,16 @@ async def test_send_message_markdown_v2(emu: BotAPIEmulator, bot: Bot) -> None:
     assert [c.ok for c in failed] == [True, False, False]
 
 
-def test_entity_offsets_are_utf16() -> None:
+def test_entity_parsing_details() -> None:
     text, entities = parse_entities("🩰 <b>tutu</b>", "HTML")
     assert text == "🩰 tutu"
-    assert entities == [{"type": "bold", "offset": 3, "length": 4}]
+    assert entities == [{"type": "bold", "offset": 3, "length": 4}]  # UTF-16 offsets
+    text, entities = parse_entities('<pre><code class="language-python">x = 1</code></pre>', "HTML")
+    assert entities == [{"type": "pre", "offset": 0, "length": 5, "language": "python"}]
+    text, entities = parse_entities("```python\nprint(1)```\n>quoted", "MarkdownV2")
+    assert text == "print(1)\nquoted"
+    assert [e["type"] for e in entities] == ["pre", "blockquote"]
+    assert parse_entities("*bold* and _it_", "Markdown")[0] == "bold and it"
 
 
 @pytest.mark.asyncio
@@ -268,6 +302,11 @@ async def test_faults(emu: BotAPIEmulator, bot: Bot) -> None:
     with pytest.raises(BadRequest, match="(?i)Chat not found"):
         await bot.send_message(CHAT, "hi")
 
+    emu.inject_fault("sendMessage", "forbidden", when=lambda p: p["chat_id"] == 555)
+    assert (await bot.send_message(CHAT, "not affected")).text == "not affected"
+    with pytest.raises(Forbidden, match="(?i)blocked by the user"):
+        await bot.send_message(555, "blocked")
+
     emu.inject_fault("sendMessage", "slow", delay=0.5)
     with pytest.raises(TimedOut):
         await bot.send_message(CHAT, "slow", read_timeout=0.1)
@@ -275,6 +314,7 @@ async def test_faults(emu: BotAPIEmulator, bot: Bot) -> None:
     assert (await bot.send_message(CHAT, "fine")).text == "fine"
     statuses = [(c.fault, c.ok) for c in emu.calls_to("sendMessage", include_failed=True)]
     assert statuses[:2] == [("429", False), ("bad_request", False)]
+    assert ("forbidden", False) in statuses
     # the slow call still happened server-side, as it would on Telegram
     emu.wait_for(lambda c: c.text == "slow", timeout=2)
 
@@ -381,3 +421,36 @@ async def test_application_polling_end_to_end(emu: BotAPIEmulator) -> None:
             await app.stop()
     assert emu.calls_to("deleteWebhook"), "start_polling removes any webhook first"
     assert all(isinstance(c, Call) for c in emu.calls)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.asyncio
+async def test_application_webhook_end_to_end(emu: BotAPIEmulator) -> None:
+    """PTB's own webhook server runs in this loop, so delivery must be async."""
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text("hi from webhook")
+
+    port = _free_port()
+    app = ApplicationBuilder().token(TOKEN).base_url(emu.base_url).build()
+    app.add_handler(CommandHandler("start", start))
+    async with app:
+        await app.start()
+        await app.updater.start_webhook(
+            listen="127.0.0.1", port=port, url_path="hook",
+            webhook_url=f"http://127.0.0.1:{port}/hook", secret_token="s3cr3t",
+        )
+        try:
+            assert emu.webhook_secret == "s3cr3t"
+            update = emu.push_message("/start")
+            assert await emu.deliver_webhook_async(update, secret="wrong") == 403
+            assert await emu.deliver_webhook_async(update) == 200
+            (reply,) = await emu.wait_for_async("sendMessage")
+            assert reply.text == "hi from webhook"
+        finally:
+            await app.updater.stop()
+            await app.stop()

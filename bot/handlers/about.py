@@ -18,12 +18,14 @@ def handle(turn: Turn) -> Reply | None:
         return who_do_you_mean(turn)
     entity = res.entity
     description, desc_facts = describe(kb, entity)
-    others = [f for f in kb.all_facts_of(entity.id) if f.relation != "description"][:MAX_EXTRA_FACTS]
+    # Free-text facts (story, box office) say more than links, so they come first.
+    others = sorted((f for f in kb.all_facts_of(entity.id) if f.relation != "description"),
+                    key=lambda f: not kb.relations[f.relation].literal)[:MAX_EXTRA_FACTS]
     if not description and not others:
         return None
     extra = " ".join(kb.sentence(f) + "." for f in others)
     if not description:
-        return turn.reply("utter_about", facts=others, name=entity.name, description=extra.rstrip("."),
+        return turn.reply("utter_about_facts", facts=others, name=entity.name, sentence=extra,
                           entities=[entity.id])
     text_facts = desc_facts[:1] + others
     reply = turn.reply("utter_about", facts=text_facts, name=entity.name, description=description,

@@ -58,11 +58,15 @@ class Resolution:
     unknown_words: tuple[str, ...] = ()  # the question names something we do not know
 
 
+_INFLECTIONS = ("ed", "ing", "ly", "ness", "ment", "ful", "less", "ise", "ize", "est")
+
+
 def _known_variant(word: str, known: frozenset[str]) -> bool:
-    """A typo or inflection of a word the bot knows ("premiering", "directer") is not a new name."""
-    if len(word) < 4:
+    """A typo or inflection of a known word ("premiering", "directer") or a plain English verb or
+    adverb ("announced", "scrapped") is not the name of something the bot does not know."""
+    if len(word) < 3 or word.endswith(_INFLECTIONS):
         return True
-    return process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
+    return len(word) >= 5 and process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
 
 
 def unknown_words(turn: Turn) -> tuple[str, ...]:

@@ -78,6 +78,11 @@ def handle(turn: Turn) -> Reply | None:
     entity = res.entity
     facts = gather(turn, entity)
     film = current_film(turn)
+    if not facts and route.given == "subject" and film.id != entity.id:
+        # "is it a John Wick movie?": the named thing is the answer side of a fact about our film.
+        film_facts = gather(turn, film)
+        if any(f.object == entity.id or entity.name.lower() in kb.value(f).lower() for f in film_facts):
+            entity, facts = film, film_facts
     label = kb.relations[route.relations[0]].label
     if not facts:
         if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):

@@ -19,6 +19,7 @@ from .text import STOPWORDS, fold, tokens
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
+OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass(frozen=True)
@@ -108,4 +109,6 @@ def train(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
     from .train import train_model
 
     gazetteer = Gazetteer(kb)
-    return train_model([featurize(gazetteer, t) for t, _ in data.examples], [i for _, i in data.examples])
+    domain = sorted({w for text, intent in data.examples if intent != OUT_OF_SCOPE for w in tokens(text)})
+    return train_model([featurize(gazetteer, t) for t, _ in data.examples], [i for _, i in data.examples],
+                       domain_words=domain)

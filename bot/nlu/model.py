@@ -13,7 +13,7 @@ import numpy as np
 
 from .features import features
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,15 @@ class IntentScore:
 
 class IntentModel:
     def __init__(self, classes: list[str], vocabulary: list[str], idf: np.ndarray, weights: np.ndarray,
-                 bias: np.ndarray) -> None:
+                 bias: np.ndarray, domain_words: list[str] | None = None) -> None:
         self.classes = classes
         self.index = {f: i for i, f in enumerate(vocabulary)}
         self.idf = idf.astype(np.float32)
         self.weights = weights.astype(np.float32)  # (features, classes)
         self.bias = bias.astype(np.float32)
-        self.known_words = frozenset(f[2:] for f in vocabulary if f.startswith("w:"))
+        # Words of the in-domain examples only: "titanic" in an out-of-scope example is still a stranger.
+        self.known_words = frozenset(domain_words if domain_words is not None
+                                     else (f[2:] for f in vocabulary if f.startswith("w:")))
 
     def rank(self, toks: list[str], entity_kinds: list[str]) -> list[IntentScore]:
         """Intents by probability, highest first."""
@@ -56,10 +58,11 @@ class IntentModel:
         tmp = path.with_suffix(".tmp.npz")
         vocabulary = sorted(self.index, key=self.index.__getitem__)
         np.savez(tmp, classes=np.array(self.classes), vocabulary=np.array(vocabulary), idf=self.idf,
-                 weights=self.weights, bias=self.bias)
+                 weights=self.weights, bias=self.bias, domain_words=np.array(sorted(self.known_words)))
         tmp.replace(path)  # a half-written cache file must never be read
 
     @classmethod
     def load(cls, path: Path) -> "IntentModel":
         with np.load(path, allow_pickle=False) as npz:
-            return cls(npz["classes"].tolist(), npz["vocabulary"].tolist(), npz["idf"], npz["weights"], npz["bias"])
+            return cls(npz["classes"].tolist(), npz["vocabulary"].tolist(), npz["idf"], npz["weights"], npz["bias"],
+                       npz["domain_words"].tolist())

@@ -20,7 +20,8 @@ def _pipeline(c: float):  # type: ignore[no-untyped-def]
                          LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
 
 
-def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], c: float = 20.0) -> IntentModel:
+def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], c: float = 20.0,
+                domain_words: Sequence[str] | None = None) -> IntentModel:
     pipe = _pipeline(c)
     pipe.fit(list(feature_dicts), list(labels))
     vectorizer, tfidf, clf = pipe.steps[0][1], pipe.steps[1][1], pipe.steps[2][1]
@@ -30,7 +31,8 @@ def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str]
     if len(classes) == 2:  # binary LR stores one row; expand to two logits
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         bias = np.array([-bias[0] / 2, bias[0] / 2])
-    return IntentModel(classes, list(vectorizer.get_feature_names_out()), tfidf.idf_, coef.T, bias)
+    return IntentModel(classes, list(vectorizer.get_feature_names_out()), tfidf.idf_, coef.T, bias,
+                       list(domain_words) if domain_words is not None else None)
 
 
 def cross_validate(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], folds: int = 5,

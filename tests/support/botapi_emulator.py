@@ -61,7 +61,6 @@ DEFAULT_GROUP_ID = -1000001
 DEFAULT_SUPERGROUP_ID = -1001000000001
 DEFAULT_CHANNEL_ID = -1002000000001
 MAX_MESSAGE_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 
 _CONFLICT_WEBHOOK = (
@@ -267,8 +266,8 @@ class _HtmlParser:
                 f'Tag "span" must have class "tg-spoiler" at byte offset {offset}'
             )
         entity: JSON | None = {"type": _HTML_ENTITY_TYPES[name], "offset": self.out.offset}
-        if name == "a":
-            entity = {"type": "text_link", "offset": self.out.offset, "url": attrs["href"]} if attrs.get("href") else None
+        if name == "a":  # <a> without href is plain text, as in Telegram
+            entity = {**entity, "url": attrs["href"]} if attrs.get("href") else None  # type: ignore[dict-item]
         elif name == "blockquote" and "expandable" in attrs:
             entity["type"] = "expandable_blockquote"  # type: ignore[index]
         elif name == "tg-emoji":
@@ -317,7 +316,8 @@ _MD2_TYPE_NAMES = {
     "code": "Code",
     "pre": "Pre",
 }
-_MD2_MARKER_WIDTH = {"underline": 2, "spoiler": 2, "pre": 3, "custom_emoji": 2}
+_MD2_OPEN_WIDTH = {"underline": 2, "spoiler": 2, "custom_emoji": 2}  # "__", "||", "!["
+_MD2_CLOSE_WIDTH = {"underline": 2, "spoiler": 2, "pre": 3}  # "__", "||", "```"
 
 
 @dataclass
@@ -429,7 +429,7 @@ class _MarkdownV2Parser:
         else:
             raise self._reserved(i)
         self.stack.append(_OpenEntity(kind, self.out.offset, i))
-        return i + _MD2_MARKER_WIDTH.get(kind, 1)
+        return i + _MD2_OPEN_WIDTH.get(kind, 1)
 
     def _open_pre(self, i: int) -> int:
         start = i
@@ -447,7 +447,7 @@ class _MarkdownV2Parser:
 
     def _close(self, i: int) -> int:
         opened = self.stack.pop()
-        i += _MD2_MARKER_WIDTH.get(opened.type, 1) if opened.type != "custom_emoji" else 1
+        i += _MD2_CLOSE_WIDTH.get(opened.type, 1)
         length = self.out.offset - opened.offset
         entity: JSON | None = {"type": opened.type, "offset": opened.offset, "length": length}
         if opened.type in ("text_link", "custom_emoji"):
@@ -1043,6 +1043,11 @@ class BotAPIEmulator:
                 outcome = handler(params)
         except ApiError as exc:
             return self._fail(name, params, exc, fault.kind if fault else None)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # Malformed parameters must produce an answer, never a hung client.
+            return self._fail(name, params, _bad_request(f"wrong parameter value: {exc!r}"))
+        except Exception as exc:  # noqa: BLE001 - surface emulator bugs as 500s, visibly
+            return self._fail(name, params, ApiError(500, f"Internal Server Error: emulator bug: {exc!r}"))
         if not isinstance(outcome, _Outcome):
             outcome = _Outcome(outcome)
         result = copy.deepcopy(outcome.result)
