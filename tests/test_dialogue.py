@@ -1,0 +1,142 @@
+"""The Brain as a user meets it: answers, follow-ups, honesty, and bad input."""
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.dialogue import Brain
+from bot.storage import Storage
+
+
+def test_director_answer_names_him(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who directs Ballerina?")
+    assert reply.kind == "answer" and reply.intent == "ask_director"
+    assert "Len Wiseman" in reply.text and reply.sources
+
+
+def test_follow_up_question_uses_last_person(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who directs Ballerina?")
+    reply = ask("and what else has he directed?")
+    assert reply.kind == "answer"
+    for film in ("Transporter", "Die Hard", "Underworld"):
+        assert film in reply.text
+    assert "Ballerina" not in reply.text.split("Besides")[-1].split(",", 1)[-1]
+
+
+def test_ellipsis_follow_up_keeps_the_question(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "Ian McShane" in ask("who plays Winston?").text
+    reply = ask("and Charon?")
+    assert reply.intent == "ask_actor_of_character" and "Lance Reddick" in reply.text
+
+
+def test_follow_ups_do_not_leak_between_chats(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays Winston?", chat="a")
+    reply = ask("and Charon?", chat="b")
+    assert "Lance Reddick" not in reply.text or reply.kind != "answer" or reply.intent != "ask_actor_of_character"
+
+
+def test_no_film_named_means_the_default_film(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("when is it out?")
+    assert "2024" in reply.text and "Joe Drake" in reply.text
+
+
+def test_yes_no_questions_get_yes_or_no(ask) -> None:  # type: ignore[no-untyped-def]
+    yes = ask("is Keanu Reeves in Ballerina?")
+    assert yes.text.startswith("Yes") and "John Wick" in yes.text
+    no = ask("is Daniel Craig in Ballerina?")
+    assert not no.text.startswith("Yes") and no.kind == "unknown"
+
+
+def test_cast_question_gets_a_list(ask) -> None:  # type: ignore[no-untyped-def]
+    text = ask("who is in the cast?").text
+    for name in ("Ana de Armas", "Keanu Reeves", "Ian McShane", "Lance Reddick", "Angelica Huston"):
+        assert name in text
+
+
+def test_release_answer_cites_who_said_it(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("when's ballerina coming out")
+    assert "Lionsgate" in reply.text and any("Joe Drake" in s.attribution for s in reply.sources)
+
+
+@pytest.mark.parametrize("text", [
+    "who directed Titanic?", "what's the weather like tomorrow", "transfer $100 to savings",
+    "who plays Neo in the Matrix?", "when is Avatar 3 out",
+])
+def test_off_topic_is_never_answered_with_a_fact(ask, text: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "unknown", reply.text
+    for fact in ("Wiseman", "Ana de Armas", "2024", "McShane"):
+        assert fact not in reply.text
+
+
+def test_unknown_facts_are_admitted_not_invented(ask) -> None:  # type: ignore[no-untyped-def]
+    for text in ("how long is Ballerina?", "who composed the music for ballerina"):
+        reply = ask(text, chat=None)
+        assert reply.kind == "unknown", (text, reply.text)
+        assert reply.suggestions
+
+
+def test_ambiguous_name_asks_which_one(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("tell me about John Wick")
+    assert reply.kind == "clarify" and len(reply.suggestions) >= 2
+
+
+@pytest.mark.parametrize("text", [
+    "", "   \n\t ", "?!?!...", "\x00\x07\x1b[31m", "מי ביים את הבלרינה?", "¿Quién dirige Ballerina?",
+    ("🩰*_[`~|" * 600)[:4096], "**bold** _it_ [link](http://x) `code` " * 100,
+])
+def test_bad_input_gets_a_friendly_reply(ask, text: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text)
+    assert reply.text.strip() and reply.kind in ("unknown", "smalltalk", "search", "answer", "clarify")
+
+
+def test_unanswered_questions_are_logged_for_admins(brain: Brain, settings) -> None:  # type: ignore[no-untyped-def]
+    brain.reply("c", "u", "what is ballerina's budget?")
+    brain.reply("d", "v", "What is Ballerina's budget")
+    rows = brain.storage.unanswered()
+    assert rows and rows[0].count == 2
+    with sqlite3.connect(settings.database) as db:
+        assert db.execute("SELECT COUNT(*) FROM unanswered").fetchone()[0] == 2
+
+
+def test_context_survives_a_restart(settings) -> None:  # type: ignore[no-untyped-def]
+    first = Brain.from_settings(settings, Storage(settings.database), random.Random(1))
+    first.reply("chat-1", "u", "who plays Winston?")
+    first.storage.close()
+    second = Brain.from_settings(settings, Storage(settings.database), random.Random(1))
+    assert "Lance Reddick" in second.reply("chat-1", "u", "and Charon?").text
+
+
+SECOND_FILM = """
+version: 1
+title: Paper Moon
+default_subject: paper_moon
+sources:
+  - {id: review, attribution: according to the Gazette review, known: "1973-05"}
+relations:
+  - {id: directed_by, label: directed by, phrase: "{subject}: directed by {object}", subject: [film], object: [person]}
+  - {id: starring, label: stars, phrase: "{object} stars in {subject}{as_role}", subject: [film], object: [person], role: [character]}
+  - {id: release, label: release, phrase: "{subject} is due for release in {object}", subject: [film], object: text}
+entities:
+  - {id: paper_moon, kind: film, name: Paper Moon, aliases: [the moon film]}
+  - {id: peter_bogdanovich, kind: person, name: Peter Bogdanovich, pronoun: he, aliases: [bogdanovich]}
+  - {id: tatum_oneal, kind: person, name: Tatum O'Neal, pronoun: she, aliases: [tatum]}
+  - {id: addie, kind: character, name: Addie Loggins, pronoun: she, aliases: [addie]}
+facts:
+  - {subject: paper_moon, relation: directed_by, object: peter_bogdanovich, source: review, known: "1973-05"}
+  - {subject: paper_moon, relation: starring, object: tatum_oneal, role: addie, source: review, known: "1973-05"}
+  - {subject: paper_moon, relation: release, object: May 1973, source: review, known: "1973-05"}
+"""
+
+
+def test_a_second_film_works_without_code_changes(project: Path) -> None:
+    (project.parent / "knowledge" / "ballerina.yml").write_text(SECOND_FILM, encoding="utf-8")
+    settings = load_settings(project, env={})
+    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(3))
+    assert "Peter Bogdanovich" in brain.reply("x", "u", "who directed paper moon?").text
+    assert "Tatum O'Neal" in brain.reply("x", "u", "who plays addie?").text
+    assert "May 1973" in brain.reply("x", "u", "when is it out?").text
