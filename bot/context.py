@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -22,7 +22,8 @@ class ChatContext:
         self.turns += 1
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps({"last_intent": self.last_intent, "last_by_kind": self.last_by_kind,
+                           "last_by_pronoun": self.last_by_pronoun, "turns": self.turns}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ChatContext":

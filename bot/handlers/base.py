@@ -61,12 +61,21 @@ class Resolution:
 _INFLECTIONS = ("ed", "ing", "ly", "ness", "ment", "ful", "less", "ise", "ize", "est")
 
 
+_variant_cache: dict[tuple[int, str], bool] = {}
+
+
 def _known_variant(word: str, known: frozenset[str]) -> bool:
     """A typo or inflection of a known word ("premiering", "directer") or a plain English verb or
     adverb ("announced", "scrapped") is not the name of something the bot does not know."""
     if len(word) < 3 or word.endswith(_INFLECTIONS):
         return True
-    return len(word) >= 5 and process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
+    key = (id(known), word)
+    if key not in _variant_cache:
+        if len(_variant_cache) > 50_000:
+            _variant_cache.clear()
+        _variant_cache[key] = len(word) >= 5 and process.extractOne(
+            word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
+    return _variant_cache[key]
 
 
 def unknown_words(turn: Turn) -> tuple[str, ...]:

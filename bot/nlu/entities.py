@@ -46,6 +46,7 @@ class Gazetteer:
         self.names: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in names.items()}
         self.words: frozenset[str] = frozenset(w for k in self.names for w in k.split())
         self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
+        self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
 
     def find(self, toks: list[str], known_words: frozenset[str] = frozenset()) -> list[Mention]:
         """Longest-first, non-overlapping mentions in the token list."""
@@ -60,14 +61,22 @@ class Gazetteer:
                 ids = self.names.get(phrase)
                 score = 100.0
                 if ids is None and self._worth_fuzzy(toks[start:end], known_words):
-                    match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio,
-                                               score_cutoff=FUZZY_CUTOFF)
+                    match = self._fuzzy(phrase)
                     if match is not None:
                         ids, score = self.names[match[0]], match[1]
                 if ids:
                     found.append(Mention(ids, start, end, phrase, score))
                     taken[start:end] = [True] * size
         return sorted(found, key=lambda m: m.start)
+
+    def _fuzzy(self, phrase: str) -> tuple[str, float] | None:
+        """Best alias within the cutoff; memoised because the same typos recur across users."""
+        if phrase not in self._fuzzy_cache:
+            if len(self._fuzzy_cache) > 50_000:
+                self._fuzzy_cache.clear()
+            match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            self._fuzzy_cache[phrase] = (match[0], match[1]) if match else None
+        return self._fuzzy_cache[phrase]
 
     def _worth_fuzzy(self, span: list[str], known_words: frozenset[str]) -> bool:
         if span[0] in STOPWORDS or span[-1] in STOPWORDS:
