@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from .cli_kb import kb_app
 from .errors import BotError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="A trivia chatbot about one film.")
@@ -43,6 +44,9 @@ def make_brain(memory: bool = False):  # type: ignore[no-untyped-def]
 
     s = settings()
     return Brain.from_settings(s, Storage(":memory:" if memory else s.database))
+
+
+app.add_typer(kb_app, name="kb")
 
 
 @app.command()

@@ -73,3 +73,74 @@ class Storage:
 
     def mark_answered(self, normalized: str) -> None:
         self._exec("UPDATE unanswered SET answered = 1 WHERE normalized = ?", (normalized,))
+
+    # audit log of knowledge edits (bot/admin.py) ---------------------------------------------------
+    def record_audit(self, who: str, action: str, target: str | None = None, file: str | None = None,
+                     before: str | None = None, after: str | None = None, source: str | None = None,
+                     at: float | None = None) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO audit(at, who, action, target, file, before, after, source) VALUES (?,?,?,?,?,?,?,?)",
+                (time.time() if at is None else at, who, action, target, file, before, after, source))
+            return int(cur.lastrowid or 0)
+
+    def audit_log(self, limit: int = 20, changes_only: bool = False) -> list[AuditEntry]:
+        where = "WHERE file IS NOT NULL" if changes_only else ""
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit {where} ORDER BY id DESC LIMIT ?", (limit,))
+        return [AuditEntry.from_row(r) for r in rows]
+
+    def audit_entry(self, entry_id: int) -> AuditEntry | None:
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE id = ?", (entry_id,))
+        return AuditEntry.from_row(rows[0]) if rows else None
+
+    def last_undoable(self) -> list[AuditEntry]:
+        """The latest change not yet undone: one entry, or several written together (same time, action)."""
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND file IS NOT NULL "
+                          "AND action != 'undo' ORDER BY id DESC LIMIT 1")
+        if not rows:
+            return []
+        last = AuditEntry.from_row(rows[0])
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND file IS NOT NULL "
+                          "AND at = ? AND action = ? AND who = ? ORDER BY id DESC", (last.at, last.action, last.who))
+        return [AuditEntry.from_row(r) for r in rows]
+
+    def mark_undone(self, ids: list[int]) -> None:
+        for entry_id in ids:
+            self._exec("UPDATE audit SET undone = 1 WHERE id = ?", (entry_id,))
+
+    def unanswered_questions(self, limit: int = 20) -> list[UnansweredQuestion]:
+        """Like ``unanswered`` with the normalised key, so an admin can answer one by its number."""
+        rows = self._exec("SELECT normalized, MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "
+                          "GROUP BY normalized ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT ?", (limit,))
+        return [UnansweredQuestion(str(n), str(t), int(c), float(a)) for n, t, c, a in rows]  # type: ignore[arg-type]
+
+
+_AUDIT_COLUMNS = "id, at, who, action, target, file, before, after, source, undone"
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    normalized: str
+    text: str
+    count: int
+    last_at: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    who: str
+    action: str
+    target: str | None
+    file: str | None
+    before: str | None
+    after: str | None
+    source: str | None
+    undone: bool
+
+    @classmethod
+    def from_row(cls, row: tuple[object, ...]) -> "AuditEntry":
+        i, at, who, action, target, file, before, after, source, undone = row
+        return cls(int(i), float(at), str(who), str(action), target, file, before, after, source,  # type: ignore[arg-type]
+                   bool(undone))

@@ -5,6 +5,7 @@ import sys
 from typing import TextIO
 
 from ..dialogue import Brain
+from ..live import KnowledgeWatcher
 from ..reply import Reply
 
 QUIT = {"/quit", "/exit", "quit", "exit"}
@@ -23,6 +24,7 @@ def run_console(brain: Brain, stdin: TextIO | None = None, stdout: TextIO | None
     interactive = stdin.isatty()
     title = brain.mind.kb.title
     stdout.write(f"{title} trivia bot. Ask me anything about {title}; /quit to leave.\n")
+    watcher = KnowledgeWatcher(brain).start()  # answers follow `kb` edits made elsewhere, no restart
     while True:
         if interactive:
             stdout.write("you> ")
@@ -41,3 +43,4 @@ def run_console(brain: Brain, stdin: TextIO | None = None, stdout: TextIO | None
             logging.getLogger(__name__).exception("failed to answer %r", line[:200])
             stdout.write("bot> Sorry, something went wrong on my side. Try asking another way.\n")
         stdout.flush()
+    watcher.stop()

@@ -1,0 +1,611 @@
+"""Who is an admin, and the knowledge-editing operations both fronts (Telegram, command line) call.
+
+    admin = Admin(settings, storage, reloader=Reloader(brain, settings))   # or brain=..., or neither (CLI)
+    actor = Actor.telegram(update.effective_user.id)                       # or Actor.local() for the CLI
+    change = admin.set_fact(actor, "Ballerina", "release", "6 June 2025", source="Variety")
+    change.message                                                         # "Ballerina: release = ..."
+
+Every operation checks the actor first (``NotAdminError``, the attempt logged and audited, nothing
+changes). A change is made under a file lock on a ruamel.yaml round-trip copy, validated by the same
+strict loader the bot uses, written atomically, recorded in the audit table with the whole file before
+and after (so ``undo`` is byte for byte), and swapped into the running Brain at once when there is one.
+Refusals are ``EditError`` with a message meant for the admin. Operations block (file lock, fsync,
+maybe retraining): an asyncio front calls them through ``asyncio.to_thread``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import getpass
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml as pyyaml
+
+from .config import Settings
+from .errors import BotError, DataFileError, EditError, NotAdminError
+from .knowledge import KnowledgeBase
+from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
+                             remove_item)
+from .knowledge.schema import KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
+from .storage import AuditEntry, Storage, UnansweredQuestion
+from .yamlio import StrictLoader, validate
+
+if TYPE_CHECKING:
+    from .dialogue import Brain
+    from .live import Reloader
+
+log = logging.getLogger(__name__)
+ENTITY_KINDS = ("film", "series", "person", "character", "company", "publication", "organisation")
+
+
+# who ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for an operation: a Telegram user (by id) or the operator of the machine (always trusted)."""
+
+    who: str
+    user_id: int | None = None
+    local: bool = False
+
+    @classmethod
+    def telegram(cls, user_id: int, username: str | None = None) -> "Actor":
+        return cls(f"telegram:{user_id}" + (f" (@{username})" if username else ""), int(user_id))
+
+    @classmethod
+    def local_operator(cls) -> "Actor":
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "operator"
+        return cls(f"local:{name}", local=True)
+
+
+def is_admin(settings: Settings, actor: Actor) -> bool:
+    """The local operator, or a Telegram user listed in config.yml ``admins`` or BOT_ADMINS."""
+    return actor.local or (actor.user_id is not None and actor.user_id in settings.admins)
+
+
+# what crosses to the fronts -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class FactView:
+    index: int  # position in the knowledge file's facts list
+    subject: str
+    relation: str
+    value: str  # the object as text (an entity's name, or the literal)
+    object: str
+    role: str | None
+    source: str
+    attribution: str
+    known: str
+    sentence: str
+    quote: str | None = None
+    note: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "subject": self.subject, "relation": self.relation, "value": self.value,
+                "object": self.object, "role": self.role, "source": self.source,
+                "attribution": self.attribution, "known": self.known, "sentence": self.sentence,
+                "quote": self.quote, "note": self.note}
+
+
+@dataclass(frozen=True)
+class EntityView:
+    id: str
+    kind: str
+    name: str
+    aliases: tuple[str, ...]
+    facts: tuple[FactView, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One audited change (or an undo): what to tell the admin."""
+
+    action: str
+    target: str
+    message: str
+    audit_ids: tuple[int, ...] = ()
+    files: tuple[str, ...] = ()
+    facts: tuple[FactView, ...] = field(default=())
+
+
+# the operations -----------------------------------------------------------------------------------
+class Admin:
+    def __init__(self, settings: Settings, storage: Storage, brain: "Brain | None" = None,
+                 reloader: "Reloader | None" = None, clock: Callable[[], float] = time.time) -> None:
+        if reloader is None and brain is not None:
+            from .live import Reloader
+
+            reloader = Reloader(brain, settings)
+        self.settings, self.storage, self.reloader, self.clock = settings, storage, reloader, clock
+
+    @property
+    def knowledge_path(self) -> Path:
+        return Path(self.settings.knowledge)
+
+    def is_admin(self, actor: Actor) -> bool:
+        return is_admin(self.settings, actor)
+
+    def require(self, actor: Actor, operation: str) -> None:
+        if self.is_admin(actor):
+            return
+        log.warning("refused %s for non-admin %s", operation, actor.who)
+        self.storage.record_audit(actor.who, "refused", operation[:500])
+        raise NotAdminError("Sorry, only the bot's admins can change or inspect its knowledge.")
+
+    # reading ----------------------------------------------------------------------------------------
+    def show(self, actor: Actor, entity: str, relation: str | None = None) -> EntityView:
+        """An entity with its facts (as subject, object or role); with ``relation``, only those."""
+        self.require(actor, f"show {entity}")
+        kb = KnowledgeBase.load(self.knowledge_path)
+        ent = resolve_entity(kb, entity)
+        facts = kb.all_facts_of(ent.id)
+        if relation is not None:
+            rel = resolve_relation(kb, relation)
+            facts = [f for f in facts if f.relation == rel.id]
+        index = {id(f): i for i, f in enumerate(kb.facts)}
+        return EntityView(ent.id, ent.kind, ent.name, tuple(ent.aliases),
+                          tuple(fact_view(kb, f, index[id(f)]) for f in facts))
+
+    def unanswered(self, actor: Actor, limit: int = 20) -> list[UnansweredQuestion]:
+        """Questions the bot could not answer, most frequent first (number N is position N, from 1)."""
+        self.require(actor, "unanswered")
+        return self.storage.unanswered_questions(limit)
+
+    def history(self, actor: Actor, limit: int = 20) -> list[AuditEntry]:
+        self.require(actor, "history")
+        return self.storage.audit_log(limit)
+
+    # fact changes -----------------------------------------------------------------------------------
+    def set_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
+                 known: str | None = None, role: str | None = None) -> Change:
+        """Replace every fact (entity, relation) with one new fact."""
+        self.require(actor, f"set {entity} {relation}")
+        return self._fact_change(actor, "set", entity, relation, value, source, known, role)
+
+    def add_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
+                 known: str | None = None, role: str | None = None) -> Change:
+        """Add one fact, keeping the others of that relation."""
+        self.require(actor, f"add {entity} {relation}")
+        return self._fact_change(actor, "add", entity, relation, value, source, known, role)
+
+    def remove_fact(self, actor: Actor, entity: str, relation: str, value: str | None = None) -> Change:
+        """Remove the (entity, relation) fact whose value is ``value`` (or the only one, if there is one)."""
+        self.require(actor, f"remove {entity} {relation}")
+        path = self.knowledge_path
+        with locked(path):
+            doc, kb = self._read_knowledge()
+            subject = resolve_entity(kb, entity)
+            rel = resolve_relation(kb, relation)
+            facts = [(i, f) for i, f in enumerate(kb.facts) if f.subject == subject.id and f.relation == rel.id]
+            if not facts:
+                raise EditError(f"{subject.name} has no {rel.id} fact to remove")
+            if value is not None:
+                wanted = _fold(value)
+                facts = [(i, f) for i, f in facts if wanted in (_fold(f.object), _fold(kb.value(f)))
+                         or (not rel.literal and wanted in {_fold(a) for a in kb.entities[f.object].aliases})]
+                if not facts:
+                    raise EditError(f"{subject.name} has no {rel.id} fact with the value {value!r}")
+            if len(facts) > 1:
+                values = "; ".join(repr(kb.value(f)) for _, f in facts)
+                raise EditError(f"{subject.name} has {len(facts)} {rel.id} facts ({values}): say which value to remove")
+            index, fact = facts[0]
+            remove_item(doc.data["facts"], index)
+            self._commit(actor, "remove", f"{subject.id} {rel.id}", doc, fact.source)
+        return self._done("remove", f"{subject.id} {rel.id}", f"Removed: {kb.sentence(fact)}.")
+
+    def add_alias(self, actor: Actor, entity: str, alias: str) -> Change:
+        self.require(actor, f"alias {entity}")
+        text = clean_text(alias, "alias", limit=100, one_line=True)
+        path = self.knowledge_path
+        with locked(path):
+            doc, kb = self._read_knowledge()
+            ent = resolve_entity(kb, entity)
+            if _fold(text) in {_fold(a) for a in (ent.name, ent.id, *ent.aliases)}:
+                raise EditError(f"{ent.name} already answers to {text!r}")
+            others = [e.id for e in kb.entities.values() if e.id != ent.id
+                      and _fold(text) in {_fold(a) for a in (e.name, *e.aliases)}]
+            node = _find_by_id(doc.data["entities"], ent.id)
+            if "aliases" not in node or node["aliases"] is None:
+                from .knowledge.edit import flow_seq
+
+                node["aliases"] = flow_seq([])
+            node["aliases"].append(quoted(text))
+            self._commit(actor, "alias", ent.id, doc, None, check=lambda new: text in new.entities[ent.id].aliases)
+        note = f" (also an alias of {', '.join(others)}: questions using it will ask which one)" if others else ""
+        return self._done("alias", ent.id, f"{ent.name} now also answers to {text!r}{note}.")
+
+    def add_entity(self, actor: Actor, entity_id: str, kind: str, name: str) -> Change:
+        self.require(actor, f"add-entity {entity_id}")
+        if kind not in ENTITY_KINDS:
+            raise EditError(f"unknown kind {kind!r}; use one of: {', '.join(ENTITY_KINDS)}")
+        entity_id = entity_id.strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_]{0,59}", entity_id):
+            raise EditError(f"{entity_id[:60]!r} is not a valid id: use lowercase letters, digits and underscores")
+        text = clean_text(name, "name", limit=200, one_line=True)
+        path = self.knowledge_path
+        with locked(path):
+            doc, kb = self._read_knowledge()
+            if entity_id in kb.entities:
+                raise EditError(f"there is already an entity {entity_id!r} ({kb.entities[entity_id].name})")
+            doc.data["entities"].append(_block_map({"id": entity_id, "kind": kind, "name": quoted(text),
+                                                     "aliases": _flow_list([quoted(text.lower())])}))
+            self._commit(actor, "add-entity", entity_id, doc, None, check=lambda new: entity_id in new.entities)
+        return self._done("add-entity", entity_id, f"Added the {kind} {text} ({entity_id}).")
+
+    def add_example(self, actor: Actor, intent: str, text: str) -> Change:
+        """Append a training example to the intents file that has ``intent`` (the model retrains)."""
+        self.require(actor, f"example {intent}")
+        change = self._add_example(actor, "example", intent, text, at=self.clock())
+        self._refresh()
+        return change
+
+    def answer(self, actor: Actor, number: int, entity: str, relation: str, value: str, source: str,
+               known: str | None = None, intent: str | None = None, replace: bool = True) -> Change:
+        """Answer unanswered question ``number`` (from ``unanswered``): set (or add) the fact, and teach
+        the question as an example of the intent that asks for it. Undone in one step."""
+        self.require(actor, f"answer {number}")
+        questions = self.storage.unanswered_questions(max(number, 1) + 50)
+        if not 1 <= number <= len(questions):
+            raise EditError(f"there is no unanswered question number {number} (there are {len(questions)})")
+        question = questions[number - 1]
+        kb = KnowledgeBase.load(self.knowledge_path)
+        rel = resolve_relation(kb, relation)
+        intent = intent or self._intent_for(rel.id)
+        at = self.clock()
+        fact_change = self._fact_change(actor, "answer", entity, rel.id, value, source, known, None,
+                                        at=at, refresh=False, replace=replace)
+        try:
+            example = self._add_example(actor, "answer", intent, question.text, at=at)
+        except EditError as exc:
+            if "already" not in str(exc):
+                raise
+            example = Change("answer", intent, "")
+        self.storage.mark_answered(question.normalized)
+        self._refresh()
+        message = f"{fact_change.message} \"{question.text}\" is now an example of {intent}."
+        return Change("answer", fact_change.target, message, fact_change.audit_ids + example.audit_ids,
+                      fact_change.files + example.files, fact_change.facts)
+
+    # undo and reload --------------------------------------------------------------------------------
+    def undo(self, actor: Actor) -> Change:
+        """Restore the files of the latest change not yet undone, exactly as they were before it."""
+        self.require(actor, "undo")
+        entries = self.storage.last_undoable()
+        if not entries:
+            raise EditError("there is nothing to undo")
+        paths = [Path(e.file) for e in entries if e.file]
+        with locked(*paths):
+            current = self.storage.last_undoable()
+            if [e.id for e in current] != [e.id for e in entries]:
+                raise EditError("another change was just made; look at the history and undo again")
+            for entry in entries:
+                path = Path(str(entry.file))
+                now = path.read_bytes().decode("utf-8") if path.exists() else None
+                if now != entry.after:
+                    raise EditError(f"{path.name} was changed outside the bot since change #{entry.id}; "
+                                    "undo it by hand")
+            at = self.clock()
+            ids = []
+            for entry in entries:
+                path = Path(str(entry.file))
+                atomic_write(path, (entry.before or "").encode("utf-8"))
+                ids.append(self.storage.record_audit(actor.who, "undo", f"#{entry.id} {entry.action} {entry.target}",
+                                                     str(path), entry.after, entry.before, entry.source, at=at))
+            self.storage.mark_undone([e.id for e in entries])
+        self._refresh()
+        first = entries[-1]
+        return Change("undo", f"#{first.id}", f"Undid change #{first.id} ({first.action} {first.target}).",
+                      tuple(ids), tuple(str(p) for p in paths))
+
+    def reload(self, actor: Actor) -> str:
+        self.require(actor, "reload")
+        if self.reloader is None:
+            return "Nothing to reload here: a running bot picks up changes to the files within a second."
+        try:
+            self.reloader.reload(force=True, raise_errors=True)
+        except BotError as exc:
+            raise EditError(f"the files do not load, so the bot keeps the previous knowledge: {exc}") from exc
+        return "Reloaded the knowledge and intents."
+
+    # internals --------------------------------------------------------------------------------------
+    def _read_knowledge(self) -> tuple[RoundTrip, KnowledgeBase]:
+        doc = RoundTrip.read(self.knowledge_path)
+        return doc, parse_knowledge(self.knowledge_path, doc.raw)
+
+    def _fact_change(self, actor: Actor, action: str, entity: str, relation: str, value: str, source: str,
+                     known: str | None, role: str | None, at: float | None = None, refresh: bool = True,
+                     replace: bool | None = None) -> Change:
+        replace = (action == "set") if replace is None else replace
+        known = check_known(known) if known else self._today()
+        source_text = clean_text(source, "source", limit=200, one_line=True)
+        path = self.knowledge_path
+        with locked(path):
+            doc, kb = self._read_knowledge()
+            subject = resolve_entity(kb, entity)
+            rel = resolve_relation(kb, relation)
+            if subject.kind not in rel.subject:
+                raise EditError(f"{subject.name} is a {subject.kind}; {rel.id!r} is about a {' or '.join(rel.subject)}")
+            created = None
+            if rel.literal:
+                obj = clean_text(value, "value")
+            else:
+                obj, created = self._object_entity(doc, kb, rel, value)
+            role_id = None
+            if role:
+                if rel.role is None:
+                    raise EditError(f"{rel.id!r} takes no role")
+                role_id = resolve_entity(kb, role, kinds=list(rel.role)).id
+            source_id = self._ensure_source(doc, kb, source_text, known)
+            item: dict[str, Any] = {"subject": subject.id, "relation": rel.id,
+                                    "object": quoted(obj) if rel.literal else obj}
+            if role_id:
+                item["role"] = role_id
+            item.update(source=source_id, known=quoted(known))
+            facts = doc.data["facts"]
+            same = [i for i, f in enumerate(kb.facts) if f.subject == subject.id and f.relation == rel.id]
+            if replace and same:
+                node = facts[same[0]]
+                for key in [k for k in node if k not in item]:
+                    del node[key]
+                for key, val in item.items():
+                    node[key] = val
+                for index in reversed(same[1:]):
+                    remove_item(facts, index)
+            else:
+                mine = [i for i, f in enumerate(kb.facts) if f.subject == subject.id]
+                position = (same or mine or [len(facts) - 1])[-1] + 1
+                facts.insert(position, flow_map(item))
+
+            def check(new: KnowledgeBase) -> bool:
+                return any(f.object == obj and f.source == source_id for f in new.facts_about(subject.id, rel.id))
+
+            target = f"{subject.id} {rel.id}"
+            audit_id, new_kb = self._commit(actor, action, target, doc, source_id, check=check, at=at)
+        if refresh:
+            self._refresh(new_kb)
+        index = {id(f): i for i, f in enumerate(new_kb.facts)}
+        views = tuple(fact_view(new_kb, f, index[id(f)]) for f in new_kb.facts_about(subject.id, rel.id))
+        shown = views[0].sentence if len(views) == 1 else "; ".join(v.sentence for v in views)
+        verb = "Set" if replace else "Added"
+        message = f"{verb}: {shown} ({new_kb.sources[source_id].attribution}, as of {known})."
+        if created:
+            message += f" New {new_kb.entities[created].kind} {new_kb.entities[created].name!r} ({created}) created."
+        return Change(action, target, message, (audit_id,), (str(path),), views)
+
+    def _object_entity(self, doc: RoundTrip, kb: KnowledgeBase, rel: Relation, value: str) -> tuple[str, str | None]:
+        """The entity ``value`` names (id, name or alias); an unknown name becomes a new entity of the first
+        kind the relation takes, unless it looks like a typo of an existing one."""
+        kinds = list(rel.object)
+        if find_entities(kb, value):
+            return resolve_entity(kb, value, kinds=kinds).id, None
+        name = clean_text(value, "value", limit=200, one_line=True)
+        candidates = {_fold(a): e.id for e in kb.entities.values() if e.kind in kinds for a in (e.name, *e.aliases)}
+        close = difflib.get_close_matches(_fold(name), list(candidates), n=3, cutoff=0.85)
+        if close:
+            ids = ", ".join(sorted({candidates[c] for c in close}))
+            raise EditError(f"there is no {' or '.join(kinds)} {name[:80]!r}; did you mean {ids}? "
+                            "(to create a new one, run kb add-entity first)")
+        base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40].strip("_") or kinds[0]
+        entity_id, n = base, 2
+        while entity_id in kb.entities:
+            entity_id, n = f"{base}_{n}", n + 1
+        doc.data["entities"].append(_block_map({"id": entity_id, "kind": kinds[0], "name": quoted(name),
+                                                 "aliases": _flow_list([quoted(_fold(name))])}))
+        return entity_id, entity_id
+
+    def _ensure_source(self, doc: RoundTrip, kb: KnowledgeBase, text: str, known: str) -> str:
+        """The id of the source ``text`` names: an existing id, or a new source "according to TEXT"."""
+        if text in kb.sources:
+            return text
+        attribution = f"according to {text}"
+        for source in kb.sources.values():
+            if source.attribution == attribution:
+                return source.id
+        base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40].strip("_") or "source"
+        if not base[0].isalnum():
+            base = "source_" + base
+        source_id, n = base, 2
+        while source_id in kb.sources:
+            source_id, n = f"{base}_{n}", n + 1
+        doc.data["sources"].append(_block_map({"id": source_id, "attribution": quoted(attribution),
+                                               "known": quoted(known)}))
+        return source_id
+
+    def _commit(self, actor: Actor, action: str, target: str, doc: RoundTrip, source: str | None,
+                check: Callable[[KnowledgeBase], bool] | None = None,
+                at: float | None = None) -> tuple[int, KnowledgeBase]:
+        """Validate the edited document with the bot's own loader, write it atomically, audit it.
+        Called with the file lock held."""
+        after = doc.dump()
+        if after == doc.raw:
+            raise EditError("that changes nothing")
+        try:
+            new_kb = parse_knowledge(doc.path, after)
+        except DataFileError as exc:
+            raise EditError(f"the change was refused because the knowledge would be invalid: {exc.reason}") from exc
+        if check is not None and not check(new_kb):
+            raise EditError("the change did not read back as written; nothing was saved")
+        atomic_write(doc.path, after)
+        audit_id = self.storage.record_audit(actor.who, action, target, str(doc.path), doc.raw.decode("utf-8"),
+                                             after.decode("utf-8"), source, at=at)
+        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
+        return audit_id, new_kb
+
+    def _add_example(self, actor: Actor, action: str, intent: str, text: str, at: float) -> Change:
+        from .nlu.data import load_training_data, nlu_files, parse_examples, strip_markup
+
+        example = clean_text(text, "example", limit=300, one_line=True)
+        intents_dir = Path(self.settings.intents)
+        for path in nlu_files(intents_dir):
+            with locked(path):
+                doc = RoundTrip.read(path)
+                items = [i for i in (doc.data.get("nlu") or []) if isinstance(i, dict) and i.get("intent") == intent]
+                if not items:
+                    continue
+                item = items[0]
+                existing = str(item.get("examples") or "")
+                if _fold(strip_markup(example)) in {_fold(strip_markup(e)) for e in parse_examples(existing)}:
+                    raise EditError(f"{example!r} is already an example of {intent}")
+                block = existing if existing.endswith("\n") or not existing else existing + "\n"
+                item["examples"] = literal(f"{block}- {example}\n")
+                after = doc.dump()
+                try:
+                    _check_nlu(path, after, intents_dir, intent, example, load_training_data)
+                except DataFileError as exc:
+                    raise EditError(f"the example was refused: {exc.reason}") from exc
+                atomic_write(path, after)
+                audit_id = self.storage.record_audit(actor.who, action, f"{intent}: {example}"[:500], str(path),
+                                                     doc.raw.decode("utf-8"), after.decode("utf-8"), None, at=at)
+            return Change(action, intent, f"Added {example!r} as an example of {intent}; the model retrains.",
+                          (audit_id,), (str(path),))
+        known = sorted({i for _, i in load_training_data(intents_dir).examples})
+        close = difflib.get_close_matches(intent, known, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else f" Known intents: {', '.join(known)}."
+        raise EditError(f"there is no intent {intent!r}.{hint}")
+
+    def _intent_for(self, relation: str) -> str:
+        from .answers import Answers
+
+        routes = Answers.load(self.settings.answers_path).routes
+        for name, route in routes.items():
+            if route.handler == "facts" and route.given == "subject" and relation in route.relations:
+                return name
+        raise EditError(f"no intent asks for {relation!r}; name one with --intent")
+
+    def _today(self) -> str:
+        return dt.datetime.fromtimestamp(self.clock()).date().isoformat()
+
+    def _refresh(self, kb: KnowledgeBase | None = None) -> None:
+        if self.reloader is None:
+            return
+        try:
+            self.reloader.reload(force=True, kb=kb)
+        except Exception:  # the file is saved; the watcher will retry, and the old mind keeps answering
+            log.exception("reloading after an admin change failed")
+
+    @staticmethod
+    def _done(action: str, target: str, message: str) -> Change:
+        return Change(action, target, message)
+
+
+# helpers ------------------------------------------------------------------------------------------
+def parse_knowledge(path: Path, raw: bytes) -> KnowledgeBase:
+    """Validate the bytes of a knowledge file exactly as ``KnowledgeBase.load`` would read them."""
+    try:
+        text = raw.decode("utf-8")
+        node = pyyaml.compose(text, Loader=StrictLoader)
+        data = pyyaml.load(text, Loader=StrictLoader)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(str(path), f"not UTF-8 text ({exc.reason})") from exc
+    except pyyaml.YAMLError as exc:
+        raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
+    if data is None:
+        raise DataFileError(str(path), "file is empty")
+    kb = KnowledgeBase(validate(KnowledgeFile, data, path, node), path.parent, path)
+    kb.passages  # noqa: B018 - documents must exist, as at load time
+    return kb
+
+
+def _check_nlu(path: Path, after: bytes, intents_dir: Path, intent: str, example: str, loader: Any) -> None:
+    """The new intents file must parse with the project's loader and contain the example as typed."""
+    from .nlu.data import NluFile, parse_examples
+
+    text = after.decode("utf-8")
+    try:
+        node = pyyaml.compose(text, Loader=StrictLoader)
+        data = pyyaml.load(text, Loader=StrictLoader)
+    except pyyaml.YAMLError as exc:
+        raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
+    parsed = validate(NluFile, data, path, node)
+    for item in parsed.nlu:
+        if item.intent == intent and example in parse_examples(item.examples):
+            return
+    raise DataFileError(str(path), "the example did not read back as written")
+
+
+def fact_view(kb: KnowledgeBase, fact: Fact, index: int) -> FactView:
+    return FactView(index, fact.subject, fact.relation, kb.value(fact), fact.object, fact.role, fact.source,
+                    kb.attribution(fact), fact.known, kb.sentence(fact), fact.quote, fact.note)
+
+
+def _fold(text: str) -> str:
+    return " ".join(str(text).casefold().split())
+
+
+def find_entities(kb: KnowledgeBase, ref: str) -> list[Entity]:
+    """Entities whose id (exactly), or id, name or alias (ignoring case and spacing) is ``ref``."""
+    if ref.strip() in kb.entities:
+        return [kb.entities[ref.strip()]]
+    text = _fold(ref)
+    return [e for e in kb.entities.values() if text and text in {_fold(e.id), _fold(e.name), *map(_fold, e.aliases)}]
+
+
+def resolve_entity(kb: KnowledgeBase, ref: str, kinds: list[str] | None = None) -> Entity:
+    """An entity by id, name or alias (case-insensitive); ``kinds`` narrows an ambiguous alias."""
+    text = _fold(ref)
+    if not text:
+        raise EditError("no entity named")
+    found = find_entities(kb, ref)
+    if kinds is not None:
+        fitting = [e for e in found if e.kind in kinds]
+        if found and not fitting:
+            raise EditError(f"{found[0].name} is a {found[0].kind}; here a {' or '.join(kinds)} is needed")
+        found = fitting
+    if len(found) == 1:
+        return found[0]
+    if found:
+        options = ", ".join(f"{e.id} ({e.kind})" for e in found)
+        raise EditError(f"{ref.strip()[:80]!r} could mean {options}: use the id")
+    names = {_fold(e.name): e.id for e in kb.entities.values()} | {e.id: e.id for e in kb.entities.values()}
+    close = difflib.get_close_matches(text, list(names), n=3, cutoff=0.7)
+    hint = f" Did you mean {', '.join(sorted({names[c] for c in close}))}?" if close else ""
+    return _raise(f"there is no entity {ref.strip()[:80]!r}.{hint} (kb add-entity creates one)")
+
+
+def resolve_relation(kb: KnowledgeBase, ref: str) -> Relation:
+    text = _fold(ref)
+    for rel in kb.relations.values():
+        if text in (rel.id, _fold(rel.label), rel.id.replace("_", " ")):
+            return rel
+    return _raise(f"there is no relation {ref.strip()[:80]!r}; known: {', '.join(sorted(kb.relations))}")
+
+
+def check_known(value: str) -> str:
+    text = str(value).strip()
+    if not KNOWN_DATE.match(text):
+        raise EditError(f"{text[:40]!r} is not a date like 2025, 2025-06 or 2025-06-06")
+    try:
+        dt.date.fromisoformat(text + "-01" * (2 - text.count("-")))
+    except ValueError as exc:
+        raise EditError(f"{text!r} is not a real date") from exc
+    return text
+
+
+def _raise(message: str) -> Any:
+    raise EditError(message)
+
+
+def _find_by_id(seq: Any, item_id: str) -> Any:
+    for node in seq:
+        if isinstance(node, dict) and node.get("id") == item_id:
+            return node
+    raise EditError(f"{item_id!r} is not in the file")  # the validated view and the document disagree
+
+
+def _block_map(items: dict[str, Any]) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    return CommentedMap(items)
+
+
+def _flow_list(items: list[Any]) -> Any:
+    from .knowledge.edit import flow_seq
+
+    return flow_seq(items)

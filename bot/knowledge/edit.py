@@ -1,0 +1,182 @@
+"""Safe edits of the YAML data files: locked, round-trip, validated, atomic.
+
+    with locked(path):
+        doc = RoundTrip.read(path)            # ruamel.yaml: comments and order kept
+        doc.data["facts"].append(...)
+        before, after = doc.text, doc.dump()
+        check(after)                          # the project's own strict loader + schema
+        atomic_write(path, after)
+
+A crash leaves the old or the new file, never a half-written one (temporary file in the same folder,
+fsync, ``os.replace``). Values an admin types are inserted as double-quoted scalars, so ": {}",
+"!!python/object" or "&anchor" are stored as the text they are, never read back as YAML.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+
+from ..errors import DataFileError, EditError
+
+LOCK_TIMEOUT = 20.0
+MAX_VALUE = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+# (mapping, sequence, offset) indents seen in this project's files; the one that round-trips best wins.
+_INDENTS = ((2, 4, 2), (2, 2, 0))
+
+
+def lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+@contextlib.contextmanager
+def locked(*paths: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Serialise writers of these files across threads and processes (always in the same order)."""
+    with contextlib.ExitStack() as stack:
+        for path in sorted({p.resolve() for p in paths}):
+            lock = filelock.FileLock(str(lock_path(path)), timeout=timeout)
+            try:
+                stack.enter_context(lock)
+            except filelock.Timeout as exc:
+                raise EditError(f"{path.name} is being edited by someone else; try again in a moment") from exc
+        yield
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers and crashes see the old or the new file only."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def clean_text(value: str, what: str = "value", limit: int = MAX_VALUE, one_line: bool = False) -> str:
+    """An admin's free text, trimmed; refused with a reason if it cannot be stored as plain data."""
+    text = str(value).strip()
+    if not text:
+        raise EditError(f"the {what} is empty")
+    if len(text) > limit:
+        raise EditError(f"the {what} is {len(text)} characters long; the limit is {limit}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EditError(f"the {what} is not valid text (undecodable character at {exc.start})") from exc
+    if one_line and ("\n" in text or "\r" in text):
+        raise EditError(f"the {what} must be one line")
+    if _CONTROL.search(text.replace("\n", " ").replace("\t", " ")):
+        raise EditError(f"the {what} contains control characters")
+    return text
+
+
+def quoted(text: str) -> DoubleQuotedScalarString:
+    return DoubleQuotedScalarString(text)
+
+
+def flow_map(items: dict[str, Any]) -> CommentedMap:
+    out = CommentedMap(items)
+    out.fa.set_flow_style()
+    return out
+
+
+def flow_seq(items: list[Any]) -> CommentedSeq:
+    out = CommentedSeq(items)
+    out.fa.set_flow_style()
+    return out
+
+
+def literal(text: str) -> LiteralScalarString:
+    return LiteralScalarString(text)
+
+
+class RoundTrip:
+    """One YAML file read with ruamel.yaml's round-trip loader, dumped back in the same layout."""
+
+    def __init__(self, path: Path, raw: bytes, data: Any, yaml: YAML) -> None:
+        self.path, self.raw, self.data, self._yaml = path, raw, data, yaml
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> "RoundTrip":
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except FileNotFoundError:
+            raise DataFileError(str(path), "file not found") from None
+        except UnicodeDecodeError as exc:
+            raise DataFileError(str(path), f"not UTF-8 text ({exc.reason})") from exc
+        best: tuple[int, YAML, Any] | None = None
+        for indent in _INDENTS:
+            yaml = _yaml(indent)
+            try:
+                data = yaml.load(text)
+            except YAMLError as exc:
+                raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
+            changed = _changed_lines(text, _dump(yaml, data))
+            if best is None or changed < best[0]:
+                best = (changed, yaml, data)
+            if changed == 0:
+                break
+        assert best is not None
+        # Load again: dumping may have touched the first tree's formatting state.
+        yaml = best[1]
+        return cls(path, raw, yaml.load(text), yaml)
+
+    def dump(self) -> bytes:
+        return _dump(self._yaml, self.data).encode("utf-8")
+
+
+def _yaml(indent: tuple[int, int, int]) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long line the author wrote as one
+    yaml.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
+    return yaml
+
+
+def _dump(yaml: YAML, data: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _changed_lines(a: str, b: str) -> int:
+    la, lb = a.splitlines(), b.splitlines()
+    return sum(x != y for x, y in zip(la, lb)) + abs(len(la) - len(lb))
+
+
+def remove_item(seq: CommentedSeq, index: int) -> None:
+    """Delete ``seq[index]``; comment lines written above it (a section header) move to the next item."""
+    comment = seq.ca.items.pop(index, None)
+    del seq[index]  # ruamel shifts the later items' comments
+    if comment and index < len(seq) and index not in seq.ca.items:
+        seq.ca.items[index] = comment

@@ -1,0 +1,136 @@
+"""Live knowledge: a running bot picks up edited data files without a restart.
+
+    watcher = KnowledgeWatcher(brain).start()   # a daemon thread polling every 0.5 s
+    ...
+    watcher.stop()
+
+Polling is a ``stat`` of each file (mtime, size, inode: an atomic replace changes the inode), so it costs
+nothing between edits. On a change the files are loaded and validated off the message path; a new Mind
+is built (the intent model is reused unless the training examples changed) and swapped in whole, so a
+message in flight finishes on the old Mind and the next one sees the new. A broken file is logged once
+and the old Mind keeps answering.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from .dialogue import Brain, build_mind
+from .errors import BotError
+from .knowledge import KnowledgeBase
+
+log = logging.getLogger(__name__)
+Signature = tuple[tuple[str, int, int, int], ...]
+
+
+class Reloader:
+    """Rebuilds the Brain's Mind when the knowledge or intents files change. Thread-safe."""
+
+    def __init__(self, brain: Brain, settings: object | None = None) -> None:
+        self.brain = brain
+        self.settings = settings or brain.settings
+        self._lock = threading.Lock()
+        self._seen = self.signature()
+        self._nlu_seen = self._nlu_signature()
+
+    def _files(self) -> list[Path]:
+        s = self.settings
+        intents = Path(s.intents)  # type: ignore[attr-defined]
+        files = sorted(intents.rglob("*.yml")) if intents.is_dir() else []
+        return [Path(s.knowledge), *files]  # type: ignore[attr-defined]
+
+    def signature(self) -> Signature:
+        out = []
+        for path in self._files():
+            try:
+                st = path.stat()
+            except OSError:
+                out.append((str(path), -1, -1, -1))
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    def _nlu_signature(self) -> Signature:
+        knowledge = str(Path(self.settings.knowledge))  # type: ignore[attr-defined]
+        return tuple(s for s in self.signature() if s[0] != knowledge)
+
+    def changed(self) -> bool:
+        return self.signature() != self._seen
+
+    def reload(self, force: bool = False, kb: KnowledgeBase | None = None, raise_errors: bool = False) -> bool:
+        """Swap in a new Mind if the files changed (or ``force``); False if nothing was done."""
+        with self._lock:
+            seen = self.signature()  # before reading: a change made while we build is seen next time
+            if not force and seen == self._seen:
+                return False
+            try:
+                mind = self._build(kb)
+            except BotError as exc:
+                self._seen = seen  # log a broken file once, not every poll
+                if raise_errors:
+                    raise
+                log.error("knowledge not reloaded, the bot keeps the previous version: %s", exc)
+                return False
+            except Exception:
+                self._seen = seen
+                if raise_errors:
+                    raise
+                log.exception("knowledge not reloaded, the bot keeps the previous version")
+                return False
+            self.brain.swap(mind)
+            self._seen = seen
+            log.info("knowledge reloaded")
+            return True
+
+    def _build(self, kb: KnowledgeBase | None):  # type: ignore[no-untyped-def]
+        settings = self.settings
+        kb = kb or KnowledgeBase.load(Path(settings.knowledge))  # type: ignore[attr-defined]
+        nlu_seen = self._nlu_signature()
+        if nlu_seen != self._nlu_seen:
+            # Intents changed: NLU.build loads the model cached for this training data, or retrains.
+            mind = build_mind(settings, kb=kb)  # type: ignore[arg-type]
+        else:
+            mind = build_mind(settings, kb=kb, nlu=self.brain.mind.nlu)  # type: ignore[arg-type]
+        self._nlu_seen = nlu_seen
+        return mind
+
+
+class KnowledgeWatcher:
+    """Polls the data files in a daemon thread and reloads the Brain when they change."""
+
+    def __init__(self, brain: Brain, settings: object | None = None, interval: float = 0.5,
+                 reloader: Reloader | None = None) -> None:
+        self.reloader = reloader or Reloader(brain, settings)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "KnowledgeWatcher":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="knowledge-watcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> "KnowledgeWatcher":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def poll(self) -> bool:
+        """One check; True if a new Mind was swapped in (for fronts with their own scheduler)."""
+        return self.reloader.changed() and self.reloader.reload()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # never let the watcher die: the next poll may succeed
+                log.exception("knowledge watcher failed")
