@@ -142,6 +142,56 @@ def evaluate(
         print_report(report)
 
 
+@app.command()
+def actions(
+    port: int = typer.Option(5055, "--port", "-p", help="port of the action server"),
+    host: Optional[str] = typer.Option(None, "--host", envvar="BOT_ACTIONS_HOST",
+                                       help="address to bind (default 127.0.0.1; 0.0.0.0 to expose it)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Serve the Rasa custom actions (rasa-sdk action server) in one process; SIGINT/SIGTERM stop it."""
+    if config:
+        _state["config"] = config
+    from .channels.rasa_server import DEFAULT_HOST, Shutdown, install_early_signal_handlers
+
+    install_early_signal_handlers()
+    try:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from .channels.rasa_server import serve
+
+        brain = make_brain()
+        serve(host or DEFAULT_HOST, port, brain,
+              ready=lambda url: typer.echo(f"action server ready on {url}/webhook", err=True))
+    except Shutdown:
+        typer.echo("stopped", err=True)
+    except BotError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot serve on {host or DEFAULT_HOST}:{port}: {exc}")
+
+
+@app.command("rasa-export")
+def rasa_export(
+    out: Path = typer.Argument(..., help="directory to write the Rasa project into"),
+    actions_url: str = typer.Option("http://127.0.0.1:5055/webhook", "--actions-url",
+                                    help="the action server's webhook, for endpoints.yml"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Write a Rasa 3.x project (config, domain, NLU data, rules, endpoints) from this bot's files."""
+    if config:
+        _state["config"] = config
+    from .rasa_export import export_project
+
+    try:
+        written = export_project(settings(), out, actions_url)
+    except BotError as exc:
+        fail(str(exc))
+    for path in written:
+        typer.echo(str(path))
+
+
 def main() -> None:
     try:
         app()

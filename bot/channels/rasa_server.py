@@ -1,0 +1,157 @@
+"""The rasa-sdk action server for bot.channels.rasa_actions, run in this process.
+
+rasa-sdk's own ``run`` goes through Sanic's worker manager: a worker process plus multiprocessing's
+resource tracker, bound to 0.0.0.0 unless SANIC_HOST is set, and a SIGTERM in its first second can hang it.
+Here the app comes from ``rasa_sdk.endpoint.create_app`` (same routes: /health, /actions, /webhook) and is
+served by ``Sanic.create_server`` on our own asyncio loop, in one process, on 127.0.0.1 by default:
+
+- SIGINT/SIGTERM at any moment stop it: before the loop runs they raise ``Shutdown`` (the CLI exits);
+  once it runs they set an event, the server closes its socket and connections, and ``serve`` returns.
+- /webhook bodies are checked first: not JSON or not an object -> 400 with an error body; a tracker with
+  missing or odd-typed fields is completed with defaults; an unknown action stays rasa-sdk's 404.
+- Errors keep their HTTP status (404 for an unknown route) instead of rasa-sdk's blanket 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import zlib
+from typing import Any, Callable
+
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+
+from . import rasa_actions
+
+log = logging.getLogger(__name__)
+ACTIONS_MODULE = "bot.channels.rasa_actions"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5055
+MAX_BODY = 4 * 1024 * 1024
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Shutdown(BaseException):
+    """A stop signal arrived before the server's loop could take it (at start-up)."""
+
+
+def install_early_signal_handlers() -> None:
+    """From the first moment: SIGINT/SIGTERM abort start-up promptly (the CLI turns it into exit 0)."""
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise Shutdown(signum)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise)
+
+
+def build_app(brain: Any = None) -> Sanic:
+    if brain is not None:
+        rasa_actions.configure(brain)
+    executor = ActionExecutor()
+    executor.register_package(ACTIONS_MODULE)
+    app = create_app(executor, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY
+    app.config.ACCESS_LOG = False
+    app.on_request(_check_webhook_body, priority=100)
+    app.error_handler.add(SanicException, _sanic_error)
+    return app
+
+
+def _bad(message: str, status: int = 400) -> response.HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+async def _check_webhook_body(request: Request) -> response.HTTPResponse | None:
+    if request.path != "/webhook" or request.method != "POST":
+        return None
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY:  # (Sanic runs this middleware on its own PayloadTooLarge error too)
+        return _bad(f"Request body exceeds the size limit ({MAX_BODY} bytes)", 413)
+    raw = request.body or b""
+    deflated = request.headers.get("Content-Encoding") == "deflate"
+    try:
+        if deflated:
+            raw = zlib.decompress(raw)
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, zlib.error) as exc:
+        return _bad(f"Invalid body request: not JSON ({str(exc)[:120]})")
+    if not isinstance(body, dict):
+        return _bad("Invalid body request: expected a JSON object with next_action, tracker and domain")
+    action = body.get("next_action")
+    if not isinstance(action, str) or not action:
+        return _bad("Invalid body request: next_action must be a non-empty string")
+    tracker = body.get("tracker")
+    if not isinstance(tracker, dict):
+        return response.json({"error": "Invalid body request: tracker must be an object", "action_name": action},
+                             status=400)
+    domain = body.get("domain")
+    if domain is not None and not isinstance(domain, dict):
+        return response.json({"error": "Invalid body request: domain must be an object", "action_name": action},
+                             status=400)
+    if not isinstance(body.get("version"), str):
+        body.pop("version", None)
+    sender = tracker.get("sender_id", body.get("sender_id"))
+    tracker["sender_id"] = str(sender) if isinstance(sender, (str, int)) and str(sender) else "default"
+    for key, kind, default in (("slots", dict, {}), ("latest_message", dict, {}), ("events", list, []),
+                               ("active_loop", dict, {}), ("stack", list, [])):
+        if not isinstance(tracker.get(key), kind):
+            tracker[key] = default
+    for key in ("followup_action", "latest_action_name", "user_id"):
+        if tracker.get(key) is not None and not isinstance(tracker.get(key), str):
+            tracker[key] = None
+    tracker["paused"] = bool(tracker.get("paused", False))
+    # rasa-sdk reads the parsed body (or, for deflate, decompresses the raw one): hand it the checked one.
+    request.parsed_json = body
+    if deflated:
+        request.body = zlib.compress(json.dumps(body).encode())
+    return None
+
+
+async def _sanic_error(request: Request, exc: SanicException) -> response.HTTPResponse:
+    status = getattr(exc, "status_code", 500) or 500
+    if status >= 500:
+        log.error("error on %s %s", request.method, request.path, exc_info=exc)
+    return _bad(str(exc) or type(exc).__name__, status)
+
+
+async def serve_async(app: Sanic, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)  # replaces the early handlers, from here on
+    server = await app.create_server(host=host, port=port, return_asyncio_server=True, access_log=False)
+    if server is None:
+        raise OSError(f"could not listen on {host}:{port}")
+    try:
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        if ready:
+            ready(f"http://{host}:{port}")
+        await stop.wait()
+        await server.before_stop()
+    finally:
+        server.close()
+        await server.wait_closed()
+        try:
+            await server.after_stop()
+        except Exception:  # the socket is closed: nothing left worth failing over
+            log.debug("after_stop failed", exc_info=True)
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, brain: Any = None,
+          ready: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM. Call ``install_early_signal_handlers`` first (the CLI does)."""
+    app = build_app(brain)
+    asyncio.run(serve_async(app, host, port, ready))
