@@ -192,6 +192,49 @@ def rasa_export(
         typer.echo(str(path))
 
 
+@app.command()
+def serve(
+    webhook_url: Optional[str] = typer.Option(None, "--webhook-url",
+                                              help="public HTTPS URL for Telegram to POST updates to "
+                                                   "(default: long polling)"),
+    listen: Optional[str] = typer.Option(None, "--listen", help="address the webhook server binds"),
+    port: Optional[int] = typer.Option(None, "--port", help="port the webhook server listens on"),
+    secret_token: Optional[str] = typer.Option(None, "--secret-token", envvar="BOT_WEBHOOK_SECRET",
+                                               show_envvar=True,
+                                               help="secret Telegram sends in X-Telegram-Bot-Api-Secret-Token"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Run the Telegram bot (BOT_TOKEN; BOT_API_URL for a self-hosted Bot API server); SIGINT/SIGTERM stop it."""
+    if config:
+        _state["config"] = config
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    s = settings()
+    if not s.telegram.token:
+        fail("no bot token: set BOT_TOKEN (get one from @BotFather) or telegram.token in config.yml", 2)
+    for name, value in (("webhook_url", webhook_url), ("listen", listen), ("port", port),
+                        ("secret_token", secret_token)):
+        if value is not None:
+            setattr(s.telegram, name, value)
+    from telegram.error import InvalidToken, NetworkError
+
+    from .channels.telegram import serve as serve_telegram
+    from .dialogue import Brain
+    from .storage import Storage
+
+    try:
+        brain = Brain.from_settings(s, Storage(s.database))
+        serve_telegram(brain, s, on_ready=lambda how: typer.echo(f"starting the Telegram bot ({how})", err=True))
+    except BotError as exc:
+        fail(str(exc))
+    except InvalidToken:
+        fail("the Bot API server rejected the token (check BOT_TOKEN)")
+    except NetworkError as exc:
+        fail(f"cannot reach the Bot API server: {exc}")
+    typer.echo("stopped", err=True)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,580 @@
+"""Telegram front: a python-telegram-bot v22 Application that turns updates into Brain calls.
+
+    app = build_application(brain, settings)      # nothing touches the network yet
+    run_polling(app)                              # or run_webhook(app, settings)
+
+No trivia logic lives here: a message becomes `brain.reply(chat, user, text)` and the Reply is rendered
+by `telegram_render`. Who is addressed (private chat, @mention, reply, /ask), which updates are ignored,
+and how the network is survived (rate limiter, 429, 5xx back-off, apology on failure) is this module's job.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from telegram import (
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeDefault,
+    InlineQueryResultsButton,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from ..config import Settings
+from ..context import ChatContext
+from ..dialogue import Brain
+from ..reply import Reply
+from . import telegram_render as render
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
+# Methods that are safe to send twice: a retry after a read timeout cannot duplicate a visible message.
+IDEMPOTENT_METHODS = frozenset({
+    "getme", "getupdates", "getchat", "getchatmember", "getchatadministrators", "getwebhookinfo",
+    "setwebhook", "deletewebhook", "setmycommands", "getmycommands", "deletemycommands",
+    "sendchataction", "answercallbackquery", "answerinlinequery", "close", "logout",
+})
+TYPING_WAIT = 0.5  # s: how long an answer may wait for its "typing" action to reach Telegram
+APOLOGY = "Sorry, something went wrong on my side while answering that. Please try again in a moment."
+NOT_TEXT = "I can only read text. Ask me anything about {title} in words!"
+UNKNOWN_COMMAND = "I don't know that command. Try /help, or just ask me a question."
+FORGOTTEN = "OK, I've forgotten what we were talking about. Ask me anything!"
+
+
+# --------------------------------------------------------------------------- network
+
+
+class RetryingRequest(HTTPXRequest):
+    """HTTPXRequest that retries 5xx answers and network errors with exponential back-off and jitter.
+
+    429 is not handled here: RetryAfter goes up to AIORateLimiter, which waits as told and resends.
+    A request that may have reached Telegram (read timeout, dropped connection) is retried only for
+    idempotent methods, so a slow sendMessage is never delivered twice.
+    """
+
+    def __init__(self, *, attempts: int = 5, backoff: float = 0.5, max_backoff: float = 10.0,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+
+    async def do_request(self, url: str, method: str, request_data: Any = None,
+                         **timeouts: Any) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]  # never log `url`: it contains the token
+        for attempt in range(1, self.attempts + 1):
+            try:
+                code, payload = await super().do_request(url, method, request_data, **timeouts)
+            except (TimedOut, NetworkError) as exc:
+                if attempt == self.attempts or not _retryable(exc, api_method):
+                    raise
+                reason = type(exc.__cause__ or exc).__name__
+            else:
+                if code < 500 or attempt == self.attempts:
+                    return code, payload
+                reason = f"HTTP {code}"
+            delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            log.warning("Bot API %s failed (%s); retry %d/%d in %.2fs", api_method, reason, attempt,
+                        self.attempts - 1, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retryable(exc: TelegramError, api_method: str) -> bool:
+    cause = exc.__cause__
+    never_sent = isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    return never_sent or api_method.lower() in IDEMPOTENT_METHODS
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates from different chats run concurrently; updates from one chat run in arrival order,
+    so a follow-up ("and Charon?") is always answered after the question it follows."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
+        key = _update_key(update)
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]  # keep the table as small as the set of busy chats
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _update_key(update: object) -> object:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return ("user", update.effective_user.id)
+    return ("other", id(update))
+
+
+class RedactToken(logging.Filter):
+    """Replace the bot token in every log record (URLs in library logs carry it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def quiet_network_logs(token: str | None = None) -> None:
+    """httpx logs every request URL (with the token) at INFO: keep it to warnings, and redact."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if token:
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, RedactToken) for f in handler.filters):
+                handler.addFilter(RedactToken(token))
+
+
+# --------------------------------------------------------------------------- the front
+
+
+@dataclass
+class FrontOptions:
+    retry_attempts: int = 5
+    retry_backoff: float = 0.5
+    rate_limit_retries: int = 3
+    typing: bool = True
+
+
+class TelegramFront:
+    """The handlers. One instance per Application; holds the Brain, no state of its own."""
+
+    def __init__(self, brain: Brain, options: FrontOptions | None = None) -> None:
+        self.brain = brain
+        self.options = options or FrontOptions()
+        self.brain_seconds: list[float] = []  # filled only when `measure` is on (bench)
+        self.measure = False
+
+    # registration ------------------------------------------------------------------------------
+    def register(self, app: Application) -> None:
+        new_message = filters.UpdateType.MESSAGE
+        app.add_handler(CommandHandler("start", self.on_start, filters=new_message))
+        app.add_handler(CommandHandler("help", self.on_help, filters=new_message))
+        app.add_handler(CommandHandler("about", self.on_about, filters=new_message))
+        app.add_handler(CommandHandler("cancel", self.on_cancel, filters=new_message))
+        app.add_handler(CommandHandler("ask", self.on_ask))
+        app.add_handler(MessageHandler(filters.COMMAND & new_message, self.on_unknown_command))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        # stickers, photos, voice...: a hint in private chats; service messages and empty updates: silence
+        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & new_message & filters.ATTACHMENT, self.on_not_text))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(InlineQueryHandler(self.on_inline))
+        app.add_error_handler(self.on_error)
+
+    async def post_init(self, app: Application) -> None:
+        """Publish the command menu (private chats: all commands; groups: the ones that make sense)."""
+        try:
+            await app.bot.set_my_commands(render.bot_commands(), scope=BotCommandScopeDefault())
+            await app.bot.set_my_commands(render.bot_commands(render.GROUP_COMMANDS),
+                                          scope=BotCommandScopeAllGroupChats())
+        except TelegramError as exc:  # a missing menu must not keep the bot from answering
+            log.warning("could not set the command menu: %s", exc)
+
+    # helpers -------------------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return self.brain.mind.kb.title
+
+    def _ask(self, chat: str | None, user: str | None, text: str) -> Reply:
+        if not self.measure:
+            return self.brain.reply(chat, user, text)
+        started = time.perf_counter()
+        try:
+            return self.brain.reply(chat, user, text)
+        finally:
+            self.brain_seconds.append(time.perf_counter() - started)
+
+    @staticmethod
+    def _ignored_sender(message: Message, bot_id: int) -> bool:
+        """Bots (but not anonymous admins, who post as the group), and our own inline results."""
+        if message.via_bot is not None and message.via_bot.id == bot_id:
+            return True
+        sender = message.from_user
+        return sender is not None and sender.is_bot and message.sender_chat is None
+
+    def _addressed_text(self, message: Message, bot_id: int, username: str) -> str | None:
+        """The question in `message` if it is for us, else None (group chatter)."""
+        text = message.text or ""
+        if message.chat.type == ChatType.PRIVATE:
+            return text
+        mentioned = False
+        for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+            if entity.type == MessageEntity.MENTION and value[1:].lower() == username.lower():
+                mentioned = True
+            elif entity.user is not None and entity.user.id == bot_id:
+                mentioned = True
+        if mentioned:
+            return render.strip_mention(text, username)
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+            return text
+        return None
+
+    async def _typing(self, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING,
+                                               message_thread_id=message.message_thread_id
+                                               if message.is_topic_message else None)
+
+    async def _answer(self, context: ContextTypes.DEFAULT_TYPE, message: Message, text: str,
+                      *, question: str | None = None, quote: bool | None = None) -> None:
+        """Ask the Brain and send the rendered Reply; an apology if anything but sending fails."""
+        group = message.chat.type != ChatType.PRIVATE
+        typing = asyncio.create_task(self._typing(context, message)) if self.options.typing else None
+        try:
+            reply = self._ask(str(message.chat_id), _user_id(message), text)
+            rendered = render.render_reply(reply, hide_spoilers=group, question=question)
+        except Exception:
+            log.exception("could not answer %r in chat %s", text[:200], message.chat_id)
+            rendered = render.Rendered(render.escape(APOLOGY), None, APOLOGY)
+        if typing is not None:
+            # the action must reach Telegram before the answer, or the client shows "typing" after it
+            done, _ = await asyncio.wait({typing}, timeout=TYPING_WAIT)
+            if not done:
+                typing.cancel()
+        await self._send(context, message, rendered, quote=group if quote is None else quote)
+
+    async def _send(self, context: ContextTypes.DEFAULT_TYPE, message: Message, rendered: render.Rendered,
+                    *, quote: bool) -> None:
+        thread = message.message_thread_id if message.is_topic_message else None
+        reply_to = {"reply_to_message_id": message.message_id, "allow_sending_without_reply": True} if quote else {}
+        try:
+            await context.bot.send_message(message.chat_id, rendered.text, parse_mode=ParseMode.HTML,
+                                           reply_markup=rendered.keyboard, message_thread_id=thread,
+                                           **reply_to)
+        except BadRequest as exc:
+            if not rendered.plain or "parse entities" not in str(exc).lower():
+                raise
+            # our markup was rejected: the words still matter more than the formatting
+            log.error("Telegram rejected our HTML (%s); sending plain text", exc)
+            await context.bot.send_message(message.chat_id, rendered.plain, reply_markup=rendered.keyboard,
+                                           message_thread_id=thread, **reply_to)
+
+    # handlers -------------------------------------------------------------------------------------
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        text = self._addressed_text(message, context.bot.id, context.bot.username)
+        if text is None:
+            return  # group chatter that is not for us
+        await self._answer(context, message, text, quote=True if update.edited_message else None)
+
+    async def on_ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        await self._answer(context, message, render.command_argument(message.text or ""))
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        user = message.from_user
+        group = message.chat.type != ChatType.PRIVATE
+        text = render.greeting(user.first_name if user else None, self.title, group, context.bot.username)
+        keyboard = render.suggestion_keyboard(self.brain.mind.answers.suggestions)
+        await self._send(context, message, render.Rendered(text, keyboard), quote=group)
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        core = self._ask(None, _user_id(message), "help")
+        text = render.help_text(core.text, self.title, context.bot.username)
+        await self._send(context, message, render.Rendered(text), quote=message.chat.type != ChatType.PRIVATE)
+
+    async def on_about(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        kb = self.brain.mind.kb
+        from ..reply import SourceRef
+
+        sources = [SourceRef(s.attribution, s.known, s.publication, s.title, s.url) for s in kb.sources.values()]
+        text = render.about_text(self.title, len(kb.entities), len(kb.facts), sources)
+        await self._send(context, message, render.Rendered(text), quote=message.chat.type != ChatType.PRIVATE)
+
+    async def on_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        forget_context(self.brain, str(message.chat_id))
+        await self._send(context, message, render.Rendered(render.escape(FORGOTTEN)),
+                         quote=message.chat.type != ChatType.PRIVATE)
+
+    async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        command = (message.text or "").split(maxsplit=1)[0]
+        target = command.partition("@")[2]
+        if message.chat.type != ChatType.PRIVATE and target.lower() != (context.bot.username or "").lower():
+            return  # another bot's command, or one not addressed to anyone in particular
+        await self._send(context, message, render.Rendered(render.escape(UNKNOWN_COMMAND)),
+                         quote=message.chat.type != ChatType.PRIVATE)
+
+    async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._ignored_sender(message, context.bot.id):
+            return
+        text = NOT_TEXT.format(title=self.title)
+        keyboard = render.suggestion_keyboard(self.brain.mind.answers.suggestions[:3])
+        await self._send(context, message, render.Rendered(render.escape(text), keyboard, text), quote=False)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        keyboard = message.reply_markup if isinstance(message, Message) else None
+        question = render.question_from_callback(query.data, keyboard)
+        if question is None or message is None:
+            await query.answer("This button has expired: just type your question.")
+            return
+        await query.answer()  # stop the button's spinner at once; the answer follows as a message
+        group = message.chat.type != ChatType.PRIVATE
+        try:
+            reply = self._ask(str(message.chat.id), str(query.from_user.id), question)
+            rendered = render.render_reply(reply, hide_spoilers=group, question=question)
+        except Exception:
+            log.exception("could not answer button %r in chat %s", question, message.chat.id)
+            rendered = render.Rendered(render.escape(APOLOGY), None, APOLOGY)
+        if isinstance(message, Message):
+            await self._send(context, message, rendered, quote=False)
+        else:
+            await context.bot.send_message(message.chat.id, rendered.text, parse_mode=ParseMode.HTML,
+                                           reply_markup=rendered.keyboard)
+
+    async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        if query is None:
+            return
+        text = query.query.strip()
+        user = str(query.from_user.id)
+        questions = [text] if text else list(self.brain.mind.answers.suggestions)
+        results, seen = [], set()
+        for number, question in enumerate(questions):
+            reply = self._ask(None, user, question)  # None: inline answers don't move any chat's topic
+            if text and number == 0 and reply.kind in render.SUGGESTION_KINDS:
+                questions += [s for s in reply.suggestions[:3] if s not in questions]
+            article = render.inline_article(question, reply)
+            if article.id not in seen:
+                seen.add(article.id)
+                results.append(article)
+        button = InlineQueryResultsButton(text=f"Chat with me about {self.title}", start_parameter="inline")
+        await query.answer(results[:10], cache_time=30, is_personal=False, button=button)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log with context and keep running; tell the user, when there is one to tell."""
+        error = context.error
+        where = ""
+        if isinstance(update, Update):
+            chat = update.effective_chat
+            where = f" (update {update.update_id}, chat {chat.id if chat else '-'})"
+        if isinstance(error, Forbidden):
+            log.info("cannot write%s: %s", where, error)  # blocked by the user / removed from the group
+            return
+        log.error("error while handling an update%s", where, exc_info=error)
+        if not isinstance(update, Update) or isinstance(error, (RetryAfter, NetworkError)):
+            return  # the network is what failed: an apology would fail the same way
+        with contextlib.suppress(TelegramError):
+            if update.callback_query is not None:
+                await update.callback_query.answer(APOLOGY[:200])
+            elif update.effective_message is not None and update.effective_chat is not None \
+                    and update.effective_chat.type == ChatType.PRIVATE:
+                await context.bot.send_message(update.effective_chat.id, APOLOGY)
+
+
+def _user_id(message: Message) -> str | None:
+    return str(message.from_user.id) if message.from_user else None
+
+
+def forget_context(brain: Brain, chat: str) -> None:
+    """/cancel: reset the chat's context in memory and in storage."""
+    ctx = brain.context(chat)
+    fresh = ChatContext()
+    ctx.last_intent, ctx.last_by_kind, ctx.last_by_pronoun = fresh.last_intent, {}, {}
+    if brain.storage is not None:
+        brain.storage.save_context(chat, ctx.to_json())
+
+
+# --------------------------------------------------------------------------- building and running
+
+
+def build_application(
+    brain: Brain,
+    settings: Settings,
+    *,
+    token: str | None = None,
+    base_url: str | None = None,
+    rate_limiter: BaseRateLimiter | None = None,
+    options: FrontOptions | None = None,
+    read_timeout: float = 10.0,
+) -> Application:
+    """An Application for `brain`, not yet started. `base_url` (else settings.telegram.api_url) points
+    it at a self-hosted Bot API server or a test emulator, e.g. "http://127.0.0.1:8081/bot"."""
+    token = token or settings.telegram.token
+    if not token:
+        raise ValueError("a bot token is required (BOT_TOKEN or telegram.token in config.yml)")
+    options = options or FrontOptions()
+    front = TelegramFront(brain, options)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .request(RetryingRequest(attempts=options.retry_attempts, backoff=options.retry_backoff,
+                                 connection_pool_size=64, read_timeout=read_timeout, write_timeout=read_timeout,
+                                 connect_timeout=5.0, pool_timeout=5.0))
+        .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout + 30,
+                                          connect_timeout=5.0))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=options.rate_limit_retries))
+        .concurrent_updates(PerChatUpdateProcessor(256))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(front.post_init)
+    )
+    url = base_url or settings.telegram.api_url
+    if url:
+        builder = builder.base_url(url).base_file_url(_file_url(url))
+    app = builder.build()
+    front.register(app)
+    app.bot_data["front"] = front
+    quiet_network_logs()
+    return app
+
+
+def front_of(app: Application) -> TelegramFront:
+    return app.bot_data["front"]  # type: ignore[no-any-return]
+
+
+def _file_url(base_url: str) -> str:
+    head, sep, tail = base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot{tail}" if sep else base_url
+
+
+def webhook_parts(webhook_url: str) -> str:
+    """The local path PTB serves, taken from the public URL ("https://x/tg/hook" -> "tg/hook")."""
+    return urlsplit(webhook_url).path.strip("/") or "telegram"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    listen: str
+    port: int
+    secret_token: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WebhookConfig":
+        tg = settings.telegram
+        if not tg.webhook_url:
+            raise ValueError("webhook mode needs a webhook URL")
+        # Without a configured secret, make one up: Telegram then proves every request is its own.
+        return cls(tg.webhook_url, tg.listen, tg.port, tg.secret_token or secrets.token_urlsafe(32))
+
+
+@contextlib.asynccontextmanager
+async def running(app: Application, webhook: WebhookConfig | None = None, *,
+                  poll_timeout: float = 10, drop_pending_updates: bool = False) -> AsyncIterator[Application]:
+    """Run `app` inside the current event loop (tests, benchmarks, embedding); stops it on exit."""
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        updater = app.updater
+        assert updater is not None
+        if webhook is None:
+            await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                                        drop_pending_updates=drop_pending_updates)
+        else:
+            await updater.start_webhook(listen=webhook.listen, port=webhook.port,
+                                        url_path=webhook_parts(webhook.url), webhook_url=webhook.url,
+                                        secret_token=webhook.secret_token, allowed_updates=ALLOWED_UPDATES,
+                                        drop_pending_updates=drop_pending_updates)
+        try:
+            yield app
+        finally:
+            if updater.running:
+                await updater.stop()
+            if app.running:
+                await app.stop()
+
+
+def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
+    """Long polling until SIGINT/SIGTERM (blocking; owns the event loop)."""
+    app.run_polling(poll_interval=0, timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=5, close_loop=False)
+
+
+def run_webhook(app: Application, webhook: WebhookConfig) -> None:
+    """Serve the webhook until SIGINT/SIGTERM; requests without the secret header get 403."""
+    app.run_webhook(listen=webhook.listen, port=webhook.port, url_path=webhook_parts(webhook.url),
+                    webhook_url=webhook.url, secret_token=webhook.secret_token,
+                    allowed_updates=ALLOWED_UPDATES, bootstrap_retries=5, close_loop=False)
+
+
+def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    """What `python -m bot serve` runs: polling, or a webhook when settings.telegram.webhook_url is set."""
+    quiet_network_logs(settings.telegram.token)
+    app = build_application(brain, settings)
+    if settings.telegram.webhook_url:
+        webhook = WebhookConfig.from_settings(settings)
+        if on_ready:
+            on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}")
+        run_webhook(app, webhook)
+    else:
+        if on_ready:
+            on_ready("long polling" + (f" against {settings.telegram.api_url}" if settings.telegram.api_url else ""))
+        run_polling(app)
