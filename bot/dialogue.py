@@ -132,7 +132,14 @@ class Brain:
         if route.handler == "about":
             kinds = {e.kind for e in mind.kb.entities.values()}
         mentioned = {mind.kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
-        return ctx.last_intent if mentioned & kinds else None
+        if mentioned & kinds:
+            return ctx.last_intent
+        # "who plays Charon?" then "and Keanu?": the same relation asked the other way round.
+        for name, other in mind.answers.routes.items():
+            if (other.handler == "facts" and other.relations == route.relations and other.given != route.given
+                    and mentioned & set(other.about)):
+                return name
+        return None
 
     def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
                   confidence: float) -> Reply:

@@ -88,7 +88,9 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
     kb, parse = turn.kb, turn.parse
     skip = skip or set()
     kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
-    for index, mention in enumerate(parse.mentions):
+    # When several things are named, the last usually is what the question is about:
+    # "we saw John Wick 4, but who is directing the Ballerina movie?"
+    for index, mention in reversed(list(enumerate(parse.mentions))):
         if index in skip:
             continue
         candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]

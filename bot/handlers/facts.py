@@ -8,8 +8,14 @@ from .base import Turn, clarify_reply, describe, resolve, unknown_reply, who_do_
 
 
 def current_film(turn: Turn) -> Entity:
+    """The film named in this message (other than the entity asked about), else the one in context."""
     kb = turn.kb
-    film = turn.context.last_by_kind.get(kb.default_subject.kind)
+    kind = kb.default_subject.kind
+    for index, mention in enumerate(turn.parse.mentions):
+        films = [i for i in mention.entity_ids if kb.entities[i].kind == kind]
+        if index not in turn.used_mentions and len(films) == 1:
+            return kb.entities[films[0]]
+    film = turn.context.last_by_kind.get(kind)
     return kb.entities.get(film or "", kb.default_subject)
 
 
@@ -88,7 +94,7 @@ def handle(turn: Turn) -> Reply | None:
         if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):
             return turn.reply(f"utter_{turn.intent}_none", kind="answer", subject=entity.name, film=film.name,
                               entities=[entity.id])
-        return no_fact(turn, entity, label)
+        return no_fact(turn, entity, label, named=bool(turn.used_mentions))
     first = facts[0]
     answer = answer_text(turn, facts)
     answered = answer_entities(turn, facts)
@@ -109,15 +115,21 @@ def handle(turn: Turn) -> Reply | None:
     )
 
 
-def no_fact(turn: Turn, entity: Entity, label: str) -> Reply:
-    """Say we do not know; if the same relation is known for another entity, offer that instead."""
+def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
+    """Say we do not know; if the same relation is known for another entity, offer that instead.
+
+    The offer counts as an answer when the question did not name its subject ("why weren't they shot
+    back to back?") or named something linked to the other entity (the series of the film that has the
+    fact); otherwise it stays an "I don't know" with a pointer ("Ballerina's box office?").
+    """
     kb = turn.kb
     for relation in turn.route.relations:
         others = [f for f in kb.facts if f.relation == relation and f.subject != entity.id]
         if others and turn.route.given == "subject":
             other = others[0]
-            return turn.reply("utter_no_fact_elsewhere", kind="unknown", facts=[other], subject=entity.name,
-                              other=kb.name(other.subject), sentence=kb.sentence(other),
-                              entities=[entity.id])
+            linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
+            return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked or not named else "unknown",
+                              facts=[other], subject=entity.name, other=kb.name(other.subject),
+                              sentence=kb.sentence(other), entities=[entity.id, other.subject])
     return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
                       suggestions=turn.answers.suggestions[:3], entities=[entity.id])

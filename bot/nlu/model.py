@@ -13,7 +13,7 @@ import numpy as np
 
 from .features import features
 
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
 
 
 @dataclass(frozen=True)

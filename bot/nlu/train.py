@@ -7,6 +7,7 @@ import numpy as np
 
 from .model import IntentModel
 
+DEFAULT_C = 200.0  # little regularisation: the data is small and clean, and held-out accuracy peaks here
 Featurize = Callable[[str], dict[str, float]]
 
 
@@ -20,7 +21,7 @@ def _pipeline(c: float):  # type: ignore[no-untyped-def]
                          LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
 
 
-def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], c: float = 20.0,
+def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], c: float = DEFAULT_C,
                 domain_words: Sequence[str] | None = None) -> IntentModel:
     pipe = _pipeline(c)
     pipe.fit(list(feature_dicts), list(labels))
@@ -36,7 +37,7 @@ def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str]
 
 
 def cross_validate(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], folds: int = 5,
-                   c: float = 20.0) -> list[str]:
+                   c: float = DEFAULT_C) -> list[str]:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
