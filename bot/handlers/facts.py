@@ -118,9 +118,9 @@ def handle(turn: Turn) -> Reply | None:
 def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
     """Say we do not know; if the same relation is known for another entity, offer that instead.
 
-    The offer counts as an answer when the question did not name its subject ("why weren't they shot
-    back to back?") or named something linked to the other entity (the series of the film that has the
-    fact); otherwise it stays an "I don't know" with a pointer ("Ballerina's box office?").
+    The offer counts as an answer when the question named something linked to the other entity (the
+    series of the film that has the fact); otherwise it stays an "I don't know" with a pointer
+    ("Ballerina's box office?"), because the question may have meant something else entirely.
     """
     kb = turn.kb
     for relation in turn.route.relations:
@@ -128,7 +128,7 @@ def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
         if others and turn.route.given == "subject":
             other = others[0]
             linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
-            return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked or not named else "unknown",
+            return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked and named else "unknown",
                               facts=[other], subject=entity.name, other=kb.name(other.subject),
                               sentence=kb.sentence(other), entities=[entity.id, other.subject])
     return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,

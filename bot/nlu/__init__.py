@@ -77,7 +77,7 @@ class NLU:
             model = IntentModel.load(path)
         except (OSError, ValueError, KeyError):
             log.info("training the intent model (%d examples); cached at %s", len(data.examples), path)
-            model = train(kb, data)
+            model = fit_model(kb, data)
             try:
                 model.save(path)
             except OSError as exc:  # a read-only checkout still answers, it just retrains next time
@@ -105,7 +105,7 @@ def featurize(gazetteer: Gazetteer, text: str) -> dict[str, float]:
     return dict(features(toks, kinds))
 
 
-def train(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
+def fit_model(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
     from .train import train_model
 
     gazetteer = Gazetteer(kb)
