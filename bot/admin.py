@@ -198,6 +198,7 @@ class Admin:
             index, fact = facts[0]
             remove_item(doc.data["facts"], index)
             self._commit(actor, "remove", f"{subject.id} {rel.id}", doc, fact.source)
+        self._refresh()
         return self._done("remove", f"{subject.id} {rel.id}", f"Removed: {kb.sentence(fact)}.")
 
     def add_alias(self, actor: Actor, entity: str, alias: str) -> Change:
@@ -218,6 +219,7 @@ class Admin:
                 node["aliases"] = flow_seq([])
             node["aliases"].append(quoted(text))
             self._commit(actor, "alias", ent.id, doc, None, check=lambda new: text in new.entities[ent.id].aliases)
+        self._refresh()
         note = f" (also an alias of {', '.join(others)}: questions using it will ask which one)" if others else ""
         return self._done("alias", ent.id, f"{ent.name} now also answers to {text!r}{note}.")
 
@@ -237,6 +239,7 @@ class Admin:
             doc.data["entities"].append(_block_map({"id": entity_id, "kind": kind, "name": quoted(text),
                                                      "aliases": _flow_list([quoted(text.lower())])}))
             self._commit(actor, "add-entity", entity_id, doc, None, check=lambda new: entity_id in new.entities)
+        self._refresh()
         return self._done("add-entity", entity_id, f"Added the {kind} {text} ({entity_id}).")
 
     def add_example(self, actor: Actor, intent: str, text: str) -> Change:
@@ -500,8 +503,7 @@ def parse_knowledge(path: Path, raw: bytes) -> KnowledgeBase:
     """Validate the bytes of a knowledge file exactly as ``KnowledgeBase.load`` would read them."""
     try:
         text = raw.decode("utf-8")
-        node = pyyaml.compose(text, Loader=StrictLoader)
-        data = pyyaml.load(text, Loader=StrictLoader)
+        node, data = _compose_and_load(text)
     except UnicodeDecodeError as exc:
         raise DataFileError(str(path), f"not UTF-8 text ({exc.reason})") from exc
     except pyyaml.YAMLError as exc:
@@ -513,14 +515,23 @@ def parse_knowledge(path: Path, raw: bytes) -> KnowledgeBase:
     return kb
 
 
+def _compose_and_load(text: str) -> tuple[Any, Any]:
+    """Parse once, keeping the node tree (for error lines) and the data built from it."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def _check_nlu(path: Path, after: bytes, intents_dir: Path, intent: str, example: str, loader: Any) -> None:
     """The new intents file must parse with the project's loader and contain the example as typed."""
     from .nlu.data import NluFile, parse_examples
 
     text = after.decode("utf-8")
     try:
-        node = pyyaml.compose(text, Loader=StrictLoader)
-        data = pyyaml.load(text, Loader=StrictLoader)
+        node, data = _compose_and_load(text)
     except pyyaml.YAMLError as exc:
         raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
     parsed = validate(NluFile, data, path, node)

@@ -30,10 +30,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from ..errors import DataFileError, EditError
 
-LOCK_TIMEOUT = 20.0
+LOCK_TIMEOUT = 60.0
 MAX_VALUE = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
-# (mapping, sequence, offset) indents seen in this project's files; the one that round-trips best wins.
+# (mapping, sequence, offset) indents of this project's files: knowledge style, and Rasa style ("- " under its key).
 _INDENTS = ((2, 4, 2), (2, 2, 0))
 
 
@@ -134,22 +134,12 @@ class RoundTrip:
             raise DataFileError(str(path), "file not found") from None
         except UnicodeDecodeError as exc:
             raise DataFileError(str(path), f"not UTF-8 text ({exc.reason})") from exc
-        best: tuple[int, YAML, Any] | None = None
-        for indent in _INDENTS:
-            yaml = _yaml(indent)
-            try:
-                data = yaml.load(text)
-            except YAMLError as exc:
-                raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
-            changed = _changed_lines(text, _dump(yaml, data))
-            if best is None or changed < best[0]:
-                best = (changed, yaml, data)
-            if changed == 0:
-                break
-        assert best is not None
-        # Load again: dumping may have touched the first tree's formatting state.
-        yaml = best[1]
-        return cls(path, raw, yaml.load(text), yaml)
+        yaml = _yaml(_indent_of(text))
+        try:
+            data = yaml.load(text)
+        except YAMLError as exc:
+            raise DataFileError(str(path), f"invalid YAML: {exc}") from exc
+        return cls(path, raw, data, yaml)
 
     def dump(self) -> bytes:
         return _dump(self._yaml, self.data).encode("utf-8")
@@ -169,9 +159,10 @@ def _dump(yaml: YAML, data: Any) -> str:
     return out.getvalue()
 
 
-def _changed_lines(a: str, b: str) -> int:
-    la, lb = a.splitlines(), b.splitlines()
-    return sum(x != y for x, y in zip(la, lb)) + abs(len(la) - len(lb))
+def _indent_of(text: str) -> tuple[int, int, int]:
+    """How the file indents block sequences: "- " under its key (Rasa files) or two spaces in."""
+    match = re.search(r"^[A-Za-z_]\w*:[ \t]*(?:#.*)?\n(?:[ \t]*(?:#.*)?\n)*( *)- ", text, re.M)
+    return _INDENTS[1] if match and match.group(1) == "" else _INDENTS[0]
 
 
 def remove_item(seq: CommentedSeq, index: int) -> None:
