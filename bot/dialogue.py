@@ -29,6 +29,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
+FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,12 @@ class Brain:
             return None
         toks = parse.tokens
         starts = any(tuple(toks[: len(s)]) == s for s in FOLLOW_UP_STARTS)
-        rest = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens and t not in STOPWORDS]
-        if not starts and rest:
+        others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens]
+        # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
+        # "when" or "out" make it a question of its own.
+        if not starts and any(t not in FOLLOW_UP_FILLER for t in others):
             return None
-        if starts and len(rest) > 1:
+        if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
             return None
         kinds = set(route.about)
         if route.handler == "yesno":
