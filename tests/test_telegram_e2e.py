@@ -68,12 +68,12 @@ async def bot(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path) -> 
 
 async def ask(emu: BotAPIEmulator, text: str, *, count: int = 1, timeout: float = 5.0, **push: object) -> Call:
     """Push a message and return the bot's next message in that chat."""
+    seen = {id(c) for c in emu.calls}  # taken before the push: the answer may come back at once
     update = emu.push_message(text, **push)  # type: ignore[arg-type]
-    chat_id = update["message"]["chat"]["id"]
-    before = len(emu.sent_messages(chat_id))
+    chat_id = str(update["message"]["chat"]["id"])
     calls = await emu.wait_for_async(
-        lambda c: c.method == "sendMessage" and str(c.params.get("chat_id")) == str(chat_id),
-        count=before + count, timeout=timeout)
+        lambda c: c.method == "sendMessage" and id(c) not in seen and str(c.params.get("chat_id")) == chat_id,
+        count=count, timeout=timeout)
     return calls[-1]
 
 

@@ -63,6 +63,7 @@ IDEMPOTENT_METHODS = frozenset({
     "setwebhook", "deletewebhook", "setmycommands", "getmycommands", "deletemycommands",
     "sendchataction", "answercallbackquery", "answerinlinequery", "close", "logout",
 })
+MAX_CONCURRENT_UPDATES = 64  # two requests each at most: fits the 128-connection pool
 TYPING_WAIT = 0.5  # s: how long an answer may wait for its "typing" action to reach Telegram
 APOLOGY = "Sorry, something went wrong on my side while answering that. Please try again in a moment."
 NOT_TEXT = "I can only read text. Ask me anything about {title} in words!"
@@ -161,10 +162,16 @@ class RedactToken(logging.Filter):
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), None
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            # formatters reuse exc_text when it is set, so the traceback is redacted too
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
         return True
 
 
@@ -476,12 +483,12 @@ def build_application(
         ApplicationBuilder()
         .token(token)
         .request(RetryingRequest(attempts=options.retry_attempts, backoff=options.retry_backoff,
-                                 connection_pool_size=64, read_timeout=read_timeout, write_timeout=read_timeout,
-                                 connect_timeout=5.0, pool_timeout=5.0))
+                                 connection_pool_size=128, read_timeout=read_timeout, write_timeout=read_timeout,
+                                 connect_timeout=5.0, pool_timeout=30.0))
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout + 30,
                                           connect_timeout=5.0))
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=options.rate_limit_retries))
-        .concurrent_updates(PerChatUpdateProcessor(256))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(front.post_init)
     )
