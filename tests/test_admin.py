@@ -95,7 +95,7 @@ def test_admins_come_from_config_and_environment(project: Path) -> None:
 
 def test_set_replaces_the_fact_with_its_source_and_date(admin: Admin, admin_settings: Settings) -> None:
     change = admin.set_fact(ME, "the ballerina movie", "release", "6 June 2025", source="Variety", known="2024-11-20")
-    assert "6 June 2025" in change.message and "according to Variety" in change.message
+    assert "6 June 2025" in change.message and "according to variety" in change.message.lower()
     kb = KnowledgeBase.load(Path(admin_settings.knowledge))
     [fact] = kb.facts_about("ballerina", "release")
     assert (fact.object, fact.source, fact.known, fact.quote) == ("6 June 2025", "variety", "2024-11-20", None)
@@ -185,7 +185,7 @@ def test_new_release_date_is_answered_with_its_source_at_once(live_admin: Admin,
     assert "spring or summer 2024" in live_brain.reply("c", "u", "when is Ballerina out?").text
     live_admin.set_fact(ME, "Ballerina", "release", "6 June 2025", source="Variety", known="2024-11-20")
     reply = live_brain.reply("c2", "u", "when is Ballerina out?")
-    assert "6 June 2025" in reply.text and "according to Variety" in reply.text
+    assert "6 June 2025" in reply.text and "according to variety" in reply.text.lower()
     live_admin.undo(ME)
     assert "spring or summer 2024" in live_brain.reply("c3", "u", "when is Ballerina out?").text
 
