@@ -1,4 +1,4 @@
-"""Command line: `python -m bot chat | ask | train | evaluate | kb | serve | actions`.
+"""Command line: `python -m bot chat | ask | quiz | train | evaluate | kb | serve | actions`.
 
 Heavy imports (scikit-learn, telegram, rasa_sdk, rich) happen inside the commands that need them, so
 `ask` starts fast.
@@ -60,6 +60,26 @@ def chat(config: Optional[Path] = ConfigOption) -> None:
         run_console(make_brain())
     except BotError as exc:
         fail(str(exc))
+
+
+@app.command()
+def quiz(
+    questions: Optional[int] = typer.Option(None, "--questions", "-n", min=1, max=50, help="how many questions"),
+    seconds: Optional[int] = typer.Option(None, "--seconds", "-s", min=5, max=300, help="time per question"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="same seed, same questions"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Play a trivia quiz in the terminal (typed answers, timed; /skip, /score, /stop)."""
+    if config:
+        _state["config"] = config
+    from .channels.console_quiz import run_console_quiz
+
+    try:
+        points = run_console_quiz(make_brain(memory=True), settings(), questions=questions, seconds=seconds,
+                                  seed=seed)
+    except BotError as exc:
+        fail(str(exc))
+    raise typer.Exit(0 if points >= 0 else 1)
 
 
 @app.command()

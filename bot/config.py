@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,14 +40,18 @@ class TelegramSettings(Section):
 
 
 class QuizSettings(Section):
+    """A chat's quiz settings; config.yml gives the defaults, a chat's admins change them with /quizsettings."""
+
     questions: int = Field(5, ge=1, le=50)
     seconds: int = Field(20, ge=5, le=300)
-    mode: str = "poll"
-    difficulty: str = "mixed"
+    mode: Literal["poll", "text"] = "poll"
+    difficulty: Literal["mixed", "easy", "medium", "hard"] = "mixed"
+    pause: float = Field(3.0, ge=0, le=60, description="seconds between a reveal and the next question")
 
 
 class Settings(Section):
     knowledge: Path = Path("knowledge/ballerina.yml")
+    quiz_file: Path = Path("knowledge/quiz.yml")
     intents: Path = Path("intents")
     database: Path = Path("data/bot.sqlite3")
     cache_dir: Path = Path(".cache")
@@ -69,7 +74,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     settings = load_model(Settings, path)
     root = path.parent
     settings.root = root
-    for name in ("knowledge", "intents", "database", "cache_dir"):
+    for name in ("knowledge", "quiz_file", "intents", "database", "cache_dir"):
         value = getattr(settings, name)
         if not value.is_absolute():
             setattr(settings, name, root / value)

@@ -20,6 +20,14 @@ CREATE INDEX IF NOT EXISTS unanswered_norm ON unanswered(normalized);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, target TEXT,
     file TEXT, before TEXT, after TEXT, source TEXT, undone INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS quiz_games (
+    id TEXT PRIMARY KEY, chat TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, updated REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS quiz_games_running ON quiz_games(status, chat);
+CREATE TABLE IF NOT EXISTS quiz_scores (
+    chat TEXT NOT NULL, user TEXT NOT NULL, name TEXT NOT NULL, points INTEGER NOT NULL DEFAULT 0,
+    correct INTEGER NOT NULL DEFAULT 0, games INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
+    PRIMARY KEY (chat, user));
+CREATE TABLE IF NOT EXISTS quiz_settings (chat TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 
@@ -113,6 +121,49 @@ class Storage:
         rows = self._exec("SELECT normalized, MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "
                           "GROUP BY normalized ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT ?", (limit,))
         return [UnansweredQuestion(str(n), str(t), int(c), float(a)) for n, t, c, a in rows]  # type: ignore[arg-type]
+
+    # quiz games and scores (bot/quiz) ---------------------------------------------------------------
+    def save_game(self, game_id: str, chat: str, status: str, state: str,
+                  points: list[tuple[str, str, int, int]] = (), finished_players: list[str] = ()) -> None:
+        """Save a game's state and credit points to the chat's all-time scores in one transaction,
+        so a crash can never keep one without the other."""
+        now = time.time()
+        with self._lock:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute("INSERT INTO quiz_games(id, chat, status, state, updated) VALUES (?,?,?,?,?) "
+                                 "ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, "
+                                 "updated = excluded.updated", (game_id, chat, status, state, now))
+                for user, name, gained, correct in points:
+                    self._db.execute(
+                        "INSERT INTO quiz_scores(chat, user, name, points, correct, games, updated) "
+                        "VALUES (?,?,?,?,?,0,?) ON CONFLICT(chat, user) DO UPDATE SET name = excluded.name, "
+                        "points = points + excluded.points, correct = correct + excluded.correct, "
+                        "updated = excluded.updated", (chat, user, name, gained, correct, now))
+                for user in finished_players:
+                    self._db.execute("UPDATE quiz_scores SET games = games + 1 WHERE chat = ? AND user = ?",
+                                     (chat, user))
+
+    def running_games(self) -> list[str]:
+        return [str(r[0]) for r in self._exec("SELECT state FROM quiz_games WHERE status = 'running'")]
+
+    def quiz_scores(self, chat: str | None, limit: int = 10) -> list[tuple[str, str, int, int]]:
+        """All-time scores in a chat, or across every chat (a player's points summed) when chat is None."""
+        if chat is None:
+            rows = self._exec("SELECT user, MAX(name), SUM(points), SUM(correct) FROM quiz_scores GROUP BY user "
+                              "ORDER BY SUM(points) DESC LIMIT ?", (limit,))
+        else:
+            rows = self._exec("SELECT user, name, points, correct FROM quiz_scores WHERE chat = ? "
+                              "ORDER BY points DESC LIMIT ?", (chat, limit))
+        return [(str(u), str(n), int(p), int(c)) for u, n, p, c in rows]  # type: ignore[call-overload]
+
+    def quiz_settings(self, chat: str) -> str | None:
+        rows = self._exec("SELECT data FROM quiz_settings WHERE chat = ?", (chat,))
+        return str(rows[0][0]) if rows else None
+
+    def save_quiz_settings(self, chat: str, data: str) -> None:
+        self._exec("INSERT INTO quiz_settings(chat, data) VALUES (?, ?) "
+                   "ON CONFLICT(chat) DO UPDATE SET data = excluded.data", (chat, data))
 
 
 _AUDIT_COLUMNS = "id, at, who, action, target, file, before, after, source, undone"

@@ -113,8 +113,10 @@ async def test_follow_up_uses_the_chat_context(emu: BotAPIEmulator, bot: Applica
 
 async def test_start_help_about_cancel_and_command_menu(emu: BotAPIEmulator, bot: Application) -> None:
     menu = emu.get_commands()
-    assert [c["command"] for c in menu] == ["start", "help", "ask", "about", "cancel"]
-    assert [c["command"] for c in emu.get_commands({"type": "all_group_chats"})] == ["help", "ask", "about", "cancel"]
+    quiz = ["quiz", "score", "leaderboard", "skip", "stop", "quizsettings"]
+    assert [c["command"] for c in menu] == ["start", "help", "ask", "about", "cancel", *quiz]
+    assert [c["command"] for c in emu.get_commands({"type": "all_group_chats"})] == ["help", "ask", "about",
+                                                                                    "cancel", *quiz]
 
     start = await ask(emu, "/start", first_name="Anna")
     assert "Hi, Anna" in start.text and "Ballerina" in start.text

@@ -53,10 +53,11 @@ from ..context import ChatContext
 from ..dialogue import Brain
 from ..reply import Reply
 from . import telegram_render as render
+from .telegram_quiz import TelegramQuiz
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query", "poll_answer"]
 # Methods that are safe to send twice: a retry after a read timeout cannot duplicate a visible message.
 IDEMPOTENT_METHODS = frozenset({
     "getme", "getupdates", "getchat", "getchatmember", "getchatadministrators", "getwebhookinfo",
@@ -229,6 +230,9 @@ class TelegramFront:
                                           scope=BotCommandScopeAllGroupChats())
         except TelegramError as exc:  # a missing menu must not keep the bot from answering
             log.warning("could not set the command menu: %s", exc)
+        quiz = app.bot_data.get("quiz")
+        if quiz is not None:
+            await quiz.resume()  # games a restart interrupted carry on, with their points
 
     # helpers -------------------------------------------------------------------------------------
     @property
@@ -497,7 +501,10 @@ def build_application(
         builder = builder.base_url(url).base_file_url(_file_url(url))
     app = builder.build()
     front.register(app)
+    quiz = TelegramQuiz(brain, settings, app)
+    quiz.register(app)
     app.bot_data["front"] = front
+    app.bot_data["quiz"] = quiz
     quiet_network_logs()
     return app
 

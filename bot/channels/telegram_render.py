@@ -40,8 +40,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("ask", "Ask a question (in groups: /ask who directs it?)"),
     ("about", "What I know and where it comes from"),
     ("cancel", "Forget the current topic and start afresh"),
+    ("quiz", "Start a trivia quiz: /quiz or /quiz 10"),
+    ("score", "Scores in the running quiz"),
+    ("leaderboard", "All-time quiz leaderboard (/leaderboard global: every chat)"),
+    ("skip", "Skip the current quiz question"),
+    ("stop", "Stop the quiz"),
+    ("quizsettings", "Quiz settings: questions, seconds, mode, difficulty"),
 )
-GROUP_COMMANDS = ("ask", "help", "about", "cancel")
+GROUP_COMMANDS = ("ask", "help", "about", "cancel", "quiz", "score", "leaderboard", "skip", "stop", "quizsettings")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,24 @@
+"""Group trivia quizzes: a question bank from the knowledge, a pure game engine, and a runner for fronts."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from ..config import Settings
+from ..knowledge.base import KnowledgeBase
+from ..storage import Storage
+from .bank import Question, QuestionBank, bank_for
+from .engine import Outcome, QuizEngine, QuizError
+from .matching import AnswerKey, Verdict, normalize
+from .runner import AsyncioTimers, Posted, QuizIO, QuizRunner, Timers
+
+__all__ = ["AnswerKey", "AsyncioTimers", "Outcome", "Posted", "Question", "QuestionBank", "QuizEngine",
+           "QuizError", "QuizIO", "QuizRunner", "Timers", "Verdict", "build_engine", "normalize"]
+
+
+def build_engine(settings: Settings, storage: Storage, knowledge: Callable[[], KnowledgeBase],
+                 clock: Callable[[], float] = time.time, seed: int | None = None) -> QuizEngine:
+    """An engine whose questions always come from the knowledge as it is now (``knowledge`` is read per
+    question, so an admin's edit reaches a game in progress)."""
+    return QuizEngine(storage, lambda: bank_for(knowledge(), settings.quiz_file), settings.quiz,
+                      clock=clock, seed=settings.seed if seed is None else seed)

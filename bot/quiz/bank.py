@@ -1,0 +1,271 @@
+"""The question bank: hand-written questions plus questions generated from the knowledge base's facts.
+
+Built from one KnowledgeBase version, so it is never stale: an admin edit builds a new knowledge base,
+and with it a new bank in which a changed fact's old questions are gone (hand-written ones that rested on
+it are dropped; generated ones are regenerated from the new fact, under a new id).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataFileError
+from ..knowledge.base import KnowledgeBase
+from ..knowledge.schema import Fact
+from ..yamlio import load_model
+from .matching import AnswerKey
+from .schema import DIFFICULTIES, Difficulty, FactRef, Generator, HandWritten, Kind, QuizFile
+
+MAX_WRONG = 3
+TRUE, FALSE = "True", "False"
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    topic: str          # questions on one topic (one fact) are never both asked in a game
+    kind: Kind
+    difficulty: Difficulty
+    text: str
+    answer: str         # as shown in the reveal
+    accepted: tuple[str, ...]
+    wrong: tuple[str, ...]
+    rejected: tuple[str, ...] = ()
+    source: str = ""    # "according to Collider"
+    known: str = ""
+    explanation: str = ""
+    key: AnswerKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", AnswerKey.build(self.accepted, self.rejected))
+
+    @property
+    def sourced_explanation(self) -> str:
+        """The reveal's last line: the fact and who said it, e.g. 'Len Wiseman directs it, according to X'."""
+        base = self.explanation or self.answer
+        return f"{base} ({self.source}, as of {self.known})" if self.source else base
+
+    def as_choice(self) -> bool:
+        """Can this question be asked with options (as a quiz poll)?"""
+        return self.kind == "truefalse" or bool(self.wrong)
+
+
+@dataclass(frozen=True)
+class QuestionBank:
+    questions: tuple[Question, ...]
+
+    def by_id(self, question_id: str) -> Question | None:
+        return self._index.get(question_id)
+
+    @property
+    def _index(self) -> dict[str, Question]:
+        index = self.__dict__.get("_index_cache")
+        if index is None:
+            index = {q.id: q for q in self.questions}
+            object.__setattr__(self, "_index_cache", index)
+        return index
+
+    def pick(self, count: int, difficulty: str, rng: random.Random, *, need_choice: bool,
+             exclude_topics: set[str] | frozenset[str] = frozenset()) -> list[Question]:
+        """``count`` questions on different topics; 'mixed' runs from easy to hard, like a good pub quiz."""
+        pool = [q for q in self.questions if q.topic not in exclude_topics and (q.as_choice() or not need_choice)]
+        rng.shuffle(pool)
+        wanted = [q for q in pool if difficulty in ("mixed", q.difficulty)]
+        others = [q for q in pool if q not in wanted]  # topped up from other levels if a level runs short
+        chosen: list[Question] = []
+        topics: set[str] = set()
+        for q in wanted + others:
+            if len(chosen) == count:
+                break
+            if q.topic not in topics:
+                chosen.append(q)
+                topics.add(q.topic)
+        if difficulty == "mixed":
+            chosen.sort(key=lambda q: DIFFICULTIES.index(q.difficulty))
+        return chosen
+
+
+def load_quiz_file(path: Path) -> QuizFile:
+    return load_model(QuizFile, path) if path.exists() else QuizFile()
+
+
+_BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, QuestionBank]" = weakref.WeakKeyDictionary()
+
+
+def bank_for(kb: KnowledgeBase, quiz_path: Path) -> QuestionBank:
+    """The bank for this knowledge version, built once (kb objects are immutable; edits make new ones)."""
+    bank = _BANKS.get(kb)
+    if bank is None:
+        bank = build_bank(kb, load_quiz_file(quiz_path))
+        _BANKS[kb] = bank
+    return bank
+
+
+def build_bank(kb: KnowledgeBase, quiz: QuizFile) -> QuestionBank:
+    builder = _Builder(kb)
+    questions: list[Question] = []
+    for written in quiz.questions:
+        question = builder.hand_written(written)
+        if question:
+            questions.append(question)
+    for generator in quiz.generators:
+        if generator.relation not in kb.relations:
+            raise DataFileError(str(kb.path), f"quiz generator {generator.id!r}: unknown relation {generator.relation!r}")
+        questions.extend(builder.generated(generator))
+    return QuestionBank(tuple(questions))
+
+
+def _digest(*parts: str | None) -> str:
+    return hashlib.sha1("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:8]
+
+
+class _Builder:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    # names and answer forms
+    def display(self, value: str) -> str:
+        return self.kb.name(value) if value in self.kb.entities else value
+
+    def forms(self, value: str) -> list[str]:
+        """Everything a player may type for this answer: the name, its aliases, a person's surname."""
+        entity = self.kb.entities.get(value)
+        if not entity:
+            return [value]
+        forms = [entity.name, *entity.aliases]
+        words = entity.name.split()
+        if entity.kind == "person" and len(words) > 1:
+            forms.append(" ".join(words[1:]))  # "de Armas", "Wiseman"
+        return forms
+
+    def same_kind(self, value: str) -> list[str]:
+        entity = self.kb.entities.get(value)
+        if not entity:
+            return []
+        return [e.id for e in self.kb.entities.values() if e.kind == entity.kind and e.id != value]
+
+    def rejected(self, correct: set[str]) -> list[str]:
+        out: list[str] = []
+        for value in correct:
+            for other in self.same_kind(value):
+                if other not in correct:
+                    out.extend(self.forms(other))
+        return out
+
+    def distractors(self, correct: set[str], relation: str, position: str, seed: str) -> list[str]:
+        """Wrong options of the same kind, preferring those that fill the same slot elsewhere (other directors)."""
+        first = next(iter(correct))
+        candidates = [c for c in self.same_kind(first) if c not in correct]
+        slot = {getattr(f, position) for f in self.kb.facts if f.relation == relation}
+        rng = random.Random(seed)
+        rng.shuffle(candidates)
+        candidates.sort(key=lambda c: c not in slot)
+        return candidates[:MAX_WRONG]
+
+    def source_of(self, fact: Fact) -> tuple[str, str]:
+        return self.kb.attribution(fact), fact.known
+
+    # hand-written
+    def find_fact(self, ref: FactRef) -> Fact | None:
+        for fact in self.kb.facts_about(ref.subject, ref.relation):
+            if (ref.object is None or fact.object == ref.object) and (ref.role is None or fact.role == ref.role):
+                return fact
+        return None
+
+    def hand_written(self, q: HandWritten) -> Question | None:
+        fact = self.find_fact(q.fact)
+        if fact is None:
+            return None  # its fact was changed or removed: the question would be stale
+        source, known = self.source_of(fact)
+        # a question on a whole text fact (a plot) shares no topic: several can ask about its details
+        topic = _topic(fact) if q.fact.object is not None else f"hw:{q.id}"
+        if q.kind == "truefalse":
+            truth = q.answer.strip().lower() in ("true", "yes")
+            return Question(id=f"hw:{q.id}", topic=topic, kind="truefalse", difficulty=q.difficulty,
+                            text=q.question, answer=TRUE if truth else FALSE, accepted=(), wrong=(),
+                            source=source, known=known,
+                            explanation=q.explanation or self.kb.sentence(fact))
+        wrong = [self.display(w) for w in q.wrong]
+        if q.kind == "choice" and not wrong:
+            wrong = [self.display(w) for w in self.distractors({q.answer}, fact.relation, "object", q.id)]
+        accepted = [*self.forms(q.answer), *q.accept]
+        return Question(id=f"hw:{q.id}", topic=topic, kind=q.kind, difficulty=q.difficulty,
+                        text=q.question, answer=self.display(q.answer), accepted=tuple(accepted),
+                        wrong=tuple(wrong), rejected=tuple(self.rejected({q.answer}) + list(q.wrong)),
+                        source=source, known=known, explanation=q.explanation or self.kb.sentence(fact))
+
+    # generated
+    def generated(self, gen: Generator) -> list[Question]:
+        out: list[Question] = []
+        relation = self.kb.relations[gen.relation]
+        for fact in (f for f in self.kb.facts if f.relation == gen.relation):
+            if (gen.needs_role or gen.ask == "role") and not fact.role:
+                continue
+            if gen.ask != "object" and relation.literal:
+                continue
+            out.extend(self._from_fact(gen, fact))
+        return out
+
+    def _correct_values(self, gen: Generator, fact: Fact) -> set[str]:
+        if gen.ask == "object":
+            facts = self.kb.facts_about(fact.subject, gen.relation)
+            if gen.needs_role:
+                facts = [f for f in facts if f.role == fact.role]
+            return {f.object for f in facts}
+        if gen.ask == "subject":
+            return {f.subject for f in self.kb.facts_with_object(fact.object, gen.relation)}
+        return {f.role for f in self.kb.facts_about(fact.subject, gen.relation)
+                if f.object == fact.object and f.role}
+
+    def _from_fact(self, gen: Generator, fact: Fact) -> list[Question]:
+        asked = getattr(fact, gen.ask)
+        assert asked is not None
+        correct = self._correct_values(gen, fact)
+        literal = self.kb.relations[gen.relation].literal and gen.ask == "object"
+        names = {"subject": self.kb.name(fact.subject), "object": self.kb.value(fact),
+                 "role": self.kb.name(fact.role) if fact.role else ""}
+        source, known = self.source_of(fact)
+        fields = {**names, "according_to": source}
+        topic = _topic(fact)
+        qid = f"gen:{gen.id}:{_digest(fact.subject, fact.relation, fact.object, fact.role, fact.source)}"
+        position = gen.ask
+        if literal:
+            wrong = [w for w in gen.wrong if w.casefold() != fact.object.casefold()][:MAX_WRONG]
+            rejected: list[str] = list(gen.wrong)
+        else:
+            wrong = self.distractors(correct, gen.relation, position, qid)
+            rejected = self.rejected(correct)
+        accepted = [form for value in correct for form in self.forms(value)] if not literal else [fact.object]
+        explanation = self.kb.sentence(fact)
+        common = dict(topic=topic, difficulty=gen.difficulty, source=source, known=known, explanation=explanation)
+        out: list[Question] = []
+        question_text = _capital(gen.question.format(**fields))
+        if "choice" in gen.kinds and wrong:
+            out.append(Question(id=qid + ":c", kind="choice", text=question_text, answer=self.display(asked),
+                                accepted=tuple(accepted), wrong=tuple(self.display(w) for w in wrong),
+                                rejected=tuple(rejected), **common))
+        if "free" in gen.kinds and not literal:
+            out.append(Question(id=qid + ":f", kind="free", text=question_text, answer=self.display(asked),
+                                accepted=tuple(accepted), wrong=tuple(self.display(w) for w in wrong),
+                                rejected=tuple(rejected), **common))
+        if "truefalse" in gen.kinds and gen.statement:
+            out.append(Question(id=qid + ":t", kind="truefalse", text=_capital(gen.statement.format(**fields)),
+                                answer=TRUE, accepted=(), wrong=(), **common))
+            if wrong:
+                false_fields = {**fields, gen.ask: self.display(wrong[0])}
+                out.append(Question(id=qid + ":x", kind="truefalse",
+                                    text=_capital(gen.statement.format(**false_fields)),
+                                    answer=FALSE, accepted=(), wrong=(), **common))
+        return out
+
+
+def _topic(fact: Fact) -> str:
+    """One fact, one topic: a game never asks about the same fact twice, however the question is put."""
+    return f"{fact.relation}:{fact.subject}:{_digest(fact.object)}:{fact.role or ''}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
