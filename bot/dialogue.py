@@ -3,8 +3,9 @@
     brain = Brain.from_settings(settings)
     brain.reply(chat="42", user="7", text="who directs ballerina?")
 
-Routing order: empty input -> follow-up ellipsis ("and Charon?") -> intent route (if confident) ->
-search fallback -> "I don't know". Unanswered questions are logged for admins.
+Routing order: empty input -> follow-up ellipsis ("and Charon?") -> intent route (if confident and the
+question's words fit the intent, see nlu/scope.py) -> search fallback -> "I don't know". Unanswered
+questions are logged for admins.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .handlers import HANDLERS, Turn
 from .handlers.base import entity_ref
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
+from .nlu.scope import Scope
 from .nlu.text import STOPWORDS
 from .reply import Reply, SourceRef
 from .search import SearchIndex
@@ -40,6 +42,12 @@ class Mind:
     nlu: NLU
     answers: Answers
     search: SearchIndex
+    scope: Scope | None = None  # does the question fit the intent picked? (None: built from the rest)
+
+    def __post_init__(self) -> None:
+        if self.scope is None:
+            personal = frozenset(e.id for e in self.kb.entities.values() if e.pronoun in ("he", "she", "they"))
+            object.__setattr__(self, "scope", Scope(self.nlu.vocab, self.answers.routes, personal))
 
 
 class Brain:
@@ -85,7 +93,12 @@ class Brain:
         reply = self._answer(mind, parse, ctx, chat)
         if reply.kind in ("unknown",) and self.storage is not None and parse.tokens:
             self.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent, reply.confidence)
-        ctx.remember(reply.intent if reply.kind in ("answer", "clarify") else None,
+        # A fact question answered "not as far as I know" is still the question in play: "is Daniel Craig in
+        # it?" -> "no" -> "what about Ian McShane?" asks the same.
+        answered = reply.kind in ("answer", "clarify") or (
+            reply.kind == "unknown" and reply.intent in mind.answers.routes
+            and mind.answers.routes[reply.intent].handler in ("facts", "yesno"))
+        ctx.remember(reply.intent if answered else None,
                      [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities])
         self._save(chat, ctx)
         return reply
@@ -100,6 +113,11 @@ class Brain:
             intent, confidence = follow_up, max(confidence, self.settings.nlu.follow_up_confidence)
         route = mind.answers.routes.get(intent)
         if route is not None and confidence >= self.settings.nlu.threshold:
+            if not follow_up and mind.scope is not None and mind.scope.off_topic(parse, intent):
+                # The classifier's best guess asks something else than this message: say so, never guess.
+                reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
+                    "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
+                return replace(reply, intent="out_of_scope")
             turn = self._turn(mind, parse, ctx, intent, confidence, chat)
             reply = HANDLERS[route.handler](turn)
             if reply is not None:

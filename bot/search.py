@@ -1,7 +1,8 @@
 """Search fallback over fact sentences and source passages: SQLite FTS5 ranked by BM25.
 
-A hit is used only when it covers most of the question's content words; otherwise the bot says it does
-not know. Coverage, not the raw BM25 score, is the threshold, because BM25 scores are not comparable
+A hit is used only when it covers most of the question's content words and every one of them that is
+not generic: a passage about "James Bond played by Daniel Craig" does not answer who plays Bond *next*.
+Otherwise the bot says it does not know. Coverage, not the raw BM25 score, is the threshold, because BM25 scores are not comparable
 across queries of different lengths, while "how much of what you asked does this passage talk about" is.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .knowledge import KnowledgeBase
-from .nlu.text import STOPWORDS, tokens
+from .nlu.text import FILLER, STOPWORDS, tokens
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 # Words too generic to count as evidence that a passage answers the question.
@@ -60,8 +61,9 @@ class SearchIndex:
             stems = {_stem(t) for t in tokens(row_text)}
             matched = [w for w in words if _stem(w) in stems]
             evidence = [w for w in matched if w not in _GENERIC]
+            missed = [w for w in words if w not in matched and w not in _GENERIC and w not in FILLER]
             coverage = len(matched) / len(words)
-            if coverage < min_coverage or len(evidence) < min_terms:
+            if coverage < min_coverage or len(evidence) < min_terms or missed:
                 continue
             hit = Hit(row_text, source, coverage, float(score))
             if best is None or (hit.coverage, -hit.score) > (best.coverage, -best.score):

@@ -80,6 +80,9 @@ def handle(turn: Turn) -> Reply | None:
     if res.unknown_words:
         return unknown_reply(turn, res.unknown_words)
     if res.entity is None:
+        # "who played Rocky?": a name the bot has never heard of is not a question to ask back about.
+        if turn.parse.unknown_words:
+            return unknown_reply(turn, tuple(turn.parse.unknown_words))
         return who_do_you_mean(turn)
     entity = res.entity
     facts = gather(turn, entity)

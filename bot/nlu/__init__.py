@@ -15,7 +15,8 @@ from .data import TrainingData, load_training_data
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
-from .text import STOPWORDS, fold, tokens
+from .text import STOPWORDS, fold, is_word, possessives, tokens
+from .vocab import IntentVocabulary, content_words
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Parse:
     ranking: list[IntentScore]
     mentions: list[Mention]
     unknown_words: list[str]  # content words neither in the training data nor in the knowledge
+    possessive: tuple[bool, ...] = ()  # per token: it carried 's ("rooney's father")
 
     @property
     def intent(self) -> str:
@@ -89,20 +91,39 @@ class NLU:
         return NLU(kb, self.model)
 
     def parse(self, text: str) -> Parse:
-        toks = tokens(text)
+        toks, poss = tokens(text), possessives(text)
+        # An emoji the training data never used means nothing to the model: leave it out.
+        keep = [i for i, t in enumerate(toks) if is_word(t) or "w:" + t in self.model.index]
+        if len(keep) < len(toks):
+            toks, poss = [toks[i] for i in keep], [poss[i] for i in keep]
         mentions = self.gazetteer.find(toks, self.model.known_words)
         kinds = sorted({self.kb.entities[i].kind for m in mentions for i in m.entity_ids})
-        ranking = self.model.rank(toks, kinds)
+        ranking = self.model.rank(toks, kinds, named_kinds(self.kb, mentions))
         covered = {i for m in mentions for i in range(m.start, m.end)}
-        unknown = [t for i, t in enumerate(toks)
-                   if i not in covered and t not in STOPWORDS and t not in self.known_words and not t.isdigit()]
-        return Parse(fold(text), toks, ranking, mentions, unknown)
+        unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
+                   and t not in self.known_words and not t.isdigit()]
+        return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
+
+    @property
+    def vocab(self) -> IntentVocabulary:
+        return self.model.vocab
+
+
+def named_kinds(kb: KnowledgeBase, mentions: list[Mention]) -> dict[int, str]:
+    """Token index -> "__kind__" placeholder of the name it is part of."""
+    out: dict[int, str] = {}
+    for m in mentions:
+        label = "__" + "|".join(sorted({kb.entities[i].kind for i in m.entity_ids})) + "__"
+        for i in range(m.start, m.end):
+            out[i] = label
+    return out
 
 
 def featurize(gazetteer: Gazetteer, text: str) -> dict[str, float]:
     toks = tokens(text)
-    kinds = sorted({gazetteer.kb.entities[i].kind for m in gazetteer.find(toks) for i in m.entity_ids})
-    return dict(features(toks, kinds))
+    mentions = gazetteer.find(toks)
+    kinds = sorted({gazetteer.kb.entities[i].kind for m in mentions for i in m.entity_ids})
+    return dict(features(toks, kinds, named_kinds(gazetteer.kb, mentions)))
 
 
 def fit_model(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
@@ -111,4 +132,14 @@ def fit_model(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
     gazetteer = Gazetteer(kb)
     domain = sorted({w for text, intent in data.examples if intent != OUT_OF_SCOPE for w in tokens(text)})
     return train_model([featurize(gazetteer, t) for t, _ in data.examples], [i for _, i in data.examples],
-                       domain_words=domain)
+                       domain_words=domain, vocabulary_rows=intent_vocabulary(gazetteer, data.examples).to_rows())
+
+
+def intent_vocabulary(gazetteer: Gazetteer, examples: list[tuple[str, str]]) -> IntentVocabulary:
+    """Each intent's content words, names left out: what its questions ask, not whom they name."""
+    words: dict[str, set[str]] = {}
+    for text, intent in examples:
+        toks = tokens(text)
+        named = {i for m in gazetteer.find(toks) for i in range(m.start, m.end)}
+        words.setdefault(intent, set()).update(content_words(toks, named))
+    return IntentVocabulary(words)

@@ -8,18 +8,24 @@ from collections import Counter
 CHAR_NGRAMS = (3, 4, 5)
 
 
-def features(toks: list[str], entity_kinds: list[str]) -> Counter[str]:
+def features(toks: list[str], entity_kinds: list[str], named: dict[int, str] | None = None) -> Counter[str]:
+    """``named`` maps the tokens of a name to its kind: a word inside a name is not the same word asked
+    ("die" in "Die Hard" is not "does he die"), and "plays __character__" holds for any character."""
     feats: Counter[str] = Counter()
+    named = named or {}
     for i, tok in enumerate(toks):
-        feats["w:" + tok] += 1
+        feats[("m:" if i in named else "w:") + tok] += 1
         if i:
-            feats["b:" + toks[i - 1] + " " + tok] += 1
+            left = named.get(i - 1, toks[i - 1])
+            right = named.get(i, tok)
+            if not (i in named and i - 1 in named):
+                feats["b:" + left + " " + right] += 1
         padded = f" {tok} "
         for n in CHAR_NGRAMS:
             for j in range(0, max(len(padded) - n + 1, 1)):
                 feats["c:" + padded[j:j + n]] += 1
     if toks:
-        feats["b:<s> " + toks[0]] += 1
+        feats["b:<s> " + named.get(0, toks[0])] += 1
     for kind in entity_kinds:
         feats[f"e:__{kind}__"] += 1
     feats["n:" + str(min(len(toks), 8))] += 1

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from .features import features
+from .vocab import IntentVocabulary
 
-FORMAT_VERSION = "5"
+FORMAT_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class IntentScore:
 
 class IntentModel:
     def __init__(self, classes: list[str], vocabulary: list[str], idf: np.ndarray, weights: np.ndarray,
-                 bias: np.ndarray, domain_words: list[str] | None = None) -> None:
+                 bias: np.ndarray, domain_words: list[str] | None = None,
+                 vocabulary_rows: list[str] | None = None) -> None:
         self.classes = classes
         self.index = {f: i for i, f in enumerate(vocabulary)}
         self.idf = idf.astype(np.float32)
@@ -33,12 +35,14 @@ class IntentModel:
         # Words of the in-domain examples only: "titanic" in an out-of-scope example is still a stranger.
         self.known_words = frozenset(domain_words if domain_words is not None
                                      else (f[2:] for f in vocabulary if f.startswith("w:")))
+        # The content words each intent was trained with (see vocab.py).
+        self.vocab = IntentVocabulary.from_rows(vocabulary_rows or [])
 
-    def rank(self, toks: list[str], entity_kinds: list[str]) -> list[IntentScore]:
+    def rank(self, toks: list[str], entity_kinds: list[str], named: dict[int, str] | None = None) -> list[IntentScore]:
         """Intents by probability, highest first."""
         idx: list[int] = []
         vals: list[float] = []
-        for feat, count in features(toks, entity_kinds).items():
+        for feat, count in features(toks, entity_kinds, named).items():
             i = self.index.get(feat)
             if i is not None:
                 idx.append(i)
@@ -58,11 +62,12 @@ class IntentModel:
         tmp = path.with_suffix(".tmp.npz")
         vocabulary = sorted(self.index, key=self.index.__getitem__)
         np.savez(tmp, classes=np.array(self.classes), vocabulary=np.array(vocabulary), idf=self.idf,
-                 weights=self.weights, bias=self.bias, domain_words=np.array(sorted(self.known_words)))
+                 weights=self.weights, bias=self.bias, domain_words=np.array(sorted(self.known_words)),
+                 intent_words=np.array(self.vocab.to_rows()))
         tmp.replace(path)  # a half-written cache file must never be read
 
     @classmethod
     def load(cls, path: Path) -> "IntentModel":
         with np.load(path, allow_pickle=False) as npz:
             return cls(npz["classes"].tolist(), npz["vocabulary"].tolist(), npz["idf"], npz["weights"], npz["bias"],
-                       npz["domain_words"].tolist())
+                       npz["domain_words"].tolist(), npz["intent_words"].tolist())

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Words, and single pictographs ("👋", "🙏"): an emoji alone is a message too, and the training data says
+# what it means. Skin-tone modifiers and joiners are not tokens.
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u2600-\u27bf\U0001f300-\U0001f3fa\U0001f400-\U0001faff]")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 MAX_NLU_CHARS = 500  # a 4,096-character message is answered from its start; NLU cost stays bounded
 
@@ -23,6 +25,16 @@ def tokens(text: str) -> list[str]:
     return [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in _TOKEN.findall(fold(text))]
 
 
+def possessives(text: str) -> list[bool]:
+    """For each token of ``tokens(text)``, whether it carried a possessive (or contracted) 's."""
+    return [t.endswith("'s") for t in _TOKEN.findall(fold(text))]
+
+
+def is_word(token: str) -> bool:
+    """Letters or digits; emoji and other pictographs are tokens for the classifier, not words."""
+    return token[:1].isascii() and token[:1].isalnum()
+
+
 STOPWORDS = frozenset(
     """a an the and or but of in on at to for from by with about as is are was were be been being am do does
     did done has have had having will would shall should can could may might must it its it's this that these
@@ -32,6 +44,15 @@ STOPWORDS = frozenset(
     please pls plz tell know say give show let lets get got ok okay oh hey hi yo u ur r ya yeah yep nope
     really actually like well now again still ever even more most other else into out up over much many
     gonna wanna gotta kinda sorta guys guy anyone someone something thing things stuff""".split()
+)
+
+
+# Discourse filler: says how something is asked, never what ("charon's in it, right?", "or nah").
+FILLER = frozenset(
+    """right nah naw yup yass lol lmao haha hahaha huh eh hmm hmmm umm um uh ah ahh aha btw tbh imo idk
+    basically exactly sure probably maybe perhaps honestly literally seriously totally definitely anyway
+    mean wondering wonder curious quick question quickly idea think guess bet reckon suppose man dude bro
+    mate pal folks cool nice great awesome fine alright true correct wow omg""".split()
 )
 
 

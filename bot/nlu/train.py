@@ -22,7 +22,7 @@ def _pipeline(c: float):  # type: ignore[no-untyped-def]
 
 
 def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], c: float = DEFAULT_C,
-                domain_words: Sequence[str] | None = None) -> IntentModel:
+                domain_words: Sequence[str] | None = None, vocabulary_rows: Sequence[str] = ()) -> IntentModel:
     pipe = _pipeline(c)
     pipe.fit(list(feature_dicts), list(labels))
     vectorizer, tfidf, clf = pipe.steps[0][1], pipe.steps[1][1], pipe.steps[2][1]
@@ -33,7 +33,7 @@ def train_model(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str]
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         bias = np.array([-bias[0] / 2, bias[0] / 2])
     return IntentModel(classes, list(vectorizer.get_feature_names_out()), tfidf.idf_, coef.T, bias,
-                       list(domain_words) if domain_words is not None else None)
+                       list(domain_words) if domain_words is not None else None, list(vocabulary_rows))
 
 
 def cross_validate(feature_dicts: Sequence[dict[str, float]], labels: Sequence[str], folds: int = 5,

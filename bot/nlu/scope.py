@@ -1,0 +1,113 @@
+"""Is the question really the one the classifier picked? A check on the words besides the names.
+
+The classifier ranks intents by likeness, so "does John Wick die in Ballerina?" comes out as "is John Wick
+in Ballerina?" and "who plays Rooney's father?" as "who plays Rooney?". The answer would then be a fact
+that was never asked for. Three signs say the message asks something the intent does not cover:
+
+- a yes/no question uses a word that no intent reading the same relation was trained with: a "yes"
+  asserts the whole sentence, so "does Wick *die* in it" is not "is Wick in it";
+- a question uses a word the intent's relation family never uses but the out-of-scope examples do
+  ("when did *filming* start", "in *imax*"): it asks about something the knowledge does not hold;
+- a word the intent never uses hangs on the name of someone ("Rooney's *father*", "the *sister* of
+  Rooney"): the question is about someone else, whom the bot does not know.
+
+The families come from the answer routes (intents that read a common relation), the words from the
+training data, so another film's files get the same check with no code change.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from .vocab import IntentVocabulary, content_words
+
+OUT_OF_SCOPE = "out_of_scope"
+FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
+CHAT_HANDLERS = frozenset({"smalltalk", "help"})
+GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
+
+
+class RouteLike(Protocol):
+    handler: str
+    relations: list[str]
+
+
+class MentionLike(Protocol):
+    entity_ids: tuple[str, ...]
+    start: int
+    end: int
+
+
+class ParseLike(Protocol):
+    tokens: list[str]
+    possessive: tuple[bool, ...]
+    mentions: list[MentionLike]
+
+    @property
+    def mentioned_tokens(self) -> set[int]: ...
+
+
+class Scope:
+    def __init__(self, vocab: IntentVocabulary, routes: Mapping[str, RouteLike],
+                 personal: frozenset[str] = frozenset()) -> None:
+        self.vocab = vocab
+        self.personal = personal  # ids of entities that are someone (have a he/she pronoun)
+        self.handlers = {name: route.handler for name, route in routes.items()}
+        self.fact = frozenset(n for n, r in routes.items() if r.handler in FACT_HANDLERS)
+        self.families: dict[str, frozenset[str]] = {}
+        for name, route in routes.items():
+            if route.handler in ("facts", "yesno"):
+                self.families[name] = frozenset(
+                    other for other, r in routes.items()
+                    if r.handler in ("facts", "yesno") and set(r.relations) & set(route.relations)) | {name}
+            else:
+                self.families[name] = frozenset({name})
+        counts: dict[str, int] = {}
+        for intent in self.fact:
+            for word in vocab.words.get(intent, ()):
+                counts[word] = counts.get(word, 0) + 1
+        self.generic = frozenset(w for w, n in counts.items() if n >= max(2, GENERIC_SHARE * len(self.fact)))
+
+    def foreign(self, parse: ParseLike, intent: str) -> list[str]:
+        """Content words (names aside) that neither the intent nor its relation family was trained with."""
+        if intent not in self.vocab.words:
+            return []
+        words = [w for w in content_words(parse.tokens, parse.mentioned_tokens) if w not in self.generic]
+        return self.vocab.foreign(words, self.families.get(intent, {intent}))
+
+    def off_topic(self, parse: ParseLike, intent: str) -> list[str]:
+        """The words showing the message asks something ``intent`` does not answer (empty: it fits)."""
+        handler = self.handlers.get(intent)
+        if handler not in FACT_HANDLERS and handler not in CHAT_HANDLERS:
+            return []
+        foreign = self.foreign(parse, intent)
+        if not foreign:
+            return []
+        if handler == "yesno":
+            return foreign
+        if handler in CHAT_HANDLERS:
+            elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,))]
+            # "did you see the match last night" is not a goodbye: chit-chat with a topic is not chit-chat.
+            topical = [w for w in foreign if self.vocab.licensed(w, self.fact)]
+            return foreign if elsewhere or topical or len(foreign) >= 2 else []
+        # A word only off-topic questions use ("imax", "runtime"), which no fact question ever does.
+        elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,)) and not self.vocab.licensed(w, self.fact)]
+        return elsewhere or self._attached(parse, foreign)
+
+    def _attached(self, parse: ParseLike, foreign: list[str]) -> list[str]:
+        """Foreign words that name a relative or part of a named thing: "Rooney's father", "father of Rooney"."""
+        toks, named = parse.tokens, parse.mentioned_tokens
+        poss = parse.possessive
+        someone = {i for m in parse.mentions if set(m.entity_ids) & self.personal for i in range(m.start, m.end)}
+        found = []
+        for j, tok in enumerate(toks):
+            if tok not in foreign or j in named:
+                continue
+            after_possessive = j > 0 and (j - 1) in someone and j - 1 < len(poss) and poss[j - 1]
+            k = j + 2 if j + 1 < len(toks) and toks[j + 1] == "of" else -1
+            if 0 <= k < len(toks) and toks[k] == "the":
+                k += 1
+            before_of_name = k >= 0 and k in someone
+            if after_possessive or before_of_name:
+                found.append(tok)
+        return found

@@ -1,0 +1,82 @@
+"""What each intent's questions talk about: the content words of its training examples.
+
+The classifier picks the most likely intent even when a message asks something that intent never
+covers: "does John Wick *die* in Ballerina?" looks like "is John Wick in Ballerina?", and "when did
+*filming start*?" looks like "when is it out?". Answering those would state a fact that was never asked
+for. So the words a message uses besides names are checked against the words the chosen intent (and the
+intents that read the same relation) were trained with; a predicate the intent has never seen means the
+bot does not know the answer, and says so.
+
+Words are matched through inflection ("returning" ~ "return") and typos ("directer" ~ "director").
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz, process
+
+from .text import FILLER, STOPWORDS, is_word
+
+_SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "s", "ly", "y")
+FUZZY_CUTOFF = 82.0
+MIN_FUZZY_CHARS = 5
+
+
+def stem(word: str) -> str:
+    """A crude stem that only joins inflections of one word: "returns", "returning" -> "return"."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2]:  # "hitting" -> "hitt" -> "hit"
+        word = word[:-1]
+    return word
+
+
+def content_words(toks: list[str], skip: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    return [t for i, t in enumerate(toks)
+            if i not in skip and is_word(t) and t not in STOPWORDS and t not in FILLER and not t.isdigit()]
+
+
+class IntentVocabulary:
+    def __init__(self, words: dict[str, Iterable[str]]) -> None:
+        self.words = {intent: frozenset(ws) for intent, ws in words.items()}
+        self.stems = {intent: frozenset(stem(w) for w in ws) for intent, ws in self.words.items()}
+        self._long = {intent: sorted(w for w in ws if len(w) >= MIN_FUZZY_CHARS) for intent, ws in self.words.items()}
+        self._cache: dict[tuple[str, str], bool] = {}
+
+    def licensed(self, word: str, intents: Iterable[str]) -> bool:
+        """Whether one of ``intents`` was trained with this word, an inflection of it, or a near spelling."""
+        return any(self._licensed(word, intent) for intent in intents)
+
+    def _licensed(self, word: str, intent: str) -> bool:
+        vocab = self.words.get(intent)
+        if not vocab:
+            return False
+        if word in vocab or stem(word) in self.stems[intent]:
+            return True
+        if len(word) < MIN_FUZZY_CHARS:
+            return False
+        key = (intent, word)
+        if key not in self._cache:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[key] = process.extractOne(word, self._long[intent], scorer=fuzz.ratio,
+                                                  score_cutoff=FUZZY_CUTOFF) is not None
+        return self._cache[key]
+
+    def foreign(self, words: list[str], intents: Iterable[str]) -> list[str]:
+        """The words none of ``intents`` was trained with."""
+        intents = tuple(intents)
+        return [w for w in dict.fromkeys(words) if not self.licensed(w, intents)]
+
+    def to_rows(self) -> list[str]:
+        return sorted(f"{intent}\t{w}" for intent, ws in self.words.items() for w in ws)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[str]) -> "IntentVocabulary":
+        words: dict[str, set[str]] = {}
+        for row in rows:
+            intent, _, word = str(row).partition("\t")
+            words.setdefault(intent, set()).add(word)
+        return cls(words)
