@@ -31,6 +31,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
+SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
 
 
@@ -109,6 +110,12 @@ class Brain:
                 "utter_empty", kind="unknown", suggestions=mind.answers.suggestions[:3])
         intent, confidence = parse.intent, parse.confidence
         follow_up = self._follow_up_intent(mind, parse, ctx)
+        if intent == SOURCE_INTENT and confidence >= self.settings.nlu.threshold:
+            # "says who?": the last question again, whose answer names its source.
+            if not ctx.last_intent or ctx.last_intent not in mind.answers.routes:
+                return self._turn(mind, parse, ctx, intent, confidence, chat).reply(
+                    "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            follow_up = intent = ctx.last_intent
         if follow_up:
             intent, confidence = follow_up, max(confidence, self.settings.nlu.follow_up_confidence)
         route = mind.answers.routes.get(intent)

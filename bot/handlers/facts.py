@@ -1,6 +1,8 @@
 """Fact questions, answered by reading one relation in one direction (the route says which)."""
 from __future__ import annotations
 
+import re
+
 from ..answers import join_list
 from ..knowledge import Entity, Fact
 from ..reply import Reply
@@ -111,11 +113,25 @@ def handle(turn: Turn) -> Reply | None:
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     return turn.reply(
         response, facts=facts, spoilers=spoilers,
-        entities=[entity.id, *[e.id for e in answered]],
+        entities=[entity.id, *[e.id for e in answered], *named_in_text(turn, facts)],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
     )
+
+
+def named_in_text(turn: Turn, facts: list[Fact]) -> list[str]:
+    """People a free-text answer names ("centres on Rooney, a young assassin..."), so that "and who plays
+    her?" can follow. Only someone (he/she), so "it" keeps meaning the film asked about."""
+    kb = turn.kb
+    texts = [kb.value(f).lower() for f in facts if kb.relations[f.relation].literal]
+    if not texts:
+        return []
+    found = []
+    for entity in kb.entities.values():
+        if entity.pronoun in ("he", "she") and any(re.search(rf"\b{re.escape(entity.name.lower())}\b", t) for t in texts):
+            found.append(entity.id)
+    return found
 
 
 def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:

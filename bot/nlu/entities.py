@@ -14,7 +14,7 @@ from ..knowledge import KnowledgeBase
 from .text import STOPWORDS, tokens
 
 MAX_NGRAM = 5
-FUZZY_CUTOFF = 84.0
+FUZZY_CUTOFF = 80.0
 MIN_FUZZY_CHARS = 5
 
 

@@ -24,6 +24,7 @@ from .vocab import IntentVocabulary, content_words
 OUT_OF_SCOPE = "out_of_scope"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CHAT_HANDLERS = frozenset({"smalltalk", "help"})
+PERSONAL_PRONOUNS = frozenset("he him his she her hers they them their".split())
 GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
 
 
@@ -40,6 +41,7 @@ class MentionLike(Protocol):
 
 class ParseLike(Protocol):
     tokens: list[str]
+    unknown_words: list[str]
     possessive: tuple[bool, ...]
     mentions: list[MentionLike]
 
@@ -54,6 +56,7 @@ class Scope:
         self.personal = personal  # ids of entities that are someone (have a he/she pronoun)
         self.handlers = {name: route.handler for name, route in routes.items()}
         self.fact = frozenset(n for n, r in routes.items() if r.handler in FACT_HANDLERS)
+        self.others = frozenset(i for i in vocab.words if i != OUT_OF_SCOPE)
         self.families: dict[str, frozenset[str]] = {}
         for name, route in routes.items():
             if route.handler in ("facts", "yesno"):
@@ -84,6 +87,10 @@ class Scope:
         if not foreign:
             return []
         if handler == "yesno":
+            if not parse.mentions and not any(t in PERSONAL_PRONOUNS for t in parse.tokens):
+                # "is Carrie-Anne Moss in it?": the strange words are the name asked about, and the
+                # honest answer ("not that I know of") is the handler's.
+                foreign = [w for w in foreign if w not in parse.unknown_words]
             return foreign
         if handler in CHAT_HANDLERS:
             elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,))]
@@ -91,7 +98,8 @@ class Scope:
             topical = [w for w in foreign if self.vocab.licensed(w, self.fact)]
             return foreign if elsewhere or topical or len(foreign) >= 2 else []
         # A word only off-topic questions use ("imax", "runtime"), which no fact question ever does.
-        elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,)) and not self.vocab.licensed(w, self.fact)]
+        # (Chit-chat words such as "time" or "start" are everyone's; "imax" or "runtime" only off-topic's.)
+        elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,)) and not self.vocab.licensed(w, self.others)]
         return elsewhere or self._attached(parse, foreign)
 
     def _attached(self, parse: ParseLike, foreign: list[str]) -> list[str]:

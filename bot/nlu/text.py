@@ -43,7 +43,9 @@ STOPWORDS = frozenset(
     one ones s t ll re ve d m im youre whats whos hows wheres thats dont doesnt isnt arent wasnt whats
     please pls plz tell know say give show let lets get got ok okay oh hey hi yo u ur r ya yeah yep nope
     really actually like well now again still ever even more most other else into out up over much many
-    gonna wanna gotta kinda sorta guys guy anyone someone something thing things stuff""".split()
+    gonna wanna gotta kinda sorta guys guy anyone someone something thing things stuff
+    id youd hed theyd youll theyll ive youve weve theyve wont cant couldnt wouldnt shouldnt didnt havent
+    hasnt hadnt aint werent""".split()
 )
 
 
