@@ -87,7 +87,8 @@ class Scope:
         if not foreign:
             return []
         if handler == "yesno":
-            if not parse.mentions and not any(t in PERSONAL_PRONOUNS for t in parse.tokens):
+            someone = any(set(m.entity_ids) & self.personal for m in parse.mentions)
+            if not someone and not any(t in PERSONAL_PRONOUNS for t in parse.tokens):
                 # "is Carrie-Anne Moss in it?": the strange words are the name asked about, and the
                 # honest answer ("not that I know of") is the handler's.
                 foreign = [w for w in foreign if w not in parse.unknown_words]

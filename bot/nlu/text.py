@@ -45,7 +45,7 @@ STOPWORDS = frozenset(
     really actually like well now again still ever even more most other else into out up over much many
     gonna wanna gotta kinda sorta guys guy anyone someone something thing things stuff
     id youd hed theyd youll theyll ive youve weve theyve wont cant couldnt wouldnt shouldnt didnt havent
-    hasnt hadnt aint werent""".split()
+    hasnt hadnt aint werent myself yourself himself herself itself themselves""".split()
 )
 
 
