@@ -500,9 +500,9 @@ def build_application(
     if url:
         builder = builder.base_url(url).base_file_url(_file_url(url))
     app = builder.build()
-    front.register(app)
     quiz = TelegramQuiz(brain, settings, app)
-    quiz.register(app)
+    quiz.register(app)  # first: the front's catch-all for unknown commands would shadow /quiz
+    front.register(app)
     app.bot_data["front"] = front
     app.bot_data["quiz"] = quiz
     quiet_network_logs()

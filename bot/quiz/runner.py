@@ -7,6 +7,7 @@ runs under that chat's lock, so a timer firing while an answer is being judged c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .matching import Verdict
 from .state import Game, Round
 
 log = logging.getLogger(__name__)
+SEND_WAIT = 10.0  # s: how long a poll answer waits for its poll's sendPoll to come back
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class QuizRunner:
         self.timers = timers
         self.pause = pause                       # between a reveal and the next question
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._sending = 0                        # questions being sent right now
+        self._sent = asyncio.Event()             # set whenever no question is being sent
+        self._sent.set()
 
     # commands --------------------------------------------------------------------------------------
     async def start(self, chat: str, user: str, name: str, count: int | None = None,
@@ -120,6 +125,11 @@ class QuizRunner:
 
     async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int]) -> Outcome | None:
         chat = self.engine.chat_of_poll(poll_id)
+        if chat is None and self._sending:
+            # a quick voter can beat sendPoll's response, which tells us the poll's id: wait for it
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), timeout=SEND_WAIT)
+            chat = self.engine.chat_of_poll(poll_id)
         if chat is None:
             return None
         async with self._locks[chat]:
@@ -158,11 +168,17 @@ class QuizRunner:
             return
         rnd, question = nxt
         game = self.engine.games[chat]
+        self._sending += 1
+        self._sent.clear()
         try:
             posted = await self.io.send_question(game, rnd, question)
             self.engine.attach(chat, rnd.number, posted.message_id, posted.poll_id)
         except Exception:  # noqa: BLE001 - a lost message must not kill the game: the timer moves it on
             log.exception("could not send quiz question %s in chat %s", rnd.number, chat)
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._sent.set()
         self._arm(game, rnd, game.seconds)
 
     def _arm(self, game: Game, rnd: Round, left: float) -> None:
