@@ -7,11 +7,17 @@ DIR gets config.yml, domain.yml, credentials.yml, endpoints.yml, data/nlu.yml an
 NLU data is intents/ as written (entity markup kept), plus synonyms and lookup tables built from the
 knowledge's names and aliases. Every intent goes, by a rule, to the custom action of its handler family;
 Rasa's ``nlu_fallback`` goes to the search action. This module knows Rasa's file shapes, not rasa_sdk.
+
+Checked with a real Rasa 3.6 (docs/rasa.md): ``rasa data validate`` and ``rasa train`` take the export
+without a warning about it. Two things that needed care: an entity annotation must start and end on a
+token boundary of Rasa's WhitespaceTokenizer (``[jw4](film)'s`` does not: "jw4's" is one token there), so
+such annotations are widened to the whole token with an explicit value; and the domain declares no
+responses, since every rule ends in one of our actions and Rasa warns about each response no rule uses.
 """
 from __future__ import annotations
 
+import json
 import re
-import string
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,12 @@ SEARCH_ACTION = "action_trivia_search"
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys([*ACTION_FOR_HANDLER.values(), SEARCH_ACTION]))
 _MARKUP_TYPE = re.compile(r"\[[^\]]+\]\(([^)]+)\)|\[[^\]]+\](\{[^}]*\})")
 _JSON_ENTITY = re.compile(r'"entity"\s*:\s*"([^"]+)"')
+_MARKUP = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<short>[^)]+)\)|(?P<json>\{[^}]*\}))")
+# What Rasa 3.x's WhitespaceTokenizer turns into spaces before splitting (rasa/nlu/tokenizers/
+# whitespace_tokenizer.py): punctuation before a space or the end, after a space or the start, and between
+# two non-digits ("winston's" -> "winston", "s"; but "jw4's" stays one token).
+_RASA_DROPPED = re.compile(
+    r"[^\w#@&]+(?=\s|$)|(\s|^)[^\w#@&]+(?=[^0-9\s])|(?<=[^0-9\s])[^\w._~:/?#\[\]()@!$&*+,;=-]+(?=[^0-9\s])")
 
 
 def action_for_intent(answers: Answers, intent: str) -> str:
@@ -57,7 +69,7 @@ def build_project(settings: Settings, actions_url: str = DEFAULT_ACTIONS_URL) ->
     intents = data.intents
     return {
         "config.yml": config_yml(settings),
-        "domain.yml": domain_yml(kb, answers, intents, entities),
+        "domain.yml": domain_yml(intents, entities),
         "credentials.yml": {"rest": None},
         "endpoints.yml": {"action_endpoint": {"url": actions_url}},
         "data/nlu.yml": nlu_yml(data, synonyms, lookups),
@@ -99,7 +111,9 @@ def config_yml(settings: Settings) -> dict[str, Any]:
     }
 
 
-def domain_yml(kb: KnowledgeBase, answers: Answers, intents: list[str], entities: list[str]) -> dict[str, Any]:
+def domain_yml(intents: list[str], entities: list[str]) -> dict[str, Any]:
+    """Intents, entities, the context slots and our actions. No responses: the actions say everything
+    (with facts, sources and suggestions), so no rule would use one and Rasa warns about each unused one."""
     slots = {name: {"type": "text", "influence_conversation": False, "mappings": [{"type": "custom"}]}
              for name in CONTEXT_SLOTS}
     return {
@@ -107,27 +121,9 @@ def domain_yml(kb: KnowledgeBase, answers: Answers, intents: list[str], entities
         "intents": list(intents),
         "entities": list(entities),
         "slots": slots,
-        "responses": domain_responses(kb, answers),
         "actions": list(ACTIONS),
         "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
     }
-
-
-def domain_responses(kb: KnowledgeBase, answers: Answers) -> dict[str, list[dict[str, str]]]:
-    """The templates Rasa can say by itself: those that need nothing but the title. Everything else is
-    said by the actions, which fill in facts."""
-    out: dict[str, list[dict[str, str]]] = {}
-    formatter = string.Formatter()
-    for name, variants in answers.data.responses.items():
-        texts = []
-        for variant in variants:
-            fields = {f for _, f, _, _ in formatter.parse(variant.text) if f is not None}
-            if fields <= {"title"}:
-                texts.append(variant.text.replace("{title}", kb.title))
-        if texts:
-            out[name] = [{"text": t} for t in texts]
-    out.setdefault("utter_default", [{"text": f"Sorry, I didn't get that. Ask me about {kb.title}!"}])
-    return out
 
 
 def markup_entities(data: TrainingData) -> list[str]:
@@ -175,10 +171,75 @@ def knowledge_lookups(kb: KnowledgeBase, data: TrainingData) -> dict[str, list[s
     return {k: v for k, v in sorted(out.items()) if v}
 
 
+def rasa_token_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each token Rasa's WhitespaceTokenizer makes of ``text``."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for word in _RASA_DROPPED.sub(" ", text).split():
+        start = text.index(word, offset)
+        offset = start + len(word)
+        spans.append((start, offset))
+    return spans
+
+
+def align_markup(example: str, synonyms: dict[str, str] | None = None) -> str:
+    """Widen each entity annotation that starts or ends inside a Rasa token to the whole token, keeping the
+    entity's value: ``how was [jw4](film)'s opening`` -> ``how was [jw4's]{"entity": "film", "value": ...}
+    opening``. ``synonyms`` (lowercased text -> value) gives the value the exported synonyms would give the
+    annotated text; otherwise the annotated text is the value. Annotations already on token boundaries, and
+    any whose widening would run into another annotation, are left as written."""
+    found = list(_MARKUP.finditer(example))
+    if not found:
+        return example
+    text_parts, marks, last, length = [], [], 0, 0  # marks: (start, end) in the text without markup
+    for m in found:
+        between = example[last:m.start()]
+        text_parts += [between, m.group("text")]
+        length += len(between)
+        marks.append((length, length + len(m.group("text"))))
+        length += len(m.group("text"))
+        last = m.end()
+    text = "".join(text_parts) + example[last:]
+    spans = rasa_token_spans(text)
+    starts, ends = {a for a, _ in spans}, {b for _, b in spans}
+
+    out, cursor = [], 0
+    for i, (m, (a, b)) in enumerate(zip(found, marks)):
+        markup, na, nb = m.group(0), a, b
+        if a not in starts or b not in ends:
+            na = min([s for s, e in spans if s <= a < e] or [a])
+            nb = max([e for s, e in spans if s < b <= e] or [b])
+            prev_end = marks[i - 1][1] if i else 0
+            next_start = marks[i + 1][0] if i + 1 < len(marks) else len(text)
+            attrs = _markup_attrs(m)
+            if na < prev_end or nb > next_start or attrs is None:
+                na, nb = a, b
+            else:
+                attrs.setdefault("value", (synonyms or {}).get(m.group("text").strip().lower(), m.group("text")))
+                markup = f"[{text[na:nb]}]{json.dumps(attrs, ensure_ascii=False)}"
+        out += [text[cursor:na], markup]
+        cursor = nb
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _markup_attrs(m: re.Match[str]) -> dict[str, Any] | None:
+    if m.group("short"):  # (type), or Rasa 2's (type:value)
+        entity, _, value = m.group("short").partition(":")
+        return {"entity": entity.strip(), **({"value": value.strip()} if value.strip() else {})}
+    try:
+        attrs = json.loads(m.group("json"))
+    except ValueError:
+        return None
+    return attrs if isinstance(attrs, dict) and isinstance(attrs.get("entity"), str) else None
+
+
 def nlu_yml(data: TrainingData, synonyms: dict[str, list[str]], lookups: dict[str, list[str]]) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
+    value_of = {e.lower(): value for value, examples in synonyms.items() for e in examples}
     for intent in data.intents:
-        examples = list(dict.fromkeys(e for e in data.raw[intent] if e.strip()))
+        examples = list(dict.fromkeys(align_markup(" ".join(e.split()), value_of)
+                                      for e in data.raw[intent] if e.strip()))
         items.append({"intent": intent, "examples": _block(examples)})
     for name, examples in sorted(synonyms.items()):
         items.append({"synonym": name, "examples": _block(examples)})
