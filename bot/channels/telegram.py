@@ -495,6 +495,7 @@ def build_application(
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(front.post_init)
+        .post_stop(_stop_quiz)
     )
     url = base_url or settings.telegram.api_url
     if url:
@@ -507,6 +508,12 @@ def build_application(
     app.bot_data["quiz"] = quiz
     quiet_network_logs()
     return app
+
+
+async def _stop_quiz(app: Application) -> None:
+    quiz = app.bot_data.get("quiz")
+    if quiz is not None:
+        await quiz.shutdown()
 
 
 def front_of(app: Application) -> TelegramFront:
@@ -560,6 +567,9 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
         try:
             yield app
         finally:
+            quiz = app.bot_data.get("quiz")
+            if quiz is not None:
+                await quiz.shutdown()
             if updater.running:
                 await updater.stop()
             if app.running:

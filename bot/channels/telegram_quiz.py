@@ -5,7 +5,6 @@ stops there (ApplicationHandlerStop), anything else falls through to the Brain a
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +24,7 @@ from telegram.ext import (
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..quiz import Posted, QuizError, QuizRunner, build_engine, render
+from ..quiz import AsyncioTimers, Posted, QuizError, QuizRunner, build_engine, render
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage
@@ -79,39 +78,14 @@ class TelegramQuizIO:
         await self.app.bot.send_message(int(chat), html(text, True), parse_mode=ParseMode.HTML, **extra)
 
 
-class JobQueueTimers:
-    """The runner's timers on PTB's JobQueue (APScheduler underneath)."""
-
-    def __init__(self, app: Application) -> None:
-        assert app.job_queue is not None, "install python-telegram-bot[job-queue]"
-        self.jobs = app.job_queue
-
-    def schedule(self, key: str, delay: float, callback: Callable[[], Awaitable[None]]) -> None:
-        self.cancel(key)
-
-        async def run(_: ContextTypes.DEFAULT_TYPE) -> None:
-            await callback()
-
-        self.jobs.run_once(run, when=max(0.0, delay), name=key)
-
-    def cancel(self, key: str) -> None:
-        for job in self.jobs.get_jobs_by_name(key):
-            job.schedule_removal()
-
-    def fast_forward(self, key: str) -> bool:
-        """Make a pending timer fire now (for tests and admin tools; time itself is not faked)."""
-        jobs = self.jobs.get_jobs_by_name(key)
-        for job in jobs:
-            job.job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
-        return bool(jobs)
-
-
 class TelegramQuiz:
     def __init__(self, brain: Brain, settings: Settings, app: Application, storage: Storage | None = None) -> None:
         self.settings = settings
         storage = storage or brain.storage or Storage(":memory:")
         self.engine = build_engine(settings, storage, lambda: brain.mind.kb)
-        self.timers = JobQueueTimers(app)
+        # Timers on the event loop PTB runs, not JobQueue: APScheduler spends ~0.5 ms adding each job, and
+        # with 10,000 games running that made deadlines fire seconds late (bench/bench_quiz.py).
+        self.timers = AsyncioTimers()
         self.runner = QuizRunner(self.engine, TelegramQuizIO(app), self.timers, pause=settings.quiz.pause)
 
     def register(self, app: Application) -> None:
@@ -124,6 +98,10 @@ class TelegramQuiz:
         app.add_handler(CommandHandler("quizsettings", self.on_settings, filters=new))
         app.add_handler(PollAnswerHandler(self.on_poll_answer))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & new, self.on_answer), group=-1)
+
+    async def shutdown(self, app: Application | None = None) -> None:
+        """Drop pending timers: the games stay saved and resume at the next start."""
+        self.timers.cancel_all()
 
     async def resume(self) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,24 +69,49 @@ class QuestionBank:
             object.__setattr__(self, "_index_cache", index)
         return index
 
+    def topic_count(self, *, need_choice: bool) -> int:
+        """How many questions a game can ask at most (one per topic)."""
+        key = f"_topics_{need_choice}"
+        count = self.__dict__.get(key)
+        if count is None:
+            count = len({q.topic for q in self.questions if q.as_choice() or not need_choice})
+            object.__setattr__(self, key, count)
+        return count
+
     def pick(self, count: int, difficulty: str, rng: random.Random, *, need_choice: bool,
              exclude_topics: set[str] | frozenset[str] = frozenset()) -> list[Question]:
-        """``count`` questions on different topics; 'mixed' runs from easy to hard, like a good pub quiz."""
-        pool = [q for q in self.questions if q.topic not in exclude_topics and (q.as_choice() or not need_choice)]
-        rng.shuffle(pool)
-        wanted = [q for q in pool if difficulty in ("mixed", q.difficulty)]
-        others = [q for q in pool if q not in wanted]  # topped up from other levels if a level runs short
+        """``count`` questions on topics not yet asked, of the wanted difficulty when there are enough
+        ("mixed": any, then sorted easy to hard), topped up from the other levels if a level runs short."""
+        wanted, others = self._pools(difficulty, need_choice)
         chosen: list[Question] = []
-        topics: set[str] = set()
-        for q in wanted + others:
-            if len(chosen) == count:
-                break
-            if q.topic not in topics:
-                chosen.append(q)
-                topics.add(q.topic)
+        topics = set(exclude_topics)
+        for pool in (wanted, others):
+            for index in rng.sample(range(len(pool)), len(pool)) if len(pool) <= 4 * count else _draws(pool, rng):
+                if len(chosen) == count:
+                    break
+                question = pool[index]
+                if question.topic not in topics:
+                    chosen.append(question)
+                    topics.add(question.topic)
         if difficulty == "mixed":
             chosen.sort(key=lambda q: DIFFICULTIES.index(q.difficulty))
         return chosen
+
+    def _pools(self, difficulty: str, need_choice: bool) -> tuple[list[Question], list[Question]]:
+        cache: dict[tuple[str, bool], tuple[list[Question], list[Question]]] = self.__dict__.setdefault("_pool_cache", {})
+        key = (difficulty, need_choice)
+        if key not in cache:
+            usable = [q for q in self.questions if q.as_choice() or not need_choice]
+            cache[key] = ([q for q in usable if difficulty in ("mixed", q.difficulty)],
+                          [q for q in usable if difficulty not in ("mixed", q.difficulty)])
+        return cache[key]
+
+
+def _draws(pool: list[Question], rng: random.Random) -> Iterator[int]:
+    """Random indexes into a big pool: a few cheap draws first (usually enough), then every index once."""
+    for _ in range(16):
+        yield rng.randrange(len(pool))
+    yield from rng.sample(range(len(pool)), len(pool))
 
 
 def load_quiz_file(path: Path) -> QuizFile:

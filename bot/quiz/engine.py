@@ -110,7 +110,7 @@ class QuizEngine:
         if not 1 <= total <= 50:
             raise QuizError("A quiz has between 1 and 50 questions.")
         mode = mode or settings.mode
-        available = len(self.bank().pick(total, settings.difficulty, random.Random(0), need_choice=mode == "poll"))
+        available = self.bank().topic_count(need_choice=mode == "poll")
         if available == 0:
             raise QuizError("I have no questions to ask yet.")
         game = Game(id=secrets.token_hex(6), chat=chat, mode=mode, seconds=settings.seconds,  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ class QuizEngine:
         self._save(game)
         return game
 
-    def next_round(self, chat: str) -> tuple[Round, Question] | None:
+    def next_round(self, chat: str, save: bool = True) -> tuple[Round, Question] | None:
         """Ask the next question, or None when the game is over. Picks it now, from the current bank,
         so a fact an admin corrected mid-game is asked in its new form."""
         game = self._game(chat)
@@ -141,7 +141,8 @@ class QuizEngine:
         game.asked.append(question.id)
         game.topics.append(question.topic)
         self._round_points[chat] = {}
-        self._save(game)
+        if save:  # the runner saves once, in attach(), with the message id
+            self._save(game)
         return game.round, question
 
     def chat_of_poll(self, poll_id: str) -> str | None:
@@ -187,9 +188,12 @@ class QuizEngine:
         else:
             verdict = question.key.judge(text)
         if verdict is not Verdict.CORRECT:
-            if verdict is Verdict.WRONG:
-                self._player(game, user, name).streak = 0
-            self._save(game)
+            player = game.players.get(user)
+            if verdict is Verdict.WRONG and player and player.streak:
+                player.streak = 0
+                self._save(game)
+            elif rnd.options:
+                self._save(game)  # the player's one try is used up, restart or not
             return Outcome(verdict)
         points = self._score(game, question, user, name, at)
         rnd.winners.append(user)  # the first right answer wins; the runner closes the round next
@@ -223,8 +227,7 @@ class QuizEngine:
         game = self.games.get(chat)
         if not game or not game.round or game.round.nudged or game.round.closed:
             return False
-        game.round.nudged = True
-        self._save(game)
+        game.round.nudged = True  # not saved, like hints
         return True
 
     def hint(self, chat: str, number: int) -> str | None:
@@ -234,8 +237,7 @@ class QuizEngine:
         question = self.question(game)
         if question is None:
             return None
-        game.round.hinted = True
-        self._save(game)
+        game.round.hinted = True  # not saved: after a restart a second hint is harmless
         if game.round.options:
             wrong = [o for i, o in enumerate(game.round.options) if i not in game.round.correct]
             return f"it's not {random.Random(game.seed + number).choice(wrong)}" if len(wrong) > 1 else None
