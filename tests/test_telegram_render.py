@@ -112,5 +112,8 @@ def test_inline_article_hides_spoilers_and_has_stable_ids() -> None:
 
 
 def test_command_menu() -> None:
-    assert [c.command for c in render.bot_commands()] == ["start", "help", "ask", "about", "cancel"]
-    assert [c.command for c in render.bot_commands(render.GROUP_COMMANDS)] == ["help", "ask", "about", "cancel"]
+    quiz = ["quiz", "score", "leaderboard", "skip", "stop", "quizsettings"]
+    assert [c.command for c in render.bot_commands()] == ["start", "help", "ask", "about", "cancel", *quiz]
+    assert [c.command for c in render.bot_commands(render.GROUP_COMMANDS)] == ["help", "ask", "about", "cancel",
+                                                                               *quiz]
+    assert all(len(c.description) <= 256 and c.command.islower() for c in render.bot_commands())
