@@ -667,6 +667,8 @@ class Call:
     result: Any = None
     text: str | None = None
     entities: list[JSON] = field(default_factory=list)
+    # seconds from the whole request being read to the answer being ready (for long polls: the wait)
+    served_in: float | None = None
 
     @property
     def entity_types(self) -> list[str]:
@@ -1200,6 +1202,7 @@ class BotAPIEmulator:
                                  body: bytes) -> tuple[int, str, bytes]:
         """One HTTP request, on the server's event loop. Handlers run under the lock and never block;
         only long polls and "slow" faults wait, and they wait asynchronously."""
+        started = time.perf_counter()
         match = _PATH_RE.fullmatch(path)
         if not match:
             return _json_response(404, ApiError(404, "Not Found").payload())
@@ -1220,11 +1223,11 @@ class BotAPIEmulator:
         elif fault is not None:
             return self._fault_response(name, params, fault)
         if handler == self._m_get_updates:
-            return await self._long_poll(name, params, fault)
-        return self._run(name, params, fault, lambda: handler(params))
+            return await self._long_poll(name, params, fault, started)
+        return self._run(name, params, fault, lambda: handler(params), started)
 
     def _run(self, name: str, params: JSON, fault: _Fault | None,
-             call: Callable[[], Any]) -> tuple[int, str, bytes]:
+             call: Callable[[], Any], started: float) -> tuple[int, str, bytes]:
         """Run a handler under the lock; answer and record its result or its error."""
         try:
             with self._lock:
@@ -1241,10 +1244,12 @@ class BotAPIEmulator:
         except Exception as exc:  # noqa: BLE001 - surface emulator bugs as 500s, visibly
             return self._fail(name, params, ApiError(500, f"Internal Server Error: emulator bug: {exc!r}"))
         self._record(Call(name, params, time.time(), result=json.loads(result_json), text=outcome.text,
-                          entities=outcome.entities, fault=fault.kind if fault else None))
+                          entities=outcome.entities, fault=fault.kind if fault else None,
+                          served_in=time.perf_counter() - started))
         return 200, "application/json", ('{"ok":true,"result":' + result_json + "}").encode("utf-8")
 
-    async def _long_poll(self, name: str, params: JSON, fault: _Fault | None) -> tuple[int, str, bytes]:
+    async def _long_poll(self, name: str, params: JSON, fault: _Fault | None,
+                         started: float) -> tuple[int, str, bytes]:
         """getUpdates: answer at once if updates are queued, else when one arrives or at the timeout."""
         http = self._http
         assert http is not None
@@ -1262,7 +1267,7 @@ class BotAPIEmulator:
                 remaining = deadline - time.monotonic()
                 done = ready or remaining <= 0 or self._stopping.is_set()
                 if done:
-                    return self._run(name, params, fault, lambda: self._deliverable(limit))
+                    return self._run(name, params, fault, lambda: self._deliverable(limit), started)
                 self._polls_waiting += 1
             try:
                 await http.wait_changed(remaining)
