@@ -454,3 +454,104 @@ async def test_application_webhook_end_to_end(emu: BotAPIEmulator) -> None:
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+# --------------------------------------------------------------------------- HTTP behaviour
+
+
+def _raw_request(method: str, body: bytes, *, declared: int | None = None, extra: str = "") -> bytes:
+    length = len(body) if declared is None else declared
+    return (f"POST /bot{TOKEN}/{method} HTTP/1.1\r\nHost: test\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n{extra}\r\n"
+            ).encode() + body
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(emu: BotAPIEmulator) -> None:
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        for n in range(3):
+            sock.sendall(_raw_request("sendMessage", f"chat_id={CHAT}&text=n{n}".encode()))
+            status, headers, body = _read_response(sock)
+            assert status == 200 and headers["connection"] == "keep-alive"
+            assert json.loads(body)["result"]["text"] == f"n{n}"
+        sock.sendall(_raw_request("getMe", b"", extra="Connection: close\r\n"))
+        status, headers, _ = _read_response(sock)
+        assert status == 200 and headers["connection"] == "close"
+        assert sock.recv(1) == b""  # the server hung up as asked
+    assert [c.text for c in emu.sent_messages(CHAT)] == ["n0", "n1", "n2"]
+
+
+def test_chunked_request_body(emu: BotAPIEmulator) -> None:
+    body = f"chat_id={CHAT}&text=chunked".encode()
+    head = (f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\n").encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:])) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(head + chunks)
+        status, _, response = _read_response(sock)
+    assert status == 200 and json.loads(response)["result"]["text"] == "chunked"
+
+
+def test_request_abandoned_mid_body_is_not_acted_on(emu: BotAPIEmulator) -> None:
+    """A client that hangs up before sending its whole request (PTB cancelling a task) must not get a
+    truncated request handled: Telegram never sees it. The old server answered "chat_id is empty"."""
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(_raw_request("sendChatAction", b"chat_id=10", declared=40))
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(_raw_request("getMe", b""))  # served after the hang-up was noticed (one loop)
+        _read_response(sock)
+    for _ in range(250):  # the hang-up and the getMe may be seen in either order
+        if emu.aborted_requests:
+            break
+        threading.Event().wait(0.02)
+    assert [(method, reason) for _, method, reason in emu.aborted_requests] == [
+        ("sendChatAction", "connection closed before the whole body arrived")]
+    assert [c.method for c in emu.calls] == ["getMe"]
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(b"NONSENSE\r\n\r\n")
+        status, _, _ = _read_response(sock)
+    assert status == 400
+
+
+@pytest.mark.asyncio
+async def test_cancelled_typing_request_leaves_no_failed_call(emu: BotAPIEmulator, bot: Bot) -> None:
+    emu.inject_fault("sendChatAction", "slow", delay=1.0)
+    task = asyncio.create_task(bot.send_chat_action(CHAT, "typing"))
+    done, _ = await asyncio.wait({task}, timeout=0.2)
+    assert not done
+    task.cancel()
+    assert (await bot.send_message(CHAT, "after")).text == "after"
+    assert not [c for c in emu.calls if not c.ok]
+
+
+def test_emulator_in_a_child_process() -> None:
+    from tests.support.emulator_process import EmulatorProcess
+
+    with EmulatorProcess(token=TOKEN) as emu:
+        assert emu.base_url.startswith("http://127.0.0.1:")
+        pushed = emu.batch("push_message", [{"text": "a"}, {"text": "b", "user_id": 7}])
+        assert [p["message"]["text"] for p in pushed] == ["a", "b"]
+
+        async def fetch() -> tuple[Update, ...]:
+            async with Bot(TOKEN, base_url=emu.base_url) as b:
+                await b.send_message(CHAT, "<b>hi</b>", parse_mode=ParseMode.HTML)
+                return await b.get_updates()
+
+        updates = asyncio.run(fetch())
+        assert [u.message.text for u in updates] == ["a", "b"]
+        (sent,) = emu.wait_for("sendMessage")
+        assert sent.text == "hi" and sent.entity_types == ["bold"] and sent.served_in is not None
+        assert [c.method for c in emu.get("calls")][-2:] == ["sendMessage", "getUpdates"]
+        with pytest.raises(LookupError):
+            emu.push_edited_message("x", user_id=999)  # the child's exception, raised here
