@@ -2,6 +2,7 @@
 front adds over the Brain.
 
     python bench/bench_telegram.py [--updates 3000] [--chats 300] [--emulator process|thread]
+        [--concurrency N] [--pool N] [--no-typing] [--request lean]   # what-ifs, not the defaults
 
 The bot is the production one: `build_application()` with its defaults (RetryingRequest with a
 128-connection pool, the per-chat update processor with 64 concurrent updates, AIORateLimiter,
@@ -55,7 +56,9 @@ from telegram.ext import AIORateLimiter  # noqa: E402
 
 from bot.channels.telegram import (  # noqa: E402
     APOLOGY,
+    FrontOptions,
     PerChatUpdateProcessor,
+    RetryingRequest,
     build_application,
     running,
 )
@@ -211,7 +214,29 @@ def failure_report(calls: list[Call], aborted: list[tuple[float, str, str]], log
     return lines or ["  none"]
 
 
-async def main(updates: int, chats: int, mode: str, quiet_count: int) -> int:
+def apply_what_ifs(app: Any, args: argparse.Namespace) -> list[str]:
+    """Swap parts of the production Application for the command line's what-ifs; describe them."""
+    changed = []
+    request = app.bot._request[1]
+    if args.request == "lean":
+        from bench.lean_request import LeanRequest
+
+        app.bot._request = (LeanRequest(2, read_timeout=40.0), LeanRequest(args.pool or 128))
+        changed.append(f"LeanRequest (stdlib asyncio HTTP client) instead of httpx, pool {args.pool or 128}")
+    elif args.pool:
+        app.bot._request = (app.bot._request[0], RetryingRequest(
+            attempts=request.attempts, backoff=request.backoff, connection_pool_size=args.pool,
+            read_timeout=10.0, write_timeout=10.0, connect_timeout=5.0, pool_timeout=30.0))
+        changed.append(f"connection pool {args.pool}")
+    if args.concurrency:
+        changed.append(f"{args.concurrency} concurrent updates")
+    if args.no_typing:
+        changed.append("no typing action")
+    return changed
+
+
+async def main(args: argparse.Namespace) -> int:
+    updates, chats, mode, quiet_count = args.updates, args.chats, args.emulator, args.quiet
     settings = load_settings(env={})
     mind = build_mind(settings)
     logs = LogCounter()
@@ -220,8 +245,10 @@ async def main(updates: int, chats: int, mode: str, quiet_count: int) -> int:
     with tempfile.TemporaryDirectory() as tmp, Emulator(mode) as emu:
         brain = TimedBrain(mind, settings, Storage(Path(tmp) / "bench.sqlite3"))
         limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
-        app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, rate_limiter=limiter)
-        processor = TimedProcessor(app.update_processor.max_concurrent_updates)
+        app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, rate_limiter=limiter,
+                                options=FrontOptions(typing=False) if args.no_typing else None)
+        what_ifs = apply_what_ifs(app, args)
+        processor = TimedProcessor(args.concurrency or app.update_processor.max_concurrent_updates)
         app._update_processor = processor  # the bench's timed variant of the same processor
         async with running(app, poll_timeout=10):
             # one message at a time: the latency a user sees when the bot is not busy
@@ -273,8 +300,9 @@ async def main(updates: int, chats: int, mode: str, quiet_count: int) -> int:
     quiet_front, loaded_front = front_ms(quiet), front_ms(loaded)
     rate = updates / elapsed
     where = "emulator in a child process" if mode == "process" else "emulator in this process (shared GIL)"
-    print(f"setup: production build_application() defaults, flood limits off; {where}; "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at start")
+    setup = "production build_application() defaults, flood limits off" if not what_ifs else \
+        "NOT the production defaults: " + ", ".join(what_ifs) + "; flood limits off"
+    print(f"setup: {setup}; {where}; {os.cpu_count()} CPUs, load average {load:.1f} at start")
     print(f"throughput: {updates} updates from {chats} chats in {elapsed:.2f} s = {rate:.0f} updates/s "
           f"({len(gets)} getUpdates answers, {updates / max(1, len(gets)):.0f} updates each)")
     emu_cpu = f", emulator {(emu_cpu1 - emu_cpu0) / updates * 1000:.2f} ms" if emu_cpu0 is not None \
@@ -305,5 +333,10 @@ if __name__ == "__main__":
     parser.add_argument("--chats", type=int, default=300)
     parser.add_argument("--quiet", type=int, default=300, help="messages sent one at a time (latency)")
     parser.add_argument("--emulator", choices=["process", "thread"], default="process")
-    args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.updates, args.chats, args.emulator, args.quiet)))
+    what_if = parser.add_argument_group("what-ifs (each departs from the production defaults)")
+    what_if.add_argument("--concurrency", type=int, help="concurrent updates (default: the front's)")
+    what_if.add_argument("--pool", type=int, help="HTTP connection pool size (default: the front's)")
+    what_if.add_argument("--no-typing", action="store_true", help="no typing action before answers")
+    what_if.add_argument("--request", choices=["httpx", "lean"], default="httpx",
+                         help="lean: bench/lean_request.py instead of httpx (an experiment)")
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -13,6 +13,13 @@ behaves like Telegram where it matters for tests:
 * fault injection (429, 502, 500, slow responses, arbitrary 400/403);
 * a thread-safe record of every call so tests can assert on what the bot did.
 
+The HTTP server is asyncio (HTTP/1.1, keep-alive) on its own event loop in a
+background thread, so it never blocks the test's loop; long polls wait
+asynchronously. A request whose client hangs up before sending all of it is not
+handled (``aborted_requests`` lists it), as on Telegram. For benchmarks,
+``tests/support/emulator_process.py`` runs the emulator in a child process so it
+does not share the GIL with the bot.
+
 Only the standard library is used on purpose: this is a test fixture and must
 not add dependencies to the project.
 
