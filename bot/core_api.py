@@ -18,7 +18,6 @@ into the same core call as ``Brain.reply``: it never decides anything about film
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
@@ -28,8 +27,6 @@ from .handlers.base import entity_ref
 from .nlu import IntentScore, Mention, Parse
 from .nlu.text import tokens
 from .reply import Reply
-
-log = logging.getLogger(__name__)
 
 SLOT_KINDS: dict[str, tuple[str, ...]] = {
     "last_person": ("person",),
@@ -64,22 +61,11 @@ def answer_with_intent(brain: Brain, chat: str | None, user: str | None, text: s
         rest = [s for s in parse.ranking if s.intent != intent]
         parse = replace(parse, ranking=[IntentScore(intent, conf), *rest])
 
-    if force_fallback and parse.tokens:
-        conf = _clamp(confidence if confidence is not None else 0.0)
-        reply = brain._fallback(mind, parse, ctx, chat, intent or "nlu_fallback", conf)
-        if reply.intent is None and intent:
-            reply = replace(reply, intent=intent)
-    else:
-        reply = brain._answer(mind, parse, ctx, chat)
-
-    if reply.kind == "unknown" and brain.storage is not None and parse.tokens:
-        try:
-            brain.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent, reply.confidence)
-        except Exception:  # logging a question must never cost the answer
-            log.exception("could not log an unanswered question")
-    ctx.remember(reply.intent if reply.kind in ("answer", "clarify") else None, _refs(mind, reply.entities))
-    if not use_slots:
-        brain._save(chat, ctx)
+    reply = brain.reply_parsed(mind, chat, user, text, parse, ctx=ctx if use_slots else None,
+                               fallback=force_fallback, fallback_intent=intent or "nlu_fallback",
+                               fallback_confidence=_clamp(confidence if confidence is not None else 0.0))
+    if force_fallback and reply.intent is None and intent:
+        reply = replace(reply, intent=intent)
     after = slots_of(mind, ctx)
     return reply, {k: v for k, v in after.items() if v != before.get(k)}
 

@@ -86,14 +86,37 @@ class Brain:
         if chat is not None and self.storage is not None:
             self.storage.save_context(chat, ctx.to_json())
 
-    # the one entry point -----------------------------------------------------------------------------
+    def forget(self, chat: str) -> None:
+        """/cancel: the chat starts afresh, in memory and in storage."""
+        with self._lock:
+            self._contexts[chat] = ctx = ChatContext()
+        self._save(chat, ctx)
+
+    # the entry points --------------------------------------------------------------------------------
     def reply(self, chat: str | None, user: str | None, text: str) -> Reply:
         mind = self.mind  # one consistent version for the whole message
-        ctx = self.context(chat)
-        parse = mind.nlu.parse(text or "")
-        reply = self._answer(mind, parse, ctx, chat)
-        if reply.kind in ("unknown",) and self.storage is not None and parse.tokens:
-            self.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent, reply.confidence)
+        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(text or ""))
+
+    def reply_parsed(self, mind: Mind, chat: str | None, user: str | None, text: str, parse: Parse, *,
+                     ctx: ChatContext | None = None, fallback: bool = False, fallback_intent: str | None = None,
+                     fallback_confidence: float = 0.0) -> Reply:
+        """The core once a message is understood: answer, log what went unanswered, remember the topic.
+
+        For fronts whose own NLU understood the message (Rasa): ``parse`` may carry their intent, ``ctx``
+        a context rebuilt from their slots (then it is not saved here), and ``fallback`` their "no intent
+        fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
+        persist = ctx is None
+        ctx = self.context(chat) if ctx is None else ctx
+        if fallback and parse.tokens and self._follow_up_intent(mind, parse, ctx) is None:
+            reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
+        else:
+            reply = self._answer(mind, parse, ctx, chat)
+        if reply.kind == "unknown" and self.storage is not None and parse.tokens:
+            try:
+                self.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent,
+                                            reply.confidence)
+            except Exception:  # logging a question must never cost the answer
+                log.exception("could not log an unanswered question")
         # A fact question answered "not as far as I know" is still the question in play: "is Daniel Craig in
         # it?" -> "no" -> "what about Ian McShane?" asks the same.
         answered = reply.kind in ("answer", "clarify") or (
@@ -101,7 +124,8 @@ class Brain:
             and mind.answers.routes[reply.intent].handler in ("facts", "yesno"))
         ctx.remember(reply.intent if answered else None,
                      [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities])
-        self._save(chat, ctx)
+        if persist:
+            self._save(chat, ctx)
         return reply
 
     def _answer(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None) -> Reply:

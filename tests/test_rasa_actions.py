@@ -255,6 +255,28 @@ def test_conversation_round_trip_through_slot_events(server):
     assert status == 200 and "Lance Reddick" in said(result)[0]
 
 
+def test_a_no_keeps_the_question_for_the_next_name(server):
+    port, _ = server
+    slots: dict = {}
+    status, result = call(port, webhook("action_trivia_yesno", "is Daniel Craig in Ballerina?", "ask_appears",
+                                        sender="no-then", slots=slots))
+    assert status == 200 and not said(result)[0].startswith("Yes")
+    slots.update(slot_events(result))
+    assert slots.get("last_intent") == "ask_appears"
+    status, result = call(port, webhook("action_trivia_yesno", "what about Ian McShane?", "ask_about_entity",
+                                        sender="no-then", slots=slots))
+    assert status == 200 and said(result)[0].startswith("Yes")
+
+
+def test_rasa_unsure_still_lets_a_follow_up_through(server):
+    port, _ = server
+    slots = {"last_character": "winston", "last_person": "ian_mcshane", "last_intent": "ask_actor_of_character"}
+    body = webhook("action_trivia_search", "and Charon?", "nlu_fallback", confidence=0.3, sender="unsure",
+                   slots=slots)
+    status, result = call(port, body)
+    assert status == 200 and "Lance Reddick" in said(result)[0]
+
+
 def test_low_confidence_goes_to_search(server):
     port, _ = server
     body = webhook("action_trivia_search", "jaw-dropping action sequences", "nlu_fallback", confidence=0.3)

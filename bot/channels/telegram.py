@@ -49,7 +49,6 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from ..config import Settings
-from ..context import ChatContext
 from ..dialogue import Brain
 from ..reply import Reply
 from . import telegram_render as render
@@ -456,11 +455,7 @@ def _user_id(message: Message) -> str | None:
 
 def forget_context(brain: Brain, chat: str) -> None:
     """/cancel: reset the chat's context in memory and in storage."""
-    ctx = brain.context(chat)
-    fresh = ChatContext()
-    ctx.last_intent, ctx.last_by_kind, ctx.last_by_pronoun = fresh.last_intent, {}, {}
-    if brain.storage is not None:
-        brain.storage.save_context(chat, ctx.to_json())
+    brain.forget(chat)
 
 
 # --------------------------------------------------------------------------- building and running
