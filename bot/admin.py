@@ -153,6 +153,17 @@ class Admin:
         return EntityView(ent.id, ent.kind, ent.name, tuple(ent.aliases),
                           tuple(fact_view(kb, f, index[id(f)]) for f in facts))
 
+    def relations_for(self, kind: str) -> list[tuple[str, str]]:
+        """(id, label) of the relations an entity of this kind can be the subject of, for a guided edit."""
+        kb = KnowledgeBase.load(self.knowledge_path)
+        return [(r.id, r.label) for r in kb.relations.values() if kind in r.subject]
+
+    def source_names(self) -> list[tuple[str, str]]:
+        """(id, who) of the known sources, most recent first, to pick one instead of typing it."""
+        kb = KnowledgeBase.load(self.knowledge_path)
+        ordered = sorted(kb.sources.values(), key=lambda s: s.known, reverse=True)
+        return [(s.id, s.publication or s.attribution) for s in ordered]
+
     def unanswered(self, actor: Actor, limit: int = 20) -> list[UnansweredQuestion]:
         """Questions the bot could not answer, most frequent first (number N is position N, from 1)."""
         self.require(actor, "unanswered")

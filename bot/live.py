@@ -38,7 +38,8 @@ class Reloader:
         s = self.settings
         intents = Path(s.intents)  # type: ignore[attr-defined]
         files = sorted(intents.rglob("*.yml")) if intents.is_dir() else []
-        return [Path(s.knowledge), *files]  # type: ignore[attr-defined]
+        quiz = Path(getattr(s, "quiz_file", "")) if getattr(s, "quiz_file", None) else None
+        return [Path(s.knowledge), *files, *([quiz] if quiz else [])]  # type: ignore[attr-defined]
 
     def signature(self) -> Signature:
         out = []

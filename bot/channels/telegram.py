@@ -50,8 +50,10 @@ from telegram.request import HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
+from ..live import KnowledgeWatcher, Reloader
 from ..reply import Reply
 from . import telegram_render as render
+from .telegram_admin import TelegramAdmin
 from .telegram_quiz import TelegramQuiz
 
 log = logging.getLogger(__name__)
@@ -498,6 +500,9 @@ def build_application(
     app = builder.build()
     quiz = TelegramQuiz(brain, settings, app)
     quiz.register(app)  # first: the front's catch-all for unknown commands would shadow /quiz
+    reloader = Reloader(brain, settings)  # one for /kb edits and the file watcher: no double rebuilds
+    TelegramAdmin(brain, settings, reloader=reloader).register(app)
+    app.bot_data["reloader"] = reloader
     front.register(app)
     app.bot_data["front"] = front
     app.bot_data["quiz"] = quiz
@@ -588,12 +593,18 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     """What `python -m bot serve` runs: polling, or a webhook when settings.telegram.webhook_url is set."""
     quiet_network_logs(settings.telegram.token)
     app = build_application(brain, settings)
-    if settings.telegram.webhook_url:
-        webhook = WebhookConfig.from_settings(settings)
-        if on_ready:
-            on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}")
-        run_webhook(app, webhook)
-    else:
-        if on_ready:
-            on_ready("long polling" + (f" against {settings.telegram.api_url}" if settings.telegram.api_url else ""))
-        run_polling(app)
+    # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
+    watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()
+    try:
+        if settings.telegram.webhook_url:
+            webhook = WebhookConfig.from_settings(settings)
+            if on_ready:
+                on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}")
+            run_webhook(app, webhook)
+        else:
+            if on_ready:
+                on_ready("long polling" + (f" against {settings.telegram.api_url}" if settings.telegram.api_url
+                                           else ""))
+            run_polling(app)
+    finally:
+        watcher.stop()
