@@ -1,6 +1,6 @@
 """Drives quiz games for a front: asks questions, keeps the timers, reveals answers, ends games.
 
-The front supplies a ``QuizIO`` (how to send and edit messages) and a ``Timers`` (PTB's JobQueue in
+The front supplies a ``QuizIO`` (how to send and edit messages) and a ``Timers`` (AsyncioTimers in
 Telegram, asyncio in the console and benchmarks); the rules stay in the engine. Every step for one chat
 runs under that chat's lock, so a timer firing while an answer is being judged cannot double-close a round.
 """
