@@ -1,7 +1,7 @@
 """Drives quiz games for a front: asks questions, keeps the timers, reveals answers, ends games.
 
-The front supplies a ``QuizIO`` (how to send and edit messages) and a ``Timers`` (AsyncioTimers in
-Telegram, asyncio in the console and benchmarks); the rules stay in the engine. Every step for one chat
+The front supplies a ``QuizIO`` (how to send and edit messages) and a ``Timers`` (AsyncioTimers, on
+the running event loop, in every front); the rules stay in the engine. Every step for one chat
 runs under that chat's lock, so a timer firing while an answer is being judged cannot double-close a round.
 """
 from __future__ import annotations
