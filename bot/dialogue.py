@@ -140,6 +140,8 @@ class Brain:
                 return self._turn(mind, parse, ctx, intent, confidence, chat).reply(
                     "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
             follow_up = intent = ctx.last_intent
+        if not follow_up and confidence < self.settings.nlu.threshold:
+            follow_up = self._bare_mention_intent(mind, parse)
         if follow_up:
             intent, confidence = follow_up, max(confidence, self.settings.nlu.follow_up_confidence)
         route = mind.answers.routes.get(intent)
@@ -192,6 +194,16 @@ class Brain:
                     and mentioned & set(other.about)):
                 return name
         return None
+
+    @staticmethod
+    def _bare_mention_intent(mind: Mind, parse: Parse) -> str | None:
+        """ "and Keanu?" with nothing asked before: a name and filler only means "tell me about Keanu"."""
+        if not parse.mentions:
+            return None
+        others = [t for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens]
+        if any(t not in FOLLOW_UP_FILLER for t in others):
+            return None
+        return next((name for name, route in mind.answers.routes.items() if route.handler == "about"), None)
 
     def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
                   confidence: float) -> Reply:
