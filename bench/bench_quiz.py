@@ -136,7 +136,7 @@ async def run(args: argparse.Namespace) -> None:
     kb = KnowledgeBase.load(settings.knowledge)
     workdir = Path(tempfile.mkdtemp(prefix="bench-quiz-"))
     storage = Storage(workdir / "quiz.sqlite3")
-    engine = build_engine(settings, storage, lambda: kb, seed=1)
+    engine = build_engine(settings, storage, lambda: kb, seed=1, write_behind=True)  # as in Telegram
     engine.bank()  # build the shared question bank before measuring per-game memory
 
     app = None

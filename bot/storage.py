@@ -124,16 +124,21 @@ class Storage:
 
     # quiz games and scores (bot/quiz) ---------------------------------------------------------------
     def save_game(self, game_id: str, chat: str, status: str, state: str,
-                  points: list[tuple[str, str, int, int]] = (), finished_players: list[str] = ()) -> None:
-        """Save a game's state and credit points to the chat's all-time scores in one transaction,
-        so a crash can never keep one without the other."""
+                  points: list[tuple[str, str, int, int]] = (), finished_players: list[str] = ()) -> None:  # type: ignore[assignment]
+        self.save_games([(game_id, chat, status, state)], points, chat, finished_players)
+
+    def save_games(self, games: list[tuple[str, str, str, str]], points: list[tuple[str, str, int, int]] = (),  # type: ignore[assignment]
+                   chat: str | None = None, finished_players: list[str] = ()) -> None:  # type: ignore[assignment]
+        """Save games' states (id, chat, status, state) and credit ``points`` in ``chat``'s all-time scores,
+        in one transaction: a crash can never keep points without the game that earned them, or the reverse."""
         now = time.time()
         with self._lock:
             with self._db:
                 self._db.execute("BEGIN")
-                self._db.execute("INSERT INTO quiz_games(id, chat, status, state, updated) VALUES (?,?,?,?,?) "
-                                 "ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, "
-                                 "updated = excluded.updated", (game_id, chat, status, state, now))
+                self._db.executemany(
+                    "INSERT INTO quiz_games(id, chat, status, state, updated) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, "
+                    "updated = excluded.updated", [(*g, now) for g in games])
                 for user, name, gained, correct in points:
                     self._db.execute(
                         "INSERT INTO quiz_scores(chat, user, name, points, correct, games, updated) "

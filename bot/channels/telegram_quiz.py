@@ -82,7 +82,7 @@ class TelegramQuiz:
     def __init__(self, brain: Brain, settings: Settings, app: Application, storage: Storage | None = None) -> None:
         self.settings = settings
         storage = storage or brain.storage or Storage(":memory:")
-        self.engine = build_engine(settings, storage, lambda: brain.mind.kb)
+        self.engine = build_engine(settings, storage, lambda: brain.mind.kb, write_behind=True)
         # Timers on the event loop PTB runs, not JobQueue: APScheduler spends ~0.5 ms adding each job, and
         # with 10,000 games running that made deadlines fire seconds late (bench/bench_quiz.py).
         self.timers = AsyncioTimers()
@@ -100,8 +100,9 @@ class TelegramQuiz:
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & new, self.on_answer), group=-1)
 
     async def shutdown(self, app: Application | None = None) -> None:
-        """Drop pending timers: the games stay saved and resume at the next start."""
+        """Drop pending timers and save: the games resume at the next start."""
         self.timers.cancel_all()
+        self.engine.flush()
 
     async def resume(self) -> None:
         try:

@@ -17,8 +17,9 @@ __all__ = ["AnswerKey", "AsyncioTimers", "Outcome", "Posted", "Question", "Quest
 
 
 def build_engine(settings: Settings, storage: Storage, knowledge: Callable[[], KnowledgeBase],
-                 clock: Callable[[], float] = time.time, seed: int | None = None) -> QuizEngine:
+                 clock: Callable[[], float] = time.time, seed: int | None = None,
+                 write_behind: bool = False) -> QuizEngine:
     """An engine whose questions always come from the knowledge as it is now (``knowledge`` is read per
     question, so an admin's edit reaches a game in progress)."""
     return QuizEngine(storage, lambda: bank_for(knowledge(), settings.quiz_file), settings.quiz,
-                      clock=clock, seed=settings.seed if seed is None else seed)
+                      clock=clock, seed=settings.seed if seed is None else seed, write_behind=write_behind)

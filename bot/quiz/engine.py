@@ -56,8 +56,13 @@ class RoundResult:
 
 class QuizEngine:
     def __init__(self, storage: Storage, bank: Callable[[], QuestionBank], defaults: QuizSettings,
-                 clock: Callable[[], float] = time.time, seed: int | None = None) -> None:
+                 clock: Callable[[], float] = time.time, seed: int | None = None,
+                 write_behind: bool = False) -> None:
         self.storage = storage
+        # write_behind: changes that score nothing (a question asked, a round closed) wait for flush(),
+        # batched into one transaction; points and game ends are always written at once.
+        self.write_behind = write_behind
+        self._dirty: dict[str, Game] = {}
         self.bank = bank
         self.defaults = defaults
         self.clock = clock
@@ -312,7 +317,23 @@ class QuizEngine:
             question = self.bank().by_id(game.round.question_id)
             if question:
                 self._snapshots[question.id] = question
-        self.storage.save_game(game.id, game.chat, game.status, game.to_json(), points, finished)
+        if points or finished or not self.write_behind:
+            self._dirty.pop(game.id, None)
+            self.storage.save_games([(game.id, game.chat, game.status, game.to_json())], points, game.chat, finished)
+        else:
+            self._dirty[game.id] = game
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def flush(self, limit: int | None = None) -> None:
+        """Write changed games in one transaction: all of them, or the ``limit`` oldest changes (so one
+        write never holds the event loop long; the runner calls again while any are left)."""
+        ids = list(self._dirty)[:limit] if limit else list(self._dirty)
+        games = [self._dirty.pop(i) for i in ids]
+        if games:
+            self.storage.save_games([(g.id, g.chat, g.status, g.to_json()) for g in games])
 
 
 def _range_message(key: str) -> str:

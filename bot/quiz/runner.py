@@ -21,6 +21,8 @@ from .state import Game, Round
 
 log = logging.getLogger(__name__)
 SEND_WAIT = 10.0  # s: how long a poll answer waits for its poll's sendPoll to come back
+FLUSH_DELAY = 0.2  # s: changes that score nothing are batched this long before they are written...
+FLUSH_BATCH = 250  # ...this many games per transaction, so a write never holds the loop for long
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class QuizRunner:
         self._sending = 0                        # questions being sent right now
         self._sent = asyncio.Event()             # set whenever no question is being sent
         self._sent.set()
+        self._flush_pending = False
 
     # commands --------------------------------------------------------------------------------------
     async def start(self, chat: str, user: str, name: str, count: int | None = None,
@@ -133,6 +136,7 @@ class QuizRunner:
                 await self._close(chat, game.round.number, "answered")
             elif outcome.verdict is Verdict.CLOSE and self.engine.note_nudge(chat):
                 await self._say(chat, f"🤏 Close, {name}! Not quite.", reply_to=message_id)
+            self._flush_soon()
             return outcome
 
     async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int]) -> Outcome | None:
@@ -145,7 +149,9 @@ class QuizRunner:
         if chat is None:
             return None
         async with self._locks[chat]:
-            return self.engine.answer_poll(poll_id, user, name, option_ids)
+            outcome = self.engine.answer_poll(poll_id, user, name, option_ids)
+            self._flush_soon()
+            return outcome
 
     # restart ---------------------------------------------------------------------------------------
     async def resume(self) -> int:
@@ -193,6 +199,7 @@ class QuizRunner:
             if not self._sending:
                 self._sent.set()
         self._arm(game, rnd, game.seconds)
+        self._flush_soon()
 
     def _arm(self, game: Game, rnd: Round, left: float) -> None:
         chat, number = game.chat, rnd.number
@@ -217,6 +224,7 @@ class QuizRunner:
         self.timers.cancel(f"quiz:{chat}:hint")
         self.timers.cancel(f"quiz:{chat}:deadline")
         result = self.engine.close_round(chat, number, reason)
+        self._flush_soon()
         if result is None:
             return
         await self._reveal(result)
@@ -241,6 +249,21 @@ class QuizRunner:
         self.timers.cancel(f"quiz:{chat}:next")
         game, standings = self.engine.finish(chat, stopped)
         await self._say(chat, render.final_text(game, standings, stopped))
+
+    def _flush_soon(self) -> None:
+        if self.engine.dirty and not self._flush_pending:
+            self._flush_pending = True
+            self.timers.schedule("quiz:flush", FLUSH_DELAY, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_pending = False
+        try:
+            self.engine.flush(FLUSH_BATCH)
+        except Exception:  # noqa: BLE001 - the next change tries again; the game itself goes on
+            log.exception("could not save quiz games")
+        if self.engine.dirty and not self._flush_pending:
+            self._flush_pending = True
+            self.timers.schedule("quiz:flush", 0.01, self._flush)
 
     async def _edit(self, game: Game, message_id: int, text: str) -> None:
         try:
