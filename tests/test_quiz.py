@@ -269,3 +269,17 @@ def test_ties_share_a_place(settings: Settings, kb: KnowledgeBase, tmp_path: Pat
 
     ranked = rank([Player("a", "Ann", 300, 2), Player("b", "Bob", 300, 2), Player("c", "Cy", 100, 1)])
     assert [(s.rank, s.tied) for s in ranked] == [(1, True), (1, True), (3, False)]
+
+
+def test_the_global_leaderboard_sums_a_player_over_chats(settings: Settings, kb: KnowledgeBase,
+                                                          tmp_path: Path) -> None:
+    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), Clock())
+    earned: dict[str, int] = {}
+    for chat in ("group-a", "group-b"):
+        engine.start(chat, "ann", count=1, mode="text")
+        engine.next_round(chat)
+        earned[chat] = engine.answer_text(chat, "ann", "Ann", _right_text(engine, chat)).points
+        engine.close_round(chat, 1, "answered")
+        engine.finish(chat)
+    assert [(s.name, s.points) for s in engine.leaderboard("group-a")] == [("Ann", earned["group-a"])]
+    assert [(s.name, s.points) for s in engine.leaderboard(None)] == [("Ann", sum(earned.values()))]
