@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
@@ -80,8 +81,9 @@ FORGOTTEN = "OK, I've forgotten what we were talking about. Ask me anything!"
 # --------------------------------------------------------------------------- network
 
 
-class RetryingRequest(HTTPXRequest):
-    """HTTPXRequest that retries 5xx answers and network errors with exponential back-off and jitter.
+class RetryMixin(BaseRequest):
+    """Retries 5xx answers and network errors with exponential back-off and jitter, around the
+    do_request of the request class it is mixed into (RetryingRequest: httpx; telegram_http: aiohttp).
 
     429 is not handled here: RetryAfter goes up to AIORateLimiter, which waits as told and resends.
     A request that may have reached Telegram (read timeout, dropped connection) is retried only for
@@ -116,9 +118,16 @@ class RetryingRequest(HTTPXRequest):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+class RetryingRequest(RetryMixin, HTTPXRequest):
+    """HTTPXRequest with the retries of RetryMixin."""
+
+
 def _retryable(exc: TelegramError, api_method: str) -> bool:
     cause = exc.__cause__
     never_sent = isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    if not never_sent and "aiohttp" in sys.modules:  # only FrontOptions(http="aiohttp") imports it
+        from .telegram_http import NEVER_SENT
+        never_sent = isinstance(cause, NEVER_SENT)
     return never_sent or api_method.lower() in IDEMPOTENT_METHODS
 
 
@@ -200,6 +209,7 @@ class FrontOptions:
     retry_backoff: float = 0.5
     rate_limit_retries: int = 3
     typing: bool = True
+    http: str = "httpx"  # or "aiohttp": bot/channels/telegram_http.py (needs aiohttp installed)
 
 
 class TelegramFront:
@@ -484,14 +494,20 @@ def build_application(
         raise ValueError("a bot token is required (BOT_TOKEN or telegram.token in config.yml)")
     options = options or FrontOptions()
     front = TelegramFront(brain, options)
+    if options.http == "aiohttp":
+        from .telegram_http import AiohttpRequest, RetryingAiohttpRequest
+        plain, retrying = AiohttpRequest, RetryingAiohttpRequest
+    elif options.http == "httpx":
+        plain, retrying = HTTPXRequest, RetryingRequest
+    else:
+        raise ValueError(f"unknown HTTP client {options.http!r}: 'httpx' or 'aiohttp'")
     builder = (
         ApplicationBuilder()
         .token(token)
-        .request(RetryingRequest(attempts=options.retry_attempts, backoff=options.retry_backoff,
-                                 connection_pool_size=CONNECTION_POOL_SIZE, read_timeout=read_timeout,
-                                 write_timeout=read_timeout, connect_timeout=5.0, pool_timeout=30.0))
-        .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout + 30,
-                                          connect_timeout=5.0))
+        .request(retrying(attempts=options.retry_attempts, backoff=options.retry_backoff,
+                          connection_pool_size=CONNECTION_POOL_SIZE, read_timeout=read_timeout,
+                          write_timeout=read_timeout, connect_timeout=5.0, pool_timeout=30.0))
+        .get_updates_request(plain(connection_pool_size=2, read_timeout=read_timeout + 30, connect_timeout=5.0))
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=options.rate_limit_retries))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
