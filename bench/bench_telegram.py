@@ -2,11 +2,13 @@
 front adds over the Brain.
 
     python bench/bench_telegram.py [--updates 3000] [--chats 300] [--emulator process|thread]
-        [--concurrency N] [--pool N] [--no-typing] [--request lean]   # what-ifs, not the defaults
+        [--concurrency N] [--pool N] [--no-typing] [--request aiohttp|lean]   # what-ifs, not the defaults
 
-The bot is the production one: `build_application()` with its defaults (RetryingRequest with a
-128-connection pool, the per-chat update processor with 64 concurrent updates, AIORateLimiter,
-typing action before every answer), long polling over real HTTP. One change: the rate limiter's
+The bot is the production one: `build_application()` with its defaults (RetryingRequest on httpx with
+a 32-connection pool, the per-chat update processor with 16 concurrent updates, AIORateLimiter,
+typing action before every answer), long polling over real HTTP. `--request aiohttp` builds it with
+FrontOptions(http="aiohttp") (bot/channels/telegram_http.py); `--request lean` swaps in the stdlib
+experiment bench/lean_request.py (no retries). One change: the rate limiter's
 flood limits are off (`overall_max_rate=0, group_max_rate=0`). Telegram allows a bot about 30
 messages/s, so with them on the bench would measure the limiter (every answer is two rate-limited
 calls: typing + sendMessage, so ~15 updates/s), not the front. The limiter is still in the request
@@ -58,7 +60,6 @@ from bot.channels.telegram import (  # noqa: E402
     APOLOGY,
     FrontOptions,
     PerChatUpdateProcessor,
-    RetryingRequest,
     build_application,
     running,
 )
@@ -218,13 +219,15 @@ def apply_what_ifs(app: Any, args: argparse.Namespace) -> list[str]:
     """Swap parts of the production Application for the command line's what-ifs; describe them."""
     changed = []
     request = app.bot._request[1]
+    if args.request == "aiohttp":
+        changed.append("aiohttp request backend (FrontOptions(http='aiohttp'))")
     if args.request == "lean":
         from bench.lean_request import LeanRequest
 
         app.bot._request = (LeanRequest(2, read_timeout=40.0), LeanRequest(args.pool or 128))
         changed.append(f"LeanRequest (stdlib asyncio HTTP client) instead of httpx, pool {args.pool or 128}")
     elif args.pool:
-        app.bot._request = (app.bot._request[0], RetryingRequest(
+        app.bot._request = (app.bot._request[0], type(request)(
             attempts=request.attempts, backoff=request.backoff, connection_pool_size=args.pool,
             read_timeout=10.0, write_timeout=10.0, connect_timeout=5.0, pool_timeout=30.0))
         changed.append(f"connection pool {args.pool}")
@@ -245,8 +248,9 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp, Emulator(mode) as emu:
         brain = TimedBrain(mind, settings, Storage(Path(tmp) / "bench.sqlite3"))
         limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+        options = FrontOptions(typing=not args.no_typing, http="aiohttp" if args.request == "aiohttp" else "httpx")
         app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, rate_limiter=limiter,
-                                options=FrontOptions(typing=False) if args.no_typing else None)
+                                options=options)
         what_ifs = apply_what_ifs(app, args)
         processor = TimedProcessor(args.concurrency or app.update_processor.max_concurrent_updates)
         app._update_processor = processor  # the bench's timed variant of the same processor
@@ -337,6 +341,6 @@ if __name__ == "__main__":
     what_if.add_argument("--concurrency", type=int, help="concurrent updates (default: the front's)")
     what_if.add_argument("--pool", type=int, help="HTTP connection pool size (default: the front's)")
     what_if.add_argument("--no-typing", action="store_true", help="no typing action before answers")
-    what_if.add_argument("--request", choices=["httpx", "lean"], default="httpx",
-                         help="lean: bench/lean_request.py instead of httpx (an experiment)")
+    what_if.add_argument("--request", choices=["httpx", "aiohttp", "lean"], default="httpx",
+                         help="aiohttp: FrontOptions(http='aiohttp'); lean: bench/lean_request.py (an experiment)")
     sys.exit(asyncio.run(main(parser.parse_args())))

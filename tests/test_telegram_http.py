@@ -1,0 +1,167 @@
+"""The aiohttp request backend (bot/channels/telegram_http.py) in the real PTB Application, against the
+Bot API emulator: answers, retries (5xx, never-sent errors), 429, connection refused, read timeouts.
+
+aiohttp is not (yet) a project dependency: without it these tests are skipped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+
+import pytest_asyncio  # noqa: E402
+from telegram.error import NetworkError, TimedOut  # noqa: E402
+from telegram.ext import Application  # noqa: E402
+
+from bot.channels.telegram import FrontOptions, build_application, running  # noqa: E402
+from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.dialogue import Brain, Mind, build_mind  # noqa: E402
+from bot.storage import Storage  # noqa: E402
+from tests.support.botapi_emulator import DEFAULT_USER_ID, BotAPIEmulator, Call  # noqa: E402
+
+TOKEN = "123:ABC"
+USERNAME = "ballerina_trivia_bot"
+FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, http="aiohttp")
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return load_settings(env={})
+
+
+@pytest.fixture(scope="module")
+def mind(settings: Settings) -> Mind:
+    return build_mind(settings)
+
+
+@pytest.fixture
+def emu() -> Iterator[BotAPIEmulator]:
+    with BotAPIEmulator(token=TOKEN, bot_username=USERNAME) as emulator:
+        yield emulator
+
+
+def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path, **kwargs: float) -> Application:
+    brain = Brain(mind, settings, Storage(db))
+    return build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=FAST, **kwargs)
+
+
+@pytest_asyncio.fixture
+async def bot(emu: BotAPIEmulator, mind: Mind, settings: Settings, tmp_path: Path) -> AsyncIterator[Application]:
+    app = make_app(emu, mind, settings, tmp_path / "bot.sqlite3")
+    async with running(app, poll_timeout=1):
+        yield app
+
+
+async def ask(emu: BotAPIEmulator, text: str, *, timeout: float = 5.0) -> Call:
+    """Push a private message and return the bot's next sendMessage in that chat."""
+    seen = {id(c) for c in emu.calls}
+    emu.push_message(text)
+    calls = await emu.wait_for_async(
+        lambda c: c.method == "sendMessage" and id(c) not in seen
+        and str(c.params.get("chat_id")) == str(DEFAULT_USER_ID), timeout=timeout)
+    return calls[-1]
+
+
+def retries_logged(caplog: pytest.LogCaptureFixture, method: str) -> int:
+    return sum(f"Bot API {method} failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_both_requests_are_aiohttp_and_a_question_gets_its_answer(
+        emu: BotAPIEmulator, bot: Application) -> None:
+    assert isinstance(bot.bot.request, RetryingAiohttpRequest)
+    updates_request = bot.bot._request[0]
+    assert isinstance(updates_request, AiohttpRequest) and not isinstance(updates_request, RetryingAiohttpRequest)
+    answer = await ask(emu, "who directs ballerina?")
+    assert "Len Wiseman" in answer.text
+    assert answer.params["parse_mode"] == "HTML"  # the form fields arrived as sent
+    assert emu.calls_to("sendChatAction")[0].params["action"] == "typing"
+    follow = await ask(emu, "who plays Winston?")
+    assert "Ian McShane" in follow.text
+    assert not [c for c in emu.calls if not c.ok]
+
+
+async def test_502_is_retried_and_the_answer_delivered_once(
+        emu: BotAPIEmulator, bot: Application, caplog: pytest.LogCaptureFixture) -> None:
+    emu.inject_fault("sendMessage", "502", times=2)
+    answer = await ask(emu, "who directs ballerina?")
+    assert "Len Wiseman" in answer.text
+    assert [c.fault for c in emu.calls_to("sendMessage", include_failed=True)] == ["502", "502", None]
+    assert len(emu.sent_messages()) == 1
+    assert retries_logged(caplog, "sendMessage") == 2
+    assert TOKEN not in caplog.text
+
+
+async def test_429_is_left_to_the_rate_limiter_which_waits_and_resends(
+        emu: BotAPIEmulator, bot: Application, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    emu.inject_fault("sendMessage", "429", retry_after=1)
+    answer = await ask(emu, "who directs ballerina?", timeout=8)
+    assert "Len Wiseman" in answer.text
+    assert [c.fault for c in emu.calls_to("sendMessage", include_failed=True)] == ["429", None]
+    assert len(emu.sent_messages()) == 1
+    assert "Rate limit hit. Retrying after 1.1" in caplog.text  # AIORateLimiter honoured retry_after
+    assert retries_logged(caplog, "sendMessage") == 0  # not a 5xx: RetryMixin left it alone
+
+
+async def test_connection_refused_is_retried_then_a_clean_network_error(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(emu, mind, settings, tmp_path / "bot.sqlite3")
+    async with app:  # initialize: sessions opened, getMe answered
+        emu.stop()  # nothing listens on the port any more
+        # let the loop read the server's FIN on the pooled keep-alive connection from getMe (kernel-queued
+        # once stop() returns); else sendMessage would reuse it and fail with ServerDisconnectedError,
+        # which is not "never sent" (the server may have read the request) and so is not retried
+        await asyncio.sleep(0.1)
+        with pytest.raises(NetworkError) as caught:
+            await app.bot.send_message(DEFAULT_USER_ID, "hello")
+        assert not isinstance(caught.value, TimedOut)
+        assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+        assert "aiohttp.ClientConnectorError" in str(caught.value)
+        # never sent, so even a non-idempotent method is retried: attempts - 1 retries, then the error
+        assert retries_logged(caplog, "sendMessage") == FAST.retry_attempts - 1
+    request = app.bot.request
+    assert isinstance(request, AiohttpRequest) and request._session is None  # shut down, nothing left open
+    assert TOKEN not in caplog.text
+
+
+async def test_slow_send_message_times_out_and_is_not_retried(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(emu, mind, settings, tmp_path / "bot.sqlite3", read_timeout=0.3)
+    async with app:
+        emu.inject_fault("sendMessage", "slow", delay=1.5)
+        with pytest.raises(TimedOut) as caught:
+            await app.bot.send_message(DEFAULT_USER_ID, "hello")
+        assert isinstance(caught.value.__cause__, aiohttp.ServerTimeoutError)  # SocketTimeoutError
+        # Telegram still delivers it; a retry (after a 0.01 s back-off) would arrive before it does
+        await emu.wait_for_async("sendMessage")
+        assert len(emu.calls_to("sendMessage", include_failed=True)) == 1
+        assert retries_logged(caplog, "sendMessage") == 0
+
+        # an idempotent method that timed out is retried: the action happens twice, harmlessly
+        emu.inject_fault("sendChatAction", "slow", delay=1.5)
+        assert await app.bot.send_chat_action(DEFAULT_USER_ID, "typing")
+        assert retries_logged(caplog, "sendChatAction") == 1
+        await emu.wait_for_async("sendChatAction", count=2)
+
+
+async def test_file_uploads_go_as_multipart(emu: BotAPIEmulator, bot: Application) -> None:
+    emu.register_method("setChatPhoto", lambda params: True)
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    assert await bot.bot.set_chat_photo(-100123, photo=photo)
+    (call,) = emu.calls_to("setChatPhoto")
+    assert call.params["chat_id"] == -100123
+    assert call.params["photo"]["size"] == len(photo) and call.params["photo"]["filename"]
+
+
+def test_unknown_http_client_is_refused(mind: Mind, settings: Settings, tmp_path: Path) -> None:
+    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    with pytest.raises(ValueError, match="HTTP client"):
+        build_application(brain, settings, token=TOKEN, options=FrontOptions(http="requests"))
