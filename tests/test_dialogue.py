@@ -140,3 +140,11 @@ def test_a_second_film_works_without_code_changes(project: Path) -> None:
     assert "Peter Bogdanovich" in brain.reply("x", "u", "who directed paper moon?").text
     assert "Tatum O'Neal" in brain.reply("x", "u", "who plays addie?").text
     assert "May 1973" in brain.reply("x", "u", "when is it out?").text
+
+
+def test_it_means_the_film_last_talked_about_even_unnamed(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who directs Ballerina?")
+    ask("what else has he directed?")  # lists Underworld and others: for a moment, "it" could be those
+    ask("who plays Winston?")          # about Ballerina, though it is not named
+    reply = ask("when is it out?")
+    assert "spring or summer 2024" in reply.text and "Underworld" not in reply.text

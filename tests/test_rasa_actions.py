@@ -217,7 +217,7 @@ def test_rasa_entities_reach_the_core(server):
     status, result = call(port, body)
     assert status == 200 and "Lance Reddick" in said(result)[0]
     assert slot_events(result) == {"last_character": "charon", "last_person": "lance_reddick",
-                                   "last_intent": "ask_actor_of_character"}
+                                   "last_film": "ballerina", "last_intent": "ask_actor_of_character"}
 
 
 def test_follow_up_uses_slots(server):
@@ -231,7 +231,8 @@ def test_follow_up_uses_slots(server):
     assert status == 200
     reply, custom = said(result)
     assert "Lance Reddick" in reply and custom["intent"] == "ask_actor_of_character"
-    assert slot_events(result) == {"last_character": "charon", "last_person": "lance_reddick"}
+    assert slot_events(result) == {"last_character": "charon", "last_person": "lance_reddick",
+                                   "last_film": "ballerina"}  # the film it was about, though unnamed
     # a pronoun resolved from a slot
     body = webhook("action_trivia_facts", "who does she play?", "ask_character_of_actor", sender="fresh-2",
                    slots={"last_person": "ana_de_armas"})

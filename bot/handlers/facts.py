@@ -113,7 +113,10 @@ def handle(turn: Turn) -> Reply | None:
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     return turn.reply(
         response, facts=facts, spoilers=spoilers,
-        entities=[entity.id, *[e.id for e in answered], *named_in_text(turn, facts)],
+        # the film a fact is about comes first, so "it" next means that film even when it went unnamed
+        # ("who plays Winston?" is about Ballerina); the names in the answer come last and win "he"/"she"
+        entities=[*dict.fromkeys(f.subject for f in facts), entity.id, *[e.id for e in answered],
+                  *named_in_text(turn, facts)],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
