@@ -18,7 +18,10 @@ prove the request never reached the server (connection refused, connect or pool 
 retried for any method (see RetryMixin and _retryable in telegram.py).
 
 Not supported (HTTPXRequest has them): HTTP/2, SOCKS proxies, proxies from the environment
-(HTTPS_PROXY...; pass `proxy=` instead).
+(HTTPS_PROXY...; pass `proxy=` instead). Needs aiohttp>=3.10 (ConnectionTimeoutError is new in 3.10).
+
+Like httpx, a request sent on a kept-alive connection the server has just closed fails with a
+NetworkError (aiohttp.ServerDisconnectedError) that is not "never sent", so sendMessage is not retried.
 """
 from __future__ import annotations
 
