@@ -148,3 +148,10 @@ def test_it_means_the_film_last_talked_about_even_unnamed(ask) -> None:  # type:
     ask("who plays Winston?")          # about Ballerina, though it is not named
     reply = ask("when is it out?")
     assert "spring or summer 2024" in reply.text and "Underworld" not in reply.text
+
+
+def test_the_last_film_or_series_named_is_the_one_asked_about(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays Winston in the John Wick series?")
+    ask("what's the plot of Ballerina?")
+    reply = ask("what's the plot?")  # Ballerina came last, though the series is also in context
+    assert "Rooney" in reply.text

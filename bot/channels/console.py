@@ -25,6 +25,7 @@ def run_console(brain: Brain, stdin: TextIO | None = None, stdout: TextIO | None
     title = brain.mind.kb.title
     stdout.write(f"{title} trivia bot. Ask me anything about {title}; /quit to leave.\n")
     watcher = KnowledgeWatcher(brain).start()  # answers follow `kb` edits made elsewhere, no restart
+    brain.forget(chat)  # a new terminal session is a new conversation
     while True:
         if interactive:
             stdout.write("you> ")

@@ -112,6 +112,11 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
     if strangers:
         return Resolution(unknown_words=strangers)
     if use_context:
+        # the thing talked about most recently, if it is of a wanted kind ("the plot" of the last film or
+        # series named, whichever came last)
+        recent = turn.context.last_by_pronoun.get("it")
+        if recent in kb.entities and kb.entities[recent].kind in kinds:
+            return Resolution(kb.entities[recent])
         for kind in kinds:
             entity_id = turn.context.last_by_kind.get(kind)
             if entity_id in kb.entities and kind != kb.default_subject.kind:
