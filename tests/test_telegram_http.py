@@ -1,7 +1,7 @@
 """The aiohttp request backend (bot/channels/telegram_http.py) in the real PTB Application, against the
 Bot API emulator: answers, retries (5xx, never-sent errors), 429, connection refused, read timeouts.
 
-aiohttp is not (yet) a project dependency: without it these tests are skipped.
+The bot's default; tests/test_telegram_e2e.py runs the same front on it too.
 """
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+import pytest_asyncio
+from telegram.error import NetworkError, TimedOut
+from telegram.ext import Application
 
-aiohttp = pytest.importorskip("aiohttp")
-
-import pytest_asyncio  # noqa: E402
-from telegram.error import NetworkError, TimedOut  # noqa: E402
-from telegram.ext import Application  # noqa: E402
-
-from bot.channels.telegram import FrontOptions, build_application, running  # noqa: E402
-from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
-from bot.dialogue import Brain, Mind, build_mind  # noqa: E402
-from bot.storage import Storage  # noqa: E402
-from tests.support.botapi_emulator import DEFAULT_USER_ID, BotAPIEmulator, Call  # noqa: E402
+from bot.channels.telegram import FrontOptions, build_application, running
+from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest
+from bot.config import Settings, load_settings
+from bot.dialogue import Brain, Mind, build_mind
+from bot.storage import Storage
+from tests.support.botapi_emulator import DEFAULT_USER_ID, BotAPIEmulator, Call
 
 TOKEN = "123:ABC"
 USERNAME = "ballerina_trivia_bot"
@@ -165,3 +163,16 @@ def test_unknown_http_client_is_refused(mind: Mind, settings: Settings, tmp_path
     brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
     with pytest.raises(ValueError, match="HTTP client"):
         build_application(brain, settings, token=TOKEN, options=FrontOptions(http="requests"))
+
+
+async def test_httpx_remains_a_working_choice(emu: BotAPIEmulator, mind: Mind, settings: Settings,
+                                              tmp_path: Path) -> None:
+    from bot.channels.telegram import RetryingRequest
+
+    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    options = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, http="httpx")
+    app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=options)
+    assert isinstance(app.bot.request, RetryingRequest)
+    async with running(app, poll_timeout=1):
+        emu.inject_fault("sendMessage", "502", times=1)
+        assert "Len Wiseman" in (await ask(emu, "who directs ballerina?")).text

@@ -209,7 +209,8 @@ class FrontOptions:
     retry_backoff: float = 0.5
     rate_limit_retries: int = 3
     typing: bool = True
-    http: str = "httpx"  # or "aiohttp": bot/channels/telegram_http.py (needs aiohttp installed)
+    # aiohttp: a third of httpx's CPU per update, same behaviour (bench/bench_telegram.py, tests/test_telegram_http.py)
+    http: str = "aiohttp"  # or "httpx": PTB's own HTTPXRequest
 
 
 class TelegramFront:

@@ -1,7 +1,7 @@
 """A python-telegram-bot `BaseRequest` on aiohttp: the same job as PTB's HTTPXRequest, at a fraction of
 its CPU per call (bench/bench_telegram.py --request aiohttp).
 
-    build_application(brain, settings, options=FrontOptions(http="aiohttp"))   # opt-in
+    build_application(brain, settings)   # the default; FrontOptions(http="httpx") for PTB's own
 
 One `aiohttp.ClientSession` per request object, created in `initialize()` (inside the event loop that
 will use it) and closed in `shutdown()`; HTTP/1.1 keep-alive with at most `connection_pool_size`
@@ -17,8 +17,8 @@ client error -> NetworkError, with aiohttp's exception as __cause__. `NEVER_SENT
 prove the request never reached the server (connection refused, connect or pool timeout): those may be
 retried for any method (see RetryMixin and _retryable in telegram.py).
 
-Not supported (HTTPXRequest has them): HTTP/2, SOCKS proxies, proxies from the environment
-(HTTPS_PROXY...; pass `proxy=` instead). Needs aiohttp>=3.10 (ConnectionTimeoutError is new in 3.10).
+Not supported (HTTPXRequest has them): HTTP/2, SOCKS proxies. HTTP(S) proxies come from the environment
+(HTTPS_PROXY, NO_PROXY) or `proxy=`. Needs aiohttp>=3.10 (ConnectionTimeoutError is new in 3.10).
 
 Like httpx, a request sent on a kept-alive connection the server has just closed fails with a
 NetworkError (aiohttp.ServerDisconnectedError) that is not "never sent", so sendMessage is not retried.
@@ -66,7 +66,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=False,
+                connector=connector, trust_env=True,  # HTTPS_PROXY/NO_PROXY, as httpx reads them
                 headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
