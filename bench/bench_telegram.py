@@ -2,13 +2,13 @@
 front adds over the Brain.
 
     python bench/bench_telegram.py [--updates 3000] [--chats 300] [--emulator process|thread]
-        [--concurrency N] [--pool N] [--no-typing] [--request aiohttp|lean]   # what-ifs, not the defaults
+        [--concurrency N] [--pool N] [--no-typing] [--request httpx|lean]   # what-ifs, not the defaults
 
-The bot is the production one: `build_application()` with its defaults (RetryingRequest on httpx with
-a 32-connection pool, the per-chat update processor with 16 concurrent updates, AIORateLimiter,
-typing action before every answer), long polling over real HTTP. `--request aiohttp` builds it with
-FrontOptions(http="aiohttp") (bot/channels/telegram_http.py); `--request lean` swaps in the stdlib
-experiment bench/lean_request.py (no retries). One change: the rate limiter's
+The bot is the production one: `build_application()` with its defaults (retrying requests on aiohttp,
+bot/channels/telegram_http.py, with a 32-connection pool, the per-chat update processor with 16
+concurrent updates, AIORateLimiter, typing action before every answer), long polling over real HTTP.
+`--request httpx` builds it with FrontOptions(http="httpx") (PTB's own client); `--request lean` swaps
+in the stdlib experiment bench/lean_request.py (no retries). One change: the rate limiter's
 flood limits are off (`overall_max_rate=0, group_max_rate=0`). Telegram allows a bot about 30
 messages/s, so with them on the bench would measure the limiter (every answer is two rate-limited
 calls: typing + sendMessage, so ~15 updates/s), not the front. The limiter is still in the request
@@ -219,8 +219,8 @@ def apply_what_ifs(app: Any, args: argparse.Namespace) -> list[str]:
     """Swap parts of the production Application for the command line's what-ifs; describe them."""
     changed = []
     request = app.bot._request[1]
-    if args.request == "aiohttp":
-        changed.append("aiohttp request backend (FrontOptions(http='aiohttp'))")
+    if args.request == "httpx":
+        changed.append("httpx request backend (FrontOptions(http='httpx'))")
     if args.request == "lean":
         from bench.lean_request import LeanRequest
 
@@ -248,7 +248,7 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp, Emulator(mode) as emu:
         brain = TimedBrain(mind, settings, Storage(Path(tmp) / "bench.sqlite3"))
         limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
-        options = FrontOptions(typing=not args.no_typing, http="aiohttp" if args.request == "aiohttp" else "httpx")
+        options = FrontOptions(typing=not args.no_typing, http="httpx" if args.request == "httpx" else "aiohttp")
         app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, rate_limiter=limiter,
                                 options=options)
         what_ifs = apply_what_ifs(app, args)
@@ -341,6 +341,7 @@ if __name__ == "__main__":
     what_if.add_argument("--concurrency", type=int, help="concurrent updates (default: the front's)")
     what_if.add_argument("--pool", type=int, help="HTTP connection pool size (default: the front's)")
     what_if.add_argument("--no-typing", action="store_true", help="no typing action before answers")
-    what_if.add_argument("--request", choices=["httpx", "aiohttp", "lean"], default="httpx",
-                         help="aiohttp: FrontOptions(http='aiohttp'); lean: bench/lean_request.py (an experiment)")
+    what_if.add_argument("--request", choices=["aiohttp", "httpx", "lean"], default="aiohttp",
+                         help="aiohttp: the default; httpx: FrontOptions(http='httpx'); "
+                              "lean: bench/lean_request.py (an experiment)")
     sys.exit(asyncio.run(main(parser.parse_args())))
