@@ -33,6 +33,7 @@ from bot.knowledge.base import KnowledgeBase  # noqa: E402
 from bot.quiz import AsyncioTimers, Posted, QuizRunner, build_engine  # noqa: E402
 from bot.quiz.bank import Question  # noqa: E402
 from bot.quiz.state import Game, Round  # noqa: E402
+from bot.runtime import tune_gc  # noqa: E402
 from bot.storage import Storage  # noqa: E402
 
 
@@ -150,6 +151,8 @@ async def run(args: argparse.Namespace) -> None:
     else:
         inner = AsyncioTimers()
     timers = MeasuredTimers(inner)
+    if not args.default_gc:
+        tune_gc()  # as `python -m bot serve` does after start-up (bot/runtime.py)
     io = NullIO(random.Random(2))
     runner = QuizRunner(engine, io, timers, pause=settings.quiz.pause)
     io.runner = runner
@@ -197,7 +200,7 @@ async def run(args: argparse.Namespace) -> None:
     steady = late[steady_from:]
     how = f"started over {args.stagger:g} s" if args.stagger else "all started at once"
     print(f"games: {args.games} running together ({how}), {args.questions} questions of {args.seconds} s, "
-          f"timers: {args.timers}")
+          f"timers: {args.timers}, gc: {'default' if args.default_gc else 'tuned as in serve'}")
     print(f"start all games: {start_seconds:.2f} s ({start_seconds / args.games * 1000:.3f} ms per game, "
           f"question sent and saved)")
     print(f"memory per running game: {per_game / 1024:.1f} KB (tracemalloc over {sample} games: Python objects incl. "
@@ -218,6 +221,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="per question (the default in config.yml)")
     parser.add_argument("--stagger", type=float, default=0.0,
                         help="start the games over this many seconds instead of all at once")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep Python's default garbage-collector settings (the bot tunes them)")
     parser.add_argument("--timers", choices=("asyncio", "jobqueue"), default="asyncio",
                         help="asyncio: what the bot uses; jobqueue: PTB's JobQueue, for comparison")
     asyncio.run(run(parser.parse_args()))

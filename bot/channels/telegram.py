@@ -52,6 +52,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from ..config import Settings
 from ..dialogue import Brain
 from ..live import KnowledgeWatcher, Reloader
+from ..runtime import tune_gc
 from ..reply import Reply
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
@@ -616,6 +617,7 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     app = build_application(brain, settings)
     # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
     watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()
+    tune_gc()  # after loading everything: see bot/runtime.py
     try:
         if settings.telegram.webhook_url:
             webhook = WebhookConfig.from_settings(settings)
