@@ -136,10 +136,6 @@ class Storage:
         return [UnansweredQuestion(str(n), str(t), int(c), float(a)) for n, t, c, a in rows]  # type: ignore[arg-type]
 
     # quiz games and scores (bot/quiz) ---------------------------------------------------------------
-    def save_game(self, game_id: str, chat: str, status: str, state: str,
-                  points: list[tuple[str, str, int, int]] = (), finished_players: list[str] = ()) -> None:  # type: ignore[assignment]
-        self.save_games([(game_id, chat, status, state)], points, chat, finished_players)
-
     def save_games(self, games: list[tuple[str, str, str, str]], points: list[tuple[str, str, int, int]] = (),  # type: ignore[assignment]
                    chat: str | None = None, finished_players: list[str] = ()) -> None:  # type: ignore[assignment]
         """Save games' states (id, chat, status, state) and credit ``points`` in ``chat``'s all-time scores,

@@ -44,10 +44,6 @@ def html(text: str, bold_first_line: bool = False) -> str:
     return f"<b>{tg_render.escape(first)}</b>" + (f"\n{tg_render.escape(rest)}" if rest else "")
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class TelegramQuizIO:
     """How the runner's messages reach Telegram: one message per question, edited for hint and reveal."""
 
@@ -58,8 +54,8 @@ class TelegramQuizIO:
         bot = self.app.bot
         if game.mode == "poll":
             message = await bot.send_poll(
-                int(game.chat), _clip(render.poll_question(game, rnd, question), 300),
-                [_clip(o, 100) for o in rnd.options], is_anonymous=False, type=PollType.QUIZ,
+                int(game.chat), render.clip(render.poll_question(game, rnd, question), 300),
+                [render.clip(o, 100) for o in rnd.options], is_anonymous=False, type=PollType.QUIZ,
                 correct_option_ids=rnd.correct, explanation=render.poll_explanation(question),
                 open_period=game.seconds)
             return Posted(message.message_id, message.poll.id if message.poll else None)

@@ -41,7 +41,6 @@ class Outcome:
 
     verdict: Verdict | None
     points: int = 0
-    round_over: bool = False
     first_try: bool = True
 
 
@@ -203,7 +202,7 @@ class QuizEngine:
         points = self._score(game, question, user, name, at)
         rnd.winners.append(user)  # the first right answer wins; the runner closes the round next
         self._save(game, [(user, name, points, 1)])
-        return Outcome(Verdict.CORRECT, points, round_over=True)
+        return Outcome(Verdict.CORRECT, points)
 
     def answer_poll(self, poll_id: str, user: str, name: str, option_ids: list[int],
                     at: float | None = None) -> Outcome | None:

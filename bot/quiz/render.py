@@ -1,8 +1,9 @@
 """Quiz messages as plain text. Fronts escape them for their own markup (Telegram HTML)."""
 from __future__ import annotations
 
+from ..config import QuizSettings
 from .bank import Question
-from .engine import RoundResult
+from .engine import CHAT_SETTINGS, RoundResult
 from .state import Game, Round, Standing
 
 LETTERS = "ABCDEFGHIJ"
@@ -29,7 +30,7 @@ def poll_question(game: Game, rnd: Round, question: Question) -> str:
 
 
 def poll_explanation(question: Question) -> str:
-    return _clip(question.sourced_explanation, 200)
+    return clip(question.sourced_explanation, 200)
 
 
 def reveal_text(result: RoundResult, names: dict[str, str]) -> str:
@@ -86,12 +87,11 @@ def leaderboard_text(standings: list[Standing], scope: str) -> str:
     return "\n".join(lines + standings_lines(standings, "No scores yet. Start a game with /quiz!"))
 
 
-def settings_text(settings: object) -> str:
-    fields = getattr(settings, "model_dump")()
-    parts = ", ".join(f"{k} {v}" for k, v in fields.items())
+def settings_text(settings: QuizSettings) -> str:
+    parts = ", ".join(f"{k} {getattr(settings, k)}" for k in CHAT_SETTINGS)
     return (f"⚙️ Quiz settings here: {parts}.\n"
             "Change one with /quizsettings questions 10, seconds 30, mode text|poll or difficulty easy|medium|hard|mixed.")
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
