@@ -176,3 +176,32 @@ async def test_httpx_remains_a_working_choice(emu: BotAPIEmulator, mind: Mind, s
     async with running(app, poll_timeout=1):
         emu.inject_fault("sendMessage", "502", times=1)
         assert "Len Wiseman" in (await ask(emu, "who directs ballerina?")).text
+
+
+def _proxy_env(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str = "") -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a host no resolver knows: the bot can only reach it through the proxy (the emulator, which like
+    # any HTTP server takes absolute-form request targets), so an answer proves the proxy was used
+    _proxy_env(monkeypatch, f"http://127.0.0.1:{emu.port}")
+    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    app = build_application(brain, settings, token=TOKEN, base_url="http://api.telegram.invalid/bot", options=FAST)
+    async with running(app, poll_timeout=1):
+        assert "Len Wiseman" in (await ask(emu, "who directs ballerina?")).text
+
+
+async def test_no_proxy_hosts_are_reached_directly(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _proxy_env(monkeypatch, "http://127.0.0.1:9", no_proxy="127.0.0.1")  # nothing listens on port 9
+    async with running(make_app(emu, mind, settings, tmp_path / "bot.sqlite3"), poll_timeout=1):
+        assert "Len Wiseman" in (await ask(emu, "who directs ballerina?")).text
