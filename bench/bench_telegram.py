@@ -2,17 +2,18 @@
 front adds over the Brain.
 
     python bench/bench_telegram.py [--updates 3000] [--chats 300] [--emulator process|thread]
-        [--concurrency N] [--pool N] [--no-typing] [--request httpx|lean]   # what-ifs, not the defaults
+        [--concurrency N] [--pool N] [--no-typing | --typing-delay S] [--request httpx|lean]   # what-ifs
 
 The bot is the production one: `build_application()` with its defaults (retrying requests on aiohttp,
 bot/channels/telegram_http.py, with a 32-connection pool, the per-chat update processor with 16
-concurrent updates, AIORateLimiter, typing action before every answer), long polling over real HTTP.
-`--request httpx` builds it with FrontOptions(http="httpx") (PTB's own client); `--request lean` swaps
-in the stdlib experiment bench/lean_request.py (no retries). One change: the rate limiter's
-flood limits are off (`overall_max_rate=0, group_max_rate=0`). Telegram allows a bot about 30
-messages/s, so with them on the bench would measure the limiter (every answer is two rate-limited
-calls: typing + sendMessage, so ~15 updates/s), not the front. The limiter is still in the request
-path (RetryAfter handling and all).
+concurrent updates, FrontRateLimiter, "typing…" for any answer not out within 0.5 s, the garbage
+collector tuned as `serve` tunes it), long polling over real HTTP. What-ifs: `--request httpx` builds it
+with FrontOptions(http="httpx") (PTB's own client); `--request lean` swaps in the stdlib experiment
+bench/lean_request.py (no retries); `--typing-delay 0` sends "typing…" alongside every answer (twice
+the calls: the cost of the old always-typing front). One change: the rate limiter's flood limits are
+off (`overall_max_rate=0, group_max_rate=0`). Telegram allows a bot about 30 messages/s, so with them
+on the bench would measure the limiter, not the front. The limiter is still in the request path
+(RetryAfter handling and all).
 
 The emulator runs in a child process by default (`tests/support/emulator_process.py`), like
 Telegram's servers run on other machines; `--emulator thread` runs it in this process, where it shares
@@ -27,8 +28,8 @@ Figures:
   broken; follow-ups like "and Charon?" need the previous question answered first).
 - front overhead, per update: the time from the start of its handling (PTB hands it to the update
   processor) to the moment the bot gets the server's answer to sendMessage, minus the time spent in
-  Brain.reply. That is PTB's dispatch, rendering, the typing action and the sendMessage round trip
-  (including the emulator's own time to answer, printed separately). Measured one message at a time
+  Brain.reply. That is PTB's dispatch, rendering and the sendMessage round trip, with a typing action
+  if one was due (including the emulator's own time to answer, printed separately). Measured one message at a time
   (nothing else running: the latency a user sees) and under the flood (queueing included).
 - failed calls by cause: error answers the server recorded, requests the bot abandoned before they
   were complete (a cancelled task), and what the bot logged (retries, errors).
@@ -54,17 +55,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from telegram.ext import AIORateLimiter  # noqa: E402
-
 from bot.channels.telegram import (  # noqa: E402
     APOLOGY,
     FrontOptions,
+    FrontRateLimiter,
     PerChatUpdateProcessor,
     build_application,
     running,
 )
 from bot.config import load_settings  # noqa: E402
 from bot.dialogue import Brain, build_mind  # noqa: E402
+from bot.runtime import tune_gc  # noqa: E402
 from bot.storage import Storage  # noqa: E402
 from tests.support.botapi_emulator import BotAPIEmulator, Call  # noqa: E402
 from tests.support.emulator_process import EmulatorProcess  # noqa: E402
@@ -161,7 +162,7 @@ class Emulator:
             self.emu.batch("push_message", messages)
 
     async def wait_for(self, method: str, count: int, timeout: float) -> None:
-        await asyncio.to_thread(self.emu.wait_for, method, count, timeout)
+        await asyncio.to_thread(self.emu.wait_for_count, method, count, timeout)
 
     def calls(self) -> list[Call]:
         return list(self.emu.calls) if self.mode == "thread" else self.emu.get("calls")
@@ -231,10 +232,14 @@ def apply_what_ifs(app: Any, args: argparse.Namespace) -> list[str]:
             attempts=request.attempts, backoff=request.backoff, connection_pool_size=args.pool,
             read_timeout=10.0, write_timeout=10.0, connect_timeout=5.0, pool_timeout=30.0))
         changed.append(f"connection pool {args.pool}")
+    if args.default_gc:
+        changed.append("Python's default garbage collector thresholds")
     if args.concurrency:
         changed.append(f"{args.concurrency} concurrent updates")
     if args.no_typing:
         changed.append("no typing action")
+    elif args.typing_delay is not None:
+        changed.append(f"typing action for answers not out within {args.typing_delay:g} s")
     return changed
 
 
@@ -247,11 +252,15 @@ async def main(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, Emulator(mode) as emu:
         brain = TimedBrain(mind, settings, Storage(Path(tmp) / "bench.sqlite3"))
-        limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+        limiter = FrontRateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
         options = FrontOptions(typing=not args.no_typing, http="httpx" if args.request == "httpx" else "aiohttp")
+        if args.typing_delay is not None:
+            options.typing_delay = args.typing_delay
         app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, rate_limiter=limiter,
                                 options=options)
         what_ifs = apply_what_ifs(app, args)
+        if not args.default_gc:
+            tune_gc()  # as `python -m bot serve` does once the Application is built (bot/runtime.py)
         processor = TimedProcessor(args.concurrency or app.update_processor.max_concurrent_updates)
         app._update_processor = processor  # the bench's timed variant of the same processor
         async with running(app, poll_timeout=10):
@@ -314,7 +323,9 @@ async def main(args: argparse.Namespace) -> int:
     print(f"CPU per update: bot process {cpu / updates * 1000:.2f} ms{emu_cpu} "
           f"(the bot alone could do ~{updates / cpu:.0f} updates/s on one free core)")
     print(f"replies: lost {verdict['lost']}, duplicated {verdict['duplicated']}, "
-          f"wrong for their update {verdict['wrong']} (apologies {verdict['apologies']})")
+          f"wrong for their update {verdict['wrong']} (apologies {verdict['apologies']}); "
+          f"typing actions: {sum(c.method == 'sendChatAction' for c in calls)} in the flood, "
+          f"{sum(c.method == 'sendChatAction' for c in quiet_calls)} one at a time")
     print("failed calls, by cause (flood):")
     print("\n".join(failure_report(calls, aborted, logs)))
     print(f"brain per message: {ms(brain_ms)}")
@@ -340,7 +351,10 @@ if __name__ == "__main__":
     what_if = parser.add_argument_group("what-ifs (each departs from the production defaults)")
     what_if.add_argument("--concurrency", type=int, help="concurrent updates (default: the front's)")
     what_if.add_argument("--pool", type=int, help="HTTP connection pool size (default: the front's)")
-    what_if.add_argument("--no-typing", action="store_true", help="no typing action before answers")
+    what_if.add_argument("--default-gc", action="store_true", help="skip serve's tune_gc() (bot/runtime.py)")
+    what_if.add_argument("--no-typing", action="store_true", help="no typing action, however slow the answer")
+    what_if.add_argument("--typing-delay", type=float, help="typing action for answers not out within S seconds "
+                                                            "(default: the front's; 0: before every answer)")
     what_if.add_argument("--request", choices=["aiohttp", "httpx", "lean"], default="aiohttp",
                          help="aiohttp: the default; httpx: FrontOptions(http='httpx'); "
                               "lean: bench/lean_request.py (an experiment)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from telegram.ext import AIORateLimiter, Application
 from bot.channels.telegram import (
     APOLOGY,
     FrontOptions,
+    FrontRateLimiter,
     WebhookConfig,
     build_application,
     running,
@@ -29,7 +31,7 @@ from tests.support.botapi_emulator import DEFAULT_GROUP_ID, DEFAULT_USER_ID, Bot
 
 TOKEN = "123:ABC"
 USERNAME = "ballerina_trivia_bot"
-FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3)
+FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, typing_delay=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +96,33 @@ async def settle(emu: BotAPIEmulator) -> None:
 # --------------------------------------------------------------------------- private chats
 
 
-async def test_private_question_gets_an_answer_with_typing_first(emu: BotAPIEmulator, bot: Application) -> None:
+async def test_private_question_gets_an_answer_at_once_without_a_typing_flash(
+        emu: BotAPIEmulator, bot: Application) -> None:
     answer = await ask(emu, "who directs ballerina?")
     assert "Len Wiseman" in answer.text
     assert answer.params["parse_mode"] == "HTML"
-    typing = emu.calls_to("sendChatAction")
-    assert typing and typing[0].params["action"] == "typing"
-    assert typing[0].time <= answer.time
     assert not quoted(answer)
+    await asyncio.sleep(FAST.typing_delay + 0.2)
+    assert emu.calls_to("sendChatAction") == []  # out at once: nothing to announce
+
+
+async def test_typing_is_shown_while_the_group_limit_holds_an_answer(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path) -> None:
+    brain = Brain(mind, settings, Storage(db))
+    # one message per 2 s in a group (Telegram's is 20 a minute): the second answer waits its turn
+    limiter = FrontRateLimiter(group_max_rate=1, group_time_period=2.0)
+    app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=FAST, rate_limiter=limiter)
+    async with running(app, poll_timeout=1):
+        first = await ask(emu, "@ballerina_trivia_bot who directs ballerina?", chat_type="group")
+        asked = time.time()
+        emu.push_message("@ballerina_trivia_bot who plays Winston?", chat_type="group")
+        (typing,) = await emu.wait_for_async("sendChatAction", timeout=5)
+        second = (await emu.wait_for_async("sendMessage", count=2, timeout=5))[-1]
+    assert "Len Wiseman" in first.text and "Ian McShane" in second.text
+    assert typing.params == {"chat_id": DEFAULT_GROUP_ID, "action": "typing"}
+    assert asked + FAST.typing_delay <= typing.time < second.time - 0.5  # shown while it waited...
+    assert typing.time - first.time < 1.5  # ...not itself held back by the group limit
+    assert len(emu.calls_to("sendChatAction")) == 1  # and not sent again once the answer was out
 
 
 async def test_follow_up_uses_the_chat_context(emu: BotAPIEmulator, bot: Application) -> None:
@@ -240,7 +261,8 @@ async def test_bad_input_gets_a_sensible_reply_or_silence(emu: BotAPIEmulator, b
     emu.push_message("who directs ballerina?")
     await emu.wait_for_async("sendMessage", count=7)
     await settle(emu)
-    assert len(emu.sent_messages()) == 7, "\n".join(f"{c.params['chat_id']} {c.text[:30]}" for c in emu.sent_messages())  # no reply to the channel post, the empty message or the bot
+    # no reply to the channel post, the empty message or the bot
+    assert len(emu.sent_messages()) == 7, "\n".join(f"{c.params['chat_id']} {c.text[:30]}" for c in emu.sent_messages())
     assert not [c for c in emu.calls if not c.ok]
 
 

@@ -78,7 +78,6 @@ async def test_both_requests_are_aiohttp_and_a_question_gets_its_answer(
     answer = await ask(emu, "who directs ballerina?")
     assert "Len Wiseman" in answer.text
     assert answer.params["parse_mode"] == "HTML"  # the form fields arrived as sent
-    assert emu.calls_to("sendChatAction")[0].params["action"] == "typing"
     follow = await ask(emu, "who plays Winston?")
     assert "Ian McShane" in follow.text
     assert not [c for c in emu.calls if not c.ok]

@@ -72,7 +72,12 @@ IDEMPOTENT_METHODS = frozenset({
 # pool on every request, so a bigger pool makes every call dearer (bench/bench_telegram.py).
 MAX_CONCURRENT_UPDATES = 16
 CONNECTION_POOL_SIZE = 2 * MAX_CONCURRENT_UPDATES  # typing + sendMessage each, never waits for a slot
-TYPING_WAIT = 0.5  # s: how long an answer may wait for its "typing" action to reach Telegram
+# "typing…" is shown only for an answer that is not out within TYPING_DELAY: Telegram advises chat actions
+# only "when a response from the bot will take a noticeable amount of time", and an answer sent at once
+# clears the indicator before a client draws it. What delays an answer is the network: the group limit
+# (20 a minute), a 429 wait, retries. Telegram shows an action for 5 s, so it is renewed while waiting.
+TYPING_DELAY = 0.5  # s
+TYPING_RENEW = 4.5  # s
 APOLOGY = "Sorry, something went wrong on my side while answering that. Please try again in a moment."
 NOT_TEXT = "I can only read text. Ask me anything about {title} in words!"
 UNKNOWN_COMMAND = "I don't know that command. Try /help, or just ask me a question."
@@ -86,7 +91,8 @@ class RetryMixin(BaseRequest):
     """Retries 5xx answers and network errors with exponential back-off and jitter, around the
     do_request of the request class it is mixed into (RetryingRequest: httpx; telegram_http: aiohttp).
 
-    429 is not handled here: RetryAfter goes up to AIORateLimiter, which waits as told and resends.
+    429 is not handled here: RetryAfter goes up to the rate limiter (FrontRateLimiter), which waits as
+    told and resends.
     A request that may have reached Telegram (read timeout, dropped connection) is retried only for
     idempotent methods, so a slow sendMessage is never delivered twice.
     """
@@ -130,6 +136,22 @@ def _retryable(exc: TelegramError, api_method: str) -> bool:
         from .telegram_http import NEVER_SENT
         never_sent = isinstance(cause, NEVER_SENT)
     return never_sent or api_method.lower() in IDEMPOTENT_METHODS
+
+
+class FrontRateLimiter(AIORateLimiter):
+    """AIORateLimiter for messages; chat actions ("typing…") go straight out.
+
+    A chat action is not a message, so it does not use up a group's 20 messages a minute, and it is shown
+    while an answer waits in the limiter's queue: queued behind that answer it would announce nothing.
+    A chat action refused with 429 is dropped, not retried (the answer it announces is what matters).
+    """
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: int | None) -> Any:
+        if endpoint == "sendChatAction":
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -209,7 +231,8 @@ class FrontOptions:
     retry_attempts: int = 5
     retry_backoff: float = 0.5
     rate_limit_retries: int = 3
-    typing: bool = True
+    typing: bool = True  # "typing…" while an answer is held up for more than typing_delay seconds
+    typing_delay: float = TYPING_DELAY
     # aiohttp: a third of httpx's CPU per update, same behaviour (bench/bench_telegram.py, tests/test_telegram_http.py)
     http: str = "aiohttp"  # or "httpx": PTB's own HTTPXRequest
 
@@ -291,29 +314,39 @@ class TelegramFront:
             return text
         return None
 
-    async def _typing(self, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING,
-                                               message_thread_id=message.message_thread_id
-                                               if message.is_topic_message else None)
+    async def _keep_typing(self, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        thread = message.message_thread_id if message.is_topic_message else None
+        while True:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING, message_thread_id=thread)
+            await asyncio.sleep(TYPING_RENEW)
 
     async def _answer(self, context: ContextTypes.DEFAULT_TYPE, message: Message, text: str,
                       *, question: str | None = None, quote: bool | None = None) -> None:
         """Ask the Brain and send the rendered Reply; an apology if anything but sending fails."""
         group = message.chat.type != ChatType.PRIVATE
-        typing = asyncio.create_task(self._typing(context, message)) if self.options.typing else None
         try:
             reply = self._ask(str(message.chat_id), _user_id(message), text)
             rendered = render.render_reply(reply, hide_spoilers=group, question=question)
         except Exception:
             log.exception("could not answer %r in chat %s", text[:200], message.chat_id)
             rendered = render.Rendered(render.escape(APOLOGY), None, APOLOGY)
-        if typing is not None:
-            # the action must reach Telegram before the answer, or the client shows "typing" after it
-            done, _ = await asyncio.wait({typing}, timeout=TYPING_WAIT)
-            if not done:
-                typing.cancel()
-        await self._send(context, message, rendered, quote=group if quote is None else quote)
+        if not self.options.typing:
+            await self._send(context, message, rendered, quote=group if quote is None else quote)
+            return
+        # "typing…" only if the answer is held up (see TYPING_DELAY); a timer costs less than a task
+        typing: list[asyncio.Task[None]] = []
+
+        def start_typing() -> None:
+            typing.append(asyncio.create_task(self._keep_typing(context, message)))
+
+        timer = asyncio.get_running_loop().call_later(self.options.typing_delay, start_typing)
+        try:
+            await self._send(context, message, rendered, quote=group if quote is None else quote)
+        finally:
+            timer.cancel()
+            for task in typing:
+                task.cancel()
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, message: Message, rendered: render.Rendered,
                     *, quote: bool) -> None:
@@ -510,7 +543,7 @@ def build_application(
                           connection_pool_size=CONNECTION_POOL_SIZE, read_timeout=read_timeout,
                           write_timeout=read_timeout, connect_timeout=5.0, pool_timeout=30.0))
         .get_updates_request(plain(connection_pool_size=2, read_timeout=read_timeout + 30, connect_timeout=5.0))
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=options.rate_limit_retries))
+        .rate_limiter(rate_limiter or FrontRateLimiter(max_retries=options.rate_limit_retries))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(front.post_init)

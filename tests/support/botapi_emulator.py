@@ -1130,6 +1130,11 @@ class BotAPIEmulator:
                     raise AssertionError(self._wait_failure(what, count, found, timeout))
                 self._cond.wait(remaining)
 
+    def wait_for_count(self, what: str, count: int = 1, timeout: float = 5.0) -> int:
+        """``wait_for`` that returns how many calls matched, not the calls: through an EmulatorProcess the
+        calls are pickled across the pipe, which for a long record costs more than the wait itself."""
+        return len(self.wait_for(what, count, timeout))
+
     async def wait_for_async(
         self,
         what: str | Callable[[Call], bool],
