@@ -1,7 +1,7 @@
 """What the core hands to a front: a Reply, rendered by each front in its own way."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["answer", "search", "clarify", "unknown", "smalltalk"]

@@ -1,7 +1,6 @@
 """The quiz core: question bank, answer matching, and the game engine on a fake clock."""
 from __future__ import annotations
 
-import random
 import string
 from pathlib import Path
 

@@ -233,7 +233,8 @@ class FrontOptions:
     rate_limit_retries: int = 3
     typing: bool = True  # "typing…" while an answer is held up for more than typing_delay seconds
     typing_delay: float = TYPING_DELAY
-    # aiohttp: a third of httpx's CPU per update, same behaviour (bench/bench_telegram.py, tests/test_telegram_http.py)
+    # aiohttp: a third of httpx's CPU per update, same behaviour
+    # (bench/bench_telegram.py, tests/telegram_front/test_telegram_http.py)
     http: str = "aiohttp"  # or "httpx": PTB's own HTTPXRequest
 
 

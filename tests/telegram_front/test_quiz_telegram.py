@@ -1,32 +1,30 @@
 """Quizzes in a Telegram group of three, end to end: real PTB Application, real HTTP, the Bot API emulator.
 
-Time is not faked: a question's deadline is made to fire now by moving its JobQueue job forward, the
+Time is not faked: a question's deadline is made to fire now by moving its timer forward, the
 way a clock would reach it.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from telegram.ext import Application
 
-from bot.channels.telegram import FrontOptions, build_application, running
+from bot.channels.telegram import running
 from bot.channels.telegram_quiz import TelegramQuiz
 from bot.config import Settings, load_settings
-from bot.dialogue import Brain, Mind, build_mind
+from bot.dialogue import Brain, Mind
 from bot.quiz import QuizEngine
 from bot.storage import Storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator, Call
+from tests.support.telegram import make_app as shared_make_app
 
-TOKEN = "123:ABC"
-USERNAME = "ballerina_trivia_bot"
 GROUP = DEFAULT_GROUP_ID
 ANN, BOB, CY = 11, 12, 13
 NAMES = {ANN: "Ann", BOB: "Bob", CY: "Cy"}
-FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3)
 
 
 @pytest.fixture(scope="module")
@@ -35,25 +33,8 @@ def settings() -> Settings:
     return base.model_copy(update={"quiz": base.quiz.model_copy(update={"pause": 0.1, "seconds": 20})})
 
 
-@pytest.fixture(scope="module")
-def mind(settings: Settings) -> Mind:
-    return build_mind(settings)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-def emu() -> Iterator[BotAPIEmulator]:
-    with BotAPIEmulator(token=TOKEN, bot_username=USERNAME) as emulator:
-        yield emulator
-
-
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path) -> Application:
-    return build_application(Brain(mind, settings, Storage(db)), settings, token=TOKEN, base_url=emu.base_url,
-                             options=FAST)
+    return shared_make_app(emu, Brain(mind, settings, Storage(db)), settings)
 
 
 @pytest_asyncio.fixture

@@ -1,23 +1,22 @@
 """Knowledge updates from Telegram, end to end over the Bot API emulator, on a copy of the project files."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from telegram.ext import Application
 
-from bot.channels.telegram import FrontOptions, build_application, running
+from bot.channels.telegram import running
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain
 from bot.knowledge.base import KnowledgeBase
 from bot.storage import Storage
 from tests.support.botapi_emulator import BotAPIEmulator, Call
+from tests.support.telegram import make_app
 
-TOKEN = "123:ABC"
 ADMIN, STRANGER = 501, 502
-FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3)
 
 
 @pytest.fixture
@@ -25,16 +24,10 @@ def admin_settings(project: Path) -> Settings:
     return load_settings(project, env={"BOT_ADMINS": str(ADMIN)})
 
 
-@pytest.fixture
-def emu() -> Iterator[BotAPIEmulator]:
-    with BotAPIEmulator(token=TOKEN, bot_username="ballerina_trivia_bot") as emulator:
-        yield emulator
-
-
 @pytest_asyncio.fixture
 async def app(emu: BotAPIEmulator, admin_settings: Settings) -> AsyncIterator[Application]:
     brain = Brain.from_settings(admin_settings, Storage(admin_settings.database))
-    application = build_application(brain, admin_settings, token=TOKEN, base_url=emu.base_url, options=FAST)
+    application = make_app(emu, brain, admin_settings)
     async with running(application, poll_timeout=1):
         yield application
 

@@ -8,57 +8,25 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from telegram.ext import AIORateLimiter, Application
 
-from bot.channels.telegram import (
-    APOLOGY,
-    FrontOptions,
-    FrontRateLimiter,
-    WebhookConfig,
-    build_application,
-    running,
-)
-from bot.config import Settings, load_settings
-from bot.dialogue import Brain, Mind, build_mind
+from bot.channels.telegram import APOLOGY, FrontRateLimiter, WebhookConfig, build_application, running
+from bot.config import Settings
+from bot.dialogue import Brain, Mind
 from bot.reply import Reply
 from bot.storage import Storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, DEFAULT_USER_ID, BotAPIEmulator, Call
-
-TOKEN = "123:ABC"
-USERNAME = "ballerina_trivia_bot"
-FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, typing_delay=0.3)
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return load_settings(env={})
-
-
-@pytest.fixture(scope="module")
-def mind(settings: Settings) -> Mind:
-    return build_mind(settings)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-def emu() -> Iterator[BotAPIEmulator]:
-    with BotAPIEmulator(token=TOKEN, bot_username=USERNAME) as emulator:
-        yield emulator
-
+from tests.support.telegram import FAST, TOKEN, USERNAME
+from tests.support.telegram import make_app as shared_make_app
 
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path,
              brain: Brain | None = None) -> Application:
-    brain = brain or Brain(mind, settings, Storage(db))
-    return build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=FAST)
+    return shared_make_app(emu, brain or Brain(mind, settings, Storage(db)), settings)
 
 
 @pytest_asyncio.fixture
@@ -111,7 +79,7 @@ async def test_typing_is_shown_while_the_group_limit_holds_an_answer(
     brain = Brain(mind, settings, Storage(db))
     # one message per 2 s in a group (Telegram's is 20 a minute): the second answer waits its turn
     limiter = FrontRateLimiter(group_max_rate=1, group_time_period=2.0)
-    app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=FAST, rate_limiter=limiter)
+    app = shared_make_app(emu, brain, settings, rate_limiter=limiter)
     async with running(app, poll_timeout=1):
         first = await ask(emu, "@ballerina_trivia_bot who directs ballerina?", chat_type="group")
         asked = time.time()

@@ -1,13 +1,13 @@
 """The aiohttp request backend (bot/channels/telegram_http.py) in the real PTB Application, against the
 Bot API emulator: answers, retries (5xx, never-sent errors), 429, connection refused, read timeouts.
 
-The bot's default; tests/test_telegram_e2e.py runs the same front on it too.
+The bot's default; tests/telegram_front/test_telegram_e2e.py runs the same front on it too.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -18,35 +18,15 @@ from telegram.ext import Application
 
 from bot.channels.telegram import FrontOptions, build_application, running
 from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest
-from bot.config import Settings, load_settings
-from bot.dialogue import Brain, Mind, build_mind
+from bot.config import Settings
+from bot.dialogue import Brain, Mind
 from bot.storage import Storage
 from tests.support.botapi_emulator import DEFAULT_USER_ID, BotAPIEmulator, Call
-
-TOKEN = "123:ABC"
-USERNAME = "ballerina_trivia_bot"
-FAST = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, http="aiohttp")
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return load_settings(env={})
-
-
-@pytest.fixture(scope="module")
-def mind(settings: Settings) -> Mind:
-    return build_mind(settings)
-
-
-@pytest.fixture
-def emu() -> Iterator[BotAPIEmulator]:
-    with BotAPIEmulator(token=TOKEN, bot_username=USERNAME) as emulator:
-        yield emulator
-
+from tests.support.telegram import FAST, TOKEN
+from tests.support.telegram import make_app as shared_make_app
 
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path, **kwargs: float) -> Application:
-    brain = Brain(mind, settings, Storage(db))
-    return build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=FAST, **kwargs)
+    return shared_make_app(emu, Brain(mind, settings, Storage(db)), settings, **kwargs)
 
 
 @pytest_asyncio.fixture

@@ -40,15 +40,9 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from tests.support.botapi_emulator import BotAPIEmulator, Call, parse_entities
+from tests.support.telegram import TOKEN
 
-TOKEN = "123:ABC"
 CHAT = 1001
-
-
-@pytest.fixture
-def emu() -> Iterator[BotAPIEmulator]:
-    with BotAPIEmulator(token=TOKEN) as emulator:
-        yield emulator
 
 
 @pytest_asyncio.fixture
