@@ -32,7 +32,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -57,6 +57,7 @@ from ..reply import Reply
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_quiz import TelegramQuiz
+from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,7 @@ class TelegramFront:
             log.exception("could not answer %r in chat %s", text[:200], message.chat_id)
             rendered = render.Rendered(render.escape(APOLOGY), None, APOLOGY)
         if not self.options.typing:
-            await self._send(context, message, rendered, quote=group if quote is None else quote)
+            await send_reply(message, rendered, quote=quote)
             return
         # "typing…" only if the answer is held up (see TYPING_DELAY); a timer costs less than a task
         typing: list[asyncio.Task[None]] = []
@@ -343,27 +344,11 @@ class TelegramFront:
 
         timer = asyncio.get_running_loop().call_later(self.options.typing_delay, start_typing)
         try:
-            await self._send(context, message, rendered, quote=group if quote is None else quote)
+            await send_reply(message, rendered, quote=quote)
         finally:
             timer.cancel()
             for task in typing:
                 task.cancel()
-
-    async def _send(self, context: ContextTypes.DEFAULT_TYPE, message: Message, rendered: render.Rendered,
-                    *, quote: bool) -> None:
-        thread = message.message_thread_id if message.is_topic_message else None
-        reply_to = {"reply_to_message_id": message.message_id, "allow_sending_without_reply": True} if quote else {}
-        try:
-            await context.bot.send_message(message.chat_id, rendered.text, parse_mode=ParseMode.HTML,
-                                           reply_markup=rendered.keyboard, message_thread_id=thread,
-                                           **reply_to)
-        except BadRequest as exc:
-            if not rendered.plain or "parse entities" not in str(exc).lower():
-                raise
-            # our markup was rejected: the words still matter more than the formatting
-            log.error("Telegram rejected our HTML (%s); sending plain text", exc)
-            await context.bot.send_message(message.chat_id, rendered.plain, reply_markup=rendered.keyboard,
-                                           message_thread_id=thread, **reply_to)
 
     # handlers -------------------------------------------------------------------------------------
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -389,7 +374,7 @@ class TelegramFront:
         group = message.chat.type != ChatType.PRIVATE
         text = render.greeting(user.first_name if user else None, self.title, group, context.bot.username)
         keyboard = render.suggestion_keyboard(self.brain.mind.answers.suggestions)
-        await self._send(context, message, render.Rendered(text, keyboard), quote=group)
+        await send_reply(message, render.Rendered(text, keyboard))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -397,7 +382,7 @@ class TelegramFront:
             return
         core = self._ask(None, _user_id(message), "help")
         text = render.help_text(core.text, self.title, context.bot.username)
-        await self._send(context, message, render.Rendered(text), quote=message.chat.type != ChatType.PRIVATE)
+        await send_reply(message, render.Rendered(text))
 
     async def on_about(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -408,15 +393,14 @@ class TelegramFront:
 
         sources = [SourceRef(s.attribution, s.known, s.publication, s.title, s.url) for s in kb.sources.values()]
         text = render.about_text(self.title, len(kb.entities), len(kb.facts), sources)
-        await self._send(context, message, render.Rendered(text), quote=message.chat.type != ChatType.PRIVATE)
+        await send_reply(message, render.Rendered(text))
 
     async def on_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or self._ignored_sender(message, context.bot.id):
             return
         forget_context(self.brain, str(message.chat_id))
-        await self._send(context, message, render.Rendered(render.escape(FORGOTTEN)),
-                         quote=message.chat.type != ChatType.PRIVATE)
+        await send_reply(message, render.Rendered(render.escape(FORGOTTEN)))
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -426,8 +410,7 @@ class TelegramFront:
         target = command.partition("@")[2]
         if message.chat.type != ChatType.PRIVATE and target.lower() != (context.bot.username or "").lower():
             return  # another bot's command, or one not addressed to anyone in particular
-        await self._send(context, message, render.Rendered(render.escape(UNKNOWN_COMMAND)),
-                         quote=message.chat.type != ChatType.PRIVATE)
+        await send_reply(message, render.Rendered(render.escape(UNKNOWN_COMMAND)))
 
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -435,7 +418,7 @@ class TelegramFront:
             return
         text = NOT_TEXT.format(title=self.title)
         keyboard = render.suggestion_keyboard(self.brain.mind.answers.suggestions[:3])
-        await self._send(context, message, render.Rendered(render.escape(text), keyboard, text), quote=False)
+        await send_reply(message, render.Rendered(render.escape(text), keyboard, text), quote=False)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -456,7 +439,7 @@ class TelegramFront:
             log.exception("could not answer button %r in chat %s", question, message.chat.id)
             rendered = render.Rendered(render.escape(APOLOGY), None, APOLOGY)
         if isinstance(message, Message):
-            await self._send(context, message, rendered, quote=False)
+            await send_reply(message, rendered, quote=False)
         else:
             await context.bot.send_message(message.chat.id, rendered.text, parse_mode=ParseMode.HTML,
                                            reply_markup=rendered.keyboard)

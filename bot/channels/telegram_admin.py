@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -34,6 +34,7 @@ from ..errors import BotError, NotAdminError
 from ..live import Reloader
 from ..storage import Storage
 from . import telegram_render as render
+from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
 USAGE = """Knowledge admin commands:
@@ -313,11 +314,8 @@ class TelegramAdmin:
                                                 reply_markup=keyboard)
 
     async def _reply(self, message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-        group = message.chat.type != ChatType.PRIVATE
-        extra: dict[str, Any] = {"reply_to_message_id": message.message_id,
-                                 "allow_sending_without_reply": True} if group else {}
-        await message.get_bot().send_message(message.chat_id, render.escape(text[:4000]), parse_mode=ParseMode.HTML,
-                                             reply_markup=keyboard, **extra)
+        text = text[:4000]
+        await send_reply(message, render.Rendered(render.escape(text), keyboard, text))
 
 
 def _number(args: list[str], default: int) -> int:

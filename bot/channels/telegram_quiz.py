@@ -29,6 +29,7 @@ from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage
 from . import telegram_render as tg_render
+from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -230,10 +231,7 @@ class TelegramQuiz:
         return member.status in ADMIN_STATUSES
 
     async def _reply(self, message: Message, text: str) -> None:
-        group = message.chat.type != ChatType.PRIVATE
-        extra: dict[str, Any] = {"reply_to_message_id": message.message_id,
-                                 "allow_sending_without_reply": True} if group else {}
-        await message.get_bot().send_message(message.chat_id, html(text, True), parse_mode=ParseMode.HTML, **extra)
+        await send_reply(message, tg_render.Rendered(html(text, True), plain=text))
 
 
 def _name(message: Message) -> str:

@@ -1897,6 +1897,8 @@ class BotAPIEmulator:
                 "text": text,
                 "entities": entities if entities is not None else self._auto_entities(text),
                 "reply_to_message": reply_to, "message_thread_id": message_thread_id,
+                # a message in a forum topic (Telegram sets both)
+                "is_topic_message": True if message_thread_id is not None else None,
             })
             return self.push_update({"message": msg})
 

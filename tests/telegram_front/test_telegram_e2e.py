@@ -169,6 +169,17 @@ async def test_group_mention_reply_and_ask_are_answered(emu: BotAPIEmulator, bot
     assert empty.params["reply_markup"]["inline_keyboard"]  # "ask me what?" with examples
 
 
+async def test_answers_in_a_forum_topic_stay_in_that_topic(emu: BotAPIEmulator, bot: Application) -> None:
+    topic = {"chat_type": "supergroup", "message_thread_id": 7}
+    answer = await ask(emu, f"@{USERNAME} who directs ballerina?", **topic)
+    assert "Len Wiseman" in answer.text and answer.params["message_thread_id"] == 7
+    for command in ("/help", "/score", "/leaderboard", "/kb show Ballerina"):  # the front, quiz and admin
+        reply = await ask(emu, f"{command.split()[0]}@{USERNAME} {' '.join(command.split()[1:])}".strip(), **topic)
+        assert reply.params.get("message_thread_id") == 7, command
+    general = await ask(emu, f"@{USERNAME} who plays Winston?", chat_type="supergroup")
+    assert "message_thread_id" not in general.params
+
+
 async def test_group_chatter_and_other_bots_commands_are_ignored(emu: BotAPIEmulator, bot: Application) -> None:
     for text in ("who directs ballerina?", "lol", "/start@other_bot", "/weather@other_bot", "hey @someone_else"):
         emu.push_message(text, chat_type="group")
