@@ -155,3 +155,32 @@ def test_the_last_film_or_series_named_is_the_one_asked_about(ask) -> None:  # t
     ask("what's the plot of Ballerina?")
     reply = ask("what's the plot?")  # Ballerina came last, though the series is also in context
     assert "Rooney" in reply.text
+
+
+@pytest.mark.parametrize("question", ["who directed the first die hard?", "who directed underworld 2",
+                                      "who directs ballerina 2?", "when is the second ballerina out?"])
+def test_another_instalment_of_a_known_series_is_not_known(ask, question: str) -> None:  # type: ignore[no-untyped-def]
+    # the knowledge holds the fourth Die Hard, the first Underworld and one Ballerina: a claim about
+    # another instalment would be invented
+    reply = ask(question, chat=None)
+    assert reply.kind != "answer" and "Wiseman" not in reply.text and "2024" not in reply.text
+
+
+@pytest.mark.parametrize("question", ["who directed die hard 4?", "who directed the fourth die hard",
+                                      "who directed the first underworld?", "who directed john wick chapter 4"])
+def test_the_known_instalment_is_still_found_by_its_number(ask, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert ask(question, chat=None).kind == "answer"
+
+
+def test_did_he_direct_a_film_lists_that_film(ask) -> None:  # type: ignore[no-untyped-def]
+    # the film named is what is asked about, not "the current film" to leave out of "other work"
+    reply = ask("did len wiseman direct underworld?", chat=None)
+    assert reply.kind == "answer" and "Underworld" in reply.text
+    ask("who directs Ballerina?")
+    assert "Underworld" in ask("did he direct underworld?").text
+
+
+def test_arithmetic_is_not_a_question_about_the_film(ask) -> None:  # type: ignore[no-untyped-def]
+    for question in ("what is 17 * 23", "what's 2+2?"):
+        reply = ask(question, chat=None)
+        assert reply.kind != "answer" and "Ballerina is" not in reply.text

@@ -79,7 +79,8 @@ def _known_variant(word: str, known: frozenset[str]) -> bool:
 
 
 def unknown_words(turn: Turn) -> tuple[str, ...]:
-    return tuple(w for w in turn.parse.unknown_words if not _known_variant(w, turn.known_words))
+    # several words are a name the parser set aside on purpose ("underworld 2"), never a typo
+    return tuple(w for w in turn.parse.unknown_words if " " in w or not _known_variant(w, turn.known_words))
 
 
 def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] | None = None,

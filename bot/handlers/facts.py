@@ -9,16 +9,26 @@ from ..reply import Reply
 from .base import Turn, clarify_reply, describe, resolve, unknown_reply, who_do_you_mean
 
 
-def current_film(turn: Turn) -> Entity:
-    """The film named in this message (other than the entity asked about), else the one in context."""
+def named_film(turn: Turn) -> Entity | None:
+    """The film named in this message, other than the entity asked about."""
     kb = turn.kb
     kind = kb.default_subject.kind
     for index, mention in enumerate(turn.parse.mentions):
         films = [i for i in mention.entity_ids if kb.entities[i].kind == kind]
         if index not in turn.used_mentions and len(films) == 1:
             return kb.entities[films[0]]
-    film = turn.context.last_by_kind.get(kind)
+    return None
+
+
+def context_film(turn: Turn) -> Entity:
+    kb = turn.kb
+    film = turn.context.last_by_kind.get(kb.default_subject.kind)
     return kb.entities.get(film or "", kb.default_subject)
+
+
+def current_film(turn: Turn) -> Entity:
+    """The film named in this message (other than the entity asked about), else the one in context."""
+    return named_film(turn) or context_film(turn)
 
 
 def gather(turn: Turn, entity: Entity) -> list[Fact]:
@@ -37,7 +47,12 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
     if route.given != "subject":
         film = current_film(turn)
         if route.exclude_current_film:
-            found = [f for f in found if f.subject != film.id]
+            # "what else has he made?" leaves out the film we are talking about; "did he direct Underworld?"
+            # asks about the film it names, so that one comes first
+            asked = named_film(turn)
+            keep = {asked.id} if asked else set()
+            found = [f for f in found if f.subject != context_film(turn).id or f.subject in keep]
+            found.sort(key=lambda f: f.subject not in keep)
         else:  # "who plays Winston?" means in the film we are talking about, if it says
             in_film = [f for f in found if f.subject == film.id]
             found = in_film or found[:1]
@@ -88,7 +103,7 @@ def handle(turn: Turn) -> Reply | None:
         return who_do_you_mean(turn)
     entity = res.entity
     facts = gather(turn, entity)
-    film = current_film(turn)
+    film = context_film(turn) if route.exclude_current_film else current_film(turn)
     if not facts and route.given == "subject" and film.id != entity.id:
         # "is it a John Wick movie?": the named thing is the answer side of a fact about our film.
         film_facts = gather(turn, film)
@@ -109,7 +124,7 @@ def handle(turn: Turn) -> Reply | None:
         response = f"{response}_{first.relation}"
     fact_film = kb.name(first.subject) if route.given != "subject" else entity.name
     if route.exclude_current_film:
-        fact_film = film.name
+        fact_film = context_film(turn).name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     return turn.reply(
         response, facts=facts, spoilers=spoilers,

@@ -102,6 +102,14 @@ class NLU:
         covered = {i for m in mentions for i in range(m.start, m.end)}
         unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
                    and t not in self.known_words and not t.isdigit()]
+        # "who directed the first Die Hard?" when only the fourth is known: the question is still "who
+        # directed" (ranked above with the name), but about a film the bot does not know
+        for mention in list(mentions):
+            span = self.gazetteer.other_instalment(toks, mention)
+            if span is not None:
+                mentions.remove(mention)
+                phrase = toks[span[0]:span[1]]
+                unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
         return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
 
     @property

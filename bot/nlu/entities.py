@@ -5,6 +5,7 @@ bot has never seen, because a typo is exactly such a word and this keeps the hot
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,6 +17,22 @@ from .text import STOPWORDS, tokens
 MAX_NGRAM = 5
 FUZZY_CUTOFF = 80.0
 MIN_FUZZY_CHARS = 5
+ORDINALS = {w: n for n, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
+ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
+MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
+
+
+def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
+    """The number of a film in a series that `token` spells: "2", "2nd", "second", "ii" (None if none).
+    `ordinal_only`: only the forms that can stand before a title ("the second Underworld")."""
+    if token in ORDINALS:
+        return ORDINALS[token]
+    match = re.fullmatch(r"(\d{1,2})(st|nd|rd|th)?", token)
+    if match and (match.group(2) or not ordinal_only):
+        number = int(match.group(1))
+        return number if 1 <= number <= MAX_INSTALMENT else None
+    return None if ordinal_only else ROMAN.get(token)
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,10 @@ class Mention:
         return len(self.entity_ids) > 1
 
 
+def _numbers(phrase: str) -> set[int]:
+    return {n for t in phrase.split() if (n := instalment(t)) is not None}
+
+
 class Gazetteer:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -45,6 +66,12 @@ class Gazetteer:
         # A longer alias wins over a shorter one for the same span; ties stay ambiguous.
         self.names: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in names.items()}
         self.words: frozenset[str] = frozenset(w for k in self.names for w in k.split())
+        # Which instalments a work's names spell ("die hard 4", "the fourth die hard" -> {4}); people and
+        # characters (he, she, they) are not instalments of anything.
+        self.instalments: dict[str, frozenset[int]] = {
+            entity.id: frozenset(n for alias in (entity.name, *entity.aliases) for t in tokens(alias)
+                                 if (n := instalment(t)) is not None)
+            for entity in kb.entities.values() if entity.pronoun in (None, "it")}
         self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
         self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
 
@@ -69,12 +96,30 @@ class Gazetteer:
                     taken[start:end] = [True] * size
         return sorted(found, key=lambda m: m.start)
 
+    def other_instalment(self, toks: list[str], mention: Mention) -> tuple[int, int] | None:
+        """The token span naming another film of the series than the one(s) the knowledge holds ("the
+        first Die Hard" when only the fourth is known, "Underworld 2", "Ballerina 2"), or None."""
+        works = [self.instalments[i] for i in mention.entity_ids if i in self.instalments]
+        if not works or len(works) < len(mention.entity_ids):
+            return None
+        after = instalment(toks[mention.end]) if mention.end < len(toks) else None
+        if after is not None:
+            return (mention.start, mention.end + 1) if all(after not in n for n in works) else None
+        before = instalment(toks[mention.start - 1], ordinal_only=True) if mention.start > 0 else None
+        # "the second Ballerina" is another film; "the first Ballerina film" may well be this one
+        if before is not None and all(before not in n and (n or before > 1) for n in works):
+            return mention.start - 1, mention.end
+        return None
+
     def _fuzzy(self, phrase: str) -> tuple[str, float] | None:
         """Best alias within the cutoff; memoised because the same typos recur across users."""
         if phrase not in self._fuzzy_cache:
             if len(self._fuzzy_cache) > 50_000:
                 self._fuzzy_cache.clear()
             match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            # a typo is in the letters: "underworld 2" is not a misspelt "underworld 1"
+            if match and _numbers(match[0]) != _numbers(phrase):
+                match = None
             self._fuzzy_cache[phrase] = (match[0], match[1]) if match else None
         return self._fuzzy_cache[phrase]
 
