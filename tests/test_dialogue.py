@@ -184,3 +184,17 @@ def test_arithmetic_is_not_a_question_about_the_film(ask) -> None:  # type: igno
     for question in ("what is 17 * 23", "what's 2+2?"):
         reply = ask(question, chat=None)
         assert reply.kind != "answer" and "Ballerina is" not in reply.text
+
+
+@pytest.mark.parametrize("question", ["who plays the main character?", "who plays the lead role in ballerina",
+                                      "who plays the titular character", "who's the actress playing the protagonist?"])
+def test_the_lead_described_not_named_is_the_films_main_character(ask, question: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(question, chat=None)
+    assert reply.kind == "answer" and "Ana de Armas" in reply.text
+
+
+def test_the_lead_is_the_lead_of_the_film_in_question(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays John Wick?")
+    assert "Ana de Armas" in ask("and who plays the lead?").text  # Ballerina's lead, not the last character
+    # the knowledge has no lead for Chapter 4: Ballerina's is not the answer
+    assert "Ana de Armas" not in ask("who plays the lead in john wick 4?", chat="other").text

@@ -10,6 +10,7 @@ from ..answers import Answers, Route, join_list
 from ..context import ChatContext
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..nlu import Parse
+from ..nlu.text import tokens
 from ..reply import Kind, Reply, SourceRef
 
 PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
@@ -103,6 +104,9 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
         if candidates:
             turn.used_mentions.add(index)
             return Resolution(options=tuple(candidates))
+    described = described_entity(turn, kinds)
+    if described is not None:
+        return described
     if use_context:
         for tok in parse.tokens:
             pronoun = PRONOUNS.get(tok)
@@ -152,3 +156,45 @@ def clarify_reply(turn: Turn, options: tuple[Entity, ...]) -> Reply:
 
 def who_do_you_mean(turn: Turn) -> Reply:
     return turn.reply("utter_who_do_you_mean", kind="clarify", suggestions=turn.answers.suggestions[:3])
+
+
+def named_film(turn: Turn) -> Entity | None:
+    """The film named in this message, other than the entity asked about."""
+    kb = turn.kb
+    kind = kb.default_subject.kind
+    for index, mention in enumerate(turn.parse.mentions):
+        films = [i for i in mention.entity_ids if kb.entities[i].kind == kind]
+        if index not in turn.used_mentions and len(films) == 1:
+            return kb.entities[films[0]]
+    return None
+
+
+def context_film(turn: Turn) -> Entity:
+    """The film talked about last in this chat, else the knowledge's own."""
+    kb = turn.kb
+    film = turn.context.last_by_kind.get(kb.default_subject.kind)
+    return kb.entities.get(film or "", kb.default_subject)
+
+
+def current_film(turn: Turn) -> Entity:
+    """The film named in this message (other than the entity asked about), else the one in context."""
+    return named_film(turn) or context_film(turn)
+
+
+def described_entity(turn: Turn, kinds: list[str]) -> Resolution | None:
+    """ "who plays the lead?": a relation's descriptor ("the lead" for main_character) stands for its
+    object in the current film. None if the message uses no descriptor; nothing resolved if the film
+    has no such fact (the lead of a film the knowledge has no lead for is not our film's lead)."""
+    kb, toks = turn.kb, turn.parse.tokens
+    text = f" {' '.join(toks)} "
+    for relation in kb.relations.values():
+        if relation.literal or not set(relation.object) & set(kinds):
+            continue
+        for descriptor in relation.descriptors:
+            if f" {' '.join(tokens(descriptor))} " not in text:
+                continue
+            facts = [f for f in kb.facts_about(current_film(turn).id, relation.id) if f.object in kb.entities]
+            if not facts:
+                return Resolution(unknown_words=(descriptor,))
+            return Resolution(kb.entities[facts[0].object])
+    return None

@@ -6,29 +6,17 @@ import re
 from ..answers import join_list
 from ..knowledge import Entity, Fact
 from ..reply import Reply
-from .base import Turn, clarify_reply, describe, resolve, unknown_reply, who_do_you_mean
-
-
-def named_film(turn: Turn) -> Entity | None:
-    """The film named in this message, other than the entity asked about."""
-    kb = turn.kb
-    kind = kb.default_subject.kind
-    for index, mention in enumerate(turn.parse.mentions):
-        films = [i for i in mention.entity_ids if kb.entities[i].kind == kind]
-        if index not in turn.used_mentions and len(films) == 1:
-            return kb.entities[films[0]]
-    return None
-
-
-def context_film(turn: Turn) -> Entity:
-    kb = turn.kb
-    film = turn.context.last_by_kind.get(kb.default_subject.kind)
-    return kb.entities.get(film or "", kb.default_subject)
-
-
-def current_film(turn: Turn) -> Entity:
-    """The film named in this message (other than the entity asked about), else the one in context."""
-    return named_film(turn) or context_film(turn)
+from .base import (
+    Turn,
+    clarify_reply,
+    context_film,
+    current_film,
+    describe,
+    named_film,
+    resolve,
+    unknown_reply,
+    who_do_you_mean,
+)
 
 
 def gather(turn: Turn, entity: Entity) -> list[Fact]:

@@ -65,6 +65,10 @@ class Relation(Strict):
     subject: list[EntityKind]
     object: list[EntityKind] | Literal["text"]
     role: list[EntityKind] | None = None
+    descriptors: list[str] = Field(
+        default_factory=list,
+        description="phrases that stand for this relation's object in the film talked about: 'the lead', "
+                    "'the protagonist' for main_character ('who plays the lead?')")
 
     _check_id = field_validator("id")(_slug)
 
