@@ -198,3 +198,16 @@ def test_the_lead_is_the_lead_of_the_film_in_question(ask) -> None:  # type: ign
     assert "Ana de Armas" in ask("and who plays the lead?").text  # Ballerina's lead, not the last character
     # the knowledge has no lead for Chapter 4: Ballerina's is not the answer
     assert "Ana de Armas" not in ask("who plays the lead in john wick 4?", chat="other").text
+
+
+def test_he_is_the_person_quoted_when_the_answer_names_no_one_else(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "Joe Drake" in ask("when does ballerina come out?").text  # his words, with his name
+    reply = ask("who does he work for?")
+    assert reply.kind == "answer" and "Lionsgate" in reply.text
+    ask("who plays Winston?")  # names Ian McShane: "he" is him now, whoever the source quotes
+    assert "Ian McShane" in ask("what else has he been in?").text
+
+
+def test_who_runs_the_studio(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who's the boss of lionsgate?", chat=None)
+    assert reply.kind == "answer" and "Joe Drake" in reply.text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..answers import join_list
 from ..knowledge import Entity, Fact
@@ -114,16 +115,26 @@ def handle(turn: Turn) -> Reply | None:
     if route.exclude_current_film:
         fact_film = context_film(turn).name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
-    return turn.reply(
+    reply = turn.reply(
         response, facts=facts, spoilers=spoilers,
-        # the film a fact is about comes first, so "it" next means that film even when it went unnamed
-        # ("who plays Winston?" is about Ballerina); the names in the answer come last and win "he"/"she"
-        entities=[*dict.fromkeys(f.subject for f in facts), entity.id, *[e.id for e in answered],
-                  *named_in_text(turn, facts)],
+        # who said it comes first, so "he" means them only if the answer names no one else ("when is it
+        # out?" "Joe Drake says..." "who does he work for?"); then the film a fact is about, so "it" next
+        # means that film even when it went unnamed ("who plays Winston?" is about Ballerina); the names in
+        # the answer come last and win "he"/"she"
+        entities=[*speakers(turn, facts), *dict.fromkeys(f.subject for f in facts), entity.id,
+                  *[e.id for e in answered], *named_in_text(turn, facts)],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
     )
+    named = [e for e in reply.entities if e not in speakers(turn, facts) or turn.kb.name(e) in reply.text]
+    return reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
+
+
+def speakers(turn: Turn, facts: list[Fact]) -> list[str]:
+    """The people the facts' sources quote ("according to Lionsgate chair Joe Drake")."""
+    kb = turn.kb
+    return list(dict.fromkeys(s for f in facts if (s := kb.sources[f.source].said_by) in kb.entities))
 
 
 def named_in_text(turn: Turn, facts: list[Fact]) -> list[str]:
