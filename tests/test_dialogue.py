@@ -211,3 +211,13 @@ def test_he_is_the_person_quoted_when_the_answer_names_no_one_else(ask) -> None:
 def test_who_runs_the_studio(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("who's the boss of lionsgate?", chat=None)
     assert reply.kind == "answer" and "Joe Drake" in reply.text
+
+
+def test_a_typo_taught_as_a_name_is_still_matched_to_the_name(ask) -> None:  # type: ignore[no-untyped-def]
+    # "winstn" is marked up as a character in the training data; it must not become a plain word
+    assert "Ian McShane" in ask("who plays winstn", chat=None).text
+
+
+def test_another_persons_fact_is_not_offered_for_someone(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who does keanu reeves work for?", chat=None)
+    assert reply.kind == "unknown" and "Joe Drake" not in reply.text

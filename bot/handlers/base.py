@@ -104,9 +104,6 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
         if candidates:
             turn.used_mentions.add(index)
             return Resolution(options=tuple(candidates))
-    described = described_entity(turn, kinds)
-    if described is not None:
-        return described
     if use_context:
         for tok in parse.tokens:
             pronoun = PRONOUNS.get(tok)
@@ -116,6 +113,9 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
     strangers = unknown_words(turn)
     if strangers:
         return Resolution(unknown_words=strangers)
+    described = described_entity(turn, kinds)  # after the strangers: "the lead in Barbie" is not ours
+    if described is not None:
+        return described
     if use_context:
         # the thing talked about most recently, if it is of a wanted kind ("the plot" of the last film or
         # series named, whichever came last)

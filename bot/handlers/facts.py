@@ -152,16 +152,19 @@ def named_in_text(turn: Turn, facts: list[Fact]) -> list[str]:
 
 
 def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
-    """Say we do not know; if the same relation is known for another entity, offer that instead.
+    """Say we do not know; if the same relation is known for another work, offer that instead.
 
     The offer counts as an answer when the question named something linked to the other entity (the
     series of the film that has the fact); otherwise it stays an "I don't know" with a pointer
     ("Ballerina's box office?"), because the question may have meant something else entirely.
     """
     kb = turn.kb
+    # films compare ("Ballerina's box office?" -> Chapter 4's); people don't: another person's employer
+    # is no answer to "who does Keanu work for?"
+    comparable = entity.pronoun not in ("he", "she")
     for relation in turn.route.relations:
         others = [f for f in kb.facts if f.relation == relation and f.subject != entity.id]
-        if others and turn.route.given == "subject":
+        if others and turn.route.given == "subject" and comparable:
             other = others[0]
             linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
             return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked and named else "unknown",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..knowledge import KnowledgeBase
-from .data import TrainingData, load_training_data
+from .data import TrainingData, load_training_data, marked_names
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
@@ -138,7 +138,11 @@ def fit_model(kb: KnowledgeBase, data: TrainingData) -> IntentModel:
     from .train import train_model
 
     gazetteer = Gazetteer(kb)
-    domain = sorted({w for text, intent in data.examples if intent != OUT_OF_SCOPE for w in tokens(text)})
+    # Names marked up in the examples are not vocabulary: a typo taught as a name ("[winstn](character)")
+    # must stay unknown, so the entity matcher tries it against the knowledge's names at answer time.
+    names = {w for examples in data.raw.values() for example in examples for name in marked_names(example)
+             for w in tokens(name)} - gazetteer.words
+    domain = sorted({w for text, intent in data.examples if intent != OUT_OF_SCOPE for w in tokens(text)} - names)
     return train_model([featurize(gazetteer, t) for t, _ in data.examples], [i for _, i in data.examples],
                        domain_words=domain, vocabulary_rows=intent_vocabulary(gazetteer, data.examples).to_rows())
 

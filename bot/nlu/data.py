@@ -43,6 +43,11 @@ def strip_markup(example: str) -> str:
     return _ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), example).strip()
 
 
+def marked_names(example: str) -> list[str]:
+    """The entity values an example marks up ("who plays [winstn](character)" -> ["winstn"])."""
+    return [m.group(1) or m.group(2) for m in _ENTITY_MARKUP.finditer(example)]
+
+
 def parse_examples(block: str) -> list[str]:
     lines = [line.strip() for line in block.splitlines()]
     return [line[1:].strip() for line in lines if line.startswith("-") and line[1:].strip()]

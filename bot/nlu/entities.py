@@ -99,8 +99,9 @@ class Gazetteer:
     def other_instalment(self, toks: list[str], mention: Mention) -> tuple[int, int] | None:
         """The token span naming another film of the series than the one(s) the knowledge holds ("the
         first Die Hard" when only the fourth is known, "Underworld 2", "Ballerina 2"), or None."""
+        # only the works a name may mean count: "John Wick 1" is the series' first film, not the man
         works = [self.instalments[i] for i in mention.entity_ids if i in self.instalments]
-        if not works or len(works) < len(mention.entity_ids):
+        if not works:
             return None
         after = instalment(toks[mention.end]) if mention.end < len(toks) else None
         if after is not None:
