@@ -221,3 +221,12 @@ def test_a_typo_taught_as_a_name_is_still_matched_to_the_name(ask) -> None:  # t
 def test_another_persons_fact_is_not_offered_for_someone(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("who does keanu reeves work for?", chat=None)
     assert reply.kind == "unknown" and "Joe Drake" not in reply.text
+
+
+def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("has the ballerina director done any action films before?", chat=None)
+    assert reply.kind == "answer" and "Underworld" in reply.text
+    other_work = ask("what else has the director of ballerina made?", chat=None).text
+    assert "Underworld" in other_work and "Ballerina" not in other_work.split("Besides")[-1].split(",", 1)[-1]
+    # the character called the Director is still who "the director" names where a character is asked for
+    assert "Huston" in ask("who plays the director?", chat=None).text

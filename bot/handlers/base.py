@@ -193,7 +193,10 @@ def described_entity(turn: Turn, kinds: list[str]) -> Resolution | None:
         for descriptor in relation.descriptors:
             if f" {' '.join(tokens(descriptor))} " not in text:
                 continue
-            facts = [f for f in kb.facts_about(current_film(turn).id, relation.id) if f.object in kb.entities]
+            film = current_film(turn)
+            # "the director of Ballerina": Ballerina is how he was named, not a film asked about
+            turn.used_mentions.update(i for i, m in enumerate(turn.parse.mentions) if film.id in m.entity_ids)
+            facts = [f for f in kb.facts_about(film.id, relation.id) if f.object in kb.entities]
             if not facts:
                 return Resolution(unknown_words=(descriptor,))
             return Resolution(kb.entities[facts[0].object])
