@@ -134,7 +134,7 @@ def train(config: Optional[Path] = ConfigOption) -> None:
         nlu = NLU.build(kb, s.intents, s.cache_dir)
     except BotError as exc:
         fail(str(exc))
-    typer.echo(f"model {model_key(data)}: {len(data.examples)} examples, {len(nlu.model.classes)} intents, "
+    typer.echo(f"model {model_key(data, kb)}: {len(data.examples)} examples, {len(nlu.model.classes)} intents, "
                f"{len(nlu.model.index)} features; cached in {s.cache_dir}")
 
 

@@ -230,3 +230,19 @@ def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyp
     assert "Underworld" in other_work and "Ballerina" not in other_work.split("Besides")[-1].split(",", 1)[-1]
     # the character called the Director is still who "the director" names where a character is asked for
     assert "Huston" in ask("who plays the director?", chat=None).text
+
+
+@pytest.mark.parametrize("question", [
+    "who is Wayne Rooney?", "who is Lance Bass?", "who is Craig David?",  # namesakes of known people
+    "what is the plot of Ghosted?", "who directs the Louvre?", "who directed Underworld: Awakening?",
+    "what band does Keanu Reeves play bass in?", "is Keanu Reeves vegan?", "is it cold in Madrid in March?",
+])
+def test_questions_about_something_else_are_not_answered_with_a_fact(ask, question: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(question, chat=None)
+    assert reply.kind not in ("answer", "search"), reply.text
+
+
+@pytest.mark.parametrize("question", ["who directs ballerina bro", "who directd balerina", "wen is it comming out",
+                                      "john wick chapter 4 boxoffice"])
+def test_slang_typos_and_run_together_words_still_get_answers(ask, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert ask(question, chat=None).kind == "answer"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..reply import Reply
-from .base import PRONOUNS, Turn, clarify_reply, describe, resolve, unknown_reply, who_do_you_mean
+from .base import PRONOUNS, Turn, clarify_reply, describe, resolve, unknown_reply, unknown_subject, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
 
@@ -18,6 +18,9 @@ def handle(turn: Turn) -> Reply | None:
         return who_do_you_mean(turn)
     if not turn.used_mentions and _stray_numbers(turn):
         return None  # "what is 17 * 23": no name, no "it", but a number: not about the film in context
+    strangers = unknown_subject(turn)
+    if strangers:
+        return unknown_reply(turn, strangers)  # "tell me about Underworld Awakening"
     entity = res.entity
     description, desc_facts = describe(kb, entity)
     # Free-text facts (story, box office) say more than links, so they come first.

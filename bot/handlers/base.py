@@ -4,13 +4,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, process
 
 from ..answers import Answers, Route, join_list
 from ..context import ChatContext
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..nlu import Parse
 from ..nlu.text import tokens
+from ..nlu.vocab import content_words, known_variant
 from ..reply import Kind, Reply, SourceRef
 
 PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
@@ -59,29 +59,32 @@ class Resolution:
     unknown_words: tuple[str, ...] = ()  # the question names something we do not know
 
 
-_INFLECTIONS = ("ed", "ing", "ly", "ness", "ment", "ful", "less", "ise", "ize", "est")
-
-
-_variant_cache: dict[tuple[int, str], bool] = {}
-
-
-def _known_variant(word: str, known: frozenset[str]) -> bool:
-    """A typo or inflection of a known word ("premiering", "directer") or a plain English verb or
-    adverb ("announced", "scrapped") is not the name of something the bot does not know."""
-    if len(word) < 3 or word.endswith(_INFLECTIONS):
-        return True
-    key = (id(known), word)
-    if key not in _variant_cache:
-        if len(_variant_cache) > 50_000:
-            _variant_cache.clear()
-        _variant_cache[key] = len(word) >= 5 and process.extractOne(
-            word, known, scorer=fuzz.ratio, score_cutoff=80) is not None
-    return _variant_cache[key]
-
-
 def unknown_words(turn: Turn) -> tuple[str, ...]:
     # several words are a name the parser set aside on purpose ("underworld 2"), never a typo
-    return tuple(w for w in turn.parse.unknown_words if " " in w or not _known_variant(w, turn.known_words))
+    return tuple(w for w in turn.parse.unknown_words if " " in w or not known_variant(w, turn.known_words))
+
+
+SHORT_QUESTION = 4  # content words besides the names
+
+
+def unknown_subject(turn: Turn) -> tuple[str, ...]:
+    """Words the bot does not know that make a question about a known name one it cannot answer:
+    a word extending the name ("Underworld *Awakening*", "Lionsgate *Bridge*"), or unknown words making
+    most of a short question ("what *band* does Keanu play *bass* in?"). Unknown words in a longer, chatty
+    message ("me and my mates *saw* JW4 and we're *arguing* about who directs Ballerina, can you *settle*
+    it") are mostly its chatter: not enough."""
+    strangers = unknown_words(turn)
+    if not strangers:
+        return ()
+    parse = turn.parse
+    used = [parse.mentions[i] for i in turn.used_mentions if i < len(parse.mentions)]
+    beside = {m.start - 1 for m in used} | {m.end for m in used}
+    if any(0 <= i < len(parse.tokens) and parse.tokens[i] in strangers for i in beside):
+        return strangers
+    asked = content_words(parse.tokens, parse.mentioned_tokens)
+    if len(strangers) >= 2 and len(strangers) > len(asked) / 2 and len(asked) <= SHORT_QUESTION:
+        return strangers
+    return ()
 
 
 def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] | None = None,

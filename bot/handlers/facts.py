@@ -16,6 +16,7 @@ from .base import (
     named_film,
     resolve,
     unknown_reply,
+    unknown_subject,
     who_do_you_mean,
 )
 
@@ -33,6 +34,8 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
         found.extend(facts)
         if route.first_only and found:
             break
+    if route.want == "role":
+        found = [f for f in found if f.role]  # "Bruce Willis's character in Die Hard is ." is no answer
     if route.given != "subject":
         film = current_film(turn)
         if route.exclude_current_film:
@@ -90,6 +93,10 @@ def handle(turn: Turn) -> Reply | None:
         if turn.parse.unknown_words:
             return unknown_reply(turn, tuple(turn.parse.unknown_words))
         return who_do_you_mean(turn)
+    strangers = unknown_subject(turn)
+    if strangers:
+        # "what band does Keanu Reeves play bass in?": the name is known, the question is not
+        return unknown_reply(turn, strangers)
     entity = res.entity
     facts = gather(turn, entity)
     film = context_film(turn) if route.exclude_current_film else current_film(turn)

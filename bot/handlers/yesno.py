@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..answers import join_list
 from ..reply import Reply
-from .base import PRONOUNS, Turn, resolve, unknown_words, who_do_you_mean
+from .base import PRONOUNS, Turn, resolve, unknown_reply, unknown_words, who_do_you_mean
 
 
 def handle(turn: Turn) -> Reply | None:
@@ -27,6 +27,9 @@ def handle(turn: Turn) -> Reply | None:
         who_entity = who.entity
     else:
         strangers = who.unknown_words or unknown_words(turn)
+        if strangers and not _one_name(turn.parse.tokens, strangers):
+            # "is it cold in Madrid in March?": words scattered around the sentence are not someone's name
+            return unknown_reply(turn, strangers)
         if strangers:
             return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=" ".join(strangers),
                               cast=cast, facts=cast_facts, entities=[film.id])
@@ -55,3 +58,10 @@ def _pronoun(turn: Turn, kinds: list[str]):  # type: ignore[no-untyped-def]
             if entity_id in turn.kb.entities and turn.kb.entities[entity_id].kind in kinds:
                 return Resolution(turn.kb.entities[entity_id])
     return Resolution()
+
+
+def _one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:
+    """Do the unknown words sit together, as a name does ("is Carrie-Anne Moss in it")?"""
+    words = {w for s in strangers for w in s.split()}
+    at = [i for i, t in enumerate(toks) if t in words]
+    return bool(at) and at[-1] - at[0] + 1 == len(at) <= 4

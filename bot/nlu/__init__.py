@@ -15,8 +15,8 @@ from .data import TrainingData, load_training_data, marked_names
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
-from .text import STOPWORDS, fold, is_word, possessives, tokens
-from .vocab import IntentVocabulary, content_words
+from .text import FILLER, STOPWORDS, fold, is_word, possessives, tokens
+from .vocab import IntentVocabulary, content_words, known_variant
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -59,8 +59,13 @@ def _knowledge_words(kb: KnowledgeBase) -> frozenset[str]:
     return frozenset(words)
 
 
-def model_key(data: TrainingData) -> str:
-    return hashlib.sha256(f"{FORMAT_VERSION}:{data.digest}".encode()).hexdigest()[:20]
+def model_key(data: TrainingData, kb: KnowledgeBase | None = None) -> str:
+    """What the trained model depends on: the examples, the word lists that shape its vocabulary, and the
+    knowledge's names and kinds (names become placeholders in the features). A change to any retrains."""
+    names = sorted(f"{e.kind}:{alias}" for e in kb.entities.values() for alias in (e.name, *e.aliases)) if kb else []
+    lexicon = " ".join(sorted(STOPWORDS | FILLER))
+    text = f"{FORMAT_VERSION}:{data.digest}:{lexicon}:{'|'.join(names)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 class NLU:
@@ -68,13 +73,13 @@ class NLU:
         self.kb = kb
         self.model = model
         self.gazetteer = Gazetteer(kb)
-        self.known_words = model.known_words | _knowledge_words(kb)
+        self.known_words = model.known_words | _knowledge_words(kb) | FILLER
 
     @classmethod
     def build(cls, kb: KnowledgeBase, intents_dir: Path, cache_dir: Path) -> "NLU":
         """Load the cached model for this training data, training it first if there is none."""
         data = load_training_data(intents_dir)
-        path = cache_dir / f"nlu-{model_key(data)}.npz"
+        path = cache_dir / f"nlu-{model_key(data, kb)}.npz"
         try:
             model = IntentModel.load(path)
         except (OSError, ValueError, KeyError):
@@ -101,7 +106,15 @@ class NLU:
         ranking = self.model.rank(toks, kinds, named_kinds(self.kb, mentions))
         covered = {i for m in mentions for i in range(m.start, m.end)}
         unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
-                   and t not in self.known_words and not t.isdigit()]
+                   and t not in FILLER and t not in self.known_words and not t.isdigit()]
+        # "who is Wayne Rooney?": a one-word name beside a word the bot does not know is someone else's
+        # name ("Lance Bass", "Craig David"), not the Rooney or Lance it knows
+        for mention in list(mentions):
+            span = self._namesake(toks, mention, unknown, covered)
+            if span is not None:
+                mentions.remove(mention)
+                phrase = toks[span[0]:span[1]]
+                unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
         # "who directed the first Die Hard?" when only the fourth is known: the question is still "who
         # directed" (ranked above with the name), but about a film the bot does not know
         for mention in list(mentions):
@@ -111,6 +124,25 @@ class NLU:
                 phrase = toks[span[0]:span[1]]
                 unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
         return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
+
+    def _namesake(self, toks: list[str], mention: Mention, unknown: list[str],
+                  named: set[int]) -> tuple[int, int] | None:
+        """The span of a full name the one-word `mention` is only part of, or None."""
+        if mention.end - mention.start != 1 or mention.score < 100:
+            return None
+        if not all(self.kb.entities[i].pronoun in ("he", "she") for i in mention.entity_ids):
+            return None
+        def stranger(i: int) -> bool:
+            """A word the bot does not know (no typo of one it knows)."""
+            if not 0 <= i < len(toks) or i in named:
+                return False
+            word = toks[i]
+            return word in unknown and not known_variant(word, self.known_words)
+        if stranger(mention.start - 1):
+            return mention.start - 1, mention.end
+        if stranger(mention.end):
+            return mention.start, mention.end + 1
+        return None
 
     @property
     def vocab(self) -> IntentVocabulary:

@@ -17,6 +17,7 @@ from .text import STOPWORDS, tokens
 MAX_NGRAM = 5
 FUZZY_CUTOFF = 80.0
 MIN_FUZZY_CHARS = 5
+SPACING_CUTOFF = 90.0
 ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
@@ -118,8 +119,13 @@ class Gazetteer:
             if len(self._fuzzy_cache) > 50_000:
                 self._fuzzy_cache.clear()
             match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            # a typo is in the letters: "underworld 2" is not a misspelt "underworld 1"
+            # a typo is in the letters: "underworld 2" is not a misspelt "underworld 1", and "keanu reeves
+            # vegan" is not a misspelt "keanu reeves" (a word more is a word more, unless only a space is
+            # missing or extra: "ana dearmas")
             if match and _numbers(match[0]) != _numbers(phrase):
+                match = None
+            if match and len(match[0].split()) != len(phrase.split()) and \
+                    fuzz.ratio(match[0].replace(" ", ""), phrase.replace(" ", "")) < SPACING_CUTOFF:
                 match = None
             self._fuzzy_cache[phrase] = (match[0], match[1]) if match else None
         return self._fuzzy_cache[phrase]

@@ -54,7 +54,9 @@ FILLER = frozenset(
     """right nah naw yup yass lol lmao haha hahaha huh eh hmm hmmm umm um uh ah ahh aha btw tbh imo idk
     basically exactly sure probably maybe perhaps honestly literally seriously totally definitely anyway
     mean wondering wonder curious quick question quickly idea think guess bet reckon suppose man dude bro
-    mate pal folks cool nice great awesome fine alright true correct wow omg""".split()
+    mate pal folks cool nice great awesome fine alright true correct wow omg plz pls please yeah yea yep ya
+    okay ok guys tho though actually kinda sorta wanna gonna gotta lemme gimme gal fam bruh rn ngl smh hey
+    yo ooh oh""".split()
 )
 
 

@@ -33,6 +33,52 @@ def stem(word: str) -> str:
     return word
 
 
+_INFLECTIONS = ("ing", "ed", "ly", "ness", "ment", "ful", "less", "ise", "ize", "est", "er", "es", "s")
+_variant_cache: dict[tuple[int, str], bool] = {}
+
+
+def known_variant(word: str, known: frozenset[str]) -> bool:
+    """Is `word` an inflection or a typo of a known word ("premiering", "directd"), rather than the name
+    of something the bot does not know ("Ghosted", "Louvre")?
+
+    An inflection counts only if its stem is known ("premiering" -> "premier"): "awakening" is a title,
+    not a form of a word the bot knows. A typo keeps the first letter and most of the rest.
+    """
+    if len(word) < 3:
+        return True
+    key = (id(known), word)
+    if key not in _variant_cache:
+        if len(_variant_cache) > 50_000:
+            _variant_cache.clear()
+        _variant_cache[key] = _inflected(word, known) or _joined(word, known) or _misspelt(word, known)
+    return _variant_cache[key]
+
+
+def _inflected(word: str, known: frozenset[str]) -> bool:
+    for suffix in _INFLECTIONS:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            forms = {base, base + "e", base + "y", base[:-1] if len(base) > 3 and base[-1] == base[-2] else base}
+            if forms & known:
+                return True
+    return False
+
+
+def _joined(word: str, known: frozenset[str]) -> bool:
+    """Two known words run together ("boxoffice"), or a contraction without its apostrophe ("howd")."""
+    if word[-1] in "ds" and word[:-1] in known:
+        return True
+    return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
+
+
+def _misspelt(word: str, known: frozenset[str]) -> bool:
+    if len(word) < MIN_FUZZY_CHARS:
+        return False
+    match = process.extractOne(word, [k for k in known if k[:1] == word[:1]], scorer=fuzz.ratio,
+                               score_cutoff=FUZZY_CUTOFF)
+    return match is not None
+
+
 def content_words(toks: list[str], skip: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
     return [t for i, t in enumerate(toks)
             if i not in skip and is_word(t) and t not in STOPWORDS and t not in FILLER and not t.isdigit()]
