@@ -236,6 +236,8 @@ def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyp
     "who is Wayne Rooney?", "who is Lance Bass?", "who is Craig David?",  # namesakes of known people
     "what is the plot of Ghosted?", "who directs the Louvre?", "who directed Underworld: Awakening?",
     "what band does Keanu Reeves play bass in?", "is Keanu Reeves vegan?", "is it cold in Madrid in March?",
+    "when is Windows 12 out?", "who did Ana de Armas play in Knives Out?", "is 1883 a spin-off?",
+    "who is in the cast of John Wick: Chapter 2?", "who is Len Goodman?",
 ])
 def test_questions_about_something_else_are_not_answered_with_a_fact(ask, question: str) -> None:  # type: ignore[no-untyped-def]
     reply = ask(question, chat=None)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..reply import Reply
-from .base import PRONOUNS, Turn, clarify_reply, describe, resolve, unknown_reply, unknown_subject, who_do_you_mean
+from .base import Turn, clarify_reply, describe, resolve, stray_numbers, unknown_reply, unknown_subject, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
 
@@ -16,7 +16,7 @@ def handle(turn: Turn) -> Reply | None:
         return unknown_reply(turn, res.unknown_words)
     if res.entity is None:
         return who_do_you_mean(turn)
-    if not turn.used_mentions and _stray_numbers(turn):
+    if stray_numbers(turn):
         return None  # "what is 17 * 23": no name, no "it", but a number: not about the film in context
     strangers = unknown_subject(turn)
     if strangers:
@@ -36,12 +36,6 @@ def handle(turn: Turn) -> Reply | None:
     reply = turn.reply("utter_about", facts=text_facts, name=entity.name, description=description,
                        entities=[entity.id])
     return reply if not extra else _append(reply, extra)
-
-
-def _stray_numbers(turn: Turn) -> bool:
-    parse = turn.parse
-    pointing = any(t in PRONOUNS for t in parse.tokens)
-    return not pointing and any(t.isdigit() and i not in parse.mentioned_tokens for i, t in enumerate(parse.tokens))
 
 
 def _append(reply: Reply, extra: str) -> Reply:

@@ -65,6 +65,7 @@ def unknown_words(turn: Turn) -> tuple[str, ...]:
 
 
 SHORT_QUESTION = 4  # content words besides the names
+PLACE_WORDS = frozenset({"in", "of", "from", "on"})
 
 
 def unknown_subject(turn: Turn) -> tuple[str, ...]:
@@ -77,6 +78,9 @@ def unknown_subject(turn: Turn) -> tuple[str, ...]:
     if not strangers:
         return ()
     parse = turn.parse
+    # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
+    if any(parse.tokens[i - 1] in PLACE_WORDS and parse.tokens[i] in strangers for i in range(1, len(parse.tokens))):
+        return strangers
     used = [parse.mentions[i] for i in turn.used_mentions if i < len(parse.mentions)]
     beside = {m.start - 1 for m in used} | {m.end for m in used}
     if any(0 <= i < len(parse.tokens) and parse.tokens[i] in strangers for i in beside):
@@ -204,3 +208,12 @@ def described_entity(turn: Turn, kinds: list[str]) -> Resolution | None:
                 return Resolution(unknown_words=(descriptor,))
             return Resolution(kb.entities[facts[0].object])
     return None
+
+
+def stray_numbers(turn: Turn, above: int = 0) -> bool:
+    """A number (greater than `above`) outside any name, with nothing named or pointed at ("what is
+    17 * 23", "is 1883 a spin-off?"): the question is not about the film in context."""
+    parse = turn.parse
+    if turn.used_mentions or any(t in PRONOUNS for t in parse.tokens):
+        return False
+    return any(t.isdigit() and int(t) > above and i not in parse.mentioned_tokens for i, t in enumerate(parse.tokens))

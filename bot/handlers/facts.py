@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..answers import join_list
 from ..knowledge import Entity, Fact
+from ..nlu.entities import MAX_INSTALMENT
 from ..reply import Reply
 from .base import (
     Turn,
@@ -15,6 +16,7 @@ from .base import (
     describe,
     named_film,
     resolve,
+    stray_numbers,
     unknown_reply,
     unknown_subject,
     who_do_you_mean,
@@ -97,6 +99,8 @@ def handle(turn: Turn) -> Reply | None:
     if strangers:
         # "what band does Keanu Reeves play bass in?": the name is known, the question is not
         return unknown_reply(turn, strangers)
+    if stray_numbers(turn, above=MAX_INSTALMENT):
+        return None  # "is 1883 a spin-off?": not the film in context ("why wasn't 5 shot at once" may be)
     entity = res.entity
     facts = gather(turn, entity)
     film = context_film(turn) if route.exclude_current_film else current_film(turn)
@@ -153,7 +157,8 @@ def named_in_text(turn: Turn, facts: list[Fact]) -> list[str]:
         return []
     found = []
     for entity in kb.entities.values():
-        if entity.pronoun in ("he", "she") and any(re.search(rf"\b{re.escape(entity.name.lower())}\b", t) for t in texts):
+        name = re.compile(rf"\b{re.escape(entity.name.lower())}\b")
+        if entity.pronoun in ("he", "she") and any(name.search(t) for t in texts):
             found.append(entity.id)
     return found
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from ..knowledge import KnowledgeBase
 from .data import TrainingData, load_training_data, marked_names
-from .entities import Gazetteer, Mention
+from .entities import Gazetteer, Mention, instalment
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
 from .text import FILLER, STOPWORDS, fold, is_word, possessives, tokens
-from .vocab import IntentVocabulary, content_words, known_variant
+from .vocab import IntentVocabulary, content_words
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -107,6 +107,12 @@ class NLU:
         covered = {i for m in mentions for i in range(m.start, m.end)}
         unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
                    and t not in FILLER and t not in self.known_words and not t.isdigit()]
+        # "when is Windows 12 out?": a word and a small number is the title of something, even when the word
+        # is one the bot knows (window)
+        for i in range(len(toks) - 1):
+            if i not in covered and i + 1 not in covered and toks[i].isalpha() and toks[i] not in STOPWORDS \
+                    and instalment(toks[i + 1]) is not None and toks[i + 1].isdigit():
+                unknown = [w for w in unknown if w != toks[i]] + [f"{toks[i]} {toks[i + 1]}"]
         # "who is Wayne Rooney?": a one-word name beside a word the bot does not know is someone else's
         # name ("Lance Bass", "Craig David"), not the Rooney or Lance it knows
         for mention in list(mentions):
@@ -133,11 +139,9 @@ class NLU:
         if not all(self.kb.entities[i].pronoun in ("he", "she") for i in mention.entity_ids):
             return None
         def stranger(i: int) -> bool:
-            """A word the bot does not know (no typo of one it knows)."""
-            if not 0 <= i < len(toks) or i in named:
-                return False
-            word = toks[i]
-            return word in unknown and not known_variant(word, self.known_words)
+            """A word the bot has never seen: beside a name, even a look-alike of a known word ("Goodman")
+            is more likely the rest of that name than a typo."""
+            return 0 <= i < len(toks) and i not in named and toks[i] in unknown
         if stranger(mention.start - 1):
             return mention.start - 1, mention.end
         if stranger(mention.end):

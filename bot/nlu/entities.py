@@ -21,6 +21,7 @@ SPACING_CUTOFF = 90.0
 ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
+PART_WORDS = frozenset({"chapter", "part", "vol", "volume", "episode"})
 MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
 
 
@@ -104,9 +105,12 @@ class Gazetteer:
         works = [self.instalments[i] for i in mention.entity_ids if i in self.instalments]
         if not works:
             return None
-        after = instalment(toks[mention.end]) if mention.end < len(toks) else None
+        end = mention.end
+        if end + 1 < len(toks) and toks[end] in PART_WORDS:  # "John Wick: Chapter 2", "Underworld part 2"
+            end += 1
+        after = instalment(toks[end]) if end < len(toks) else None
         if after is not None:
-            return (mention.start, mention.end + 1) if all(after not in n for n in works) else None
+            return (mention.start, end + 1) if all(after not in n for n in works) else None
         before = instalment(toks[mention.start - 1], ordinal_only=True) if mention.start > 0 else None
         # "the second Ballerina" is another film; "the first Ballerina film" may well be this one
         if before is not None and all(before not in n and (n or before > 1) for n in works):
