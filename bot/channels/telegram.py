@@ -52,6 +52,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from ..config import Settings
 from ..dialogue import Brain
 from ..live import KnowledgeWatcher, Reloader
+from ..locks import KeyedLocks
 from ..runtime import tune_gc
 from ..reply import Reply
 from . import telegram_render as render
@@ -161,21 +162,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()  # only the busy chats have one
 
     async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
-        key = _update_key(update)
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]  # keep the table as small as the set of busy chats
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with self._locks.hold(_update_key(update)):
+            await coroutine
 
     async def initialize(self) -> None:
         pass

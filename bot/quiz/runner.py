@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
 from typing import Awaitable, Callable, Protocol
 
+from ..locks import KeyedLocks
 from . import render
 from .bank import Question
 from .engine import Outcome, QuizEngine, QuizError, RoundResult
@@ -95,7 +95,7 @@ class QuizRunner:
         self.io = io
         self.timers = timers
         self.pause = pause                       # between a reveal and the next question
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = KeyedLocks()  # one per chat with a game in play
         self._sending = 0                        # questions being sent right now
         self._sent = asyncio.Event()             # set whenever no question is being sent
         self._sent.set()
@@ -104,13 +104,13 @@ class QuizRunner:
     # commands --------------------------------------------------------------------------------------
     async def start(self, chat: str, user: str, name: str, count: int | None = None,
                     mode: str | None = None) -> Game:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             game = self.engine.start(chat, user, count, mode)
             await self._ask_next(chat)
             return game
 
     async def skip(self, chat: str) -> None:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             game = self.engine.running(chat)
             if not game:
                 raise QuizError("No quiz is running here. Start one with /quiz!")
@@ -121,7 +121,7 @@ class QuizRunner:
                 await self._ask_next(chat)
 
     async def stop(self, chat: str) -> None:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             game = self.engine.running(chat)
             if not game:
                 raise QuizError("No quiz is running here. Start one with /quiz!")
@@ -134,7 +134,7 @@ class QuizRunner:
         """Judge a typed answer; a Verdict of None means it was not an answer (let the chat bot reply)."""
         if chat not in self.engine.games:
             return Outcome(None)
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             game = self.engine.running(chat)
             outcome = self.engine.answer_text(chat, user, name, text)
             if game and outcome.verdict is Verdict.CORRECT and game.round:
@@ -153,7 +153,7 @@ class QuizRunner:
             chat = self.engine.chat_of_poll(poll_id)
         if chat is None:
             return None
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             outcome = self.engine.answer_poll(poll_id, user, name, option_ids)
             self._flush_soon()
             return outcome
@@ -163,7 +163,7 @@ class QuizRunner:
         """Carry on the games a restart interrupted: reschedule open questions, close expired ones."""
         chats = list(self.engine.games)
         for chat in chats:
-            async with self._locks[chat]:
+            async with self._locks.hold(chat):
                 game = self.engine.games.get(chat)
                 if not game:
                     continue
@@ -180,7 +180,7 @@ class QuizRunner:
 
     # internals -------------------------------------------------------------------------------------
     async def _advance(self, chat: str) -> None:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             if chat in self.engine.games:
                 await self._ask_next(chat)
 
@@ -213,7 +213,7 @@ class QuizRunner:
         self.timers.schedule(f"quiz:{chat}:deadline", left, partial(self._deadline, chat, number))
 
     async def _hint(self, chat: str, number: int) -> None:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             hint = self.engine.hint(chat, number)
             game = self.engine.running(chat)
             if hint and game and game.round and game.round.message_id is not None:
@@ -222,7 +222,7 @@ class QuizRunner:
                     await self._edit(game, game.round.message_id, render.question_text(game, game.round, question, hint))
 
     async def _deadline(self, chat: str, number: int) -> None:
-        async with self._locks[chat]:
+        async with self._locks.hold(chat):
             await self._close(chat, number, "timeout")
 
     async def _close(self, chat: str, number: int, reason: str, advance_after: float | None = -1) -> None:
