@@ -16,7 +16,7 @@ from .entities import Gazetteer, Mention, instalment
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
 from .text import FILLER, STOPWORDS, fold, is_word, possessives, tokens
-from .vocab import IntentVocabulary, content_words
+from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -190,4 +190,6 @@ def intent_vocabulary(gazetteer: Gazetteer, examples: list[tuple[str, str]]) -> 
         toks = tokens(text)
         named = {i for m in gazetteer.find(toks) for i in range(m.start, m.end)}
         words.setdefault(intent, set()).update(content_words(toks, named))
+        if toks and toks[0] in QUESTION_WORDS:
+            words[intent].add(opening(toks[0]))  # how its questions open: "?why" (see Scope.off_topic)
     return IntentVocabulary(words)

@@ -14,7 +14,7 @@ import numpy as np
 from .features import features
 from .vocab import IntentVocabulary
 
-FORMAT_VERSION = "8"
+FORMAT_VERSION = "9"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from .vocab import IntentVocabulary, content_words
+from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
 
 OUT_OF_SCOPE = "out_of_scope"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
@@ -83,6 +83,12 @@ class Scope:
         handler = self.handlers.get(intent)
         if handler not in FACT_HANDLERS and handler not in CHAT_HANDLERS:
             return []
+        if handler in CHAT_HANDLERS and parse.tokens and parse.tokens[0] in QUESTION_WORDS:
+            # "why so late?" is no goodbye: chit-chat opens with the question words its examples open with
+            # ("how are you", "who are you"), and no other
+            marker = opening(parse.tokens[0])
+            if marker not in self.vocab.words.get(intent, ()):
+                return [marker]
         foreign = self.foreign(parse, intent)
         if not foreign:
             return []

@@ -79,6 +79,14 @@ def _misspelt(word: str, known: frozenset[str]) -> bool:
     return match is not None
 
 
+QUESTION_WORDS = frozenset("what who whom whose which when where why how".split())
+
+
+def opening(question_word: str) -> str:
+    """The vocabulary entry recording that an intent's examples open with this question word."""
+    return "?" + question_word
+
+
 def content_words(toks: list[str], skip: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
     return [t for i, t in enumerate(toks)
             if i not in skip and is_word(t) and t not in STOPWORDS and t not in FILLER and not t.isdigit()]
