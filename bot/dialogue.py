@@ -23,7 +23,7 @@ from .handlers.base import entity_ref
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
 from .nlu.scope import Scope
-from .nlu.text import STOPWORDS
+from .nlu.text import STOPWORDS, tokens
 from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
@@ -48,7 +48,9 @@ class Mind:
     def __post_init__(self) -> None:
         if self.scope is None:
             personal = frozenset(e.id for e in self.kb.entities.values() if e.pronoun in ("he", "she", "they"))
-            object.__setattr__(self, "scope", Scope(self.nlu.vocab, self.answers.routes, personal))
+            described = frozenset(w for r in self.kb.relations.values() for d in r.descriptors for w in tokens(d))
+            object.__setattr__(self, "scope", Scope(self.nlu.vocab, self.answers.routes, personal,
+                                                    described - STOPWORDS))
 
 
 class Brain:

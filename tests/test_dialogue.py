@@ -248,3 +248,14 @@ def test_questions_about_something_else_are_not_answered_with_a_fact(ask, questi
                                       "john wick chapter 4 boxoffice"])
 def test_slang_typos_and_run_together_words_still_get_answers(ask, question: str) -> None:  # type: ignore[no-untyped-def]
     assert ask(question, chat=None).kind == "answer"
+
+
+def test_a_question_naming_another_film_is_not_answered_for_ours(ask) -> None:  # type: ignore[no-untyped-def]
+    # the named film has no such fact: no falling back to Ballerina's
+    assert "Huston" not in ask("who plays the director in john wick 4?", chat=None).text
+    assert ask("who did anjelica huston play in the addams family?", chat=None).kind != "answer"
+
+
+def test_other_work_of_someone_outside_the_film_is_not_said_to_be_besides_it(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("what other films is jason statham in?", chat=None)
+    assert "Transporter" in reply.text and "Besides Ballerina" not in reply.text

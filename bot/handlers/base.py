@@ -66,6 +66,7 @@ def unknown_words(turn: Turn) -> tuple[str, ...]:
 
 SHORT_QUESTION = 4  # content words besides the names
 PLACE_WORDS = frozenset({"in", "of", "from", "on"})
+ARTICLES = frozenset({"the", "a", "an"})
 
 
 def unknown_subject(turn: Turn) -> tuple[str, ...]:
@@ -79,7 +80,10 @@ def unknown_subject(turn: Turn) -> tuple[str, ...]:
         return ()
     parse = turn.parse
     # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
-    if any(parse.tokens[i - 1] in PLACE_WORDS and parse.tokens[i] in strangers for i in range(1, len(parse.tokens))):
+    toks = parse.tokens
+    after_place = [i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
+                   for i, t in enumerate(toks) if t in PLACE_WORDS]
+    if any(i < len(toks) and toks[i] in strangers for i in after_place):
         return strangers
     used = [parse.mentions[i] for i in turn.used_mentions if i < len(parse.mentions)]
     beside = {m.start - 1 for m in used} | {m.end for m in used}

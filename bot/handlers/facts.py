@@ -49,7 +49,8 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
             found.sort(key=lambda f: f.subject not in keep)
         else:  # "who plays Winston?" means in the film we are talking about, if it says
             in_film = [f for f in found if f.subject == film.id]
-            found = in_film or found[:1]
+            # ...but "who plays the Director in John Wick 4?" is not answered with Ballerina's Director
+            found = in_film or ([] if named_film(turn) else found[:1])
     return found
 
 
@@ -122,6 +123,9 @@ def handle(turn: Turn) -> Reply | None:
     response = f"utter_{turn.intent}"
     if turn.answers.has(f"{response}_{first.relation}"):
         response = f"{response}_{first.relation}"
+    if route.exclude_current_film and turn.answers.has(f"{response}_elsewhere") and \
+            not any(entity.id in (f.object, f.role) for f in kb.all_facts_of(context_film(turn).id)):
+        response = f"{response}_elsewhere"  # "Besides Ballerina, Daniel Craig..." would put him in it
     fact_film = kb.name(first.subject) if route.given != "subject" else entity.name
     if route.exclude_current_film:
         fact_film = context_film(turn).name

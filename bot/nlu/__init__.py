@@ -15,8 +15,8 @@ from .data import TrainingData, load_training_data, marked_names
 from .entities import Gazetteer, Mention, instalment
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
-from .text import FILLER, STOPWORDS, fold, is_word, possessives, tokens
-from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
+from .text import FILLER, IRREGULAR_VERBS, STOPWORDS, fold, is_word, possessives, tokens
+from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, known_variant, opening
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class NLU:
         self.kb = kb
         self.model = model
         self.gazetteer = Gazetteer(kb)
-        self.known_words = model.known_words | _knowledge_words(kb) | FILLER
+        self.known_words = model.known_words | _knowledge_words(kb) | FILLER | IRREGULAR_VERBS
 
     @classmethod
     def build(cls, kb: KnowledgeBase, intents_dir: Path, cache_dir: Path) -> "NLU":
@@ -139,9 +139,10 @@ class NLU:
         if not all(self.kb.entities[i].pronoun in ("he", "she") for i in mention.entity_ids):
             return None
         def stranger(i: int) -> bool:
-            """A word the bot has never seen: beside a name, even a look-alike of a known word ("Goodman")
-            is more likely the rest of that name than a typo."""
-            return 0 <= i < len(toks) and i not in named and toks[i] in unknown
+            """A word the bot has never seen and no typo of one ("palys"): beside a name, even two known
+            words run together ("Goodman") are more likely the rest of that name."""
+            return 0 <= i < len(toks) and i not in named and toks[i] in unknown and \
+                not known_variant(toks[i], self.known_words, joined=False)
         if stranger(mention.start - 1):
             return mention.start - 1, mention.end
         if stranger(mention.end):

@@ -25,6 +25,7 @@ OUT_OF_SCOPE = "out_of_scope"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CHAT_HANDLERS = frozenset({"smalltalk", "help"})
 PERSONAL_PRONOUNS = frozenset("he him his she her hers they them their".split())
+POINTING = PERSONAL_PRONOUNS | {"it", "its", "this", "that", "film", "movie", "flick", "spinoff", "spin", "one"}
 GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
 
 
@@ -51,9 +52,10 @@ class ParseLike(Protocol):
 
 class Scope:
     def __init__(self, vocab: IntentVocabulary, routes: Mapping[str, RouteLike],
-                 personal: frozenset[str] = frozenset()) -> None:
+                 personal: frozenset[str] = frozenset(), described: frozenset[str] = frozenset()) -> None:
         self.vocab = vocab
         self.personal = personal  # ids of entities that are someone (have a he/she pronoun)
+        self.pointing = POINTING | described  # words that point at something without naming it ("the lead")
         self.handlers = {name: route.handler for name, route in routes.items()}
         self.fact = frozenset(n for n, r in routes.items() if r.handler in FACT_HANDLERS)
         self.others = frozenset(i for i in vocab.words if i != OUT_OF_SCOPE)
@@ -104,6 +106,13 @@ class Scope:
             # "did you see the match last night" is not a goodbye: chit-chat with a topic is not chit-chat.
             topical = [w for w in foreign if self.vocab.licensed(w, self.fact)]
             return foreign if elsewhere or topical or len(foreign) >= 2 else []
+        if not parse.mentions and not any(t in self.pointing for t in parse.tokens):
+            # Nothing named, nothing pointed at: the answer would be about the film in context, so a word
+            # no question the bot answers ever uses names something else ("when is *Oppenheimer* out?" is
+            # not "when is it out?"; "who *announced* the release window?" is still about the film)
+            strange = [w for w in foreign if not self.vocab.licensed(w, self.others)]
+            if strange:
+                return strange
         # A word only off-topic questions use ("imax", "runtime"), which no fact question ever does.
         # (Chit-chat words such as "time" or "start" are everyone's; "imax" or "runtime" only off-topic's.)
         elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,)) and not self.vocab.licensed(w, self.others)]

@@ -56,7 +56,16 @@ FILLER = frozenset(
     mean wondering wonder curious quick question quickly idea think guess bet reckon suppose man dude bro
     mate pal folks cool nice great awesome fine alright true correct wow omg plz pls please yeah yea yep ya
     okay ok guys tho though actually kinda sorta wanna gonna gotta lemme gimme gal fam bruh rn ngl smh hey
-    yo ooh oh""".split()
+    yo ooh oh besides else except apart""".split()
+)
+# Irregular verb forms no suffix rule reaches ("gave" is no name): known words for telling names apart,
+# not vocabulary (they never make an intent fit a question)
+IRREGULAR_VERBS = frozenset(
+    """gave given told said saw seen made did done went gone took taken came got gotten knew known thought
+    found began begun wrote written shot brought bought left felt kept held meant met paid ran sat stood
+    spoke spoken heard lost won chose chosen fell fought led rode rose sang sold sent shook slept spent
+    stole struck swore taught threw understood woke wore drove driven ate eaten flew flown grew grown
+    hung forgot forgotten forgave hid hidden""".split()
 )
 
 

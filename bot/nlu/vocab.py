@@ -19,6 +19,7 @@ from .text import FILLER, STOPWORDS, is_word
 
 _SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "s", "ly", "y")
 FUZZY_CUTOFF = 82.0
+TYPO_CUTOFF = 80.0  # "palys" ~ "plays"
 MIN_FUZZY_CHARS = 5
 
 
@@ -37,12 +38,13 @@ _INFLECTIONS = ("ing", "ed", "ly", "ness", "ment", "ful", "less", "ise", "ize", 
 _variant_cache: dict[tuple[int, str], bool] = {}
 
 
-def known_variant(word: str, known: frozenset[str]) -> bool:
+def known_variant(word: str, known: frozenset[str], *, joined: bool = True) -> bool:
     """Is `word` an inflection or a typo of a known word ("premiering", "directd"), rather than the name
     of something the bot does not know ("Ghosted", "Louvre")?
 
     An inflection counts only if its stem is known ("premiering" -> "premier"): "awakening" is a title,
-    not a form of a word the bot knows. A typo keeps the first letter and most of the rest.
+    not a form of a word the bot knows. A typo keeps the first letter and most of the rest. `joined`:
+    two known words run together count too ("boxoffice"), though a surname may be one ("Goodman").
     """
     if len(word) < 3:
         return True
@@ -50,8 +52,8 @@ def known_variant(word: str, known: frozenset[str]) -> bool:
     if key not in _variant_cache:
         if len(_variant_cache) > 50_000:
             _variant_cache.clear()
-        _variant_cache[key] = _inflected(word, known) or _joined(word, known) or _misspelt(word, known)
-    return _variant_cache[key]
+        _variant_cache[key] = _inflected(word, known) or _misspelt(word, known)
+    return _variant_cache[key] or (joined and _joined(word, known))
 
 
 def _inflected(word: str, known: frozenset[str]) -> bool:
@@ -74,8 +76,10 @@ def _joined(word: str, known: frozenset[str]) -> bool:
 def _misspelt(word: str, known: frozenset[str]) -> bool:
     if len(word) < MIN_FUZZY_CHARS:
         return False
-    match = process.extractOne(word, [k for k in known if k[:1] == word[:1]], scorer=fuzz.ratio,
-                               score_cutoff=FUZZY_CUTOFF)
+    # a slip of one or two keys keeps the first letter and the length, give or take one:
+    # "palys" ~ "plays", "comming" ~ "coming"; "blonde" is not "bond", nor "fringe" "fine"
+    near = [k for k in known if k[:1] == word[:1] and abs(len(k) - len(word)) <= 1]
+    match = process.extractOne(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
     return match is not None
 
 
