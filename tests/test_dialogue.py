@@ -238,6 +238,8 @@ def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyp
     "what band does Keanu Reeves play bass in?", "is Keanu Reeves vegan?", "is it cold in Madrid in March?",
     "when is Windows 12 out?", "who did Ana de Armas play in Knives Out?", "is 1883 a spin-off?",
     "who is in the cast of John Wick: Chapter 2?", "who is Len Goodman?",
+    "where is Ana de Armas from?", "how many movies has Keanu made?",  # asked as no such question is
+    "who directed the animated movie Ballerina from 2016?",  # another Ballerina
 ])
 def test_questions_about_something_else_are_not_answered_with_a_fact(ask, question: str) -> None:  # type: ignore[no-untyped-def]
     reply = ask(question, chat=None)
@@ -259,3 +261,8 @@ def test_a_question_naming_another_film_is_not_answered_for_ours(ask) -> None:  
 def test_other_work_of_someone_outside_the_film_is_not_said_to_be_besides_it(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("what other films is jason statham in?", chat=None)
     assert "Transporter" in reply.text and "Besides Ballerina" not in reply.text
+
+
+def test_the_ballerina_is_the_film_or_its_lead_as_the_question_wants(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "2024" in ask("is the ballerina release in 2024?", chat=None).text
+    assert "Ana de Armas" in ask("who plays the ballerina?", chat=None).text

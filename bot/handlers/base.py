@@ -218,6 +218,6 @@ def stray_numbers(turn: Turn, above: int = 0) -> bool:
     """A number (greater than `above`) outside any name, with nothing named or pointed at ("what is
     17 * 23", "is 1883 a spin-off?"): the question is not about the film in context."""
     parse = turn.parse
-    if turn.used_mentions or any(t in PRONOUNS for t in parse.tokens):
+    if parse.mentions or any(t in PRONOUNS for t in parse.tokens):
         return False
     return any(t.isdigit() and int(t) > above and i not in parse.mentioned_tokens for i, t in enumerate(parse.tokens))

@@ -22,7 +22,8 @@ ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
 PART_WORDS = frozenset({"chapter", "part", "vol", "volume", "episode"})
-MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
+MAX_INSTALMENT = 20
+YEAR_WINDOW = 3  # tokens either side of a title where a year dates it  # "Ballerina 2024" is a year, "Underworld 2" a sequel
 
 
 def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
@@ -74,6 +75,12 @@ class Gazetteer:
             entity.id: frozenset(n for alias in (entity.name, *entity.aliases) for t in tokens(alias)
                                  if (n := instalment(t)) is not None)
             for entity in kb.entities.values() if entity.pronoun in (None, "it")}
+        # The years the knowledge ties to each work ("spring or summer 2024"): "Ballerina from 2016" is
+        # another film called Ballerina
+        self.years: dict[str, frozenset[int]] = {
+            entity_id: frozenset(int(y) for f in kb.all_facts_of(entity_id)
+                                 for y in re.findall(r"\b(?:19|20)\d\d\b", kb.sentence(f)))
+            for entity_id in self.instalments}
         self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
         self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
 
@@ -105,6 +112,10 @@ class Gazetteer:
         works = [self.instalments[i] for i in mention.entity_ids if i in self.instalments]
         if not works:
             return None
+        near = toks[max(0, mention.start - YEAR_WINDOW):mention.end + YEAR_WINDOW]
+        years = {int(t) for t in near if re.fullmatch(r"(?:19|20)\d\d", t)}
+        if years and all(years - self.years.get(i, frozenset()) for i in mention.entity_ids if i in self.instalments):
+            return mention.start, mention.end  # "the 2023 Korean film Ballerina"
         end = mention.end
         if end + 1 < len(toks) and toks[end] in PART_WORDS:  # "John Wick: Chapter 2", "Underworld part 2"
             end += 1

@@ -26,6 +26,7 @@ FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CHAT_HANDLERS = frozenset({"smalltalk", "help"})
 PERSONAL_PRONOUNS = frozenset("he him his she her hers they them their".split())
 POINTING = PERSONAL_PRONOUNS | {"it", "its", "this", "that", "film", "movie", "flick", "spinoff", "spin", "one"}
+NARROW_OPENINGS = frozenset({"where", "when", "why", "how", "which"})
 GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
 
 
@@ -90,6 +91,14 @@ class Scope:
             # ("how are you", "who are you"), and no other
             marker = opening(parse.tokens[0])
             if marker not in self.vocab.words.get(intent, ()):
+                return [marker]
+        if handler in FACT_HANDLERS and parse.tokens and parse.tokens[0] in NARROW_OPENINGS:
+            # "*where* is Ana de Armas from?", "*how* many films has Keanu made?": a question opening as
+            # none of the intent's (or its relation family's) examples do asks for something else. ("who"
+            # and "what" open anything: "who revealed when it is set?" asks the timeline's source.)
+            marker = opening(parse.tokens[0])
+            family = self.families.get(intent, {intent})
+            if self.vocab.words.get(intent) and not any(marker in self.vocab.words.get(i, ()) for i in family):
                 return [marker]
         foreign = self.foreign(parse, intent)
         if not foreign:
