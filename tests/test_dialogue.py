@@ -238,7 +238,7 @@ def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyp
     "what band does Keanu Reeves play bass in?", "is Keanu Reeves vegan?", "is it cold in Madrid in March?",
     "when is Windows 12 out?", "who did Ana de Armas play in Knives Out?", "is 1883 a spin-off?",
     "who is in the cast of John Wick: Chapter 2?", "who is Len Goodman?",
-    "where is Ana de Armas from?", "how many movies has Keanu made?",  # asked as no such question is
+    "how many movies has Keanu made?", "where was John Wick 4 filmed?",  # asked as no such question is
     "who directed the animated movie Ballerina from 2016?",  # another Ballerina
 ])
 def test_questions_about_something_else_are_not_answered_with_a_fact(ask, question: str) -> None:  # type: ignore[no-untyped-def]

@@ -94,11 +94,10 @@ class Scope:
                 return [marker]
         if handler in FACT_HANDLERS and parse.tokens and parse.tokens[0] in NARROW_OPENINGS:
             # "*where* is Ana de Armas from?", "*how* many films has Keanu made?": a question opening as
-            # none of the intent's (or its relation family's) examples do asks for something else. ("who"
+            # none of the intent's examples do asks for something else. ("who"
             # and "what" open anything: "who revealed when it is set?" asks the timeline's source.)
             marker = opening(parse.tokens[0])
-            family = self.families.get(intent, {intent})
-            if self.vocab.words.get(intent) and not any(marker in self.vocab.words.get(i, ()) for i in family):
+            if self.vocab.words.get(intent) and marker not in self.vocab.words[intent]:
                 return [marker]
         foreign = self.foreign(parse, intent)
         if not foreign:
