@@ -266,3 +266,9 @@ def test_other_work_of_someone_outside_the_film_is_not_said_to_be_besides_it(ask
 def test_the_ballerina_is_the_film_or_its_lead_as_the_question_wants(ask) -> None:  # type: ignore[no-untyped-def]
     assert "2024" in ask("is the ballerina release in 2024?", chat=None).text
     assert "Ana de Armas" in ask("who plays the ballerina?", chat=None).text
+
+
+def test_yes_no_about_who_plays_whom_checks_the_pair(ask) -> None:  # type: ignore[no-untyped-def]
+    wrong = ask("is ian mcshane playing charon?", chat=None)
+    assert not wrong.text.lower().startswith("yes") and "Lance Reddick" in wrong.text
+    assert ask("is ian mcshane playing winston?", chat=None).text.startswith("Yes")

@@ -37,6 +37,9 @@ def handle(turn: Turn) -> Reply | None:
             return who_do_you_mean(turn)
         return turn.reply("utter_ask_appears_which", kind="clarify", subject=film.name, cast=cast,
                           facts=cast_facts, entities=[film.id])
+    pair = _pair(turn, cast_facts)
+    if pair is not None:
+        return pair
     hits = [f for f in cast_facts if who_entity.id in {getattr(f, c) for c in route.check}]
     if hits:
         fact = hits[0]
@@ -65,3 +68,28 @@ def _one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:
     words = {w for s in strangers for w in s.split()}
     at = [i for i, t in enumerate(toks) if t in words]
     return bool(at) and at[-1] - at[0] + 1 == len(at) <= 4
+
+
+def _pair(turn: Turn, cast_facts: list) -> Reply | None:  # type: ignore[type-arg]
+    """ "Is Ian McShane playing Charon?" names both sides of one fact: the answer is about the pair, and
+    "yes, Charon is in it" would be wrong. None unless the message names one of each."""
+    kb, route = turn.kb, turn.route
+    if len(route.check) < 2:
+        return None
+    named = {i for m in turn.parse.mentions for i in m.entity_ids}
+    sides = [{f for f in cast_facts if getattr(f, field) in named} for field in route.check]
+    if not all(sides):
+        return None
+    both = sides[0] & sides[1]
+    film = kb.entities[cast_facts[0].subject]
+    if both:
+        fact = next(iter(both))
+        return turn.reply("utter_ask_appears_yes", facts=[fact], subject=film.name, entity=kb.name(fact.object),
+                          as_role=kb.as_role(fact), according_to=kb.attribution(fact),
+                          entities=[film.id, fact.object])
+    asked_by = {getattr(f, route.check[0]) for f in sides[0]} & named
+    fact = next(iter(sides[1]))  # the fact for the other side ("Charon is played by Lance Reddick")
+    asked = kb.name(next(iter(asked_by))) if asked_by else ""
+    return turn.reply("utter_ask_appears_mismatch", facts=[fact], subject=film.name, entity=asked,
+                      answer=kb.name(getattr(fact, route.check[1])), other=kb.name(getattr(fact, route.check[0])),
+                      according_to=kb.attribution(fact), entities=[film.id, getattr(fact, route.check[1])])
