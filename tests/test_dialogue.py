@@ -272,3 +272,8 @@ def test_yes_no_about_who_plays_whom_checks_the_pair(ask) -> None:  # type: igno
     wrong = ask("is ian mcshane playing charon?", chat=None)
     assert not wrong.text.lower().startswith("yes") and "Lance Reddick" in wrong.text
     assert ask("is ian mcshane playing winston?", chat=None).text.startswith("Yes")
+
+
+def test_she_after_a_cast_list_is_its_lead(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "Ana de Armas" in ask("who is in ballerina?").text
+    assert "No Time To Die" in ask("what else has she done?").text

@@ -135,9 +135,10 @@ def handle(turn: Turn) -> Reply | None:
         # who said it comes first, so "he" means them only if the answer names no one else ("when is it
         # out?" "Joe Drake says..." "who does he work for?"); then the film a fact is about, so "it" next
         # means that film even when it went unnamed ("who plays Winston?" is about Ballerina); the names in
-        # the answer come last and win "he"/"she"
+        # the answer come last and win "he"/"she", the first of a list last of all: after the cast, "she"
+        # is its lead, not the last woman listed
         entities=[*speakers(turn, facts), *dict.fromkeys(f.subject for f in facts), entity.id,
-                  *[e.id for e in answered], *named_in_text(turn, facts)],
+                  *named_in_text(turn, facts), *reversed([e.id for e in answered])],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
