@@ -277,3 +277,13 @@ def test_yes_no_about_who_plays_whom_checks_the_pair(ask) -> None:  # type: igno
 def test_she_after_a_cast_list_is_its_lead(ask) -> None:  # type: ignore[no-untyped-def]
     assert "Ana de Armas" in ask("who is in ballerina?").text
     assert "No Time To Die" in ask("what else has she done?").text
+
+
+def test_who_is_a_name_shared_by_someone_and_a_series_means_the_someone(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who is john wick?", chat=None)
+    assert reply.kind == "answer" and "assassin" in reply.text
+
+
+def test_is_someone_in_a_film_with_no_known_cast(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("is keanu in john wick 5?", chat=None)
+    assert reply.kind == "unknown" and "which is ." not in reply.text

@@ -109,6 +109,8 @@ def resolve(turn: Turn, kinds: list[str], default: bool = True, skip: set[int] |
         candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
         if len(candidates) > 1 and kind_hint:
             candidates = [e for e in candidates if e.kind in kind_hint] or candidates
+        if len(candidates) > 1 and parse.tokens[:1] == ["who"]:  # "who is John Wick?" asks about someone
+            candidates = [e for e in candidates if e.pronoun in ("he", "she")] or candidates
         if len(candidates) == 1:
             turn.used_mentions.add(index)
             return Resolution(candidates[0])

@@ -21,6 +21,9 @@ def handle(turn: Turn) -> Reply | None:
     film = film_res.entity or kb.default_subject
     cast_facts = kb.facts_about(film.id, relation.id)
     cast = join_list([kb.name(f.object) + kb.as_role(f) for f in cast_facts])
+    if not cast_facts:  # "is Keanu in John Wick 5?": no cast known to say yes or no from
+        return turn.reply("utter_no_fact", kind="unknown", subject=film.name, label=relation.label,
+                          suggestions=turn.answers.suggestions[:3], entities=[film.id])
     if who.options:
         who_entity = who.options[0]
     elif who.entity is not None:
