@@ -11,7 +11,7 @@ from .conftest import ROOT
 
 # Floors sit a little under the figures measured when they were set; raise them as the bot improves.
 MIN_INTENT_ACCURACY = 0.95
-MIN_ANSWER_ACCURACY = 0.94
+MIN_ANSWER_ACCURACY = 0.95
 MAX_OFF_TOPIC_ANSWERED = 0
 
 
