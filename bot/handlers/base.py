@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-
 from ..answers import Answers, Route, join_list
 from ..context import ChatContext
 from ..knowledge import Entity, Fact, KnowledgeBase
@@ -222,4 +221,4 @@ def stray_numbers(turn: Turn, above: int = 0) -> bool:
     parse = turn.parse
     if parse.mentions or any(t in PRONOUNS for t in parse.tokens):
         return False
-    return any(t.isdigit() and int(t) > above and i not in parse.mentioned_tokens for i, t in enumerate(parse.tokens))
+    return any(t.isdigit() and int(t) > above for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens)

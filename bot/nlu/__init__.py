@@ -62,7 +62,8 @@ def _knowledge_words(kb: KnowledgeBase) -> frozenset[str]:
 def model_key(data: TrainingData, kb: KnowledgeBase | None = None) -> str:
     """What the trained model depends on: the examples, the word lists that shape its vocabulary, and the
     knowledge's names and kinds (names become placeholders in the features). A change to any retrains."""
-    names = sorted(f"{e.kind}:{alias}" for e in kb.entities.values() for alias in (e.name, *e.aliases)) if kb else []
+    entities = kb.entities.values() if kb else []
+    names = sorted(f"{e.kind}:{alias}" for e in entities for alias in (e.name, *e.aliases))
     lexicon = " ".join(sorted(STOPWORDS | FILLER))
     text = f"{FORMAT_VERSION}:{data.digest}:{lexicon}:{'|'.join(names)}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -107,29 +108,35 @@ class NLU:
         covered = {i for m in mentions for i in range(m.start, m.end)}
         unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
                    and t not in FILLER and t not in self.known_words and not t.isdigit()]
-        # "when is Windows 12 out?": a word and a small number is the title of something, even when the word
-        # is one the bot knows (window)
+        mentions, unknown = self._set_aside_other_names(toks, mentions, unknown, covered)
+        return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
+
+    def _set_aside_other_names(self, toks: list[str], mentions: list[Mention], unknown: list[str],
+                               covered: set[int]) -> tuple[list[Mention], list[str]]:
+        """Names that look like ones the bot knows but are not: they become unknown phrases, which the
+        handlers decline, while the intent stays the one ranked with them ("who directed ...?").
+
+        - "when is Windows 12 out?": a word and a small number is a title, even when the word is known;
+        - "who is Wayne Rooney?": a one-word name beside a word never seen is someone else's full name;
+        - "who directed the first Die Hard?" when only the fourth is known: another instalment.
+        """
+        def set_aside(span: tuple[int, int], mention: Mention | None = None) -> None:
+            nonlocal unknown
+            if mention is not None:
+                mentions.remove(mention)
+            phrase = toks[span[0]:span[1]]
+            unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
+
+        mentions = list(mentions)
         for i in range(len(toks) - 1):
             if i not in covered and i + 1 not in covered and toks[i].isalpha() and toks[i] not in STOPWORDS \
-                    and instalment(toks[i + 1]) is not None and toks[i + 1].isdigit():
-                unknown = [w for w in unknown if w != toks[i]] + [f"{toks[i]} {toks[i + 1]}"]
-        # "who is Wayne Rooney?": a one-word name beside a word the bot does not know is someone else's
-        # name ("Lance Bass", "Craig David"), not the Rooney or Lance it knows
+                    and toks[i + 1].isdigit() and instalment(toks[i + 1]) is not None:
+                set_aside((i, i + 2))
         for mention in list(mentions):
-            span = self._namesake(toks, mention, unknown, covered)
+            span = self._namesake(toks, mention, unknown, covered) or self.gazetteer.other_instalment(toks, mention)
             if span is not None:
-                mentions.remove(mention)
-                phrase = toks[span[0]:span[1]]
-                unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
-        # "who directed the first Die Hard?" when only the fourth is known: the question is still "who
-        # directed" (ranked above with the name), but about a film the bot does not know
-        for mention in list(mentions):
-            span = self.gazetteer.other_instalment(toks, mention)
-            if span is not None:
-                mentions.remove(mention)
-                phrase = toks[span[0]:span[1]]
-                unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
-        return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
+                set_aside(span, mention)
+        return mentions, unknown
 
     def _namesake(self, toks: list[str], mention: Mention, unknown: list[str],
                   named: set[int]) -> tuple[int, int] | None:

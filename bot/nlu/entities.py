@@ -22,8 +22,8 @@ ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
 PART_WORDS = frozenset({"chapter", "part", "vol", "volume", "episode"})
-MAX_INSTALMENT = 20
-YEAR_WINDOW = 3  # tokens either side of a title where a year dates it  # "Ballerina 2024" is a year, "Underworld 2" a sequel
+MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
+YEAR_WINDOW = 3  # tokens either side of a title where a year dates it
 
 
 def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
