@@ -287,3 +287,10 @@ def test_who_is_a_name_shared_by_someone_and_a_series_means_the_someone(ask) -> 
 def test_is_someone_in_a_film_with_no_known_cast(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("is keanu in john wick 5?", chat=None)
     assert reply.kind == "unknown" and "which is ." not in reply.text
+
+
+def test_it_after_a_list_of_films_still_means_the_film_in_context(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who directs ballerina?")
+    assert "Underworld" in ask("and what else has he directed?").text
+    assert "Ana de Armas" in ask("who plays the lead?").text
+    assert "2024" in ask("when is it out?").text

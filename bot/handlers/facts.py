@@ -137,14 +137,23 @@ def handle(turn: Turn) -> Reply | None:
         # means that film even when it went unnamed ("who plays Winston?" is about Ballerina); the names in
         # the answer come last and win "he"/"she", the first of a list last of all: after the cast, "she"
         # is its lead, not the last woman listed
-        entities=[*speakers(turn, facts), *dict.fromkeys(f.subject for f in facts), entity.id,
-                  *named_in_text(turn, facts), *reversed([e.id for e in answered])],
+        entities=[*speakers(turn, facts), *salient(turn, [kb.entities[f.subject] for f in facts]), entity.id,
+                  *named_in_text(turn, facts), *reversed(salient(turn, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
     )
     named = [e for e in reply.entities if e not in speakers(turn, facts) or turn.kb.name(e) in reply.text]
     return reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
+
+
+def salient(turn: Turn, answered: list[Entity]) -> list[str]:
+    """The answer's names that later "it", "he" or "she" may mean. Several films listed ("he directed
+    Transporter, Die Hard 4 and Underworld") are no new film to talk about: "when is it out?" next still
+    means the film in context."""
+    film_kind = turn.kb.default_subject.kind
+    films = {e.id for e in answered if e.kind == film_kind}
+    return list(dict.fromkeys(e.id for e in answered if len(films) < 2 or e.kind != film_kind))
 
 
 def speakers(turn: Turn, facts: list[Fact]) -> list[str]:
