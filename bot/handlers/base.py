@@ -1,6 +1,7 @@
 """What every handler gets (a Turn) and the shared entity-resolution rules."""
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -78,17 +79,15 @@ def unknown_subject(turn: Turn) -> tuple[str, ...]:
     if not strangers:
         return ()
     parse = turn.parse
-    # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
     toks = parse.tokens
-    after_place = [i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
-                   for i, t in enumerate(toks) if t in PLACE_WORDS]
-    if any(i < len(toks) and toks[i] in strangers for i in after_place):
-        return strangers
+    # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
+    after_place = {i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
+                   for i, t in enumerate(toks) if t in PLACE_WORDS}
     used = [parse.mentions[i] for i in turn.used_mentions if i < len(parse.mentions)]
     beside = {m.start - 1 for m in used} | {m.end for m in used}
-    if any(0 <= i < len(parse.tokens) and parse.tokens[i] in strangers for i in beside):
+    if any(0 <= i < len(toks) and toks[i] in strangers for i in after_place | beside):
         return strangers
-    asked = content_words(parse.tokens, parse.mentioned_tokens)
+    asked = content_words(toks, parse.mentioned_tokens)
     if len(strangers) >= 2 and len(strangers) > len(asked) / 2 and len(asked) <= SHORT_QUESTION:
         return strangers
     return ()
@@ -203,7 +202,7 @@ def described_entity(turn: Turn, kinds: list[str]) -> Resolution | None:
         if relation.literal or not set(relation.object) & set(kinds):
             continue
         for descriptor in relation.descriptors:
-            if f" {' '.join(tokens(descriptor))} " not in text:
+            if _spaced(descriptor) not in text:
                 continue
             film = current_film(turn)
             # "the director of Ballerina": Ballerina is how he was named, not a film asked about
@@ -213,6 +212,12 @@ def described_entity(turn: Turn, kinds: list[str]) -> Resolution | None:
                 return Resolution(unknown_words=(descriptor,))
             return Resolution(kb.entities[facts[0].object])
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _spaced(phrase: str) -> str:
+    """A phrase's tokens padded with spaces (" the lead "), to match whole words; worked out once."""
+    return f" {' '.join(tokens(phrase))} "
 
 
 def stray_numbers(turn: Turn, above: int = 0) -> bool:

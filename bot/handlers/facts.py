@@ -39,18 +39,19 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
     if route.want == "role":
         found = [f for f in found if f.role]  # "Bruce Willis's character in Die Hard is ." is no answer
     if route.given != "subject":
-        film = current_film(turn)
+        named = named_film(turn)
         if route.exclude_current_film:
             # "what else has he made?" leaves out the film we are talking about; "did he direct Underworld?"
             # asks about the film it names, so that one comes first
-            asked = named_film(turn)
-            keep = {asked.id} if asked else set()
-            found = [f for f in found if f.subject != context_film(turn).id or f.subject in keep]
+            keep = {named.id} if named else set()
+            left_out = context_film(turn).id
+            found = [f for f in found if f.subject != left_out or f.subject in keep]
             found.sort(key=lambda f: f.subject not in keep)
         else:  # "who plays Winston?" means in the film we are talking about, if it says
+            film = named or context_film(turn)
             in_film = [f for f in found if f.subject == film.id]
             # ...but "who plays the Director in John Wick 4?" is not answered with Ballerina's Director
-            found = in_film or ([] if named_film(turn) else found[:1])
+            found = in_film or ([] if named else found[:1])
     return found
 
 
@@ -104,7 +105,8 @@ def handle(turn: Turn) -> Reply | None:
         return None  # "is 1883 a spin-off?": not the film in context ("why wasn't 5 shot at once" may be)
     entity = res.entity
     facts = gather(turn, entity)
-    film = context_film(turn) if route.exclude_current_film else current_film(turn)
+    in_context = context_film(turn)
+    film = in_context if route.exclude_current_film else current_film(turn)
     if not facts and route.given == "subject" and film.id != entity.id:
         # "is it a John Wick movie?": the named thing is the answer side of a fact about our film.
         film_facts = gather(turn, film)
@@ -124,12 +126,13 @@ def handle(turn: Turn) -> Reply | None:
     if turn.answers.has(f"{response}_{first.relation}"):
         response = f"{response}_{first.relation}"
     if route.exclude_current_film and turn.answers.has(f"{response}_elsewhere") and \
-            not any(entity.id in (f.object, f.role) for f in kb.all_facts_of(context_film(turn).id)):
+            not any(entity.id in (f.object, f.role) for f in kb.all_facts_of(in_context.id)):
         response = f"{response}_elsewhere"  # "Besides Ballerina, Daniel Craig..." would put him in it
     fact_film = kb.name(first.subject) if route.given != "subject" else entity.name
     if route.exclude_current_film:
-        fact_film = context_film(turn).name
+        fact_film = in_context.name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
+    quoted = speakers(turn, facts)
     reply = turn.reply(
         response, facts=facts, spoilers=spoilers,
         # who said it comes first, so "he" means them only if the answer names no one else ("when is it
@@ -137,13 +140,14 @@ def handle(turn: Turn) -> Reply | None:
         # means that film even when it went unnamed ("who plays Winston?" is about Ballerina); the names in
         # the answer come last and win "he"/"she", the first of a list last of all: after the cast, "she"
         # is its lead, not the last woman listed
-        entities=[*speakers(turn, facts), *salient(turn, [kb.entities[f.subject] for f in facts]), entity.id,
+        entities=[*quoted, *salient(turn, [kb.entities[f.subject] for f in facts]), entity.id,
                   *named_in_text(turn, facts), *reversed(salient(turn, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
     )
-    named = [e for e in reply.entities if e not in speakers(turn, facts) or turn.kb.name(e) in reply.text]
+    # a speaker the template left out of the words is no one the user has heard of
+    named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     return reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
 
 

@@ -86,19 +86,15 @@ class Scope:
         handler = self.handlers.get(intent)
         if handler not in FACT_HANDLERS and handler not in CHAT_HANDLERS:
             return []
-        if handler in CHAT_HANDLERS and parse.tokens and parse.tokens[0] in QUESTION_WORDS:
-            # "why so late?" is no goodbye: chit-chat opens with the question words its examples open with
-            # ("how are you", "who are you"), and no other
-            marker = opening(parse.tokens[0])
-            if marker not in self.vocab.words.get(intent, ()):
-                return [marker]
-        if handler in FACT_HANDLERS and parse.tokens and parse.tokens[0] in NARROW_OPENINGS:
-            # "*where* is Ana de Armas from?", "*how* many films has Keanu made?": a question opening as
-            # none of the intent's examples do asks for something else. ("who"
-            # and "what" open anything: "who revealed when it is set?" asks the timeline's source.)
-            marker = opening(parse.tokens[0])
-            if self.vocab.words.get(intent) and marker not in self.vocab.words[intent]:
-                return [marker]
+        # A question opening as none of the intent's examples do asks for something else: "why so late?"
+        # is no goodbye (chit-chat opens only with its own question words: "how are you", "who are you");
+        # "*where* is Ana de Armas from?" and "*how* many films has Keanu made?" are no filmography. Fact
+        # questions are only held to the narrow openers: "who" and "what" open anything ("who revealed
+        # when it is set?" asks the timeline's source).
+        openers = QUESTION_WORDS if handler in CHAT_HANDLERS else NARROW_OPENINGS
+        trained = self.vocab.words.get(intent)
+        if trained and parse.tokens and parse.tokens[0] in openers and opening(parse.tokens[0]) not in trained:
+            return [opening(parse.tokens[0])]
         foreign = self.foreign(parse, intent)
         if not foreign:
             return []
