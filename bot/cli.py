@@ -211,24 +211,24 @@ def actions(
     """Serve the Rasa custom actions (rasa-sdk action server) in one process; SIGINT/SIGTERM stop it."""
     if config:
         _state["config"] = config
-    from .channels.rasa_server import DEFAULT_HOST, Shutdown, install_early_signal_handlers
+    from .lifecycle import Shutdown, install_early_signal_handlers
 
-    install_early_signal_handlers()
+    install_early_signal_handlers()  # (python -m bot did already; the console script gets here first)
+    host = host or "127.0.0.1"
     try:
-        import logging
-
+        typer.echo("starting the action server", err=True)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from .channels.rasa_server import serve
 
         brain = make_brain()
-        serve(host or DEFAULT_HOST, port, brain,
+        serve(host, port, brain,
               ready=lambda url: typer.echo(f"action server ready on {url}/webhook", err=True))
     except Shutdown:
         typer.echo("stopped", err=True)
     except BotError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot serve on {host or DEFAULT_HOST}:{port}: {exc}")
+        fail(f"cannot serve on {host}:{port}: {exc}")
 
 
 @app.command("rasa-export")
@@ -266,8 +266,9 @@ def serve(
     """Run the Telegram bot (BOT_TOKEN; BOT_API_URL for a self-hosted Bot API server); SIGINT/SIGTERM stop it."""
     if config:
         _state["config"] = config
-    import logging
+    from .lifecycle import install_early_signal_handlers
 
+    install_early_signal_handlers()  # until the bot's loop takes SIGINT/SIGTERM over
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     s = settings()
     if not s.telegram.token:
@@ -295,7 +296,12 @@ def serve(
 
 
 def main() -> None:
+    from .lifecycle import Shutdown
+
     try:
         app()
+    except Shutdown:  # a stop signal during start-up (bot/lifecycle.py): a clean stop, not a failure
+        typer.echo("stopped", err=True)
+        sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
