@@ -57,3 +57,32 @@ def test_serve_with_a_rejected_token_says_so(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "rejected the token" in done.stderr and "1:WRONG" not in done.stderr
+
+
+def test_serve_with_a_webhook_answers_keeps_the_secret_out_of_the_logs_and_stops(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "serve-webhook-S3CRET"
+    with BotAPIEmulator(token=TOKEN) as emu:
+        env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url, BOT_WEBHOOK_SECRET=secret)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--webhook-url",
+                                 f"http://127.0.0.1:{port}/hook", "--listen", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            emu.wait_for("setWebhook", timeout=30)
+            update = emu.push_message("who directs ballerina?")
+            assert emu.deliver_webhook(update) == 200
+            (answer,) = emu.wait_for("sendMessage", timeout=20)
+            assert "Len Wiseman" in (answer.text or "")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert TOKEN not in out + err and secret not in out + err
+    assert "Traceback" not in err
