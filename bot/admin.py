@@ -40,6 +40,7 @@ from .knowledge import KnowledgeBase
 from .crashpoints import crash_point
 from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
                              remove_item, remove_stale_temporaries)
+from .knowledge.phrasing import as_value
 from .knowledge.schema import KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
 from .storage import AuditDraft, AuditEntry, Storage, UnansweredQuestion
 from .yamlio import StrictLoader, validate
@@ -122,6 +123,8 @@ class Change:
     audit_ids: tuple[int, ...] = ()
     files: tuple[str, ...] = ()
     facts: tuple[FactView, ...] = field(default=())
+    answer: str = ""  # for a fact change: how the bot answers the question about it now (or would, previewed)
+    saved: bool = True  # False for a preview
 
 
 # the operations -----------------------------------------------------------------------------------
@@ -196,6 +199,14 @@ class Admin:
         """Add one fact, keeping the others of that relation."""
         self.require(actor, f"add {entity} {relation}")
         return self._fact_change(actor, "add", entity, relation, value, source, known, role)
+
+    def preview_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
+                     known: str | None = None, role: str | None = None, replace: bool = True) -> Change:
+        """What ``set_fact`` (or, with ``replace=False``, ``add_fact``) would do, checked the same way and
+        saved nowhere: the fact's sentence and the answer the bot would give, for the admin to confirm."""
+        self.require(actor, f"preview {entity} {relation}")
+        return self._fact_change(actor, "set" if replace else "add", entity, relation, value, source, known, role,
+                                 refresh=False, replace=replace, dry_run=True)
 
     def remove_fact(self, actor: Actor, entity: str, relation: str, value: str | None = None) -> Change:
         """Remove the (entity, relation) fact whose value is ``value`` (or the only one, if there is one)."""
@@ -404,7 +415,7 @@ class Admin:
 
     def _fact_change(self, actor: Actor, action: str, entity: str, relation: str, value: str, source: str,
                      known: str | None, role: str | None, at: float | None = None, refresh: bool = True,
-                     replace: bool | None = None) -> Change:
+                     replace: bool | None = None, dry_run: bool = False) -> Change:
         replace = (action == "set") if replace is None else replace
         known = check_known(known) if known else self._today()
         source_text = clean_text(source, "source", limit=200, one_line=True)
@@ -416,8 +427,8 @@ class Admin:
             if subject.kind not in rel.subject:
                 raise EditError(f"{subject.name} is a {subject.kind}; {rel.id!r} is about a {' or '.join(rel.subject)}")
             created = None
-            if rel.literal:
-                obj = clean_text(value, "value")
+            if rel.literal:  # "in June 2025" where the phrase says "in {object}" is stored as "June 2025"
+                obj = as_value(rel.phrase, clean_text(value, "value"))
             else:
                 obj, created = self._object_entity(doc, kb, rel, value)
             role_id = None
@@ -450,17 +461,28 @@ class Admin:
                 return any(f.object == obj and f.source == source_id for f in new.facts_about(subject.id, rel.id))
 
             target = f"{subject.id} {rel.id}"
-            audit_id, new_kb = self._commit(actor, action, target, doc, source_id, check=check, at=at)
-        if refresh:
+            if dry_run:
+                new_kb, audit_ids = self._validated(doc, check)[1], ()
+            else:
+                audit_id, new_kb = self._commit(actor, action, target, doc, source_id, check=check, at=at)
+                audit_ids = (audit_id,)
+        if refresh and not dry_run:
             self._refresh(new_kb)
         index = {id(f): i for i, f in enumerate(new_kb.facts)}
         views = tuple(fact_view(new_kb, f, index[id(f)]) for f in new_kb.facts_about(subject.id, rel.id))
         shown = views[0].sentence if len(views) == 1 else "; ".join(v.sentence for v in views)
-        verb = "Set" if replace else "Added"
+        verb = ("Would set" if replace else "Would add") if dry_run else ("Set" if replace else "Added")
         message = f"{verb}: {shown} ({new_kb.sources[source_id].attribution}, as of {known})."
         if created:
-            message += f" New {new_kb.entities[created].kind} {new_kb.entities[created].name!r} ({created}) created."
-        return Change(action, target, message, (audit_id,), (str(path),), views)
+            message += f" New {new_kb.entities[created].kind} {new_kb.entities[created].name!r} ({created}) " + \
+                       ("would be created." if dry_run else "created.")
+        answer = self._answer_preview(new_kb, subject.id, rel.id)
+        if answer:
+            message += f"\n{'The bot would answer' if dry_run else 'The bot now answers'}: {answer}"
+        if dry_run:
+            message += "\nNothing was saved."
+        return Change(action, target, message, audit_ids, () if dry_run else (str(path),), views, answer,
+                      saved=not dry_run)
 
     def _object_entity(self, doc: RoundTrip, kb: KnowledgeBase, rel: Relation, value: str) -> tuple[str, str | None]:
         """The entity ``value`` names (id, name or alias); an unknown name becomes a new entity of the first
@@ -506,6 +528,15 @@ class Admin:
                 at: float | None = None) -> tuple[int, KnowledgeBase]:
         """Validate the edited document with the bot's own loader, audit it and write it atomically.
         Called with the file lock held."""
+        after, new_kb = self._validated(doc, check)
+        [audit_id] = self._write_audited([AuditDraft(actor.who, action, target, str(doc.path), doc.raw.decode("utf-8"),
+                                                     after.decode("utf-8"), source, at=at)])
+        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
+        return audit_id, new_kb
+
+    @staticmethod
+    def _validated(doc: RoundTrip, check: Callable[[KnowledgeBase], bool] | None) -> tuple[bytes, KnowledgeBase]:
+        """The edited document's bytes and knowledge, as the bot's own loader reads them; refused if invalid."""
         after = doc.dump()
         if after == doc.raw:
             raise EditError("that changes nothing")
@@ -515,10 +546,34 @@ class Admin:
             raise EditError(f"the change was refused because the knowledge would be invalid: {exc.reason}") from exc
         if check is not None and not check(new_kb):
             raise EditError("the change did not read back as written; nothing was saved")
-        [audit_id] = self._write_audited([AuditDraft(actor.who, action, target, str(doc.path), doc.raw.decode("utf-8"),
-                                                     after.decode("utf-8"), source, at=at)])
-        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
-        return audit_id, new_kb
+        return after, new_kb
+
+    def _answer_preview(self, kb: KnowledgeBase, subject: str, relation: str) -> str:
+        """The answer to the question about (subject, relation), through the intent's own template, as the
+        facts handler fills it (first variant, so the admin sees the same text each time)."""
+        from .answers import Answers, join_list
+
+        try:
+            answers = Answers.load(self.settings.answers_path)
+        except BotError:
+            return ""
+        facts = kb.facts_about(subject, relation)
+        for intent, route in answers.routes.items():
+            if route.handler != "facts" or route.given != "subject" or route.want != "object" \
+                    or relation not in route.relations or route.verbs or not facts:
+                continue
+            response = f"utter_{intent}_{relation}" if answers.has(f"utter_{intent}_{relation}") else f"utter_{intent}"
+            if not answers.has(response):
+                continue
+            first = facts[0]
+            answer = join_list(list(dict.fromkeys(route.item.format(name=kb.value(f), as_role=kb.as_role(f), verb="")
+                                                  for f in facts)))
+            entity = kb.entities[subject]
+            return answers.render(response, _FirstChoice(), title=kb.title, subject=entity.name, answer=answer,
+                                  film=entity.name, according_to=kb.attribution(first), known=first.known,
+                                  note=first.note or "", label=kb.relations[relation].label, answer_clause=answer,
+                                  note_or_description=first.note or answer, pronoun=entity.pronoun or "they")
+        return ""
 
     def _add_example(self, actor: Actor, action: str, intent: str, text: str, at: float) -> Change:
         from .nlu.data import load_training_data, nlu_files, parse_examples, strip_markup
@@ -578,6 +633,13 @@ class Admin:
 
 
 # helpers ------------------------------------------------------------------------------------------
+class _FirstChoice:
+    """A random source that always picks the first variant (a preview must not change at each look)."""
+
+    def choice(self, seq: Any) -> Any:
+        return seq[0]
+
+
 def parse_knowledge(path: Path, raw: bytes) -> KnowledgeBase:
     """Validate the bytes of a knowledge file exactly as ``KnowledgeBase.load`` would read them."""
     try:
