@@ -20,11 +20,11 @@ maybe retraining): an asyncio front calls them through ``asyncio.to_thread``.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import getpass
 import logging
-import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import yaml as pyyaml
 
 from .config import Settings
+from .crashpoints import crash_point
 from .errors import BotError, DataFileError, EditError, NotAdminError
 from .knowledge import KnowledgeBase
-from .crashpoints import crash_point
 from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
                              remove_item, remove_stale_temporaries)
 from .knowledge.phrasing import as_value

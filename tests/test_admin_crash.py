@@ -100,3 +100,19 @@ def test_edit_locks_stay_out_of_the_knowledge_folder(project: Path) -> None:
     admin.undo(ME)
     assert sorted(os.listdir(folder)) == listing
     assert list((Path(settings.cache_dir) / "locks").glob("ballerina.yml.*.lock"))
+
+
+def test_a_database_from_before_write_ahead_audit_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,"
+               " target TEXT, file TEXT, before TEXT, after TEXT, source TEXT, undone INTEGER NOT NULL DEFAULT 0)")
+    db.execute("INSERT INTO audit(at, who, action, target, file, before, after) VALUES (1, 'me', 'set', 't', 'f', 'a', 'b')")
+    db.commit()
+    db.close()
+    storage = Storage(path)
+    [old] = storage.last_undoable()
+    assert (old.before, old.after, old.pending) == ("a", "b", False)
+    assert storage.pending_audit() == []
