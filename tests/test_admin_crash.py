@@ -116,3 +116,26 @@ def test_a_database_from_before_write_ahead_audit_is_upgraded_in_place(tmp_path:
     [old] = storage.last_undoable()
     assert (old.before, old.after, old.pending) == ("a", "b", False)
     assert storage.pending_audit() == []
+
+
+def test_undo_of_a_two_file_change_killed_between_the_files_is_finished_file_by_file(project: Path) -> None:
+    """`kb answer` writes the knowledge and an intents file; an undo killed after restoring only the first
+    leaves each file with its own consistent history, and the next undo restores the other."""
+    settings = load_settings(project, env={})
+    files = [Path(settings.knowledge), *sorted(Path(settings.intents).rglob("*.yml"))]
+    original = {p: p.read_bytes() for p in files}
+    admin = Admin(settings, Storage(settings.database))
+    admin.storage.log_unanswered("c", "u", "what is the runtime of ballerina", "what is the runtime of ballerina",
+                                 None, 0.1)
+    change = admin.answer(ME, 1, "Ballerina", "release", "June 6, 2025", source="Variety")
+    assert len(change.files) == 2
+    p = run_killed(project, "file-replaced:1", "undo")
+    assert p.returncode == -signal.SIGKILL, p.stderr[-1000:]
+    admin = Admin(settings, Storage(settings.database))
+    assert admin.storage.pending_audit() == []
+    restored = [f for f in change.files if Path(f).read_bytes() == original[Path(f)]]
+    assert len(restored) == 1, "the kill came between the two files"
+    admin.undo(ME)
+    assert {p: p.read_bytes() for p in files} == original
+    with pytest.raises(EditError, match="nothing to undo"):
+        admin.undo(ME)
