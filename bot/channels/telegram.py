@@ -51,12 +51,12 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..live import KnowledgeWatcher, Reloader
 from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers
+from ..live import KnowledgeWatcher, Reloader
 from ..locks import KeyedLocks
 from ..logsafety import protect_logs
-from ..runtime import tune_gc
 from ..reply import Reply
+from ..runtime import tune_gc
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_quiz import TelegramQuiz
