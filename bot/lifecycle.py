@@ -12,7 +12,10 @@ runs bot/__main__.py meets the operating system's default (the process ends by t
 """
 from __future__ import annotations
 
+import asyncio
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -31,3 +34,54 @@ def install_early_signal_handlers() -> None:
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, _raise)
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back for a few lines that must not be torn, then raise ``Shutdown`` after them.
+
+    Masking the signal (``pthread_sigmask``) is not enough: it masks one thread, and the kernel hands the
+    signal to any other (the knowledge watcher), whose C handler still makes the main thread run the
+    Python handler mid-constructor. So the Python handler itself is swapped for one that takes a note.
+    """
+    pending: list[int] = []
+
+    def _note(signum: int, _frame: Any) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, _note) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pending:
+        raise Shutdown(pending[0])
+
+
+@contextmanager
+def owned_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop, set as current, built out of the stop signals' reach, and closed on the way out.
+
+    A stop signal that lands inside the loop's constructor leaves a half-built loop whose ``__del__``
+    prints a traceback at exit ("no attribute '_ssock'"); one that unwinds ``run_until_complete`` leaves
+    its task pending, to be finalised without a loop. So the loop is built with the signals deferred,
+    and on the way out (as ``asyncio.run`` does) what is still pending is cancelled before it closes.
+    """
+    loop: asyncio.AbstractEventLoop | None = None
+    try:
+        with stop_signals_deferred():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+        yield loop
+    finally:
+        if loop is not None and not loop.is_closed():
+            try:
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                asyncio.set_event_loop(None)

@@ -51,7 +51,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers
+from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers, owned_event_loop
 from ..live import KnowledgeWatcher, Reloader
 from ..locks import KeyedLocks
 from ..logsafety import protect_logs
@@ -611,8 +611,9 @@ async def _set_webhook(app: Application, webhook: WebhookConfig, drop_pending_up
 
 def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
     """Long polling until SIGINT/SIGTERM (blocking; owns the event loop)."""
-    app.run_polling(poll_interval=0, timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES,
-                    bootstrap_retries=5, close_loop=False)
+    with owned_event_loop():  # PTB would build one lazily, where a stop signal can tear it (bot/lifecycle.py)
+        app.run_polling(poll_interval=0, timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES,
+                        bootstrap_retries=5, close_loop=False)
 
 
 def run_webhook(app: Application, webhook: WebhookConfig) -> None:
@@ -631,7 +632,8 @@ def run_webhook(app: Application, webhook: WebhookConfig) -> None:
                 loop.remove_signal_handler(sig)
             install_early_signal_handlers()
 
-    asyncio.run(serve_until_stopped())
+    with owned_event_loop() as loop:  # not asyncio.run: see bot/lifecycle.py
+        loop.run_until_complete(serve_until_stopped())
 
 
 def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
