@@ -139,6 +139,54 @@ def train(config: Optional[Path] = ConfigOption) -> None:
 
 
 @app.command()
+def check(config: Optional[Path] = ConfigOption) -> None:
+    """Validate every file of the config's folder (config, knowledge, intents, answers, quiz): one
+    FILE:LINE: field: problem line per problem; exit status 1 if any is an error."""
+    if config:
+        _state["config"] = config
+    from .progress import status
+    from .validation import check_folder
+
+    with status("checking the files"):
+        problems = check_folder(_state["config"])
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}:", err=True)
+    for problem in problems:
+        typer.echo(str(problem))
+    if errors:
+        raise typer.Exit(1)
+    typer.echo(f"The files are valid{f' ({warnings} warning' + 's' * (warnings != 1) + ')' if warnings else ''}.",
+               err=True)
+
+
+@app.command()
+def new(
+    folder: Path = typer.Argument(..., help="the film folder to create (must not exist, or be empty)"),
+    title: str = typer.Option(..., "--title", "-t", help="the film's title"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Write a film folder (config, knowledge skeleton, intents, quiz generators) that chats at once."""
+    if config:
+        _state["config"] = config
+    from .progress import status
+    from .scaffold import new_folder
+
+    try:
+        with status(f"writing {folder}"):
+            written = new_folder(folder, title, settings())
+    except BotError as exc:
+        fail(str(exc))
+    config_path = folder / "config.yml"
+    typer.echo(f"Wrote {len(written)} files in {folder}. Next:\n"
+               f"  python -m bot --config {config_path} chat     # talk to it now\n"
+               f"  edit {next(p for p in written if p.parent.name == 'knowledge' and p.name != 'quiz.yml')}"
+               "   # add entities and facts\n"
+               f"  python -m bot --config {config_path} check    # file:line: field: problem for each mistake")
+
+
+@app.command()
 def evaluate(
     as_json: bool = typer.Option(False, "--json"),
     folds: int = typer.Option(5, help="cross-validation folds"),

@@ -27,6 +27,7 @@ from .nlu.text import STOPWORDS, tokens
 from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
+from .validation import require_consistent
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
@@ -228,5 +229,9 @@ class Brain:
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:
     kb = kb or KnowledgeBase.load(Path(settings.knowledge))
+    answers = Answers.load(settings.answers_path)
+    require_consistent(settings, kb, answers)  # the files agree with each other (bot/validation.py)
+    kb = kb.covering(r for route in answers.routes.values() for r in route.relations)  # missing: "I don't know"
+    answers = answers.with_knowledge(kb)
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))
-    return Mind(kb, nlu, Answers.load(settings.answers_path), SearchIndex(kb))
+    return Mind(kb, nlu, answers, SearchIndex(kb))

@@ -12,11 +12,11 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..errors import DataFileError
 from ..knowledge.base import KnowledgeBase
 from ..knowledge.schema import Fact
-from ..yamlio import load_model
+from ..yamlio import load_with_node
 from .matching import AnswerKey
 from .schema import DIFFICULTIES, Difficulty, FactRef, Generator, HandWritten, Kind, QuizFile
 
@@ -114,8 +114,29 @@ def _draws(pool: list[Question], rng: random.Random) -> Iterator[int]:
     yield from rng.sample(range(len(pool)), len(pool))
 
 
+def load_quiz(path: Path) -> tuple[QuizFile, Any]:
+    """The quiz file and its node tree (for lines in problems); no file is an empty quiz."""
+    return load_with_node(QuizFile, path) if Path(path).exists() else (QuizFile(), None)
+
+
 def load_quiz_file(path: Path) -> QuizFile:
-    return load_model(QuizFile, path) if path.exists() else QuizFile()
+    return load_quiz(path)[0]
+
+
+def written_for(quiz: QuizFile, quiz_path: Path | None, kb: KnowledgeBase) -> bool:
+    """Are the hand-written questions for this knowledge? Their ``knowledge:`` key names the file they
+    were written for (its name: a copied folder is still the same film); without one, for any."""
+    if not quiz.knowledge or kb.path is None:
+        return True
+    return Path(quiz.knowledge).name == Path(kb.path).name
+
+
+def find_fact(kb: KnowledgeBase, ref: FactRef) -> Fact | None:
+    """The fact a hand-written question rests on, or None (changed or removed: the question is stale)."""
+    for fact in kb.facts_about(ref.subject, ref.relation):
+        if (ref.object is None or fact.object == ref.object) and (ref.role is None or fact.role == ref.role):
+            return fact
+    return None
 
 
 _BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, QuestionBank]" = weakref.WeakKeyDictionary()
@@ -125,22 +146,25 @@ def bank_for(kb: KnowledgeBase, quiz_path: Path) -> QuestionBank:
     """The bank for this knowledge version, built once (kb objects are immutable; edits make new ones)."""
     bank = _BANKS.get(kb)
     if bank is None:
-        bank = build_bank(kb, load_quiz_file(quiz_path))
+        bank = build_bank(kb, load_quiz_file(quiz_path), quiz_path)
         _BANKS[kb] = bank
     return bank
 
 
-def build_bank(kb: KnowledgeBase, quiz: QuizFile) -> QuestionBank:
+def build_bank(kb: KnowledgeBase, quiz: QuizFile, quiz_path: Path | None = None) -> QuestionBank:
+    """Questions from ``quiz`` over ``kb``. What is left out (a question whose fact changed, questions
+    written for another knowledge file, a generator over an unknown relation) is reported by
+    bot/validation.py, at start-up and by `python -m bot check`, not here on every rebuild."""
     builder = _Builder(kb)
     questions: list[Question] = []
-    for written in quiz.questions:
-        question = builder.hand_written(written)
-        if question:
-            questions.append(question)
+    if written_for(quiz, quiz_path, kb):
+        for written in quiz.questions:
+            question = builder.hand_written(written)
+            if question:
+                questions.append(question)
     for generator in quiz.generators:
-        if generator.relation not in kb.relations:
-            raise DataFileError(str(kb.path), f"quiz generator {generator.id!r}: unknown relation {generator.relation!r}")
-        questions.extend(builder.generated(generator))
+        if generator.relation in kb.relations:
+            questions.extend(builder.generated(generator))
     return QuestionBank(tuple(questions))
 
 
@@ -151,6 +175,9 @@ def _digest(*parts: str | None) -> str:
 class _Builder:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
+        self._by_kind: dict[str, list[str]] = {}
+        for entity in kb.entities.values():
+            self._by_kind.setdefault(entity.kind, []).append(entity.id)
 
     # names and answer forms
     def display(self, value: str) -> str:
@@ -171,7 +198,7 @@ class _Builder:
         entity = self.kb.entities.get(value)
         if not entity:
             return []
-        return [e.id for e in self.kb.entities.values() if e.kind == entity.kind and e.id != value]
+        return [i for i in self._by_kind[entity.kind] if i != value]
 
     def rejected(self, correct: set[str]) -> list[str]:
         out: list[str] = []
@@ -185,7 +212,7 @@ class _Builder:
         """Wrong options of the same kind, preferring those that fill the same slot elsewhere (other directors)."""
         first = next(iter(correct))
         candidates = [c for c in self.same_kind(first) if c not in correct]
-        slot = {getattr(f, position) for f in self.kb.facts if f.relation == relation}
+        slot = {getattr(f, position) for f in self.kb.facts_of_relation(relation)}
         rng = random.Random(seed)
         rng.shuffle(candidates)
         candidates.sort(key=lambda c: c not in slot)
@@ -196,10 +223,7 @@ class _Builder:
 
     # hand-written
     def find_fact(self, ref: FactRef) -> Fact | None:
-        for fact in self.kb.facts_about(ref.subject, ref.relation):
-            if (ref.object is None or fact.object == ref.object) and (ref.role is None or fact.role == ref.role):
-                return fact
-        return None
+        return find_fact(self.kb, ref)
 
     def hand_written(self, q: HandWritten) -> Question | None:
         fact = self.find_fact(q.fact)
@@ -227,7 +251,7 @@ class _Builder:
     def generated(self, gen: Generator) -> list[Question]:
         out: list[Question] = []
         relation = self.kb.relations[gen.relation]
-        for fact in (f for f in self.kb.facts if f.relation == gen.relation):
+        for fact in self.kb.facts_of_relation(gen.relation):
             if (gen.needs_role or gen.ask == "role") and not fact.role:
                 continue
             if gen.ask != "object" and relation.literal:
