@@ -9,8 +9,10 @@ questions are logged for admins.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
+from collections.abc import Callable
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,8 +58,9 @@ class Mind:
 
 class Brain:
     def __init__(self, mind: Mind, settings: Settings, storage: Storage | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, today: Callable[[], dt.date] = dt.date.today) -> None:
         self.mind = mind
+        self.today = today  # dated facts ("is due for release in...") are read against it
         self.settings = settings
         self.storage = storage
         self.rng = rng or random.Random(settings.seed)
@@ -66,8 +69,8 @@ class Brain:
 
     @classmethod
     def from_settings(cls, settings: Settings, storage: Storage | None = None,
-                      rng: random.Random | None = None) -> "Brain":
-        return cls(build_mind(settings), settings, storage, rng)
+                      rng: random.Random | None = None, today: Callable[[], dt.date] = dt.date.today) -> "Brain":
+        return cls(build_mind(settings), settings, storage, rng, today)
 
     def swap(self, mind: Mind) -> None:
         """Answer with new knowledge from the next message on (messages in flight finish on the old)."""
@@ -164,7 +167,7 @@ class Brain:
               chat: str | None) -> Turn:
         route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
         return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
-                    known_words=mind.nlu.known_words, chat=chat)
+                    known_words=mind.nlu.known_words, chat=chat, today=self.today())
 
     def _follow_up_intent(self, mind: Mind, parse: Parse, ctx: ChatContext) -> str | None:
         """ "and Charon?" after "who plays Winston?": same question, new entity."""

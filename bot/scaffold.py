@@ -118,7 +118,7 @@ def new_folder(folder: Path, title: str, settings: Any, today: dt.date | None = 
         "quiz": settings.quiz.model_dump(),
     }
     write(folder / "config.yml", f"# Settings for the {title} bot; paths are relative to this file.\n" + _dump(config))
-    written += _copy_model(settings, folder / ".cache")
+    written += _copy_model(settings, base, folder / ".cache")
     return written
 
 
@@ -128,16 +128,20 @@ def _aliases(title: str) -> list[str]:
     return list(dict.fromkeys(a for a in (folded, bare) if a != title))
 
 
-def _copy_model(settings: Any, cache: Path) -> list[Path]:
-    """The trained model for these intents, if the running bot has one (its key is the examples')."""
-    from .nlu import model_key
+def _copy_model(settings: Any, base: Any, cache: Path) -> list[Path]:
+    """The running bot's trained model for these intents (its cache key is the examples'), trained first
+    if need be: trained with the knowledge whose names the examples use, it is the better model for the
+    new film too, and the new folder's first chat starts at once."""
+    from .nlu import NLU, model_key
     from .nlu.data import load_training_data
 
     try:
         path = Path(settings.cache_dir) / f"nlu-{model_key(load_training_data(Path(settings.intents)))}.npz"
+        if not path.exists():
+            NLU.build(base, Path(settings.intents), Path(settings.cache_dir))
     except BotError:
         return []
-    if not path.exists():
+    if not path.exists():  # a read-only cache: the new folder trains on its first run
         return []
     cache.mkdir(parents=True, exist_ok=True)
     shutil.copy2(path, cache / path.name)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..answers import join_list
 from ..knowledge import Entity, Fact
+from ..knowledge.dates import when_of
 from ..nlu.entities import MAX_INSTALMENT
 from ..reply import Reply
 from .base import (
@@ -125,6 +126,11 @@ def handle(turn: Turn) -> Reply | None:
     response = f"utter_{turn.intent}"
     if turn.answers.has(f"{response}_{first.relation}"):
         response = f"{response}_{first.relation}"
+    when = answer
+    if kb.relations[first.relation].dated:  # "is due for release in 2027" / "came out in July 1985"
+        tense, when = when_of(first.object, first.known, turn.today)
+        if turn.answers.has(f"{response}_{tense}"):
+            response = f"{response}_{tense}"
     if route.exclude_current_film and turn.answers.has(f"{response}_elsewhere") and \
             not any(entity.id in (f.object, f.role) for f in kb.all_facts_of(in_context.id)):
         response = f"{response}_elsewhere"  # "Besides Ballerina, Daniel Craig..." would put him in it
@@ -144,7 +150,7 @@ def handle(turn: Turn) -> Reply | None:
                   *named_in_text(turn, facts), *reversed(salient(turn, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
-        note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they",
+        note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
     )
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]

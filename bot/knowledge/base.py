@@ -5,6 +5,7 @@ message in flight always sees one consistent version.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ..errors import DataFileError
 from ..yamlio import load_model
+from .dates import when_of
 from .schema import ENTITY_KINDS, Document, Entity, Fact, KnowledgeFile, Relation, Source
 
 
@@ -111,11 +113,16 @@ class KnowledgeBase:
     def attribution(self, fact: Fact) -> str:
         return self.sources[fact.source].attribution
 
-    def sentence(self, fact: Fact) -> str:
-        """A plain sentence for the fact, used by search and by the about/admin views."""
+    def sentence(self, fact: Fact, today: dt.date | None = None) -> str:
+        """A plain sentence for the fact, used by search and by the about/admin views. Given ``today``, a
+        dated fact reads in its tense ("came out in 1985", "is due for release in 2027")."""
         relation = self.relations[fact.relation]
-        text = relation.phrase.format(subject=self.name(fact.subject), object=self.value(fact),
-                                      as_role=self.as_role(fact), label=relation.label)
+        phrase, when = relation.phrase, self.value(fact)
+        if relation.dated and today is not None:
+            tense, when = when_of(fact.object, fact.known, today)
+            phrase = relation.phrases.get(tense, phrase)
+        text = phrase.format(subject=self.name(fact.subject), object=self.value(fact),
+                             as_role=self.as_role(fact), label=relation.label, when=when)
         return text[:1].upper() + text[1:]
 
     def as_role(self, fact: Fact) -> str:

@@ -45,7 +45,7 @@ class Source(Strict):
     """Who said a fact and where: rendered into answers as its attribution."""
 
     id: str
-    attribution: str = Field(min_length=1, description='e.g. "according to Lionsgate chair Joe Drake"')
+    attribution: str = Field(min_length=1, description='e.g. "according to the studio\'s chair"')
     publication: str | None = None
     said_by: str | None = None
     title: str | None = None
@@ -79,6 +79,11 @@ class Relation(Strict):
     subject: list[EntityKind]
     object: list[EntityKind] | Literal["text"]
     role: list[EntityKind] | None = None
+    dated: bool = Field(False, description="the object is a date or period (a release): answers and quiz "
+                                           "questions read it against today (see dates.py)")
+    phrases: dict[Literal["upcoming", "released", "was_due", "unknown"], str] = Field(
+        default_factory=dict, description="for a dated relation, the phrase per tense; {when} is the date with "
+                                          "its preposition ('in July 1985', 'on 6 June 2025')")
     descriptors: list[str] = Field(
         default_factory=list,
         description="phrases that stand for this relation's object in the film talked about: 'the lead', "

@@ -6,6 +6,7 @@ it are dropped; generated ones are regenerated from the new fact, under a new id
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import random
 import weakref
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..knowledge.base import KnowledgeBase
+from ..knowledge.dates import shifted, when_of
 from ..knowledge.schema import Fact
 from ..yamlio import load_with_node
 from .matching import AnswerKey
@@ -139,23 +141,26 @@ def find_fact(kb: KnowledgeBase, ref: FactRef) -> Fact | None:
     return None
 
 
-_BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, QuestionBank]" = weakref.WeakKeyDictionary()
+_BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, tuple[dt.date, QuestionBank]]" = weakref.WeakKeyDictionary()
 
 
-def bank_for(kb: KnowledgeBase, quiz_path: Path) -> QuestionBank:
-    """The bank for this knowledge version, built once (kb objects are immutable; edits make new ones)."""
-    bank = _BANKS.get(kb)
-    if bank is None:
-        bank = build_bank(kb, load_quiz_file(quiz_path), quiz_path)
-        _BANKS[kb] = bank
-    return bank
+def bank_for(kb: KnowledgeBase, quiz_path: Path, today: dt.date | None = None) -> QuestionBank:
+    """The bank for this knowledge version and day, built once (kb objects are immutable; edits make new
+    ones; a release date passing turns "when is it due?" into "when did it come out?" the next day)."""
+    today = today or dt.date.today()
+    cached = _BANKS.get(kb)
+    if cached is None or cached[0] != today:
+        cached = today, build_bank(kb, load_quiz_file(quiz_path), quiz_path, today)
+        _BANKS[kb] = cached
+    return cached[1]
 
 
-def build_bank(kb: KnowledgeBase, quiz: QuizFile, quiz_path: Path | None = None) -> QuestionBank:
+def build_bank(kb: KnowledgeBase, quiz: QuizFile, quiz_path: Path | None = None,
+               today: dt.date | None = None) -> QuestionBank:
     """Questions from ``quiz`` over ``kb``. What is left out (a question whose fact changed, questions
     written for another knowledge file, a generator over an unknown relation) is reported by
     bot/validation.py, at start-up and by `python -m bot check`, not here on every rebuild."""
-    builder = _Builder(kb)
+    builder = _Builder(kb, today or dt.date.today())
     questions: list[Question] = []
     if written_for(quiz, quiz_path, kb):
         for written in quiz.questions:
@@ -173,8 +178,9 @@ def _digest(*parts: str | None) -> str:
 
 
 class _Builder:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, today: dt.date) -> None:
         self.kb = kb
+        self.today = today
         self._by_kind: dict[str, list[str]] = {}
         for entity in kb.entities.values():
             self._by_kind.setdefault(entity.kind, []).append(entity.id)
@@ -237,7 +243,7 @@ class _Builder:
             return Question(id=f"hw:{q.id}", topic=topic, kind="truefalse", difficulty=q.difficulty,
                             text=q.question, answer=TRUE if truth else FALSE, accepted=(), wrong=(),
                             source=source, known=known,
-                            explanation=q.explanation or self.kb.sentence(fact))
+                            explanation=q.explanation or self.kb.sentence(fact, self.today))
         wrong = [self.display(w) for w in q.wrong]
         if q.kind == "choice" and not wrong:
             wrong = [self.display(w) for w in self.distractors({q.answer}, fact.relation, "object", q.id)]
@@ -245,7 +251,7 @@ class _Builder:
         return Question(id=f"hw:{q.id}", topic=topic, kind=q.kind, difficulty=q.difficulty,
                         text=q.question, answer=self.display(q.answer), accepted=tuple(accepted),
                         wrong=tuple(wrong), rejected=tuple(self.rejected({q.answer}) + list(q.wrong)),
-                        source=source, known=known, explanation=q.explanation or self.kb.sentence(fact))
+                        source=source, known=known, explanation=q.explanation or self.kb.sentence(fact, self.today))
 
     # generated
     def generated(self, gen: Generator) -> list[Question]:
@@ -274,7 +280,8 @@ class _Builder:
         asked = getattr(fact, gen.ask)
         assert asked is not None
         correct = self._correct_values(gen, fact)
-        literal = self.kb.relations[gen.relation].literal and gen.ask == "object"
+        relation = self.kb.relations[gen.relation]
+        literal = relation.literal and gen.ask == "object"
         names = {"subject": self.kb.name(fact.subject), "object": self.kb.value(fact),
                  "role": self.kb.name(fact.role) if fact.role else ""}
         source, known = self.source_of(fact)
@@ -282,17 +289,22 @@ class _Builder:
         topic = _topic(fact)
         qid = f"gen:{gen.id}:{_digest(fact.subject, fact.relation, fact.object, fact.role, fact.source)}"
         position = gen.ask
+        template = gen.question
+        if relation.dated and gen.ask == "object":
+            tense, _ = when_of(fact.object, fact.known, self.today)
+            template = gen.tenses.get(tense, template)
         if literal:
-            wrong = [w for w in gen.wrong if w.casefold() != fact.object.casefold()][:MAX_WRONG]
-            rejected: list[str] = list(gen.wrong)
+            options = gen.wrong or (_other_dates(fact.object, qid) if relation.dated else [])
+            wrong = [w for w in options if w.casefold() != fact.object.casefold()][:MAX_WRONG]
+            rejected: list[str] = list(options)
         else:
             wrong = self.distractors(correct, gen.relation, position, qid)
             rejected = self.rejected(correct)
         accepted = [form for value in correct for form in self.forms(value)] if not literal else [fact.object]
-        explanation = self.kb.sentence(fact)
+        explanation = self.kb.sentence(fact, self.today)
         common = dict(topic=topic, difficulty=gen.difficulty, source=source, known=known, explanation=explanation)
         out: list[Question] = []
-        question_text = _capital(gen.question.format(**fields))
+        question_text = _capital(template.format(**fields))
         if "choice" in gen.kinds and wrong:
             out.append(Question(id=qid + ":c", kind="choice", text=question_text, answer=self.display(asked),
                                 accepted=tuple(accepted), wrong=tuple(self.display(w) for w in wrong),
@@ -310,6 +322,13 @@ class _Builder:
                                     text=_capital(gen.statement.format(**false_fields)),
                                     answer=FALSE, accepted=(), wrong=(), **common))
         return out
+
+
+def _other_dates(text: str, seed: str) -> list[str]:
+    """Wrong options for a date: the same date a year or two off, in random order ("spring or summer 2022")."""
+    shifts = [-2, -1, 1, 2]
+    random.Random(seed).shuffle(shifts)
+    return [moved for by in shifts if (moved := shifted(text, by)) != text][:MAX_WRONG]
 
 
 def _topic(fact: Fact) -> str:
