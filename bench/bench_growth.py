@@ -43,7 +43,7 @@ QUESTIONS = [
 
 
 def invented(rng: random.Random, words: int) -> str:
-    return " ".join("".join(rng.choice(SYLLABLES) for _ in range(2)).capitalize() for _ in range(words))
+    return " ".join("".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize() for _ in range(words))
 
 
 def generate(size: int, folder: Path, cache: Path) -> tuple[Path, list[str]]:

@@ -190,7 +190,7 @@ class Brain:
             relation = mind.kb.relations[route.relations[0]]
             kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
         if route.handler == "about":
-            kinds = {e.kind for e in mind.kb.entities.values()}
+            kinds = set(mind.kb.kinds)
         mentioned = {mind.kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
         if mentioned & kinds:
             return ctx.last_intent
@@ -231,7 +231,7 @@ class Brain:
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:
-    kb = kb or KnowledgeBase.load(Path(settings.knowledge))
+    kb = kb or KnowledgeBase.load(Path(settings.knowledge), Path(settings.cache_dir))
     answers = Answers.load(settings.answers_path)
     require_consistent(settings, kb, answers)  # the files agree with each other (bot/validation.py)
     kb = kb.covering(r for route in answers.routes.values() for r in route.relations)  # missing: "I don't know"

@@ -206,3 +206,18 @@ def test_new_never_overwrites(tmp_path: Path, project: Path) -> None:
     out = bot(project, "new", str(folder), "--title", "Anything")
     assert out.returncode == 1 and "nothing was written" in out.stderr
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_the_parsed_file_cache_never_hides_an_edit(project: Path, tmp_path: Path) -> None:
+    kb_path = project.parent / "knowledge" / "ballerina.yml"
+    cache = tmp_path / "cache"
+    KnowledgeBase.load(kb_path, cache)
+    assert len(list(cache.glob("yaml-*.json"))) == 1
+    assert KnowledgeBase.load(kb_path, cache).entities["ballerina"].name == "Ballerina"  # read back from the cache
+    edit(kb_path, "    name: Ballerina\n", "    name: Ballerina\n    name: Other\n")
+    with pytest.raises(DataFileError) as caught:
+        KnowledgeBase.load(kb_path, cache)
+    assert caught.value.line == line_number(kb_path, "name: Other")
+    edit(kb_path, "    name: Ballerina\n    name: Other\n", "    name: Ballerina Two\n")
+    assert KnowledgeBase.load(kb_path, cache).entities["ballerina"].name == "Ballerina Two"
+    assert len(list(cache.glob("yaml-*.json"))) == 1  # the old version's copy is gone

@@ -9,7 +9,7 @@ MAX_EXTRA_FACTS = 3
 
 def handle(turn: Turn) -> Reply | None:
     kb = turn.kb
-    res = resolve(turn, sorted({e.kind for e in kb.entities.values()}))
+    res = resolve(turn, kb.kinds)
     if res.options:
         return clarify_reply(turn, res.options)
     if res.unknown_words:

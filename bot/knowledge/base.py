@@ -53,8 +53,9 @@ class KnowledgeBase:
                 self._by_role[fact.role, fact.relation].append(fact)
 
     @classmethod
-    def load(cls, path: Path) -> "KnowledgeBase":
-        data = load_model(KnowledgeFile, path)
+    def load(cls, path: Path, cache_dir: Path | None = None) -> "KnowledgeBase":
+        """``cache_dir``: keep the parsed file there, so an unchanged file is not parsed again (yamlio)."""
+        data = load_model(KnowledgeFile, path, cache_dir)
         kb = cls(data, path.parent, path)
         kb.passages  # read documents now so a missing one fails at load, not mid-chat
         return kb
@@ -72,6 +73,11 @@ class KnowledgeBase:
         kb.__dict__["passages"] = self.passages  # already read
         kb.undefined = frozenset(missing)
         return kb
+
+    @cached_property
+    def kinds(self) -> list[str]:
+        """The entity kinds in use, sorted (asked per message: not worth a scan of every entity)."""
+        return sorted({e.kind for e in self.entities.values()})
 
     @property
     def title(self) -> str:
