@@ -221,3 +221,22 @@ def test_the_parsed_file_cache_never_hides_an_edit(project: Path, tmp_path: Path
     edit(kb_path, "    name: Ballerina\n    name: Other\n", "    name: Ballerina Two\n")
     assert KnowledgeBase.load(kb_path, cache).entities["ballerina"].name == "Ballerina Two"
     assert len(list(cache.glob("yaml-*.json"))) == 1  # the old version's copy is gone
+
+
+def test_long_work_says_so_on_stderr_never_stdout(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from bot import progress
+
+    monkeypatch.delenv("BOT_QUIET", raising=False)
+    monkeypatch.setattr(progress, "LATER", 0.0)
+    announced = threading.Event()
+    with progress.status("training the intent model"):
+        for _ in range(1000):  # the announcement comes from a timer thread: wait for it, never a fixed sleep
+            if "training" in capsys.readouterr().err:
+                announced.set()
+                break
+            threading.Event().wait(0.01)
+    out = capsys.readouterr()
+    assert announced.is_set() and out.out == "" and "done in" in out.err
