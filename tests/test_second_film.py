@@ -130,3 +130,8 @@ def test_the_rasa_action_server_answers_about_it(film: Path) -> None:
         if proc.poll() is None:
             assert_stops(proc, signal.SIGINT)
 
+
+
+def test_telling_about_it_words_its_release_in_the_past(brain: Brain) -> None:
+    reply = brain.reply(None, "u", "tell me about mad max beyond thunderdome")
+    assert "1985" in reply.text and "due" not in reply.text, reply.text

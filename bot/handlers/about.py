@@ -28,7 +28,7 @@ def handle(turn: Turn) -> Reply | None:
                     key=lambda f: not kb.relations[f.relation].literal)[:MAX_EXTRA_FACTS]
     if not description and not others:
         return None
-    extra = " ".join(kb.sentence(f) + "." for f in others)
+    extra = " ".join(kb.sentence(f, turn.today) + "." for f in others)
     if not description:
         return turn.reply("utter_about_facts", facts=others, name=entity.name, sentence=extra,
                           entities=[entity.id])

@@ -221,6 +221,6 @@ def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
             linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
             return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked and named else "unknown",
                               facts=[other], subject=entity.name, other=kb.name(other.subject),
-                              sentence=kb.sentence(other), entities=[entity.id, other.subject])
+                              sentence=kb.sentence(other, turn.today), entities=[entity.id, other.subject])
     return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
                       suggestions=turn.answers.suggestions[:3], entities=[entity.id])
