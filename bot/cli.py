@@ -152,7 +152,7 @@ def check(config: Optional[Path] = ConfigOption) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     if errors:
-        typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}:", err=True)
+        typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}:")
     for problem in problems:
         typer.echo(str(problem))
     if errors:

@@ -55,7 +55,7 @@ def test_an_unclosed_bracket_is_reported_at_its_own_line(project: Path) -> None:
     kb.write_text(kb.read_text(encoding="utf-8") + "\n  - {subject: [unclosed\n", encoding="utf-8")
     out = bot(project, "check")
     assert out.returncode == 1
-    match = LINE.match(out.stdout.splitlines()[0])
+    match = LINE.match(out.stdout.splitlines()[1])
     assert match and match["file"] == str(kb) and int(match["line"]) == line_number(kb, "[unclosed")
 
 
