@@ -135,3 +135,12 @@ def test_the_rasa_action_server_answers_about_it(film: Path) -> None:
 def test_telling_about_it_words_its_release_in_the_past(brain: Brain) -> None:
     reply = brain.reply(None, "u", "tell me about mad max beyond thunderdome")
     assert "1985" in reply.text and "due" not in reply.text, reply.text
+
+
+def test_the_telegram_admin_help_and_prompt_use_its_own_film(film: Path) -> None:
+    from bot.channels.telegram_admin import TelegramAdmin
+
+    settings = load_settings(film, env={})
+    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(5), lambda: TODAY)
+    usage = TelegramAdmin(brain, settings, Storage(":memory:")).usage()
+    assert '/kb set "Mad Max Beyond Thunderdome" release' in usage and not first_film_names().search(usage)
