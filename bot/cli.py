@@ -26,6 +26,15 @@ def settings():  # type: ignore[no-untyped-def]
     return load_settings(_state["config"])
 
 
+def explain(exc: BotError) -> str:
+    """The error for the terminal: a broken data file gives one FILE:LINE: field: problem line per problem."""
+    from .errors import DataFileError
+
+    if isinstance(exc, DataFileError) and len(exc.problems) > 1:
+        return "the files do not load:\n" + "\n".join(p.location for p in exc.problems)
+    return str(exc)
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -59,7 +68,7 @@ def chat(config: Optional[Path] = ConfigOption) -> None:
     try:
         run_console(make_brain())
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
 
 
 @app.command()
@@ -78,7 +87,7 @@ def quiz(
         points = run_console_quiz(make_brain(memory=True), settings(), questions=questions, seconds=seconds,
                                   seed=seed)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     raise typer.Exit(0 if points >= 0 else 1)
 
 
@@ -97,7 +106,7 @@ def ask(
     try:
         brain = make_brain(memory=True)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     if batch is None:
         reply = brain.reply(None, "cli", text or "")
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text)
@@ -133,7 +142,7 @@ def train(config: Optional[Path] = ConfigOption) -> None:
         data = load_training_data(s.intents)
         nlu = NLU.build(kb, s.intents, s.cache_dir)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     typer.echo(f"model {model_key(data, kb)}: {len(data.examples)} examples, {len(nlu.model.classes)} intents, "
                f"{len(nlu.model.index)} features; cached in {s.cache_dir}")
 
@@ -177,7 +186,7 @@ def new(
         with status(f"writing {folder}"):
             written = new_folder(folder, title, settings())
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     config_path = folder / "config.yml"
     typer.echo(f"Wrote {len(written)} files in {folder}. Next:\n"
                f"  python -m bot --config {config_path} chat     # talk to it now\n"
@@ -203,7 +212,7 @@ def evaluate(
     try:
         report = evaluate_all(s, path if path.exists() else None, folds)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
@@ -235,7 +244,7 @@ def actions(
     except Shutdown:
         typer.echo("stopped", err=True)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     except OSError as exc:
         fail(f"cannot serve on {host or DEFAULT_HOST}:{port}: {exc}")
 
@@ -255,7 +264,7 @@ def rasa_export(
     try:
         written = export_project(settings(), out, actions_url)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     for path in written:
         typer.echo(str(path))
 
@@ -295,7 +304,7 @@ def serve(
         brain = Brain.from_settings(s, Storage(s.database))
         serve_telegram(brain, s, on_ready=lambda how: typer.echo(f"starting the Telegram bot ({how})", err=True))
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     except InvalidToken:
         fail("the Bot API server rejected the token (check BOT_TOKEN)")
     except NetworkError as exc:

@@ -240,3 +240,13 @@ def test_long_work_says_so_on_stderr_never_stdout(capsys: pytest.CaptureFixture[
             threading.Event().wait(0.01)
     out = capsys.readouterr()
     assert announced.is_set() and out.out == "" and "done in" in out.err
+
+
+def test_start_up_names_every_problem_on_its_own_line(project: Path) -> None:
+    kb = project.parent / "knowledge" / "ballerina.yml"
+    edit(kb, "relation: directed_by, object: len_wiseman", "relation: directed, object: len_wiseman")
+    edit(kb, "relation: starring, object: ana_de_armas, role: rooney", "relation: starring, object: ana, role: rooney")
+    out = bot(project, "ask", "--json", "who directs ballerina?")
+    assert out.returncode == 1 and out.stdout == "" and "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if LINE.match(line)]
+    assert len(lines) == 2 and "'directed'" in lines[0] and "'ana'" in lines[1]
