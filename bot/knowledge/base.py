@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import DataFileError
 from ..yamlio import load_model
 from .dates import when_of
+from .phrasing import fit_phrase
 from .schema import ENTITY_KINDS, Document, Entity, Fact, KnowledgeFile, Relation, Source
 
 
@@ -123,8 +124,10 @@ class KnowledgeBase:
         """A plain sentence for the fact, used by search and by the about/admin views. Given ``today``, a
         dated fact reads in its tense ("came out in 1985", "is due for release in 2027")."""
         relation = self.relations[fact.relation]
-        phrase, when = relation.phrase, self.value(fact)
+        phrase = fit_phrase(relation.phrase, fact.object) if relation.literal else relation.phrase
+        when = self.value(fact)
         if relation.dated and today is not None:
+            # its tense against today; {when} carries the preposition that fits ("on 6 June 2025")
             tense, when = when_of(fact.object, fact.known, today)
             phrase = relation.phrases.get(tense, phrase)
         text = phrase.format(subject=self.name(fact.subject), object=self.value(fact),
