@@ -568,8 +568,15 @@ class Admin:
             first = facts[0]
             answer = join_list(list(dict.fromkeys(route.item.format(name=kb.value(f), as_role=kb.as_role(f), verb="")
                                                   for f in facts)))
+            when = answer
+            if kb.relations[relation].dated:  # worded in its tense against today, as the facts handler does
+                from .knowledge.dates import when_of
+
+                tense, when = when_of(first.object, first.known, dt.date.fromtimestamp(self.clock()))
+                if answers.has(f"{response}_{tense}"):
+                    response = f"{response}_{tense}"
             entity = kb.entities[subject]
-            return answers.render(response, _FirstChoice(), title=kb.title, subject=entity.name, answer=answer,
+            return answers.render(response, _FirstChoice(), title=kb.title, subject=entity.name, answer=answer, when=when,
                                   film=entity.name, according_to=kb.attribution(first), known=first.known,
                                   note=first.note or "", label=kb.relations[relation].label, answer_clause=answer,
                                   note_or_description=first.note or answer, pronoun=entity.pronoun or "they")

@@ -8,19 +8,24 @@ from __future__ import annotations
 import random
 import string
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import DataFileError
-from .yamlio import load_model
+from .yamlio import load_with_node
+
+if TYPE_CHECKING:
+    import yaml
+
+    from .knowledge import KnowledgeBase
 
 HandlerName = Literal["facts", "yesno", "about", "smalltalk", "help", "out_of_scope"]
 Field_ = Literal["subject", "object", "role"]
 PLACEHOLDERS = frozenset({
     "subject", "answer", "film", "according_to", "note", "label", "title", "known", "entity", "as_role",
     "cast", "name", "description", "other", "sentence", "words", "options", "kind", "pronoun",
-    "pronoun_obj", "answer_clause", "note_or_description", "verb", "passage",
+    "pronoun_obj", "answer_clause", "note_or_description", "verb", "passage", "when",
 })
 
 
@@ -44,11 +49,21 @@ class Variant(BaseModel):
     text: str
 
 
+class Suggestion(BaseModel):
+    """A question to offer, filled in from the knowledge: ``{subject}`` is an entity the route can answer
+    about ("Who directs {subject}?"), ``{entity}`` the other side of a yes/no question, ``{title}`` the
+    knowledge's title. Left out when the knowledge holds nothing that answers it (see suggestions.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    intent: str
+    text: str = Field(min_length=1)
+
+
 class AnswersFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: str = "3.1"
-    suggestions: list[str] = Field(default_factory=list)
+    suggestions: list[str | Suggestion] = Field(default_factory=list)
     routes: dict[str, Route]
     responses: dict[str, list[Variant]]
 
@@ -71,14 +86,24 @@ class AnswersFile(BaseModel):
 
 
 class Answers:
-    def __init__(self, data: AnswersFile) -> None:
+    def __init__(self, data: AnswersFile, path: Path | None = None, node: "yaml.Node | None" = None,
+                 suggestions: tuple[str, ...] | None = None) -> None:
         self.data = data
         self.routes = data.routes
-        self.suggestions = tuple(data.suggestions)
+        self.path, self.node = path, node  # for problems reported against a line of the file
+        self.suggestions = suggestions if suggestions is not None else tuple(
+            s for s in data.suggestions if isinstance(s, str))
 
     @classmethod
     def load(cls, path: Path) -> "Answers":
-        return cls(load_model(AnswersFile, path))
+        data, node = load_with_node(AnswersFile, path)
+        return cls(data, path, node)
+
+    def with_knowledge(self, kb: "KnowledgeBase") -> "Answers":
+        """These answers with their suggestions filled in from ``kb``: questions it can answer."""
+        from .suggestions import suggestions_for
+
+        return Answers(self.data, self.path, self.node, suggestions_for(kb, self.data))
 
     def has(self, name: str) -> bool:
         return name in self.data.responses

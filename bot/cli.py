@@ -28,6 +28,15 @@ def settings():  # type: ignore[no-untyped-def]
     return load_settings(_state["config"])
 
 
+def explain(exc: BotError) -> str:
+    """The error for the terminal: a broken data file gives one FILE:LINE: field: problem line per problem."""
+    from .errors import DataFileError
+
+    if isinstance(exc, DataFileError) and len(exc.problems) > 1:
+        return "the files do not load:\n" + "\n".join(p.location for p in exc.problems)
+    return str(exc)
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -61,7 +70,7 @@ def chat(config: Optional[Path] = ConfigOption) -> None:
     try:
         run_console(make_brain())
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
 
 
 @app.command()
@@ -80,7 +89,7 @@ def quiz(
         points = run_console_quiz(make_brain(memory=True), settings(), questions=questions, seconds=seconds,
                                   seed=seed)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     raise typer.Exit(0 if points >= 0 else 1)
 
 
@@ -99,7 +108,7 @@ def ask(
     try:
         brain = make_brain(memory=True)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     if batch is None:
         reply = brain.reply(None, "cli", text or "")
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text)
@@ -172,9 +181,57 @@ def train(config: Optional[Path] = ConfigOption) -> None:
         data = load_training_data(s.intents)
         nlu = NLU.build(kb, s.intents, s.cache_dir)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     typer.echo(f"model {model_key(data, kb)}: {len(data.examples)} examples, {len(nlu.model.classes)} intents, "
                f"{len(nlu.model.index)} features; cached in {s.cache_dir}")
+
+
+@app.command()
+def check(config: Optional[Path] = ConfigOption) -> None:
+    """Validate every file of the config's folder (config, knowledge, intents, answers, quiz): one
+    FILE:LINE: field: problem line per problem; exit status 1 if any is an error."""
+    if config:
+        _state["config"] = config
+    from .progress import status
+    from .validation import check_folder
+
+    with status("checking the files"):
+        problems = check_folder(_state["config"])
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}:")
+    for problem in problems:
+        typer.echo(str(problem))
+    if errors:
+        raise typer.Exit(1)
+    typer.echo(f"The files are valid{f' ({warnings} warning' + 's' * (warnings != 1) + ')' if warnings else ''}.",
+               err=True)
+
+
+@app.command()
+def new(
+    folder: Path = typer.Argument(..., help="the film folder to create (must not exist, or be empty)"),
+    title: str = typer.Option(..., "--title", "-t", help="the film's title"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Write a film folder (config, knowledge skeleton, intents, quiz generators) that chats at once."""
+    if config:
+        _state["config"] = config
+    from .progress import status
+    from .scaffold import new_folder
+
+    try:
+        with status(f"writing {folder}"):
+            written = new_folder(folder, title, settings())
+    except BotError as exc:
+        fail(explain(exc))
+    config_path = folder / "config.yml"
+    typer.echo(f"Wrote {len(written)} files in {folder}. Next:\n"
+               f"  python -m bot --config {config_path} chat     # talk to it now\n"
+               f"  edit {next(p for p in written if p.parent.name == 'knowledge' and p.name != 'quiz.yml')}"
+               "   # add entities and facts\n"
+               f"  python -m bot --config {config_path} check    # file:line: field: problem for each mistake")
 
 
 @app.command()
@@ -194,7 +251,7 @@ def evaluate(
     try:
         report = evaluate_all(s, path if path.exists() else None, folds)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
@@ -226,7 +283,7 @@ def actions(
     except Shutdown:
         typer.echo("stopped", err=True)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
 
@@ -246,7 +303,7 @@ def rasa_export(
     try:
         written = export_project(settings(), out, actions_url)
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     for path in written:
         typer.echo(str(path))
 
@@ -287,7 +344,7 @@ def serve(
         brain = Brain.from_settings(s, Storage(s.database))
         serve_telegram(brain, s, on_ready=lambda how: typer.echo(f"starting the Telegram bot ({how})", err=True))
     except BotError as exc:
-        fail(str(exc))
+        fail(explain(exc))
     except InvalidToken:
         fail("the Bot API server rejected the token (check BOT_TOKEN)")
     except NetworkError as exc:

@@ -162,13 +162,20 @@ def undo(config: Optional[Path] = ConfigOption) -> None:
 
 @kb_app.command()
 def reload(config: Optional[Path] = ConfigOption) -> None:
-    """Check the files load; a running bot reloads them by itself within a second."""
+    """Check every file (as `python -m bot check`); a running bot reloads them by itself within a second."""
     def check(admin: Any, me: Any) -> str:
-        from .knowledge import KnowledgeBase
+        from .validation import check_folder
 
         admin.reload(me)
-        KnowledgeBase.load(Path(admin.settings.knowledge))
+        problems = check_folder(cli._state["config"])
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        if any(p.severity == "error" for p in problems):
+            raise BotError("the files are not valid (the problems are listed above); a running bot keeps "
+                           "the previous version")
         return "The files are valid; a running bot picks them up within a second, no reload needed."
+
+    from . import cli
 
     typer.echo(_run(config, check))
 

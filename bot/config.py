@@ -50,7 +50,7 @@ class QuizSettings(Section):
 
 
 class Settings(Section):
-    knowledge: Path = Path("knowledge/ballerina.yml")
+    knowledge: Path = Path("knowledge/knowledge.yml")  # config.yml names the film's file
     quiz_file: Path = Path("knowledge/quiz.yml")
     intents: Path = Path("intents")
     database: Path = Path("data/bot.sqlite3")

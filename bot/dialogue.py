@@ -9,8 +9,10 @@ questions are logged for admins.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
+from collections.abc import Callable
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +30,7 @@ from .nlu.text import STOPWORDS, tokens
 from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
+from .validation import require_consistent
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
@@ -56,8 +59,9 @@ class Mind:
 
 class Brain:
     def __init__(self, mind: Mind, settings: Settings, storage: Storage | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, today: Callable[[], dt.date] = dt.date.today) -> None:
         self.mind = mind
+        self.today = today  # dated facts ("is due for release in...") are read against it
         self.settings = settings
         self.storage = storage
         self.rng = rng or random.Random(settings.seed)
@@ -66,8 +70,8 @@ class Brain:
 
     @classmethod
     def from_settings(cls, settings: Settings, storage: Storage | None = None,
-                      rng: random.Random | None = None) -> "Brain":
-        return cls(build_mind(settings), settings, storage, rng)
+                      rng: random.Random | None = None, today: Callable[[], dt.date] = dt.date.today) -> "Brain":
+        return cls(build_mind(settings), settings, storage, rng, today)
 
     def swap(self, mind: Mind) -> None:
         """Answer with new knowledge from the next message on (messages in flight finish on the old)."""
@@ -165,7 +169,7 @@ class Brain:
               chat: str | None) -> Turn:
         route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
         return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
-                    known_words=mind.nlu.known_words, chat=chat)
+                    known_words=mind.nlu.known_words, chat=chat, today=self.today())
 
     def _follow_up_intent(self, mind: Mind, parse: Parse, ctx: ChatContext) -> str | None:
         """ "and Charon?" after "who plays Winston?": same question, new entity."""
@@ -188,7 +192,7 @@ class Brain:
             relation = mind.kb.relations[route.relations[0]]
             kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
         if route.handler == "about":
-            kinds = {e.kind for e in mind.kb.entities.values()}
+            kinds = set(mind.kb.kinds)
         mentioned = {mind.kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
         if mentioned & kinds:
             return ctx.last_intent
@@ -229,6 +233,10 @@ class Brain:
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:
-    kb = kb or KnowledgeBase.load(Path(settings.knowledge))
+    kb = kb or KnowledgeBase.load(Path(settings.knowledge), Path(settings.cache_dir))
+    answers = Answers.load(settings.answers_path)
+    require_consistent(settings, kb, answers)  # the files agree with each other (bot/validation.py)
+    kb = kb.covering(r for route in answers.routes.values() for r in route.relations)  # missing: "I don't know"
+    answers = answers.with_knowledge(kb)
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))
-    return Mind(kb, nlu, Answers.load(settings.answers_path), SearchIndex(kb))
+    return Mind(kb, nlu, answers, SearchIndex(kb))

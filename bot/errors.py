@@ -15,10 +15,22 @@ class BotError(Exception):
 
 
 class DataFileError(BotError):
-    def __init__(self, path: str, message: str, line: int | None = None, field: str | None = None) -> None:
+    """A broken data file. ``problems`` holds every problem found in one go (this one first), for
+    `python -m bot check`; the message is the first one's, with a count of the rest."""
+
+    def __init__(self, path: str, message: str, line: int | None = None, field: str | None = None,
+                 problems: "list[DataFileError] | None" = None) -> None:
         self.path, self.line, self.field, self.reason = path, line, field, message
+        self.problems: list[DataFileError] = problems or [self]
         where = path + (f", line {line}" if line else "") + (f", field {field}" if field else "")
-        super().__init__(f"{where}: {message}")
+        more = len(self.problems) - 1
+        extra = f" (and {more} more problem{'s' * (more > 1)}: run `python -m bot check`)" if more > 0 else ""
+        super().__init__(f"{where}: {message}{extra}")
+
+    @property
+    def location(self) -> str:
+        """``FILE:LINE: field: problem``, the way compilers report, one line per problem."""
+        return f"{self.path}:{self.line or 1}: {self.field or 'file'}: {self.reason}"
 
 
 class NotAdminError(BotError):

@@ -50,7 +50,10 @@ class SearchIndex:
         words = [w for w in dict.fromkeys(tokens(text)) if w not in STOPWORDS and len(w) > 1]
         if not words:
             return None
-        query = " OR ".join(f'"{w}"' for w in words)
+        # Every word that is not generic must be in a passage for it to count (see `missed` below), so
+        # those are asked for together: at 100,000 facts, OR over a common word scored half the index.
+        required = [w for w in words if w not in _GENERIC and w not in FILLER]
+        query = " AND ".join(f'"{w}"' for w in required) if required else " OR ".join(f'"{w}"' for w in words)
         try:
             rows = self.db.execute("SELECT text, source, bm25(docs) FROM docs WHERE docs MATCH ? "
                                    "ORDER BY bm25(docs) LIMIT 8", (query,)).fetchall()

@@ -50,7 +50,7 @@ USAGE = """Knowledge admin commands:
 /kb undo
 /kb reload
 /kbedit: change a fact step by step.
-Quote names with spaces: /kb set "John Wick 4" release "24 March 2023" --source Lionsgate"""
+Quote names with spaces: {example}"""
 OPTIONS = {"--source": "source", "-s": "source", "--known": "known", "--role": "role", "--intent": "intent"}
 FLAGS = {"--preview": "preview", "--dry-run": "preview"}  # options without a value
 ENTITY, RELATION, VALUE, SOURCE, CONFIRM = range(5)
@@ -105,6 +105,16 @@ class TelegramAdmin:
                  reloader: Reloader | None = None) -> None:
         self.admin = Admin(settings, storage or brain.storage or Storage(settings.database), brain=brain,
                            reloader=reloader)
+        self.brain = brain
+
+    def usage(self) -> str:
+        """USAGE, its example about this bot's own film (read when asked: the knowledge may change)."""
+        kb = self.brain.mind.kb
+        film = kb.default_subject.name
+        name = f'"{film}"' if " " in film else film
+        relation = "release" if "release" in kb.relations else next(
+            (r.id for r in kb.relations.values() if r.literal), "description")
+        return USAGE.format(example=f'/kb set {name} {relation} "6 June 2025" --source Variety')
 
     def register(self, app: Application) -> None:
         with warnings.catch_warnings():
@@ -158,16 +168,16 @@ class TelegramAdmin:
         need = {"show": 1, "set": 3, "add": 3, "remove": 2, "alias": 2, "example": 2, "answer": 4}
         if op in ("help", "?"):
             admin.require(actor, "kb help")
-            return USAGE
+            return self.usage()
         if op not in need and op not in ("unanswered", "history", "undo", "reload"):
             admin.require(actor, f"kb {op}")
-            return f"I don't know /kb {op[:40]}.\n\n{USAGE}"
+            return f"I don't know /kb {op[:40]}.\n\n{self.usage()}"
         if len(args) < need.get(op, 0):
             admin.require(actor, f"kb {op}")
-            return f"Not enough words for /kb {op}.\n\n{USAGE}"
+            return f"Not enough words for /kb {op}.\n\n{self.usage()}"
         if op in ("set", "add", "answer") and "source" not in options:
             admin.require(actor, f"kb {op}")
-            return f"Who says so? Add --source, e.g. --source Variety.\n\n{USAGE}"
+            return f"Who says so? Add --source, e.g. --source Variety.\n\n{self.usage()}"
         known, role = options.get("known"), options.get("role")
         if op == "show":
             return entity_text(admin.show(actor, args[0], args[1] if len(args) > 1 else None))
@@ -217,8 +227,8 @@ class TelegramAdmin:
             await self._reply(message, str(exc))
             raise ApplicationHandlerStop(ConversationHandler.END) from None
         context.user_data["kbedit"] = {"actor": actor}  # type: ignore[index]
-        await self._reply(message, "✏️ Which entity do you want to change? Send its name, e.g. Ballerina. "
-                                   "(/cancel to stop)")
+        await self._reply(message, "✏️ Which entity do you want to change? Send its name, e.g. "
+                                   f"{self.brain.mind.kb.default_subject.name}. (/cancel to stop)")
         raise ApplicationHandlerStop(ENTITY)
 
     async def edit_entity(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

@@ -9,7 +9,7 @@ MAX_EXTRA_FACTS = 3
 
 def handle(turn: Turn) -> Reply | None:
     kb = turn.kb
-    res = resolve(turn, sorted({e.kind for e in kb.entities.values()}))
+    res = resolve(turn, kb.kinds)
     if res.options:
         return clarify_reply(turn, res.options)
     if res.unknown_words:
@@ -28,7 +28,7 @@ def handle(turn: Turn) -> Reply | None:
                     key=lambda f: not kb.relations[f.relation].literal)[:MAX_EXTRA_FACTS]
     if not description and not others:
         return None
-    extra = " ".join(kb.sentence(f) + "." for f in others)
+    extra = " ".join(kb.sentence(f, turn.today) + "." for f in others)
     if not description:
         return turn.reply("utter_about_facts", facts=others, name=entity.name, sentence=extra,
                           entities=[entity.id])

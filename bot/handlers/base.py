@@ -1,6 +1,7 @@
 """What every handler gets (a Turn) and the shared entity-resolution rules."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import random
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class Turn:
     known_words: frozenset[str] = frozenset()
     chat: str | None = None
     used_mentions: set[int] = field(default_factory=set)
+    today: dt.date = field(default_factory=dt.date.today)  # dated facts read against it (the Brain's clock)
 
     def reply(self, response: str, kind: Kind = "answer", facts: list[Fact] | None = None,
               entities: list[str] | None = None, suggestions: tuple[str, ...] = (), spoilers: tuple[str, ...] = (),

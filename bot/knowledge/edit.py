@@ -45,7 +45,7 @@ _TEMP_SUFFIX = ".tmp"
 def default_lock_dir() -> Path:
     """Where locks go when the caller names no folder: per user, outside any content folder."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"ballerina-bot-locks-{uid}"
+    return Path(tempfile.gettempdir()) / f"trivia-bot-locks-{uid}"
 
 
 def lock_path(path: Path, lock_dir: Path | None = None) -> Path:

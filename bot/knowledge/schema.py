@@ -5,8 +5,9 @@ loudly at load time, naming the file, line and field, rather than silently drop 
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +20,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ENTITY_KINDS: tuple[str, ...] = get_args(EntityKind)
+
+
+def check_date(value: str) -> str:
+    """A real date written YYYY, YYYY-MM or YYYY-MM-DD ("2023-13" and "2023-02-30" are refused, as
+    `kb set --known` refuses them)."""
+    if not KNOWN_DATE.match(value):
+        raise ValueError(f"{value!r} is not a date like 2024, 2024-03 or 2024-03-29")
+    try:
+        dt.date.fromisoformat(value + "-01" * (2 - value.count("-")))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date") from None
+    return value
+
+
 def _slug(value: str) -> str:
     if not SLUG.match(value):
         raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits and underscores")
@@ -29,7 +45,7 @@ class Source(Strict):
     """Who said a fact and where: rendered into answers as its attribution."""
 
     id: str
-    attribution: str = Field(min_length=1, description='e.g. "according to Lionsgate chair Joe Drake"')
+    attribution: str = Field(min_length=1, description='e.g. "according to the studio\'s chair"')
     publication: str | None = None
     said_by: str | None = None
     title: str | None = None
@@ -41,9 +57,7 @@ class Source(Strict):
     @field_validator("known")
     @classmethod
     def _check_known(cls, value: str) -> str:
-        if not KNOWN_DATE.match(value):
-            raise ValueError(f"{value!r} is not a date like 2024, 2024-03 or 2024-03-29")
-        return value
+        return check_date(value)
 
 
 class Document(Strict):
@@ -65,6 +79,11 @@ class Relation(Strict):
     subject: list[EntityKind]
     object: list[EntityKind] | Literal["text"]
     role: list[EntityKind] | None = None
+    dated: bool = Field(False, description="the object is a date or period (a release): answers and quiz "
+                                           "questions read it against today (see dates.py)")
+    phrases: dict[Literal["upcoming", "released", "was_due", "unknown"], str] = Field(
+        default_factory=dict, description="for a dated relation, the phrase per tense; {when} is the date with "
+                                          "its preposition ('in July 1985', 'on 6 June 2025')")
     descriptors: list[str] = Field(
         default_factory=list,
         description="phrases that stand for this relation's object in the film talked about: 'the lead', "
@@ -117,7 +136,7 @@ class Fact(Strict):
     @field_validator("known")
     @classmethod
     def _check_known(cls, value: str) -> str:
-        return Source._check_known(value)  # type: ignore[operator]
+        return check_date(value)
 
 
 class KnowledgeFile(Strict):
@@ -134,44 +153,65 @@ class KnowledgeFile(Strict):
 
     @model_validator(mode="after")
     def _check_references(self) -> "KnowledgeFile":
-        entities = {e.id: e for e in self.entities}
-        relations = {r.id: r for r in self.relations}
-        sources = {s.id for s in self.sources}
-        for label, ids in (("entity", [e.id for e in self.entities]), ("relation", list(relations)),
-                           ("source", [s.id for s in self.sources])):
-            dupes = {i for i in ids if ids.count(i) > 1}
-            if dupes:
-                raise ValueError(f"duplicate {label} id(s): {', '.join(sorted(dupes))}")
-        if self.default_subject not in entities:
-            raise ValueError(f"default_subject {self.default_subject!r} is not an entity")
-        for source in self.sources:
-            if source.said_by and source.said_by not in entities:
-                raise ValueError(f"source {source.id!r}: said_by {source.said_by!r} is not an entity")
-        for doc in self.documents:
-            if doc.source not in sources:
-                raise ValueError(f"document {doc.id!r}: unknown source {doc.source!r}")
-        for index, fact in enumerate(self.facts):
-            where = f"facts[{index}] ({fact.subject} {fact.relation})"
-            relation = relations.get(fact.relation)
-            if relation is None:
-                raise ValueError(f"{where}: unknown relation {fact.relation!r}; known: {', '.join(sorted(relations))}")
-            subject = entities.get(fact.subject)
-            if subject is None:
-                raise ValueError(f"{where}: unknown subject entity {fact.subject!r}")
-            if subject.kind not in relation.subject:
-                raise ValueError(f"{where}: a {subject.kind} cannot be the subject of {relation.id!r}")
-            if not relation.literal:
-                obj = entities.get(fact.object)
-                if obj is None:
-                    raise ValueError(f"{where}: unknown object entity {fact.object!r}")
-                if obj.kind not in relation.object:
-                    raise ValueError(f"{where}: a {obj.kind} cannot be the object of {relation.id!r}")
-            if fact.role is not None:
-                role = entities.get(fact.role)
-                if relation.role is None:
-                    raise ValueError(f"{where}: relation {relation.id!r} takes no role")
-                if role is None or role.kind not in relation.role:
-                    raise ValueError(f"{where}: role {fact.role!r} is not a known {'/'.join(relation.role)}")
-            if fact.source not in sources:
-                raise ValueError(f"{where}: unknown source {fact.source!r}")
+        problems = reference_problems(self)
+        if problems:
+            # one line per problem, each starting with the item it is about (yamlio turns it into a line)
+            raise ValueError("\n".join(problems))
         return self
+
+
+def _duplicates(label: str, section: str, ids: list[str]) -> list[str]:
+    first: dict[str, int] = {}
+    out = []
+    for index, item_id in enumerate(ids):
+        if item_id in first:
+            out.append(f"{section}[{index}].id: duplicate {label} id {item_id!r} (first at {section}[{first[item_id]}])")
+        else:
+            first[item_id] = index
+    return out
+
+
+def reference_problems(kf: KnowledgeFile) -> list[str]:
+    """Every broken cross-reference of the file, each as "section[index].field: what is wrong"."""
+    entities = {e.id: e for e in kf.entities}
+    relations = {r.id: r for r in kf.relations}
+    sources = {s.id for s in kf.sources}
+    out = [*_duplicates("entity", "entities", [e.id for e in kf.entities]),
+           *_duplicates("relation", "relations", [r.id for r in kf.relations]),
+           *_duplicates("source", "sources", [s.id for s in kf.sources])]
+    if kf.default_subject not in entities:
+        out.append(f"default_subject: {kf.default_subject!r} is not an entity")
+    for index, source in enumerate(kf.sources):
+        if source.said_by and source.said_by not in entities:
+            out.append(f"sources[{index}].said_by: source {source.id!r}: {source.said_by!r} is not an entity")
+    for index, doc in enumerate(kf.documents):
+        if doc.source not in sources:
+            out.append(f"documents[{index}].source: document {doc.id!r}: unknown source {doc.source!r}")
+    for index, fact in enumerate(kf.facts):
+        where = f"facts[{index}]"
+        what = f"({fact.subject} {fact.relation})"
+        relation = relations.get(fact.relation)
+        if relation is None:
+            out.append(f"{where}.relation: {what} unknown relation {fact.relation!r}; "
+                       f"known: {', '.join(sorted(relations))}")
+            continue
+        subject = entities.get(fact.subject)
+        if subject is None:
+            out.append(f"{where}.subject: {what} unknown subject entity {fact.subject!r}")
+        elif subject.kind not in relation.subject:
+            out.append(f"{where}.subject: {what} a {subject.kind} cannot be the subject of {relation.id!r}")
+        if not relation.literal:
+            obj = entities.get(fact.object)
+            if obj is None:
+                out.append(f"{where}.object: {what} unknown object entity {fact.object!r}")
+            elif obj.kind not in relation.object:
+                out.append(f"{where}.object: {what} a {obj.kind} cannot be the object of {relation.id!r}")
+        if fact.role is not None:
+            role = entities.get(fact.role)
+            if relation.role is None:
+                out.append(f"{where}.role: {what} relation {relation.id!r} takes no role")
+            elif role is None or role.kind not in relation.role:
+                out.append(f"{where}.role: {what} role {fact.role!r} is not a known {'/'.join(relation.role)}")
+        if fact.source not in sources:
+            out.append(f"{where}.source: {what} unknown source {fact.source!r}")
+    return out

@@ -72,7 +72,8 @@ def nlu_files(intents_dir: Path) -> list[Path]:
 
 def _is_nlu(path: Path) -> bool:
     head = path.read_text(encoding="utf-8", errors="replace")[:4000]
-    return re.search(r"^nlu:", head, re.M) is not None
+    # an empty file in the intents folder is a half-written NLU file, not something else to skip
+    return not head.strip() or re.search(r"^nlu:", head, re.M) is not None
 
 
 def load_training_data(intents_dir: Path) -> TrainingData:
@@ -85,6 +86,8 @@ def load_training_data(intents_dir: Path) -> TrainingData:
     for path in files:
         sha.update(path.read_bytes())
         raw, node = read_yaml(path)
+        if not isinstance(raw, dict):
+            raise DataFileError(str(path), "file is empty" if raw is None else "expected a mapping with an 'nlu:' list")
         parsed = validate(NluFile, raw, path, node)
         for item in parsed.nlu:
             examples = parse_examples(item.examples)

@@ -1,6 +1,7 @@
 """Group trivia quizzes: a question bank from the knowledge, a pure game engine, and a runner for fronts."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Callable
 
@@ -18,8 +19,9 @@ __all__ = ["AnswerKey", "AsyncioTimers", "Outcome", "Posted", "Question", "Quest
 
 def build_engine(settings: Settings, storage: Storage, knowledge: Callable[[], KnowledgeBase],
                  clock: Callable[[], float] = time.time, seed: int | None = None,
-                 write_behind: bool = False) -> QuizEngine:
+                 write_behind: bool = False, today: Callable[[], dt.date] = dt.date.today) -> QuizEngine:
     """An engine whose questions always come from the knowledge as it is now (``knowledge`` is read per
-    question, so an admin's edit reaches a game in progress)."""
-    return QuizEngine(storage, lambda: bank_for(knowledge(), settings.quiz_file), settings.quiz,
+    question, so an admin's edit reaches a game in progress). ``today`` dates releases ("when did it come
+    out?"); it is not ``clock``, which times rounds and may be a test's counter."""
+    return QuizEngine(storage, lambda: bank_for(knowledge(), settings.quiz_file, today()), settings.quiz,
                       clock=clock, seed=settings.seed if seed is None else seed, write_behind=write_behind)

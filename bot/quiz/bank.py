@@ -6,17 +6,19 @@ it are dropped; generated ones are regenerated from the new fact, under a new id
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import random
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..errors import DataFileError
 from ..knowledge.base import KnowledgeBase
+from ..knowledge.dates import shifted, when_of
 from ..knowledge.schema import Fact
-from ..yamlio import load_model
+from ..yamlio import load_with_node
 from .matching import AnswerKey
 from .schema import DIFFICULTIES, Difficulty, FactRef, Generator, HandWritten, Kind, QuizFile
 
@@ -114,33 +116,60 @@ def _draws(pool: list[Question], rng: random.Random) -> Iterator[int]:
     yield from rng.sample(range(len(pool)), len(pool))
 
 
+def load_quiz(path: Path) -> tuple[QuizFile, Any]:
+    """The quiz file and its node tree (for lines in problems); no file is an empty quiz."""
+    return load_with_node(QuizFile, path) if Path(path).exists() else (QuizFile(), None)
+
+
 def load_quiz_file(path: Path) -> QuizFile:
-    return load_model(QuizFile, path) if path.exists() else QuizFile()
+    return load_quiz(path)[0]
 
 
-_BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, QuestionBank]" = weakref.WeakKeyDictionary()
+def written_for(quiz: QuizFile, quiz_path: Path | None, kb: KnowledgeBase) -> bool:
+    """Are the hand-written questions for this knowledge? Their ``knowledge:`` key names the file they
+    were written for (its name: a copied folder is still the same film); without one, for any."""
+    if not quiz.knowledge or kb.path is None:
+        return True
+    return Path(quiz.knowledge).name == Path(kb.path).name
 
 
-def bank_for(kb: KnowledgeBase, quiz_path: Path) -> QuestionBank:
-    """The bank for this knowledge version, built once (kb objects are immutable; edits make new ones)."""
-    bank = _BANKS.get(kb)
-    if bank is None:
-        bank = build_bank(kb, load_quiz_file(quiz_path))
-        _BANKS[kb] = bank
-    return bank
+def find_fact(kb: KnowledgeBase, ref: FactRef) -> Fact | None:
+    """The fact a hand-written question rests on, or None (changed or removed: the question is stale)."""
+    for fact in kb.facts_about(ref.subject, ref.relation):
+        if (ref.object is None or fact.object == ref.object) and (ref.role is None or fact.role == ref.role):
+            return fact
+    return None
 
 
-def build_bank(kb: KnowledgeBase, quiz: QuizFile) -> QuestionBank:
-    builder = _Builder(kb)
+_BANKS: "weakref.WeakKeyDictionary[KnowledgeBase, tuple[dt.date, QuestionBank]]" = weakref.WeakKeyDictionary()
+
+
+def bank_for(kb: KnowledgeBase, quiz_path: Path, today: dt.date | None = None) -> QuestionBank:
+    """The bank for this knowledge version and day, built once (kb objects are immutable; edits make new
+    ones; a release date passing turns "when is it due?" into "when did it come out?" the next day)."""
+    today = today or dt.date.today()
+    cached = _BANKS.get(kb)
+    if cached is None or cached[0] != today:
+        cached = today, build_bank(kb, load_quiz_file(quiz_path), quiz_path, today)
+        _BANKS[kb] = cached
+    return cached[1]
+
+
+def build_bank(kb: KnowledgeBase, quiz: QuizFile, quiz_path: Path | None = None,
+               today: dt.date | None = None) -> QuestionBank:
+    """Questions from ``quiz`` over ``kb``. What is left out (a question whose fact changed, questions
+    written for another knowledge file, a generator over an unknown relation) is reported by
+    bot/validation.py, at start-up and by `python -m bot check`, not here on every rebuild."""
+    builder = _Builder(kb, today or dt.date.today())
     questions: list[Question] = []
-    for written in quiz.questions:
-        question = builder.hand_written(written)
-        if question:
-            questions.append(question)
+    if written_for(quiz, quiz_path, kb):
+        for written in quiz.questions:
+            question = builder.hand_written(written)
+            if question:
+                questions.append(question)
     for generator in quiz.generators:
-        if generator.relation not in kb.relations:
-            raise DataFileError(str(kb.path), f"quiz generator {generator.id!r}: unknown relation {generator.relation!r}")
-        questions.extend(builder.generated(generator))
+        if generator.relation in kb.relations:
+            questions.extend(builder.generated(generator))
     return QuestionBank(tuple(questions))
 
 
@@ -149,8 +178,12 @@ def _digest(*parts: str | None) -> str:
 
 
 class _Builder:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, today: dt.date) -> None:
         self.kb = kb
+        self.today = today
+        self._by_kind: dict[str, list[str]] = {}
+        for entity in kb.entities.values():
+            self._by_kind.setdefault(entity.kind, []).append(entity.id)
 
     # names and answer forms
     def display(self, value: str) -> str:
@@ -171,7 +204,7 @@ class _Builder:
         entity = self.kb.entities.get(value)
         if not entity:
             return []
-        return [e.id for e in self.kb.entities.values() if e.kind == entity.kind and e.id != value]
+        return [i for i in self._by_kind[entity.kind] if i != value]
 
     def rejected(self, correct: set[str]) -> list[str]:
         out: list[str] = []
@@ -185,7 +218,7 @@ class _Builder:
         """Wrong options of the same kind, preferring those that fill the same slot elsewhere (other directors)."""
         first = next(iter(correct))
         candidates = [c for c in self.same_kind(first) if c not in correct]
-        slot = {getattr(f, position) for f in self.kb.facts if f.relation == relation}
+        slot = {getattr(f, position) for f in self.kb.facts_of_relation(relation)}
         rng = random.Random(seed)
         rng.shuffle(candidates)
         candidates.sort(key=lambda c: c not in slot)
@@ -196,10 +229,7 @@ class _Builder:
 
     # hand-written
     def find_fact(self, ref: FactRef) -> Fact | None:
-        for fact in self.kb.facts_about(ref.subject, ref.relation):
-            if (ref.object is None or fact.object == ref.object) and (ref.role is None or fact.role == ref.role):
-                return fact
-        return None
+        return find_fact(self.kb, ref)
 
     def hand_written(self, q: HandWritten) -> Question | None:
         fact = self.find_fact(q.fact)
@@ -213,7 +243,7 @@ class _Builder:
             return Question(id=f"hw:{q.id}", topic=topic, kind="truefalse", difficulty=q.difficulty,
                             text=q.question, answer=TRUE if truth else FALSE, accepted=(), wrong=(),
                             source=source, known=known,
-                            explanation=q.explanation or self.kb.sentence(fact))
+                            explanation=q.explanation or self.kb.sentence(fact, self.today))
         wrong = [self.display(w) for w in q.wrong]
         if q.kind == "choice" and not wrong:
             wrong = [self.display(w) for w in self.distractors({q.answer}, fact.relation, "object", q.id)]
@@ -221,13 +251,13 @@ class _Builder:
         return Question(id=f"hw:{q.id}", topic=topic, kind=q.kind, difficulty=q.difficulty,
                         text=q.question, answer=self.display(q.answer), accepted=tuple(accepted),
                         wrong=tuple(wrong), rejected=tuple(self.rejected({q.answer}) + list(q.wrong)),
-                        source=source, known=known, explanation=q.explanation or self.kb.sentence(fact))
+                        source=source, known=known, explanation=q.explanation or self.kb.sentence(fact, self.today))
 
     # generated
     def generated(self, gen: Generator) -> list[Question]:
         out: list[Question] = []
         relation = self.kb.relations[gen.relation]
-        for fact in (f for f in self.kb.facts if f.relation == gen.relation):
+        for fact in self.kb.facts_of_relation(gen.relation):
             if (gen.needs_role or gen.ask == "role") and not fact.role:
                 continue
             if gen.ask != "object" and relation.literal:
@@ -250,7 +280,8 @@ class _Builder:
         asked = getattr(fact, gen.ask)
         assert asked is not None
         correct = self._correct_values(gen, fact)
-        literal = self.kb.relations[gen.relation].literal and gen.ask == "object"
+        relation = self.kb.relations[gen.relation]
+        literal = relation.literal and gen.ask == "object"
         names = {"subject": self.kb.name(fact.subject), "object": self.kb.value(fact),
                  "role": self.kb.name(fact.role) if fact.role else ""}
         source, known = self.source_of(fact)
@@ -258,17 +289,22 @@ class _Builder:
         topic = _topic(fact)
         qid = f"gen:{gen.id}:{_digest(fact.subject, fact.relation, fact.object, fact.role, fact.source)}"
         position = gen.ask
+        template = gen.question
+        if relation.dated and gen.ask == "object":
+            tense, _ = when_of(fact.object, fact.known, self.today)
+            template = gen.tenses.get(tense, template)
         if literal:
-            wrong = [w for w in gen.wrong if w.casefold() != fact.object.casefold()][:MAX_WRONG]
-            rejected: list[str] = list(gen.wrong)
+            options = gen.wrong or (_other_dates(fact.object, qid) if relation.dated else [])
+            wrong = [w for w in options if w.casefold() != fact.object.casefold()][:MAX_WRONG]
+            rejected: list[str] = list(options)
         else:
             wrong = self.distractors(correct, gen.relation, position, qid)
             rejected = self.rejected(correct)
         accepted = [form for value in correct for form in self.forms(value)] if not literal else [fact.object]
-        explanation = self.kb.sentence(fact)
+        explanation = self.kb.sentence(fact, self.today)
         common = dict(topic=topic, difficulty=gen.difficulty, source=source, known=known, explanation=explanation)
         out: list[Question] = []
-        question_text = _capital(gen.question.format(**fields))
+        question_text = _capital(template.format(**fields))
         if "choice" in gen.kinds and wrong:
             out.append(Question(id=qid + ":c", kind="choice", text=question_text, answer=self.display(asked),
                                 accepted=tuple(accepted), wrong=tuple(self.display(w) for w in wrong),
@@ -286,6 +322,13 @@ class _Builder:
                                     text=_capital(gen.statement.format(**false_fields)),
                                     answer=FALSE, accepted=(), wrong=(), **common))
         return out
+
+
+def _other_dates(text: str, seed: str) -> list[str]:
+    """Wrong options for a date: the same date a year or two off, in random order ("spring or summer 2022")."""
+    shifts = [-2, -1, 1, 2]
+    random.Random(seed).shuffle(shifts)
+    return [moved for by in shifts if (moved := shifted(text, by)) != text][:MAX_WRONG]
 
 
 def _topic(fact: Fact) -> str:

@@ -34,7 +34,11 @@ class Generator(Strict):
     difficulty: Difficulty = "medium"
     kinds: list[Kind] = Field(default_factory=lambda: ["choice", "free", "truefalse"])
     needs_role: bool = False
-    wrong: list[str] = Field(default_factory=list, description="wrong answers for text relations")
+    wrong: list[str] = Field(default_factory=list, description="wrong answers for text relations (a dated "
+                             "relation without them gets the right date a year or two off)")
+    tenses: dict[Literal["upcoming", "released", "was_due", "unknown"], str] = Field(
+        default_factory=dict, description="for a dated relation, the question per tense of the fact against "
+                                          "today ('When did {subject} come out?')")
 
 
 class HandWritten(Strict):
