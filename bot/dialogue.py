@@ -27,12 +27,16 @@ from .nlu.text import STOPWORDS, tokens
 from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
+from .understanding.interpretation import Interpretation
+from .understanding.interpreter import STEPS, Env, Interpreter, follow_up_intent, split_parts
+from .understanding.language import LanguageNotes, notes_for
+from .understanding.questions import QuestionMap
+from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
 
 log = logging.getLogger(__name__)
-FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
-                    ("ok", "and"), ("also",), ("then",))
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
-FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
+INTERPRETER = Interpreter()
+WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Mind:
     answers: Answers
     search: SearchIndex
     scope: Scope | None = None  # does the question fit the intent picked? (None: built from the rest)
+    questions: QuestionMap = QuestionMap.load(Path("/nonexistent"))  # the question map (intents/questions.yml)
+    languages: LanguageNotes = LanguageNotes({})  # notes for messages in other languages
 
     def __post_init__(self) -> None:
         if self.scope is None:
@@ -112,7 +118,7 @@ class Brain:
         if fallback and parse.tokens and self._follow_up_intent(mind, parse, ctx) is None:
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
-            reply = self._answer(mind, parse, ctx, chat)
+            reply = self._answer(mind, text, parse, ctx, chat)
         if reply.kind == "unknown" and self.storage is not None and parse.tokens:
             try:
                 self.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent,
@@ -130,82 +136,78 @@ class Brain:
             self._save(chat, ctx)
         return reply
 
-    def _answer(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None) -> Reply:
-        if not parse.tokens:
+    def env(self, mind: Mind, ctx: ChatContext) -> Env:
+        return Env(mind.kb, mind.answers.routes, mind.nlu.parse, mind.questions, mind.languages, mind.scope,
+                   mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence)
+
+    def _answer(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext, chat: str | None, *,
+                split: bool = True) -> Reply:
+        """Understand (one Interpretation), then route: the Brain decides nothing about meaning itself."""
+        interpreter = INTERPRETER if split else WHOLE
+        it = interpreter.interpret(self.env(mind, ctx), text or "", parse)
+        if it.parts:
+            return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False)
+        return self._route(mind, it, ctx, chat)
+
+    def _route(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
+        parse = it.parse
+        if it.kind == "empty":
             return self._turn(mind, parse, ctx, "out_of_scope", 1.0, chat).reply(
                 "utter_empty", kind="unknown", suggestions=mind.answers.suggestions[:3])
-        intent, confidence = parse.intent, parse.confidence
-        follow_up = self._follow_up_intent(mind, parse, ctx)
-        if intent == SOURCE_INTENT and confidence >= self.settings.nlu.threshold:
-            # "says who?": the last question again, whose answer names its source.
-            if not ctx.last_intent or ctx.last_intent not in mind.answers.routes:
-                return self._turn(mind, parse, ctx, intent, confidence, chat).reply(
-                    "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
-            follow_up = intent = ctx.last_intent
-        if not follow_up and confidence < self.settings.nlu.threshold:
-            follow_up = self._bare_mention_intent(mind, parse)
-        if follow_up:
-            intent, confidence = follow_up, max(confidence, self.settings.nlu.follow_up_confidence)
+        if it.kind == "other_language":
+            return other_language_reply(mind, it)
+        if it.source_request and not it.follow_up:
+            return self._turn(mind, parse, ctx, SOURCE_INTENT, it.confidence, chat).reply(
+                "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
+        if it.premise is not None:
+            return false_premise_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it)
+        if it.asked is not None:
+            return question_map_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it,
+                                      mind.questions)
+        intent, confidence = it.intent or "out_of_scope", it.confidence
+        if it.verdict.reason == "off_topic":
+            # The classifier's best guess asks something else than this message: say so, never guess.
+            reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
+                "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            return replace(reply, intent="out_of_scope")
         route = mind.answers.routes.get(intent)
-        if route is not None and confidence >= self.settings.nlu.threshold:
-            if not follow_up and mind.scope is not None and mind.scope.off_topic(parse, intent):
-                # The classifier's best guess asks something else than this message: say so, never guess.
-                reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
-                    "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
-                return replace(reply, intent="out_of_scope")
-            turn = self._turn(mind, parse, ctx, intent, confidence, chat)
+        if route is not None and it.verdict.in_scope:
+            turn = self._turn(mind, parse, ctx, intent, confidence, chat, it)
             reply = HANDLERS[route.handler](turn)
             if reply is not None:
                 return reply
         return self._fallback(mind, parse, ctx, chat, intent, confidence)
 
+    def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
+        """Each part of a multi-part message answered in turn (the context flows from one to the next);
+        one reply joins them. None, with the context untouched, unless every part is answered."""
+        trial = ChatContext.from_json(ctx.to_json())
+        replies = []
+        for text in it.parts:
+            part_parse = mind.nlu.parse(text)
+            reply = self._answer(mind, text, part_parse, trial, chat, split=False)
+            if reply.kind != "answer":
+                return None
+            trial.remember(reply.intent, [entity_ref(mind.kb.entities[i]) for i in reply.entities
+                                          if i in mind.kb.entities])
+            replies.append(reply)
+        ctx.last_by_kind.update(trial.last_by_kind)
+        ctx.last_by_pronoun.update(trial.last_by_pronoun)
+        last = replies[-1]
+        return replace(last, text=" ".join(r.text for r in replies),
+                       sources=tuple(dict.fromkeys(s for r in replies for s in r.sources)),
+                       spoilers=tuple(s for r in replies for s in r.spoilers),
+                       entities=tuple(dict.fromkeys(e for r in replies for e in r.entities)))
+
     def _turn(self, mind: Mind, parse: Parse, ctx: ChatContext, intent: str, confidence: float,
-              chat: str | None) -> Turn:
+              chat: str | None, interpretation: Interpretation | None = None) -> Turn:
         route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
         return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
-                    known_words=mind.nlu.known_words, chat=chat)
+                    known_words=mind.nlu.known_words, chat=chat, interpretation=interpretation)
 
     def _follow_up_intent(self, mind: Mind, parse: Parse, ctx: ChatContext) -> str | None:
         """ "and Charon?" after "who plays Winston?": same question, new entity."""
-        if not ctx.last_intent or not parse.mentions:
-            return None
-        route = mind.answers.routes.get(ctx.last_intent)
-        if route is None or route.handler not in ("facts", "yesno", "about"):
-            return None
-        toks = parse.tokens
-        starts = any(tuple(toks[: len(s)]) == s for s in FOLLOW_UP_STARTS)
-        others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens]
-        # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
-        # "when" or "out" make it a question of its own.
-        if not starts and any(t not in FOLLOW_UP_FILLER for t in others):
-            return None
-        if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
-            return None
-        kinds = set(route.about)
-        if route.handler == "yesno":
-            relation = mind.kb.relations[route.relations[0]]
-            kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
-        if route.handler == "about":
-            kinds = {e.kind for e in mind.kb.entities.values()}
-        mentioned = {mind.kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
-        if mentioned & kinds:
-            return ctx.last_intent
-        # "who plays Charon?" then "and Keanu?": the same relation asked the other way round.
-        for name, other in mind.answers.routes.items():
-            if (other.handler == "facts" and other.relations == route.relations and other.given != route.given
-                    and mentioned & set(other.about)):
-                return name
-        return None
-
-    @staticmethod
-    def _bare_mention_intent(mind: Mind, parse: Parse) -> str | None:
-        """ "and Keanu?" with nothing asked before: a name and filler only means "tell me about Keanu"."""
-        if not parse.mentions:
-            return None
-        others = [t for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens]
-        if any(t not in FOLLOW_UP_FILLER for t in others):
-            return None
-        return next((name for name, route in mind.answers.routes.items() if route.handler == "about"), None)
+        return follow_up_intent(self.env(mind, ctx), parse, ctx)
 
     def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
                   confidence: float) -> Reply:
@@ -229,4 +231,7 @@ class Brain:
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:
     kb = kb or KnowledgeBase.load(Path(settings.knowledge))
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))
-    return Mind(kb, nlu, Answers.load(settings.answers_path), SearchIndex(kb))
+    intents = Path(settings.intents)
+    return Mind(kb, nlu, Answers.load(settings.answers_path), SearchIndex(kb),
+                questions=QuestionMap.load(intents / "questions.yml"),
+                languages=notes_for(intents / "languages.yml"))
