@@ -40,6 +40,8 @@ def distinct_messages() -> list[tuple[str, str]]:
 
     out: list[tuple[str, str]] = []
     for name in ("conversations.yml", "heldout.yml"):
+        if not (ROOT / "tests" / "eval" / name).exists():
+            continue
         for n, (_, turns) in enumerate(load_classified(ROOT / "tests" / "eval" / name)):
             out.extend((f"{name}-{n}", expand_paste(str(t["text"]))) for t in turns)
     for n, line in enumerate((ROOT / "tests" / "eval" / "off_topic.jsonl").read_text(encoding="utf-8").splitlines()):
@@ -97,7 +99,7 @@ def main() -> None:
     probe = ("import resource, random; from bot.config import load_settings; from bot.dialogue import Brain; "
              "from bot.storage import Storage; b = Brain.from_settings(load_settings('config.yml'), Storage(':memory:'));"
              "b.reply(None, None, 'who directs ballerina'); "
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+             "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     print(f"peak RSS of a process answering one question: {float(out.stdout):.1f} MB")
     with tempfile.TemporaryDirectory() as tmp:

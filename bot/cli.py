@@ -155,8 +155,8 @@ def evaluate(
     s = settings()
     path = eval_set or (s.root / "tests" / "eval" / "conversations.yml")
     try:
-        held = heldout or (s.root / "tests" / "eval" / "heldout.yml")
-        report = evaluate_all(s, path if path.exists() else None, folds, held if held.exists() else None)
+        held = [heldout] if heldout else [s.root / "tests" / "eval" / n for n in ("heldout.yml", "heldout_fresh.yml")]
+        report = evaluate_all(s, path if path.exists() else None, folds, [h for h in held if h.exists()] or None)
     except BotError as exc:
         fail(str(exc))
     if as_json:

@@ -132,6 +132,12 @@ class Brain:
             and mind.answers.routes[reply.intent].handler in ("facts", "yesno"))
         ctx.remember(reply.intent if answered else None,
                      [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities])
+        # a question-map relation stays the question in play, known or not ("who wrote it?" "and John Wick 4?")
+        asked = (reply.intent or "").removeprefix("ask_")
+        if reply.intent not in mind.answers.routes and asked in mind.questions.by_relation:
+            ctx.last_asked = asked
+        elif answered:
+            ctx.last_asked = None
         if persist:
             self._save(chat, ctx)
         return reply

@@ -129,7 +129,7 @@ def per_class(results: list[TurnResult]) -> dict[str, dict[str, Any]]:
 
 
 def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
-                 heldout_path: Path | None = None) -> dict[str, Any]:
+                 heldout_path: Path | list[Path] | None = None) -> dict[str, Any]:
     from .dialogue import Brain
     from .knowledge import KnowledgeBase
     from .nlu import featurize
@@ -178,9 +178,10 @@ def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
         }
     if heldout_path is not None:
         brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
-        results = run_conversations(brain, load_classified(heldout_path))
+        paths = heldout_path if isinstance(heldout_path, list) else [heldout_path]
+        results = run_conversations(brain, [c for p in paths for c in load_classified(p)])
         report["heldout"] = {
-            "path": str(heldout_path), "turns": len(results),
+            "path": ", ".join(str(p) for p in paths), "turns": len(results),
             "all_ok": round(sum(r.ok for r in results) / len(results), 4) if results else 0.0,
             "per_class": per_class(results),
             "failures": [

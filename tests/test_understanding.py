@@ -182,3 +182,18 @@ def test_a_long_paste_answers_its_opening_question(ask) -> None:  # type: ignore
     text = expand_paste("who directs ballerina? LONG_PASTE")
     assert len(text) == 4096
     assert "Wiseman" in ask(text, chat=None).text
+
+
+def test_a_question_map_relation_stays_in_play(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "wrote" in ask("who wrote ballerina?").text
+    follow = ask("and john wick 4?")
+    assert "John Wick: Chapter 4" in follow.text and "wrote" in follow.text and "Stahelski" not in follow.text
+    assert "Keanu Reeves" in ask("how old is keanu reeves?", chat="age").text
+    assert "Ian McShane" in ask("what about ian mcshane", chat="age").text
+
+
+def test_context_is_kept_through_an_unknown_reply(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays rooney?")
+    unknown = ask("how old is she?")
+    assert unknown.kind == "unknown" and "old" in unknown.text
+    assert "No Time To Die" in ask("what else has she been in?").text

@@ -130,7 +130,7 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     words = [t for i, t in enumerate(toks) if i not in named and t.isalpha()]
     strange = [w for w in words if w not in env.known_words and w not in STOPWORDS and w not in env.questions.words]
     english = [w for w in words if w in STOPWORDS]
-    non_ascii = any(ord(ch) > 127 and ch.isalpha() for ch in it.text)
+    non_ascii = any(ord(ch) > 127 and ch.isalpha() for ch in it.text[:LONG_MESSAGE])
     if not non_ascii and (len(strange) < 2 or len(strange) * 2 < len(words)):
         return it
     if words and len(english) * ENGLISH_SHARE > len(words):
@@ -217,6 +217,25 @@ def follow_up(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
+def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
+    """ "and John Wick 4?" after "who wrote Ballerina?": the question map's relation again, about the new
+    name, whether the last answer was a fact or "the article doesn't say"."""
+    question = env.questions.by_relation.get(env.context.last_asked or "")
+    if it.follow_up or question is None or not it.parse.mentions:
+        return it
+    toks = it.parse.tokens
+    others = [t for i, t in enumerate(toks) if i not in it.parse.mentioned_tokens]
+    if any(t not in FOLLOW_UP_FILLER for t in others):
+        return it
+    ids = [i for m in it.parse.mentions for i in m.entity_ids if env.kb.entities[i].kind in question.about]
+    if len(set(ids)) != 1:
+        return it
+    return _mark(it, "map_follow_up", asked=question, subject=ids[0], follow_up=True,
+                 relations=(question.relation,), intent=f"ask_{question.relation}",
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
 def bare_mention(it: Interpretation, env: Env) -> Interpretation:
     """ "Keanu?" with nothing asked before and a weak classifier: a name and filler means "tell me about"."""
     if it.follow_up or it.confidence >= env.threshold or not it.parse.mentions:
@@ -252,7 +271,7 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     # every name must be what the question is about, or a film qualifying it: "which Bond film was Ana
     # de Armas in?" asks about her, not about Bond's appearances
     film_kind = env.kb.default_subject.kind
-    allowed = set(fitting[0].question.about) | {film_kind}
+    allowed = set(fitting[0].question.about) | {film_kind, "publication"}  # "what did he tell Collider?"
     if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
         return it
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
@@ -318,7 +337,12 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | No
         pronoun = {"he": "he", "him": "he", "his": "he", "she": "she", "her": "she"}.get(tok)
         if pronoun and ctx.last_by_pronoun.get(pronoun) in kb.entities:
             entity = ctx.last_by_pronoun[pronoun]
-            return entity if kb.entities[entity].kind in kinds else None
+            if kb.entities[entity].kind in kinds:
+                return entity
+            # "who plays Charon?" "when was he born?": he is the last person of that pronoun, not the character
+            person = next((ctx.last_by_kind.get(k) for k in sorted(kinds) if ctx.last_by_kind.get(k) in kb.entities
+                           and kb.entities[ctx.last_by_kind[k]].pronoun == pronoun), None)
+            return person
     if film_kind not in kinds:
         return None
     film = ctx.last_by_kind.get(film_kind)

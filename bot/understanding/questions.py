@@ -7,6 +7,7 @@ reads is answered as that relation: its facts, or an honest "the article doesn't
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,12 @@ class QuestionMap:
         self.by_relation = {q.relation: q for q in self.questions}
         # words that ask something: known to the bot even when no training example uses them
         self.words = frozenset(w for _, cues in self._cues for c in cues for p in c.pieces for w in p)
+        # cues by their first word: a message only tries the cues that can start at one of its words
+        self._by_first: dict[str, list[tuple[int, Cue]]] = {}
+        for index, (_, cues) in enumerate(self._cues):
+            for cue in cues:
+                if cue.pieces:
+                    self._by_first.setdefault(cue.pieces[0][0], []).append((index, cue))
 
     @classmethod
     def load(cls, path: Path) -> "QuestionMap":
@@ -96,9 +103,15 @@ class QuestionMap:
     def asked(self, toks: list[str], skip: frozenset[int] = frozenset()) -> list[Asked]:
         """Relations the words cue, strongest first; words inside names (``skip``) do not count:
         "Die Hard" asks nothing about dying."""
-        found = []
-        for question, cues in self._cues:
-            best = max((c.length for c in cues if c.pieces and c.found(toks, skip)), default=0)
-            if best:
-                found.append(Asked(question, best))
-        return sorted(found, key=lambda a: -a.strength)
+        return list(self._asked(tuple(toks), skip))
+
+    @functools.lru_cache(maxsize=4096)
+    def _asked(self, toks: tuple[str, ...], skip: frozenset[int]) -> tuple[Asked, ...]:
+        best: dict[int, int] = {}  # question index -> strongest cue found
+        words = list(toks)
+        for tok in set(toks):
+            for index, cue in self._by_first.get(tok, ()):
+                if cue.length > best.get(index, 0) and cue.found(words, skip):
+                    best[index] = cue.length
+        found = [Asked(self.questions[i], n) for i, n in sorted(best.items())]
+        return tuple(sorted(found, key=lambda a: -a.strength))
