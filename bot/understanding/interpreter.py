@@ -108,15 +108,14 @@ def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: obj
 
 @step
 def opening_question(it: Interpretation, env: Env) -> Interpretation:
-    """A long message (a pasted article after the question) asks its first question: the paste's words
-    would otherwise drown the question's and make it read as off-topic."""
+    """A long message (a pasted article after the question) asks the question it opens with: the paste's
+    words would otherwise drown the question's and make it read as off-topic."""
     if len(it.text) <= LONG_MESSAGE:
         return it
-    head = it.text[:LONG_MESSAGE]
-    end = head.find("?")
-    cut = head[: end + 1] if end > 0 else re.split(r"(?<=[.!])\s|\n", head, maxsplit=1)[0]
-    if not cut.strip() or cut == it.text:
-        return it
+    end = it.text.find("?", 0, LONG_MESSAGE)
+    cut = it.text[: end + 1]
+    if end <= 0 or not tokens(cut):
+        return it  # no question up front: the message is read as it is (its first 500 characters)
     return _reparsed(it, env, cut.strip(), "opening_question")
 
 
