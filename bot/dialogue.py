@@ -3,9 +3,11 @@
     brain = Brain.from_settings(settings)
     brain.reply(chat="42", user="7", text="who directs ballerina?")
 
-Routing order: empty input -> follow-up ellipsis ("and Charon?") -> intent route (if confident and the
-question's words fit the intent, see nlu/scope.py) -> search fallback -> "I don't know". Unanswered
-questions are logged for admins.
+The Brain decides nothing about meaning: the understanding stage (bot/understanding/interpreter.py) turns
+the message and the chat's context into one Interpretation, and the Brain routes it: another language
+or an empty message -> their replies; a multi-part message -> each part, one reply; a question-map
+relation or a false premise -> its reply; an intent in scope -> its handler; else the search fallback ->
+"I don't know". Unanswered questions are logged for admins.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
 from .understanding.interpretation import Interpretation
-from .understanding.interpreter import STEPS, Env, Interpreter, follow_up_intent, split_parts
+from .understanding.interpreter import STEPS, Env, Interpreter, split_parts
 from .understanding.language import LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
@@ -115,7 +117,7 @@ class Brain:
         fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
         persist = ctx is None
         ctx = self.context(chat) if ctx is None else ctx
-        if fallback and parse.tokens and self._follow_up_intent(mind, parse, ctx) is None:
+        if fallback and not self._settles_alone(mind, text, parse, ctx):
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
             reply = self._answer(mind, text, parse, ctx, chat)
@@ -145,6 +147,14 @@ class Brain:
     def env(self, mind: Mind, ctx: ChatContext) -> Env:
         return Env(mind.kb, mind.answers.routes, mind.nlu.parse, mind.questions, mind.languages, mind.scope,
                    mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence)
+
+    def _settles_alone(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext) -> bool:
+        """Another NLU's "no intent fits" still lets through what understanding settles without an intent:
+        a follow-up ("and Charon?"), another language, a question-map relation, a false premise."""
+        if not parse.tokens and not text.strip():
+            return False
+        it = WHOLE.interpret(self.env(mind, ctx), text or "", parse)
+        return it.follow_up or it.kind == "other_language" or it.asked is not None or it.premise is not None
 
     def _answer(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext, chat: str | None, *,
                 split: bool = True) -> Reply:
@@ -210,10 +220,6 @@ class Brain:
         route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
         return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
                     known_words=mind.nlu.known_words, chat=chat, interpretation=interpretation)
-
-    def _follow_up_intent(self, mind: Mind, parse: Parse, ctx: ChatContext) -> str | None:
-        """ "and Charon?" after "who plays Winston?": same question, new entity."""
-        return follow_up_intent(self.env(mind, ctx), parse, ctx)
 
     def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
                   confidence: float) -> Reply:

@@ -197,3 +197,34 @@ def test_context_is_kept_through_an_unknown_reply(ask) -> None:  # type: ignore[
     unknown = ask("how old is she?")
     assert unknown.kind == "unknown" and "old" in unknown.text
     assert "No Time To Die" in ask("what else has she been in?").text
+
+
+@pytest.mark.parametrize("text", ["who plays winston?", "who is the main character of ballerina?",
+                                  "is keanu reeves in it?", "who's in ballerina?", "what role does ian mcshane have?"])
+def test_every_fact_answer_names_its_source_whatever_the_variant(settings, text: str) -> None:  # type: ignore[no-untyped-def]
+    for seed in range(6):  # each seed draws other template variants
+        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(seed))
+        reply = brain.reply(None, None, text)
+        assert reply.kind == "answer" and reply.sources
+        assert any(s.attribution.lower() in reply.text.lower() for s in reply.sources), reply.text
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("who plays rooney and who plays winston?", ("who plays rooney", "and who plays winston?")),
+    ("what's it about? and who's in it?", ("what's it about", "and who's in it?")),
+    ("who plays charon, and the director?", ("who plays charon", "and the director?")),
+    ("is keanu reeves and ian mcshane in it?", ()),  # one question about two people
+    ("who plays john wick in ballerina", ()),
+])
+def test_split_parts_table(brain: Brain, text: str, parts: tuple[str, ...]) -> None:
+    assert interpret(brain, text).parts == parts
+
+
+@pytest.mark.parametrize("text, corrected", [
+    ("no time to die cast", False),  # "no" is part of a name
+    ("sorry, i meant charon", True),
+    ("actually, who directs it?", False),  # a question of its own
+])
+def test_correction_table(brain: Brain, text: str, corrected: bool) -> None:
+    ctx = ChatContext(last_intent="ask_actor_of_character")
+    assert interpret(brain, text, ctx).correction is corrected
