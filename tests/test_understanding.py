@@ -228,3 +228,19 @@ def test_split_parts_table(brain: Brain, text: str, parts: tuple[str, ...]) -> N
 def test_correction_table(brain: Brain, text: str, corrected: bool) -> None:
     ctx = ChatContext(last_intent="ask_actor_of_character")
     assert interpret(brain, text, ctx).correction is corrected
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("why so late?", "opening"),  # chit-chat opens only with its own question words
+    ("when is oppenheimer out?", "unnamed"),  # nothing named, a word no answerable question uses
+    ("did you see the match last night", "chit_chat"),  # chit-chat with a topic
+])
+def test_scope_verdicts_name_their_rule(brain: Brain, text: str, rule: str) -> None:
+    it = interpret(brain, text)
+    assert not it.verdict.in_scope and it.verdict.reason == "off_topic" and it.verdict.rule == rule
+
+
+def test_second_film_scope(second: Brain) -> None:
+    it = interpret(second, "when is oppenheimer out?")
+    assert not it.verdict.in_scope and it.verdict.rule == "unnamed"
+    assert second.reply(None, None, "who directs harbour lights?").text.count("Tomas Vey") >= 1

@@ -24,6 +24,7 @@ class Verdict:
     in_scope: bool = True
     reason: str = ""  # the step that decided: "off_topic", "low_confidence", ...
     words: tuple[str, ...] = ()  # the words that showed it
+    rule: str = ""  # the rule within the step that decided (a scope rule: "opening", "unnamed", ...)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class RouteLike(Protocol):
 
 
 class ScopeLike(Protocol):
-    def off_topic(self, parse: Parse, intent: str) -> list[str]: ...
+    def verdict(self, parse: Parse, intent: str) -> tuple[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -389,15 +389,16 @@ def confidence(it: Interpretation, env: Env) -> Interpretation:
 
 @step
 def scope(it: Interpretation, env: Env) -> Interpretation:
-    """The words besides the names must fit the intent picked (nlu/scope.py): "does Wick *die*" is not
-    "is Wick in it", "when did *filming* start" is no release question. A follow-up is exempt: its
-    question was checked when it was first asked."""
+    """The words besides the names must fit the intent picked (nlu/scope.py, its RULES in order: opening,
+    yes_no, chit_chat, unnamed, elsewhere): "does Wick *die*" is not "is Wick in it", "when did *filming*
+    start" is no release question. The verdict names the rule. A follow-up is exempt: its question was
+    checked when it was first asked."""
     if it.follow_up or env.scope is None or it.intent is None:
         return it
-    words = env.scope.off_topic(it.parse, it.intent)
+    rule, words = env.scope.verdict(it.parse, it.intent)
     if not words:
         return it
-    return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words)))
+    return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words), rule))
 
 
 class Interpreter:
