@@ -196,20 +196,26 @@ class Brain:
 
     def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
-        one reply joins them. None, with the context untouched, unless every part is answered."""
+        one reply joins them. None, with the context untouched, unless every part is answered (a fact,
+        or the question map's "the article doesn't say") and one at least with a fact."""
         trial = ChatContext.from_json(ctx.to_json())
         replies = []
         for text in it.parts:
             part_parse = mind.nlu.parse(text)
             reply = self._answer(mind, text, part_parse, trial, chat, split=False)
-            if reply.kind != "answer":
+            # an honest "the article doesn't say who wrote it" answers its part too
+            honest = reply.kind == "unknown" and reply.intent not in mind.answers.routes and \
+                (reply.intent or "").removeprefix("ask_") in mind.questions.by_relation
+            if reply.kind != "answer" and not honest:
                 return None
             trial.remember(reply.intent, [entity_ref(mind.kb.entities[i]) for i in reply.entities
                                           if i in mind.kb.entities])
             replies.append(reply)
         ctx.last_by_kind.update(trial.last_by_kind)
         ctx.last_by_pronoun.update(trial.last_by_pronoun)
-        last = replies[-1]
+        if not any(r.kind == "answer" for r in replies):
+            return None
+        last = next(r for r in reversed(replies) if r.kind == "answer")
         return replace(last, text=" ".join(r.text for r in replies),
                        sources=tuple(dict.fromkeys(s for r in replies for s in r.sources)),
                        spoilers=tuple(s for r in replies for s in r.spoilers),

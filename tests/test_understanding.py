@@ -244,3 +244,13 @@ def test_second_film_scope(second: Brain) -> None:
     it = interpret(second, "when is oppenheimer out?")
     assert not it.verdict.in_scope and it.verdict.rule == "unnamed"
     assert second.reply(None, None, "who directs harbour lights?").text.count("Tomas Vey") >= 1
+
+
+def test_names_listed_after_and_are_each_asked(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who plays winston and charon?", chat=None)
+    assert "Ian McShane" in reply.text and "Lance Reddick" in reply.text
+
+
+def test_a_part_the_article_is_silent_on_is_said_so_beside_the_answered_one(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who directs it and who wrote it?", chat=None)
+    assert reply.kind == "answer" and "Len Wiseman" in reply.text and "who wrote Ballerina" in reply.text

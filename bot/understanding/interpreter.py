@@ -164,11 +164,31 @@ def split_parts(it: Interpretation, env: Env) -> Interpretation:
     answered in one reply. Split at a question mark followed by more, at ", and" and at "and" followed
     by a question word; a split that leaves an empty part is no split."""
     pieces = [p.strip(" ,") for p in PART_SPLIT.split(it.text) if p and p.strip(" ,?")]
+    if len(pieces) < 2:
+        pieces = _listed_names(it, env)
     if len(pieces) < 2 or len(pieces) > MAX_PARTS or any(not tokens(p) for p in pieces):
         return it
     if all(len(tokens(p)) < 2 for p in pieces):
         return it
     return _mark(it, "split_parts", parts=tuple(pieces))
+
+
+def _listed_names(it: Interpretation, env: Env) -> list[str]:
+    """ "who plays Winston and Charon?": a name after the last "and", with one of its kind before it, is
+    the same question asked of it ("and Charon?"). Nothing else may follow the name."""
+    parse, kb = it.parse, env.kb
+    toks = parse.tokens
+    if "and" not in toks:
+        return []
+    at = len(toks) - 1 - toks[::-1].index("and")
+    after = [m for m in parse.mentions if m.start > at]
+    if len(after) != 1 or after[0].start != at + 1 or after[0].end != len(toks):
+        return []
+    kinds = {kb.entities[i].kind for i in after[0].entity_ids}
+    before = [m for m in parse.mentions if m.end <= at and {kb.entities[i].kind for i in m.entity_ids} & kinds]
+    if not before:
+        return []
+    return [" ".join(toks[:at]), " ".join(toks[at:])]
 
 
 @step
