@@ -296,7 +296,13 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
     route = env.routes.get(it.intent or "")
     mine = set(route.relations) if route is not None and route.handler in FACT_HANDLERS else set()
-    if mine & {a.question.relation for a in fitting}:
+    # the classifier's own relation cued inside the name of someone keeps its intent too: in "name *the
+    # director* of the spin-off" the character's name is the relation's word (a film's title asks nothing)
+    in_names = {i for m in it.parse.mentions if any(env.kb.entities[e].kind != film_kind for e in m.entity_ids)
+                for i in range(m.start, m.end)}
+    outside = frozenset(range(len(it.parse.tokens))) - in_names
+    named = env.questions.asked(it.parse.tokens, outside) if in_names else []
+    if mine & {a.question.relation for a in fitting + named}:
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
