@@ -648,6 +648,9 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
                 on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}")
             run_webhook(app, webhook)
         else:
+            # the loop exists before "starting" is announced: a stop signal landing while asyncio builds
+            # it would leave a half-built loop whose __del__ prints a traceback (PTB reuses this one)
+            asyncio.set_event_loop(asyncio.new_event_loop())
             if on_ready:
                 on_ready("long polling" + (f" against {settings.telegram.api_url}" if settings.telegram.api_url
                                            else ""))
