@@ -11,6 +11,7 @@ class ChatContext:
     last_by_kind: dict[str, str] = field(default_factory=dict)  # entity kind -> last entity id of that kind
     last_by_pronoun: dict[str, str] = field(default_factory=dict)  # "he"/"she"/"it" -> entity id
     turns: int = 0
+    last_asked: str | None = None  # a question-map relation last asked ("who wrote it?"), for "and John Wick 4?"
 
     def remember(self, intent: str | None, entities: list[tuple[str, str, str | None]]) -> None:
         """Record the intent and the entities (id, kind, pronoun) the turn was about, in order."""
@@ -23,13 +24,16 @@ class ChatContext:
 
     def to_json(self) -> str:
         return json.dumps({"last_intent": self.last_intent, "last_by_kind": self.last_by_kind,
-                           "last_by_pronoun": self.last_by_pronoun, "turns": self.turns}, separators=(",", ":"))
+                           "last_by_pronoun": self.last_by_pronoun, "turns": self.turns,
+                           "last_asked": self.last_asked}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ChatContext":
         try:
             data = json.loads(text)
+            asked = data.get("last_asked")
             return cls(data.get("last_intent"), dict(data.get("last_by_kind", {})),
-                       dict(data.get("last_by_pronoun", {})), int(data.get("turns", 0)))
+                       dict(data.get("last_by_pronoun", {})), int(data.get("turns", 0)),
+                       asked if isinstance(asked, str) else None)
         except (ValueError, TypeError, AttributeError):
             return cls()  # a corrupt row must not break the chat; start fresh

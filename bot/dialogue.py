@@ -3,9 +3,11 @@
     brain = Brain.from_settings(settings)
     brain.reply(chat="42", user="7", text="who directs ballerina?")
 
-Routing order: empty input -> follow-up ellipsis ("and Charon?") -> intent route (if confident and the
-question's words fit the intent, see nlu/scope.py) -> search fallback -> "I don't know". Unanswered
-questions are logged for admins.
+The Brain decides nothing about meaning: the understanding stage (bot/understanding/interpreter.py) turns
+the message and the chat's context into one Interpretation, and the Brain routes it: another language
+or an empty message -> their replies; a multi-part message -> each part, one reply; a question-map
+relation or a false premise -> its reply; an intent in scope -> its handler; else the search fallback ->
+"I don't know". Unanswered questions are logged for admins.
 """
 from __future__ import annotations
 
@@ -31,12 +33,16 @@ from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
+from .understanding.interpretation import Interpretation
+from .understanding.interpreter import STEPS, Env, Interpreter, split_parts
+from .understanding.language import LanguageNotes, notes_for
+from .understanding.questions import QuestionMap
+from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
 
 log = logging.getLogger(__name__)
-FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
-                    ("ok", "and"), ("also",), ("then",))
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
-FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
+INTERPRETER = Interpreter()
+WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Mind:
     answers: Answers
     search: SearchIndex
     scope: Scope | None = None  # does the question fit the intent picked? (None: built from the rest)
+    questions: QuestionMap = QuestionMap.load(Path("/nonexistent"))  # the question map (intents/questions.yml)
+    languages: LanguageNotes = LanguageNotes({})  # notes for messages in other languages
 
     def __post_init__(self) -> None:
         if self.scope is None:
@@ -115,10 +123,10 @@ class Brain:
         fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
         persist = ctx is None
         ctx = self.context(chat) if ctx is None else ctx
-        if fallback and parse.tokens and self._follow_up_intent(mind, parse, ctx) is None:
+        if fallback and not self._settles_alone(mind, text, parse, ctx):
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
-            reply = self._answer(mind, parse, ctx, chat)
+            reply = self._answer(mind, text, parse, ctx, chat)
         if reply.kind == "unknown" and self.storage is not None and parse.tokens:
             try:
                 self.storage.log_unanswered(chat, user, text, " ".join(parse.tokens), reply.intent,
@@ -132,86 +140,99 @@ class Brain:
             and mind.answers.routes[reply.intent].handler in ("facts", "yesno"))
         ctx.remember(reply.intent if answered else None,
                      [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities])
+        # a question-map relation stays the question in play, known or not ("who wrote it?" "and John Wick 4?")
+        asked = (reply.intent or "").removeprefix("ask_")
+        if reply.intent not in mind.answers.routes and asked in mind.questions.by_relation:
+            ctx.last_asked = asked
+        elif answered:
+            ctx.last_asked = None
         if persist:
             self._save(chat, ctx)
         return reply
 
-    def _answer(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None) -> Reply:
-        if not parse.tokens:
+    def env(self, mind: Mind, ctx: ChatContext) -> Env:
+        return Env(mind.kb, mind.answers.routes, mind.nlu.parse, mind.questions, mind.languages, mind.scope,
+                   mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence)
+
+    def _settles_alone(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext) -> bool:
+        """Another NLU's "no intent fits" still lets through what understanding settles without an intent:
+        a follow-up ("and Charon?"), another language, a question-map relation, a false premise."""
+        if not parse.tokens and not text.strip():
+            return False
+        it = WHOLE.interpret(self.env(mind, ctx), text or "", parse)
+        return it.follow_up or it.kind == "other_language" or it.asked is not None or it.premise is not None
+
+    def _answer(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext, chat: str | None, *,
+                split: bool = True) -> Reply:
+        """Understand (one Interpretation), then route: the Brain decides nothing about meaning itself."""
+        interpreter = INTERPRETER if split else WHOLE
+        it = interpreter.interpret(self.env(mind, ctx), text or "", parse)
+        if it.parts:
+            return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False)
+        return self._route(mind, it, ctx, chat)
+
+    def _route(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
+        parse = it.parse
+        if it.kind == "empty":
             return self._turn(mind, parse, ctx, "out_of_scope", 1.0, chat).reply(
                 "utter_empty", kind="unknown", suggestions=mind.answers.suggestions[:3])
-        intent, confidence = parse.intent, parse.confidence
-        follow_up = self._follow_up_intent(mind, parse, ctx)
-        if intent == SOURCE_INTENT and confidence >= self.settings.nlu.threshold:
-            # "says who?": the last question again, whose answer names its source.
-            if not ctx.last_intent or ctx.last_intent not in mind.answers.routes:
-                return self._turn(mind, parse, ctx, intent, confidence, chat).reply(
-                    "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
-            follow_up = intent = ctx.last_intent
-        if not follow_up and confidence < self.settings.nlu.threshold:
-            follow_up = self._bare_mention_intent(mind, parse)
-        if follow_up:
-            intent, confidence = follow_up, max(confidence, self.settings.nlu.follow_up_confidence)
+        if it.kind == "other_language":
+            return other_language_reply(mind, it)
+        if it.source_request and not it.follow_up:
+            return self._turn(mind, parse, ctx, SOURCE_INTENT, it.confidence, chat).reply(
+                "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
+        if it.premise is not None:
+            return false_premise_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it)
+        if it.asked is not None:
+            return question_map_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it,
+                                      mind.questions)
+        intent, confidence = it.intent or "out_of_scope", it.confidence
+        if it.verdict.reason == "off_topic":
+            # The classifier's best guess asks something else than this message: say so, never guess.
+            reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
+                "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            return replace(reply, intent="out_of_scope")
         route = mind.answers.routes.get(intent)
-        if route is not None and confidence >= self.settings.nlu.threshold:
-            if not follow_up and mind.scope is not None and mind.scope.off_topic(parse, intent):
-                # The classifier's best guess asks something else than this message: say so, never guess.
-                reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
-                    "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
-                return replace(reply, intent="out_of_scope")
-            turn = self._turn(mind, parse, ctx, intent, confidence, chat)
+        if route is not None and it.verdict.in_scope:
+            turn = self._turn(mind, parse, ctx, intent, confidence, chat, it)
             reply = HANDLERS[route.handler](turn)
             if reply is not None:
                 return reply
         return self._fallback(mind, parse, ctx, chat, intent, confidence)
 
+    def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
+        """Each part of a multi-part message answered in turn (the context flows from one to the next);
+        one reply joins them. None, with the context untouched, unless every part is answered (a fact,
+        or the question map's "the article doesn't say") and one at least with a fact."""
+        trial = ChatContext.from_json(ctx.to_json())
+        replies = []
+        for text in it.parts:
+            part_parse = mind.nlu.parse(text)
+            reply = self._answer(mind, text, part_parse, trial, chat, split=False)
+            # an honest "the article doesn't say who wrote it" answers its part too
+            honest = reply.kind == "unknown" and reply.intent not in mind.answers.routes and \
+                (reply.intent or "").removeprefix("ask_") in mind.questions.by_relation
+            if reply.kind != "answer" and not honest:
+                return None
+            trial.remember(reply.intent, [entity_ref(mind.kb.entities[i]) for i in reply.entities
+                                          if i in mind.kb.entities])
+            replies.append(reply)
+        ctx.last_by_kind.update(trial.last_by_kind)
+        ctx.last_by_pronoun.update(trial.last_by_pronoun)
+        if not any(r.kind == "answer" for r in replies):
+            return None
+        last = next(r for r in reversed(replies) if r.kind == "answer")
+        return replace(last, text=" ".join(r.text for r in replies),
+                       sources=tuple(dict.fromkeys(s for r in replies for s in r.sources)),
+                       spoilers=tuple(s for r in replies for s in r.spoilers),
+                       entities=tuple(dict.fromkeys(e for r in replies for e in r.entities)))
+
     def _turn(self, mind: Mind, parse: Parse, ctx: ChatContext, intent: str, confidence: float,
-              chat: str | None) -> Turn:
+              chat: str | None, interpretation: Interpretation | None = None) -> Turn:
         route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
         return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
-                    known_words=mind.nlu.known_words, chat=chat, today=self.today())
-
-    def _follow_up_intent(self, mind: Mind, parse: Parse, ctx: ChatContext) -> str | None:
-        """ "and Charon?" after "who plays Winston?": same question, new entity."""
-        if not ctx.last_intent or not parse.mentions:
-            return None
-        route = mind.answers.routes.get(ctx.last_intent)
-        if route is None or route.handler not in ("facts", "yesno", "about"):
-            return None
-        toks = parse.tokens
-        starts = any(tuple(toks[: len(s)]) == s for s in FOLLOW_UP_STARTS)
-        others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens]
-        # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
-        # "when" or "out" make it a question of its own.
-        if not starts and any(t not in FOLLOW_UP_FILLER for t in others):
-            return None
-        if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
-            return None
-        kinds = set(route.about)
-        if route.handler == "yesno":
-            relation = mind.kb.relations[route.relations[0]]
-            kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
-        if route.handler == "about":
-            kinds = set(mind.kb.kinds)
-        mentioned = {mind.kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
-        if mentioned & kinds:
-            return ctx.last_intent
-        # "who plays Charon?" then "and Keanu?": the same relation asked the other way round.
-        for name, other in mind.answers.routes.items():
-            if (other.handler == "facts" and other.relations == route.relations and other.given != route.given
-                    and mentioned & set(other.about)):
-                return name
-        return None
-
-    @staticmethod
-    def _bare_mention_intent(mind: Mind, parse: Parse) -> str | None:
-        """ "and Keanu?" with nothing asked before: a name and filler only means "tell me about Keanu"."""
-        if not parse.mentions:
-            return None
-        others = [t for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens]
-        if any(t not in FOLLOW_UP_FILLER for t in others):
-            return None
-        return next((name for name, route in mind.answers.routes.items() if route.handler == "about"), None)
+                    known_words=mind.nlu.known_words, chat=chat, today=self.today(),
+                    interpretation=interpretation)
 
     def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
                   confidence: float) -> Reply:
@@ -239,4 +260,7 @@ def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | N
     kb = kb.covering(r for route in answers.routes.values() for r in route.relations)  # missing: "I don't know"
     answers = answers.with_knowledge(kb)
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))
-    return Mind(kb, nlu, answers, SearchIndex(kb))
+    intents = Path(settings.intents)
+    return Mind(kb, nlu, answers, SearchIndex(kb),
+                questions=QuestionMap.load(intents / "questions.yml"),
+                languages=notes_for(intents / "languages.yml"))

@@ -29,6 +29,8 @@ class TurnResult:
     reply: str
     missing: tuple[str, ...]
     forbidden: tuple[str, ...]
+    expected_kinds: tuple[str, ...] = ()  # any of these (a turn may allow "answer" or "unknown")
+    category: str = ""  # the conversation's class, for per-class figures
 
     @property
     def intent_ok(self) -> bool:
@@ -40,6 +42,8 @@ class TurnResult:
 
     @property
     def kind_ok(self) -> bool:
+        if self.expected_kinds:
+            return self.kind in self.expected_kinds
         return self.expected_kind is None or self.kind == self.expected_kind
 
     @property
@@ -56,30 +60,76 @@ class TurnResult:
         return self.expected_intent == "out_of_scope" and self.kind not in NOT_ANSWERED
 
 
+# A turn with `setup: true` is played (later turns need its context) but not scored.
+PASTE_MARK = "LONG_PASTE"  # in a turn's text: the seed article pasted after the question, to 4,096 characters
+TELEGRAM_LIMIT = 4096
+
+
 def load_conversations(path: Path) -> list[list[dict[str, Any]]]:
+    return [turns for _, turns in load_classified(path)]
+
+
+def load_classified(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(class, turns) per conversation; the class is "" where the file gives none."""
     data, _ = read_yaml(path)
     try:
-        return [list(c["turns"]) for c in data["conversations"]]
-    except (KeyError, TypeError) as exc:
+        return [(str(c.get("class", "")), list(c["turns"])) for c in data["conversations"]]
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DataFileError(str(path), "expected conversations: [{turns: [{text: ...}]}]") from exc
 
 
-def run_conversations(brain: Any, conversations: list[list[dict[str, Any]]]) -> list[TurnResult]:
+def expand_paste(text: str, root: Path | None = None) -> str:
+    """A question followed by a pasted article, cut at Telegram's message limit."""
+    if PASTE_MARK not in text:
+        return text
+    article = (root or Path(__file__).resolve().parent.parent) / "knowledge" / "documents" / "ballerina-article.txt"
+    body = article.read_text(encoding="utf-8") if article.exists() else "lorem ipsum " * 400
+    while len(body) < TELEGRAM_LIMIT:
+        body += "\n\n" + body
+    return text.replace(PASTE_MARK, "\n\n" + body)[:TELEGRAM_LIMIT]
+
+
+def run_conversations(brain: Any, conversations: list[list[dict[str, Any]]] | list[tuple[str, list[dict[str, Any]]]]
+                      ) -> list[TurnResult]:
     results = []
-    for number, turns in enumerate(conversations):
+    for number, item in enumerate(conversations):
+        category, turns = item if isinstance(item, tuple) else ("", item)
         chat = f"eval-{number}"
         for turn in turns:
-            reply = brain.reply(chat, "eval", str(turn["text"]))
+            text = expand_paste(str(turn["text"]))
+            reply = brain.reply(chat, "eval", text)
+            if turn.get("setup"):
+                continue  # played for the context it sets, not scored: its words are training examples
             low = reply.text.lower()
+            missing = [w for w in turn.get("contains", []) if str(w).lower() not in low]
+            any_of = [str(w) for w in turn.get("contains_any", [])]
+            if any_of and not any(w.lower() in low for w in any_of):
+                missing.append(" | ".join(any_of))
+            kind = turn.get("kind")
+            kinds = tuple(kind) if isinstance(kind, list) else ()
             results.append(TurnResult(
-                str(turn["text"]), turn.get("intent"), reply.intent, turn.get("kind"), reply.kind, reply.text,
-                tuple(w for w in turn.get("contains", []) if str(w).lower() not in low),
+                str(turn["text"]), turn.get("intent"), reply.intent, None if kinds else kind, reply.kind,
+                reply.text, tuple(missing),
                 tuple(w for w in turn.get("not_contains", []) if str(w).lower() in low),
+                kinds, category,
             ))
     return results
 
 
-def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5) -> dict[str, Any]:
+def per_class(results: list[TurnResult]) -> dict[str, dict[str, Any]]:
+    """OK turns per class: the figure the issue's targets are set in."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        row = out.setdefault(r.category or "unclassified", {"turns": 0, "ok": 0})
+        row["turns"] += 1
+        row["ok"] += r.ok
+    for row in out.values():
+        row["share"] = round(row["ok"] / row["turns"], 4)
+    return out
+
+
+def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
+                 heldout_path: Path | list[Path] | None = None) -> dict[str, Any]:
     from .dialogue import Brain
     from .knowledge import KnowledgeBase
     from .nlu import featurize
@@ -126,6 +176,21 @@ def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5) -> 
                 for r in results if not r.ok
             ],
         }
+    if heldout_path is not None:
+        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+        paths = heldout_path if isinstance(heldout_path, list) else [heldout_path]
+        results = run_conversations(brain, [c for p in paths for c in load_classified(p)])
+        report["heldout"] = {
+            "path": ", ".join(str(p) for p in paths), "turns": len(results),
+            "all_ok": round(sum(r.ok for r in results) / len(results), 4) if results else 0.0,
+            "per_class": per_class(results),
+            "failures": [
+                {"class": r.category, "text": r.text[:120], "expected": r.expected_kinds or r.expected_kind,
+                 "got": [r.intent, r.kind], "missing": list(r.missing), "forbidden": list(r.forbidden),
+                 "reply": r.reply[:160]}
+                for r in results if not r.ok
+            ],
+        }
     return report
 
 
@@ -162,3 +227,11 @@ def print_report(report: dict[str, Any]) -> None:
             console.print(f"[red]✗[/] {f['text']!r}: expected {f['expected']}, got {f['got']}"
                           f"{' missing ' + str(f['missing']) if f['missing'] else ''}"
                           f"{' forbidden ' + str(f['forbidden']) if f['forbidden'] else ''} → {f['reply']!r}")
+    held = report.get("heldout")
+    if held:
+        table = Table(title=f"Held-out set by class ({held['turns']} turns, {held['all_ok']:.1%} OK)")
+        for col in ("class", "ok", "turns", "share"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, row in sorted(held["per_class"].items()):
+            table.add_row(name, str(row["ok"]), str(row["turns"]), f"{row['share']:.1%}")
+        console.print(table)

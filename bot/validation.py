@@ -242,6 +242,8 @@ def check_folder(config: Path | str | None = None, env: dict[str, str] | None = 
     from .knowledge import KnowledgeBase
     from .nlu.data import TrainingData, load_training_data, nlu_files
     from .quiz.bank import load_quiz
+    from .understanding.language import LanguageNotes
+    from .understanding.questions import QuestionMap
     from .yamlio import read_yaml
 
     step = progress or (lambda what: None)
@@ -264,11 +266,16 @@ def check_folder(config: Path | str | None = None, env: dict[str, str] | None = 
         out.append(Problem(str(intents), None, "intents", "the intents folder is missing"))
     else:
         nlu = set(nlu_files(intents))
+        # the understanding stage's own files (bot/understanding/): checked against their schemas
+        understanding = {intents / "questions.yml": QuestionMap.load, intents / "languages.yml": LanguageNotes.load}
         for path in sorted(intents.rglob("*.yml")):
             if path == settings.answers_path or path in nlu:
                 continue
             try:
                 read_yaml(path)
+                if path in understanding:
+                    understanding[path](path)
+                    continue
             except DataFileError as exc:
                 out += Problem.from_error(exc)
                 continue

@@ -12,6 +12,13 @@ from bot.dialogue import Brain
 from bot.storage import Storage
 
 
+def unattributed(text: str) -> str:
+    """The answer without its source's name, which may hold the film's ("Cineworld's Ballerina round-up")."""
+    import re
+
+    return re.sub(r"\s*\((?:according to|as|in)\b[^)]*\)", "", text)
+
+
 def test_director_answer_names_him(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("who directs Ballerina?")
     assert reply.kind == "answer" and reply.intent == "ask_director"
@@ -24,7 +31,7 @@ def test_follow_up_question_uses_last_person(ask) -> None:  # type: ignore[no-un
     assert reply.kind == "answer"
     for film in ("Transporter", "Die Hard", "Underworld"):
         assert film in reply.text
-    assert "Ballerina" not in reply.text.split("Besides")[-1].split(",", 1)[-1]
+    assert "Ballerina" not in unattributed(reply.text).split("Besides")[-1].split(",", 1)[-1]
 
 
 def test_ellipsis_follow_up_keeps_the_question(ask) -> None:  # type: ignore[no-untyped-def]
@@ -227,7 +234,8 @@ def test_the_director_described_not_named(ask) -> None:  # type: ignore[no-untyp
     reply = ask("has the ballerina director done any action films before?", chat=None)
     assert reply.kind == "answer" and "Underworld" in reply.text
     other_work = ask("what else has the director of ballerina made?", chat=None).text
-    assert "Underworld" in other_work and "Ballerina" not in other_work.split("Besides")[-1].split(",", 1)[-1]
+    assert "Underworld" in other_work
+    assert "Ballerina" not in unattributed(other_work).split("Besides")[-1].split(",", 1)[-1]
     # the character called the Director is still who "the director" names where a character is asked for
     assert "Huston" in ask("who plays the director?", chat=None).text
 

@@ -517,3 +517,17 @@ def test_registers_like_rasa_sdk_cli():
     executor = ActionExecutor()
     executor.register_package("bot.channels.rasa_actions")
     assert {a.name for a in executor.list_actions()} >= set(ACTIONS)
+
+
+@pytest.mark.parametrize("intent,text,wanted,unwanted", [
+    # Rasa's nearest intent is not what was asked: the same understanding stage decides, as for the bot alone
+    ("ask_main_character", "who wrote Ballerina?", "who wrote Ballerina", "Rooney"),
+    ("ask_plot", "¿Quién dirige la película Ballerina?", "inglés", "Wiseman"),
+    ("ask_director", "why did Chad Stahelski direct Ballerina?", "Len Wiseman", "Chad Stahelski directs"),
+])
+def test_rasa_intents_go_through_the_understanding_stage(server, intent, text, wanted, unwanted):
+    port, _ = server
+    status, result = call(port, webhook("action_trivia_facts", text, intent, sender=f"stage-{intent}"))
+    assert status == 200, result
+    reply, _ = said(result)
+    assert wanted in reply and unwanted not in reply

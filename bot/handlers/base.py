@@ -5,6 +5,7 @@ import datetime as dt
 import functools
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..answers import Answers, Route, join_list
 from ..context import ChatContext
@@ -34,6 +35,7 @@ class Turn:
     route: Route
     known_words: frozenset[str] = frozenset()
     chat: str | None = None
+    interpretation: Any = None  # the understanding stage's Interpretation, when the Brain built one
     used_mentions: set[int] = field(default_factory=set)
     today: dt.date = field(default_factory=dt.date.today)  # dated facts read against it (the Brain's clock)
 
@@ -42,8 +44,22 @@ class Turn:
               **values: str) -> Reply:
         values.setdefault("title", self.kb.title)
         text = self.answers.render(response, self.rng, **values)
+        if kind == "answer" and facts:
+            text = with_attribution(self.kb, text, facts)
         return Reply(text, kind, self.intent, self.confidence, sources=sources_of(self.kb, facts or []),
                      suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()))
+
+
+def with_attribution(kb: KnowledgeBase, text: str, facts: list[Fact]) -> str:
+    """Every fact answer names its source, whichever template variant was drawn: a variant that leaves
+    {according_to} out gets it appended ("... Ian McShane as Winston (according to Cineworld)")."""
+    attributions = list(dict.fromkeys(kb.sources[f.source].attribution for f in facts if f.source in kb.sources))
+    low = text.lower()
+    missing = [a for a in attributions if a.lower() not in low]
+    if len(missing) < len(attributions) or not missing:
+        return text  # the template named (one of) the sources itself
+    note = f" ({'; '.join(missing)})"
+    return text[:-1] + note + "." if text.endswith(".") else text + note
 
 
 def sources_of(kb: KnowledgeBase, facts: list[Fact]) -> tuple[SourceRef, ...]:

@@ -147,8 +147,11 @@ def handle(turn: Turn) -> Reply | None:
         # means that film even when it went unnamed ("who plays Winston?" is about Ballerina); the names in
         # the answer come last and win "he"/"she", the first of a list last of all: after the cast, "she"
         # is its lead, not the last woman listed
-        entities=[*quoted, *salient(turn, [kb.entities[f.subject] for f in facts]), entity.id,
-                  *named_in_text(turn, facts), *reversed(salient(turn, answered))],
+        # ...except that a series answered about a film does not take "it" from the film: after "Ballerina
+        # is a spin-off of the John Wick series", "who's in it?" still means Ballerina
+        entities=[*quoted, *salient(turn, [kb.entities[f.subject] for f in facts]), *backdrop(turn, entity, answered),
+                  entity.id, *named_in_text(turn, facts),
+                  *(i for i in reversed(salient(turn, answered)) if i not in backdrop(turn, entity, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
@@ -165,6 +168,14 @@ def salient(turn: Turn, answered: list[Entity]) -> list[str]:
     film_kind = turn.kb.default_subject.kind
     films = {e.id for e in answered if e.kind == film_kind}
     return list(dict.fromkeys(e.id for e in answered if len(films) < 2 or e.kind != film_kind))
+
+
+def backdrop(turn: Turn, entity: Entity, answered: list[Entity]) -> list[str]:
+    """Answered things that are not films and take "it", when the question was about a film."""
+    film_kind = turn.kb.default_subject.kind
+    if entity.kind != film_kind:
+        return []
+    return [e.id for e in answered if e.kind != film_kind and e.pronoun in (None, "it")]
 
 
 def speakers(turn: Turn, facts: list[Fact]) -> list[str]:
@@ -219,8 +230,13 @@ def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
         if others and turn.route.given == "subject" and comparable:
             other = others[0]
             linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
-            return turn.reply("utter_no_fact_elsewhere", kind="answer" if linked and named else "unknown",
-                              facts=[other], subject=entity.name, other=kb.name(other.subject),
-                              sentence=kb.sentence(other, turn.today), entities=[entity.id, other.subject])
+            if linked and named:
+                return turn.reply("utter_no_fact_elsewhere", kind="answer", facts=[other], subject=entity.name,
+                                  other=kb.name(other.subject), sentence=kb.sentence(other, turn.today),
+                                  entities=[entity.id, other.subject])
+            # not the answer, so not stated: another film's figure would read as this one's
+            return turn.reply("utter_no_fact_offer", kind="unknown", subject=entity.name, label=label,
+                              other=kb.name(other.subject), suggestions=turn.answers.suggestions[:3],
+                              entities=[entity.id])
     return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
                       suggestions=turn.answers.suggestions[:3], entities=[entity.id])

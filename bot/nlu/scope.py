@@ -27,6 +27,8 @@ CHAT_HANDLERS = frozenset({"smalltalk", "help"})
 PERSONAL_PRONOUNS = frozenset("he him his she her hers they them their".split())
 POINTING = PERSONAL_PRONOUNS | {"it", "its", "this", "that", "film", "movie", "flick", "spinoff", "spin", "one"}
 NARROW_OPENINGS = frozenset({"where", "when", "why", "how", "which"})
+# The scope rules in the order they are tried (Scope._rule_NAME); the first that speaks decides.
+RULES = ("opening", "yes_no", "chit_chat", "unnamed", "elsewhere")
 GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
 
 
@@ -83,42 +85,70 @@ class Scope:
 
     def off_topic(self, parse: ParseLike, intent: str) -> list[str]:
         """The words showing the message asks something ``intent`` does not answer (empty: it fits)."""
+        return self.verdict(parse, intent)[1]
+
+    def verdict(self, parse: ParseLike, intent: str) -> tuple[str, list[str]]:
+        """(the rule that decided, the words that showed it): the rules of ``RULES`` in order, the first
+        that speaks decides; words empty means the message fits the intent."""
         handler = self.handlers.get(intent)
         if handler not in FACT_HANDLERS and handler not in CHAT_HANDLERS:
-            return []
-        # A question opening as none of the intent's examples do asks for something else: "why so late?"
-        # is no goodbye (chit-chat opens only with its own question words: "how are you", "who are you");
-        # "*where* is Ana de Armas from?" and "*how* many films has Keanu made?" are no filmography. Fact
-        # questions are only held to the narrow openers: "who" and "what" open anything ("who revealed
-        # when it is set?" asks the timeline's source).
+            return "", []
+        foreign: list[str] | None = None
+        for name in RULES:
+            if name != "opening" and foreign is None:
+                foreign = self.foreign(parse, intent)
+                if not foreign:
+                    return "", []
+            words = getattr(self, "_rule_" + name)(parse, intent, handler, foreign or [])
+            if words is not None:
+                return name, words
+        return "", []
+
+    def _rule_opening(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
+        """A question opening as none of the intent's examples do asks for something else: "why so late?"
+        is no goodbye (chit-chat opens only with its own question words: "how are you", "who are you");
+        "*where* is Ana de Armas from?" and "*how* many films has Keanu made?" are no filmography. Fact
+        questions are only held to the narrow openers: "who" and "what" open anything ("who revealed
+        when it is set?" asks the timeline's source)."""
         openers = QUESTION_WORDS if handler in CHAT_HANDLERS else NARROW_OPENINGS
         trained = self.vocab.words.get(intent)
         if trained and parse.tokens and parse.tokens[0] in openers and opening(parse.tokens[0]) not in trained:
             return [opening(parse.tokens[0])]
-        foreign = self.foreign(parse, intent)
-        if not foreign:
-            return []
-        if handler == "yesno":
-            someone = any(set(m.entity_ids) & self.personal for m in parse.mentions)
-            if not someone and not any(t in PERSONAL_PRONOUNS for t in parse.tokens):
-                # "is Carrie-Anne Moss in it?": the strange words are the name asked about, and the
-                # honest answer ("not that I know of") is the handler's.
-                foreign = [w for w in foreign if w not in parse.unknown_words]
-            return foreign
-        if handler in CHAT_HANDLERS:
-            elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,))]
-            # "did you see the match last night" is not a goodbye: chit-chat with a topic is not chit-chat.
-            topical = [w for w in foreign if self.vocab.licensed(w, self.fact)]
-            return foreign if elsewhere or topical or len(foreign) >= 2 else []
-        if not parse.mentions and not any(t in self.pointing for t in parse.tokens):
-            # Nothing named, nothing pointed at: the answer would be about the film in context, so a word
-            # no question the bot answers ever uses names something else ("when is *Oppenheimer* out?" is
-            # not "when is it out?"; "who *announced* the release window?" is still about the film)
-            strange = [w for w in foreign if not self.vocab.licensed(w, self.others)]
-            if strange:
-                return strange
-        # A word only off-topic questions use ("imax", "runtime"), which no fact question ever does.
-        # (Chit-chat words such as "time" or "start" are everyone's; "imax" or "runtime" only off-topic's.)
+        return None
+
+    def _rule_yes_no(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
+        """A yes/no asserts the whole sentence: a word no intent of its relation was trained with makes it
+        another question ("does Wick *die* in it"). Unless nobody is named or pointed at: "is Carrie-Anne
+        Moss in it?" has strange words that are the name asked about, and the honest answer ("not that I
+        know of") is the handler's."""
+        if handler != "yesno":
+            return None
+        someone = any(set(m.entity_ids) & self.personal for m in parse.mentions)
+        if not someone and not any(t in PERSONAL_PRONOUNS for t in parse.tokens):
+            return [w for w in foreign if w not in parse.unknown_words]
+        return foreign
+
+    def _rule_chit_chat(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
+        """Chit-chat with a topic is not chit-chat: "did you see the match last night" is no goodbye."""
+        if handler not in CHAT_HANDLERS:
+            return None
+        elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,))]
+        topical = [w for w in foreign if self.vocab.licensed(w, self.fact)]
+        return foreign if elsewhere or topical or len(foreign) >= 2 else []
+
+    def _rule_unnamed(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
+        """Nothing named, nothing pointed at: the answer would be about the film in context, so a word no
+        question the bot answers ever uses names something else ("when is *Oppenheimer* out?" is not
+        "when is it out?"; "who *announced* the release window?" is still about the film)."""
+        if parse.mentions or any(t in self.pointing for t in parse.tokens):
+            return None
+        strange = [w for w in foreign if not self.vocab.licensed(w, self.others)]
+        return strange or None
+
+    def _rule_elsewhere(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
+        """A word only off-topic questions use ("imax", "runtime"), which no fact question ever does
+        (chit-chat words such as "time" or "start" are everyone's), or a word naming a relative or part
+        of someone named ("Rooney's *father*")."""
         elsewhere = [w for w in foreign if self.vocab.licensed(w, (OUT_OF_SCOPE,)) and not self.vocab.licensed(w, self.others)]
         return elsewhere or self._attached(parse, foreign)
 

@@ -1,0 +1,68 @@
+"""What a message means, as one immutable value: the output of the understanding stage.
+
+Every front's message becomes one Interpretation before anything is answered; handlers read it and
+never re-decide what was asked. Steps (bot/understanding/interpreter.py) build it in order, each
+returning a new value, so what one step decided is visible to the next and to tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..nlu import Parse
+from .questions import Question
+
+QuestionKind = Literal["wh", "yesno", "list", "about", "chitchat", "empty", "other_language"]
+YES_NO_OPENERS = frozenset("is are was were does do did has have had will would can could should am".split())
+LIST_WORDS = frozenset("list all everyone everything".split())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the message asks something the bot may answer, and why not when it may not."""
+
+    in_scope: bool = True
+    reason: str = ""  # the step that decided: "off_topic", "low_confidence", ...
+    words: tuple[str, ...] = ()  # the words that showed it
+    rule: str = ""  # the rule within the step that decided (a scope rule: "opening", "unnamed", ...)
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    text: str  # the text understood (a long paste: its opening question)
+    parse: Parse
+    kind: QuestionKind
+    intent: str | None  # the route that answers it (None: nothing does)
+    confidence: float
+    relations: tuple[str, ...] = ()  # the relations asked about
+    asked: Question | None = None  # a relation from the question map that no intent reads
+    subject: str | None = None  # entity id the map's question is about, when it is resolved here
+    language: str | None = None  # ISO code of a message in another language
+    polarity: bool = True  # False for "isn't", "didn't", "not": the yes/no asked negatively
+    follow_up: bool = False  # continues the last turn's question ("and Charon?")
+    correction: bool = False  # replaces the last turn's question or subject ("sorry, I meant Charon")
+    source_request: bool = False  # "says who?": the last question again, with its source
+    parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
+    premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
+    verdict: Verdict = field(default_factory=Verdict)
+    steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)
+
+
+def question_kind(toks: list[str]) -> QuestionKind:
+    """wh, yes/no, list or about from how the question opens."""
+    if not toks:
+        return "wh"  # the "empty" step decides, after another script has had its chance
+    if toks[0] in YES_NO_OPENERS:
+        return "yesno"
+    if toks[0] in LIST_WORDS or toks[:2] in (["name", "all"], ["who", "all"]):
+        return "list"
+    if toks[:3] == ["tell", "me", "about"] or toks[:2] == ["who", "is"] and len(toks) <= 4:
+        return "about"
+    return "wh"
+
+
+NEGATIONS = frozenset("not isnt arent wasnt werent doesnt dont didnt hasnt havent wont cant never".split())
+
+
+def polarity_of(toks: list[str]) -> bool:
+    return not any(t in NEGATIONS for t in toks)

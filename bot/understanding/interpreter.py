@@ -1,0 +1,477 @@
+"""The understanding stage: ordered, registered steps turn a message and the chat's context into one
+Interpretation (bot/understanding/interpretation.py).
+
+    interpreter = Interpreter(mind_parts...)
+    it = interpreter.interpret(text, ctx)            # or interpret_parsed(text, parse, ctx) for Rasa
+
+Each step is a plain function ``(Interpretation, Env) -> Interpretation`` registered in ``STEPS`` in the
+order it runs, with a docstring saying what it claims and why. A step returns its input unchanged when
+the message is not its business; it never mutates anything. A step that settles the message (an empty
+message, another language, a question the map answers, a verdict that it is out of scope) ends the run:
+later steps only refine questions still open.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from ..context import ChatContext
+from ..knowledge import KnowledgeBase
+from ..nlu import Parse
+from ..nlu.text import STOPWORDS, tokens
+from .interpretation import Interpretation, Verdict, polarity_of, question_kind
+from .language import LanguageNotes
+from .questions import Asked, QuestionMap
+
+FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
+                    ("ok", "and"), ("also",), ("then",))
+FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
+SOURCE_INTENT = "ask_source"  # "says who?", "source?"
+FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
+CORRECTION_OPENERS = frozenset("sorry no nope wait oops actually rather".split())
+CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"))
+CORRECTION_TAILS = frozenset("actually instead rather then".split())
+PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
+ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
+LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
+PART_SPLIT = re.compile(
+    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=and\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
+    re.IGNORECASE)
+MAX_PARTS = 3
+
+
+class RouteLike(Protocol):
+    handler: str
+    relations: list[str]
+    about: list[str]
+    given: str
+
+
+class ScopeLike(Protocol):
+    def verdict(self, parse: Parse, intent: str) -> tuple[str, list[str]]: ...
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the steps may read: the knowledge, the routes, the parser, the chat's context, the settings."""
+
+    kb: KnowledgeBase
+    routes: Mapping[str, RouteLike]
+    parse: Callable[[str], Parse]
+    questions: QuestionMap
+    languages: LanguageNotes
+    scope: ScopeLike | None
+    known_words: frozenset[str]
+    context: ChatContext
+    threshold: float
+    follow_up_confidence: float
+
+    def handler(self, intent: str | None) -> str | None:
+        route = self.routes.get(intent or "")
+        return route.handler if route is not None else None
+
+
+Step = Callable[[Interpretation, Env], Interpretation]
+STEPS: list[Step] = []
+
+
+def step(fn: Step) -> Step:
+    """Register a step; registration order is run order."""
+    STEPS.append(fn)
+    return fn
+
+
+def settled(it: Interpretation) -> bool:
+    return (not it.verdict.in_scope or it.kind in ("empty", "other_language") or it.asked is not None
+            or bool(it.parts) or it.premise is not None)
+
+
+def _mark(it: Interpretation, name: str, **changes: object) -> Interpretation:
+    return replace(it, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
+
+
+def _fresh(text: str, parse: Parse) -> Interpretation:
+    return Interpretation(text=text, parse=parse, kind=question_kind(parse.tokens),
+                          intent=parse.intent if parse.ranking else None,
+                          confidence=parse.confidence if parse.ranking else 0.0,
+                          polarity=polarity_of(parse.tokens))
+
+
+def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: object) -> Interpretation:
+    fresh = _fresh(text, env.parse(text))
+    return replace(fresh, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
+
+
+# --- the steps, in order -------------------------------------------------------------------------------
+
+@step
+def opening_question(it: Interpretation, env: Env) -> Interpretation:
+    """A long message (a pasted article after the question) asks the question it opens with: the paste's
+    words would otherwise drown the question's and make it read as off-topic."""
+    if len(it.text) <= LONG_MESSAGE:
+        return it
+    end = it.text.find("?", 0, LONG_MESSAGE)
+    cut = it.text[: end + 1]
+    if end <= 0 or not tokens(cut):
+        return it  # no question up front: the message is read as it is (its first 500 characters)
+    return _reparsed(it, env, cut.strip(), "opening_question")
+
+
+@step
+def other_language(it: Interpretation, env: Env) -> Interpretation:
+    """Another language gets a note in that language (intents/languages.yml), never a guess from the few
+    words it shares with English. The detector runs only on messages with letters outside ASCII or with
+    most words unknown to the bot, so English messages never pay for it."""
+    toks = it.parse.tokens
+    named = it.parse.mentioned_tokens
+    words = [t for i, t in enumerate(toks) if i not in named and t.isalpha()]
+    strange = [w for w in words if w not in env.known_words and w not in STOPWORDS and w not in env.questions.words]
+    english = [w for w in words if w in STOPWORDS]
+    non_ascii = any(ord(ch) > 127 and ch.isalpha() for ch in it.text[:LONG_MESSAGE])
+    if not non_ascii and (len(strange) < 2 or len(strange) * 2 < len(words)):
+        return it
+    if words and len(english) * ENGLISH_SHARE > len(words):
+        return it  # "who penned the script?": English's own small words say English, whatever the rest
+    code = env.languages.detect(it.text)
+    if code is None:
+        return it
+    return _mark(it, "other_language", kind="other_language", language=code, intent=None)
+
+
+@step
+def empty(it: Interpretation, env: Env) -> Interpretation:
+    """Nothing to understand (blank, punctuation, emoji the model never saw)."""
+    return _mark(it, "empty", kind="empty") if not it.parse.tokens else it
+
+
+@step
+def source_request(it: Interpretation, env: Env) -> Interpretation:
+    """ "says who?", "source?": the last question again, whose answer names its source."""
+    if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
+        return it
+    last = env.context.last_intent
+    if not last or last not in env.routes:
+        return _mark(it, "source_request", source_request=True)
+    return _mark(it, "source_request", source_request=True, intent=last, follow_up=True,
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def split_parts(it: Interpretation, env: Env) -> Interpretation:
+    """ "who plays Winston, and Charon?", "who directs it and when is it out?": several questions, each
+    answered in one reply. Split at a question mark followed by more, at ", and" and at "and" followed
+    by a question word; a split that leaves an empty part is no split."""
+    pieces = [p.strip(" ,") for p in PART_SPLIT.split(it.text) if p and p.strip(" ,?")]
+    if len(pieces) < 2:
+        pieces = _listed_names(it, env)
+    if len(pieces) < 2 or len(pieces) > MAX_PARTS or any(not tokens(p) for p in pieces):
+        return it
+    if all(len(tokens(p)) < 2 for p in pieces):
+        return it
+    return _mark(it, "split_parts", parts=tuple(pieces))
+
+
+def _listed_names(it: Interpretation, env: Env) -> list[str]:
+    """ "who plays Winston and Charon?": a name after the last "and", with one of its kind before it, is
+    the same question asked of it ("and Charon?"). Nothing else may follow the name."""
+    parse, kb = it.parse, env.kb
+    toks = parse.tokens
+    if "and" not in toks:
+        return []
+    at = len(toks) - 1 - toks[::-1].index("and")
+    after = [m for m in parse.mentions if m.start > at]
+    if len(after) != 1 or after[0].start != at + 1 or after[0].end != len(toks):
+        return []
+    kinds = {kb.entities[i].kind for i in after[0].entity_ids}
+    before = [m for m in parse.mentions if m.end <= at and {kb.entities[i].kind for i in m.entity_ids} & kinds]
+    if not before:
+        return []
+    return [" ".join(toks[:at]), " ".join(toks[at:])]
+
+
+@step
+def correction(it: Interpretation, env: Env) -> Interpretation:
+    """ "sorry, I meant Charon", "no wait, Rooney", "I meant Ballerina actually": the last question again
+    with what the correction names, or the corrected question when it asks one ("no, I mean who directs
+    it"). Words that are part of a name ("No Time To Die") are no correction."""
+    toks = it.parse.tokens
+    if not env.context.last_intent or not toks or 0 in it.parse.mentioned_tokens:
+        return it
+    k = 0
+    while k < len(toks) and toks[k] in CORRECTION_OPENERS:
+        k += 1
+    for phrase in CORRECTION_PHRASES:
+        if tuple(toks[k:k + len(phrase)]) == phrase:
+            k += len(phrase)
+            break
+    if k == 0 or k >= len(toks):
+        return it
+    if k == 1 and toks[0] in ("actually", "rather") and len(toks) > 3:
+        return it  # "actually, who directs it?" is a question of its own, handled as one
+    rest = toks[k:]
+    while rest and rest[-1] in CORRECTION_TAILS:
+        rest = rest[:-1]
+    if not rest:
+        return it
+    fixed = _reparsed(it, env, " ".join(rest), "correction", correction=True)
+    follow = follow_up_intent(env, fixed.parse, env.context, bare=True)
+    if follow is not None:
+        return replace(fixed, intent=follow, follow_up=True,
+                       confidence=max(fixed.confidence, env.follow_up_confidence))
+    return fixed
+
+
+@step
+def follow_up(it: Interpretation, env: Env) -> Interpretation:
+    """ "and Charon?" after "who plays Winston?": the same question about a new entity."""
+    if it.follow_up:
+        return it
+    intent = follow_up_intent(env, it.parse, env.context)
+    if intent is None:
+        return it
+    return _mark(it, "follow_up", intent=intent, follow_up=True,
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
+    """ "and John Wick 4?" after "who wrote Ballerina?": the question map's relation again, about the new
+    name, whether the last answer was a fact or "the article doesn't say"."""
+    question = env.questions.by_relation.get(env.context.last_asked or "")
+    if it.follow_up or question is None or not it.parse.mentions:
+        return it
+    toks = it.parse.tokens
+    others = [t for i, t in enumerate(toks) if i not in it.parse.mentioned_tokens]
+    if any(t not in FOLLOW_UP_FILLER for t in others):
+        return it
+    ids = [i for m in it.parse.mentions for i in m.entity_ids if env.kb.entities[i].kind in question.about]
+    if len(set(ids)) != 1:
+        return it
+    return _mark(it, "map_follow_up", asked=question, subject=ids[0], follow_up=True,
+                 relations=(question.relation,), intent=f"ask_{question.relation}",
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def bare_mention(it: Interpretation, env: Env) -> Interpretation:
+    """ "Keanu?" with nothing asked before and a weak classifier: a name and filler means "tell me about"."""
+    if it.follow_up or it.confidence >= env.threshold or not it.parse.mentions:
+        return it
+    others = [t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens]
+    if any(t not in FOLLOW_UP_FILLER for t in others):
+        return it
+    about = next((name for name, route in env.routes.items() if route.handler == "about"), None)
+    if about is None:
+        return it
+    return _mark(it, "bare_mention", intent=about, follow_up=True, kind="about",
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def question_map(it: Interpretation, env: Env) -> Interpretation:
+    """A question whose words ask for a relation no intent reads (intents/questions.yml: the writer, the
+    runtime, a person's age) is about that relation, whatever the classifier's nearest intent. It stays
+    with the classifier when its intent reads one of the relations the words ask for, or when a relation
+    an intent reads is cued as strongly ("how long until it's out?" is the release)."""
+    if it.follow_up and it.intent in env.routes:
+        return it
+    asked = env.questions.asked(it.parse.tokens, frozenset(it.parse.mentioned_tokens))
+    if not asked:
+        return it
+    subject = _map_subject(it, env, asked)
+    if subject is None:
+        return it
+    kind = env.kb.entities[subject].kind
+    fitting = [a for a in asked if kind in a.question.about]
+    if not fitting:
+        return it
+    # every name must be what the question is about, or a film qualifying it: "which Bond film was Ana
+    # de Armas in?" asks about her, not about Bond's appearances
+    film_kind = env.kb.default_subject.kind
+    allowed = set(fitting[0].question.about) | {film_kind, "publication"}  # "what did he tell Collider?"
+    if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
+        return it
+    read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
+    route = env.routes.get(it.intent or "")
+    mine = set(route.relations) if route is not None and route.handler in FACT_HANDLERS else set()
+    # the classifier's own relation cued inside the name of someone keeps its intent too: in "name *the
+    # director* of the spin-off" the character's name is the relation's word (a film's title asks nothing)
+    in_names = {i for m in it.parse.mentions if any(env.kb.entities[e].kind != film_kind for e in m.entity_ids)
+                for i in range(m.start, m.end)}
+    outside = frozenset(range(len(it.parse.tokens))) - in_names
+    named = env.questions.asked(it.parse.tokens, outside) if in_names else []
+    if mine & {a.question.relation for a in fitting + named}:
+        return it
+    best = fitting[0]
+    routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
+    if best.question.relation in read or routed >= best.strength:
+        return _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
+    return _mark(it, "question_map", asked=best.question, subject=subject,
+                 relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> Interpretation:
+    """The words ask for a relation another intent reads than the one the classifier picked ("whos the
+    *lead*" is no cast question, "which year does it hit *cinemas*" no franchise one): that intent
+    answers, so a reply never gives a different relation from the one asked. Only between fact intents
+    asked of their subject, where a relation maps to one route."""
+    if not cued or env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject":
+        return it
+    kind = env.kb.entities[subject].kind
+    top = cued[0].strength
+    for asked in (a for a in cued if a.strength == top):
+        names = [name for name, r in env.routes.items() if r.handler == "facts" and r.given == "subject"
+                 and asked.question.relation in r.relations and kind in r.about]
+        if len(names) == 1:
+            return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,))
+    return it
+
+
+def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None:
+    """Whom the map's question is about, for the strongest cue first: a name, a pronoun from context,
+    else the film talked about. None when the message names something unknown or talks about the user
+    or the bot ("how old are you?", "what's my budget?"): then it is not a question about the film."""
+    parse = it.parse
+    if any(t in PEOPLE_TALK for t in parse.tokens) and not parse.mentions:
+        return None
+    strangers = [w for w in parse.unknown_words if " " in w or (w not in env.known_words
+                                                                  and w not in env.questions.words)]
+    if strangers and not parse.mentions:
+        return None
+    for a in asked:
+        subject = _subject_of_kinds(it, env, set(a.question.about))
+        if subject is not None:
+            return subject
+    return None
+
+
+def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | None:
+    kb, parse, ctx = env.kb, it.parse, env.context
+    for mention in reversed(parse.mentions):
+        ids = [i for i in mention.entity_ids if kb.entities[i].kind in kinds]
+        if ids:
+            return ids[0]
+    film_kind = kb.default_subject.kind
+    if any(kb.entities[i].kind != film_kind for m in parse.mentions for i in m.entity_ids):
+        return None  # named, but nothing a question of this kind is about
+    # only films named, and the question is of someone: "what did he say about Ballerina?"
+    for tok in parse.tokens:
+        pronoun = {"he": "he", "him": "he", "his": "he", "she": "she", "her": "she"}.get(tok)
+        if pronoun and ctx.last_by_pronoun.get(pronoun) in kb.entities:
+            entity = ctx.last_by_pronoun[pronoun]
+            if kb.entities[entity].kind in kinds:
+                return entity
+            # "who plays Charon?" "when was he born?": he is the last person of that pronoun, not the character
+            person = next((ctx.last_by_kind.get(k) for k in sorted(kinds) if ctx.last_by_kind.get(k) in kb.entities
+                           and kb.entities[ctx.last_by_kind[k]].pronoun == pronoun), None)
+            return person
+    if film_kind not in kinds:
+        return None
+    film = ctx.last_by_kind.get(film_kind)
+    return film if film in kb.entities else kb.default_subject.id
+
+
+@step
+def false_premise(it: Interpretation, env: Env) -> Interpretation:
+    """ "Why did Chad Stahelski direct Ballerina?", "what does Daniel Craig play in it?": the question takes
+    as given that someone holds a part in a film (a relation cued by its words, with a person as its
+    object) that the knowledge gives to others. The answer corrects it from the facts rather than
+    dodging. Yes/no questions are not premises: they ask, and their handler answers no."""
+    if it.follow_up or env.handler(it.intent) == "yesno" or it.kind == "yesno":
+        return it
+    kb, parse = env.kb, it.parse
+    asked = env.questions.asked(parse.tokens, frozenset(parse.mentioned_tokens))
+    person_relations = [a.question.relation for a in asked if a.question.relation in kb.relations
+                        and "person" in (kb.relations[a.question.relation].object or [])]
+    if not person_relations:
+        return it
+    film_kind = kb.default_subject.kind
+    people = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"]
+    films = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == film_kind]
+    if len(set(people)) != 1:
+        return it
+    if not films and any(t in ("it", "this", "that") for t in parse.tokens):
+        films = [env.context.last_by_kind.get(film_kind) or kb.default_subject.id]
+    if len(set(films)) != 1:
+        return it
+    person, film = people[0], films[0]
+    for relation in person_relations:
+        facts = kb.facts_about(film, relation)
+        if facts and not any(f.object == person for f in facts):
+            return _mark(it, "false_premise", premise=(relation, person, film))
+    return it
+
+
+@step
+def confidence(it: Interpretation, env: Env) -> Interpretation:
+    """Below the threshold the classifier's guess is no answer: the search fallback decides."""
+    if it.confidence >= env.threshold and it.intent in env.routes:
+        return it
+    return _mark(it, "confidence", verdict=Verdict(False, "low_confidence"))
+
+
+@step
+def scope(it: Interpretation, env: Env) -> Interpretation:
+    """The words besides the names must fit the intent picked (nlu/scope.py, its RULES in order: opening,
+    yes_no, chit_chat, unnamed, elsewhere): "does Wick *die*" is not "is Wick in it", "when did *filming*
+    start" is no release question. The verdict names the rule. A follow-up is exempt: its question was
+    checked when it was first asked."""
+    if it.follow_up or env.scope is None or it.intent is None:
+        return it
+    rule, words = env.scope.verdict(it.parse, it.intent)
+    if not words:
+        return it
+    return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words), rule))
+
+
+class Interpreter:
+    """Runs the registered steps in order over one message."""
+
+    def __init__(self, steps: list[Step] | None = None) -> None:
+        self.steps = list(STEPS if steps is None else steps)
+
+    def interpret(self, env: Env, text: str, parse: Parse | None = None) -> Interpretation:
+        it = _fresh(text, parse if parse is not None else env.parse(text))
+        for fn in self.steps:
+            if settled(it):
+                break
+            it = fn(it, env)
+        return it
+
+
+def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = False) -> str | None:
+    """The last turn's intent when the message only names a new entity of a kind it can be asked of
+    ("and Charon?" after "who plays Winston?"), or the same relation asked the other way round ("who
+    plays Charon?" then "and Keanu?"). ``bare``: a correction's remainder, which needs no "and"."""
+    if not ctx.last_intent or not parse.mentions:
+        return None
+    kb = env.kb
+    route = env.routes.get(ctx.last_intent)
+    if route is None or route.handler not in FACT_HANDLERS:
+        return None
+    toks = parse.tokens
+    starts = any(tuple(toks[: len(s)]) == s for s in FOLLOW_UP_STARTS)
+    others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens]
+    # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
+    # "when" or "out" make it a question of its own.
+    if not starts and any(t not in FOLLOW_UP_FILLER and not (bare and t in STOPWORDS) for t in others):
+        return None
+    if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
+        return None
+    kinds = set(route.about)
+    if route.handler == "yesno":
+        relation = kb.relations[route.relations[0]]
+        kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
+    if route.handler == "about":
+        kinds = {e.kind for e in kb.entities.values()}
+    mentioned = {kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
+    if mentioned & kinds:
+        return ctx.last_intent
+    for name, other in env.routes.items():
+        if (other.handler == "facts" and other.relations == route.relations and other.given != route.given
+                and mentioned & set(other.about)):
+            return name
+    return None

@@ -1,0 +1,256 @@
+"""The understanding stage: each registered step, as a table, on Ballerina and on a small second film
+the test builds (same model, other knowledge: nothing about a film is in the steps)."""
+from __future__ import annotations
+
+import random
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.context import ChatContext
+from bot.dialogue import INTERPRETER, Brain, build_mind
+from bot.knowledge import KnowledgeBase
+from bot.storage import Storage
+from bot.understanding.interpreter import STEPS
+
+SECOND_FILM = {
+    "version": 1, "title": "Harbour Lights", "default_subject": "harbour_lights",
+    "sources": [{"id": "review", "publication": "The Quay Gazette", "attribution": "according to The Quay Gazette",
+                 "known": "2021-05"}],
+    "relations": [
+        {"id": "directed_by", "label": "directed by", "phrase": "{subject}: directed by {object}",
+         "subject": ["film"], "object": ["person"]},
+        {"id": "starring", "label": "stars", "phrase": "{object} stars in {subject}{as_role}",
+         "subject": ["film"], "object": ["person"], "role": ["character"]},
+        {"id": "written_by", "label": "written by", "phrase": "{subject} is written by {object}",
+         "subject": ["film"], "object": ["person"]},
+        {"id": "description", "label": "description", "phrase": "{subject} is {object}",
+         "subject": ["film", "person", "character"], "object": "text"},
+    ],
+    "entities": [
+        {"id": "harbour_lights", "kind": "film", "name": "Harbour Lights", "aliases": ["harbour lights"]},
+        {"id": "mira_solberg", "kind": "person", "name": "Mira Solberg", "pronoun": "she",
+         "aliases": ["mira solberg", "solberg"]},
+        {"id": "tomas_vey", "kind": "person", "name": "Tomas Vey", "pronoun": "he", "aliases": ["tomas vey", "vey"]},
+        {"id": "edda", "kind": "character", "name": "Edda", "pronoun": "she", "aliases": ["edda"]},
+    ],
+    "facts": [
+        {"subject": "harbour_lights", "relation": "directed_by", "object": "tomas_vey", "source": "review",
+         "known": "2021-05"},
+        {"subject": "harbour_lights", "relation": "written_by", "object": "mira_solberg", "source": "review",
+         "known": "2021-05"},
+        {"subject": "harbour_lights", "relation": "starring", "object": "mira_solberg", "role": "edda",
+         "source": "review", "known": "2021-05"},
+    ],
+}
+
+
+@pytest.fixture
+def second(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untyped-def]
+    path = tmp_path / "harbour.yml"
+    path.write_text(yaml.safe_dump(SECOND_FILM), encoding="utf-8")
+    kb = KnowledgeBase.load(path)
+    return Brain(build_mind(settings, kb, brain.mind.nlu), settings, Storage(":memory:"), random.Random(3))
+
+
+def interpret(brain: Brain, text: str, ctx: ChatContext | None = None):  # type: ignore[no-untyped-def]
+    mind = brain.mind
+    return INTERPRETER.interpret(brain.env(mind, ctx or ChatContext()), text, mind.nlu.parse(text))
+
+
+def test_steps_are_registered_in_order_and_documented() -> None:
+    names = [s.__name__ for s in STEPS]
+    assert names.index("opening_question") < names.index("other_language") < names.index("empty")
+    assert names.index("question_map") < names.index("confidence") < names.index("scope")
+    assert all((s.__doc__ or "").strip() for s in STEPS)
+
+
+def test_an_interpretation_is_immutable(brain: Brain) -> None:
+    it = interpret(brain, "who wrote ballerina?")
+    with pytest.raises(FrozenInstanceError):
+        it.intent = "ask_director"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, relation, subject", [
+    ("who wrote ballerina?", "written_by", "ballerina"),
+    ("who penned the script", "written_by", "ballerina"),
+    ("how old is ana de armas", "age", "ana_de_armas"),
+    ("where does keanu reeves come from", "nationality", "keanu_reeves"),
+    ("is ballerina rated r?", "age_rating", "ballerina"),
+    ("what's the running time", "runtime", "ballerina"),
+])
+def test_question_map_names_the_relation_asked_on_ballerina(brain: Brain, text: str, relation: str,
+                                                            subject: str) -> None:
+    it = interpret(brain, text)
+    assert "question_map" in it.steps
+    assert it.relations == (relation,) and it.subject == subject
+
+
+@pytest.mark.parametrize("text", [
+    "who directs ballerina?",  # an intent reads the relation asked
+    "how long is it until ballerina is out",  # the release, cued as strongly as the runtime
+    "how old are you",  # about the bot, not the film
+    "what's my budget for the week",  # about the user
+    "which bond film was ana de armas in",  # about her, whatever Bond appeared in
+])
+def test_question_map_leaves_alone_what_it_should(brain: Brain, text: str) -> None:
+    assert interpret(brain, text).asked is None
+
+
+def test_second_film_question_map_reads_its_facts(second: Brain) -> None:
+    reply = second.reply(None, None, "who wrote harbour lights?")
+    assert reply.kind == "answer" and "Mira Solberg" in reply.text and "Quay Gazette" in reply.text
+    unknown = second.reply(None, None, "how long is harbour lights?")
+    assert unknown.kind == "unknown" and "how long Harbour Lights runs" in unknown.text
+    assert "Tomas Vey" not in unknown.text
+
+
+@pytest.mark.parametrize("text, relation", [
+    ("who wrote the script for ballerina?", "wrote"),
+    ("who composed the music for it", "music"),
+    ("how much did ballerina cost to make", "cost"),
+    ("is keanu reeves canadian?", "from"),
+    ("was ballerina nominated for an oscar?", "awards"),
+])
+def test_an_unknown_fact_is_said_to_be_unknown_never_no(ask, text: str, relation: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "unknown"
+    assert relation in reply.text and not reply.text.lower().startswith(("no,", "no ", "no.", "not as far"))
+    assert "Rooney is" not in reply.text  # never a different relation's fact
+
+
+def test_a_fact_stated_in_passing_is_read(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "late Lance Reddick" in ask("is lance reddick still alive?", chat=None).text
+    assert "CIA" in ask("what agency does paloma work for", chat=None).text
+    assert "Oscar nominee" in ask("is ana de armas an oscar nominee?", chat=None).text
+    assert "Parabellum" in ask("which john wick film was the director character in?", chat=None).text
+
+
+@pytest.mark.parametrize("text, code, word", [
+    ("¿Quién dirige la película Ballerina?", "es", "inglés"),
+    ("Qui joue le rôle principal dans Ballerina ?", "fr", "anglais"),
+    ("Wer spielt die Hauptrolle in Ballerina?", "de", "Englisch"),
+    ("Кто играет главную роль в фильме Балерина?", "ru", "английском"),
+])
+def test_other_languages_get_a_note_in_their_language(brain: Brain, text: str, code: str, word: str) -> None:
+    it = interpret(brain, text)
+    assert it.kind == "other_language" and it.language == code
+    reply = brain.reply(None, None, text)
+    assert word in reply.text and "Wiseman" not in reply.text and reply.kind == "unknown"
+    assert reply.suggestions  # English questions to try
+
+
+@pytest.mark.parametrize("text", ["who directs ballerina", "mcshain character?", "hey there", "ana de armas"])
+def test_english_is_not_taken_for_another_language(brain: Brain, text: str) -> None:
+    assert interpret(brain, text).kind != "other_language"
+
+
+def test_corrections_replace_the_last_question(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "McShane" in ask("who plays winston?").text
+    assert "Reddick" in ask("sorry, i meant charon").text
+    assert "Stahelski" in ask("who directs john wick 4?", chat="b").text
+    assert "Wiseman" in ask("i meant ballerina actually", chat="b").text
+    assert "Wiseman" in ask("no, i mean who directs it", chat="b").text
+
+
+def test_second_film_correction(second: Brain) -> None:
+    assert "Mira Solberg" in second.reply("c", None, "who plays edda?").text
+    assert "Tomas Vey" in second.reply("c", None, "sorry, i meant who directs it").text
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("who plays rooney and who plays winston?", ["Ana de Armas", "Ian McShane"]),
+    ("who directs ballerina and when is it out?", ["Wiseman", "2024"]),
+    ("who plays charon, and the director?", ["Reddick", "Huston"]),
+])
+def test_every_part_of_a_message_is_answered(ask, text: str, wanted: list[str]) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "answer"
+    assert all(w in reply.text for w in wanted), reply.text
+
+
+def test_a_part_that_is_not_answered_leaves_the_message_whole(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who plays john wick and why", chat=None)
+    assert "Keanu" in reply.text
+
+
+def test_a_long_paste_answers_its_opening_question(ask) -> None:  # type: ignore[no-untyped-def]
+    from bot.evaluation import expand_paste
+
+    text = expand_paste("who directs ballerina? LONG_PASTE")
+    assert len(text) == 4096
+    assert "Wiseman" in ask(text, chat=None).text
+
+
+def test_a_question_map_relation_stays_in_play(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "wrote" in ask("who wrote ballerina?").text
+    follow = ask("and john wick 4?")
+    assert "John Wick: Chapter 4" in follow.text and "wrote" in follow.text and "Stahelski" not in follow.text
+    assert "Keanu Reeves" in ask("how old is keanu reeves?", chat="age").text
+    assert "Ian McShane" in ask("what about ian mcshane", chat="age").text
+
+
+def test_context_is_kept_through_an_unknown_reply(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays rooney?")
+    unknown = ask("how old is she?")
+    assert unknown.kind == "unknown" and "old" in unknown.text
+    assert "No Time To Die" in ask("what else has she been in?").text
+
+
+@pytest.mark.parametrize("text", ["who plays winston?", "who is the main character of ballerina?",
+                                  "is keanu reeves in it?", "who's in ballerina?", "what role does ian mcshane have?"])
+def test_every_fact_answer_names_its_source_whatever_the_variant(settings, text: str) -> None:  # type: ignore[no-untyped-def]
+    for seed in range(6):  # each seed draws other template variants
+        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(seed))
+        reply = brain.reply(None, None, text)
+        assert reply.kind == "answer" and reply.sources
+        assert any(s.attribution.lower() in reply.text.lower() for s in reply.sources), reply.text
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("who plays rooney and who plays winston?", ("who plays rooney", "and who plays winston?")),
+    ("what's it about? and who's in it?", ("what's it about", "and who's in it?")),
+    ("who plays charon, and the director?", ("who plays charon", "and the director?")),
+    ("is keanu reeves and ian mcshane in it?", ()),  # one question about two people
+    ("who plays john wick in ballerina", ()),
+])
+def test_split_parts_table(brain: Brain, text: str, parts: tuple[str, ...]) -> None:
+    assert interpret(brain, text).parts == parts
+
+
+@pytest.mark.parametrize("text, corrected", [
+    ("no time to die cast", False),  # "no" is part of a name
+    ("sorry, i meant charon", True),
+    ("actually, who directs it?", False),  # a question of its own
+])
+def test_correction_table(brain: Brain, text: str, corrected: bool) -> None:
+    ctx = ChatContext(last_intent="ask_actor_of_character")
+    assert interpret(brain, text, ctx).correction is corrected
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("why so late?", "opening"),  # chit-chat opens only with its own question words
+    ("when is oppenheimer out?", "unnamed"),  # nothing named, a word no answerable question uses
+    ("did you see the match last night", "chit_chat"),  # chit-chat with a topic
+])
+def test_scope_verdicts_name_their_rule(brain: Brain, text: str, rule: str) -> None:
+    it = interpret(brain, text)
+    assert not it.verdict.in_scope and it.verdict.reason == "off_topic" and it.verdict.rule == rule
+
+
+def test_second_film_scope(second: Brain) -> None:
+    it = interpret(second, "when is oppenheimer out?")
+    assert not it.verdict.in_scope and it.verdict.rule == "unnamed"
+    assert second.reply(None, None, "who directs harbour lights?").text.count("Tomas Vey") >= 1
+
+
+def test_names_listed_after_and_are_each_asked(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who plays winston and charon?", chat=None)
+    assert "Ian McShane" in reply.text and "Lance Reddick" in reply.text
+
+
+def test_a_part_the_article_is_silent_on_is_said_so_beside_the_answered_one(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who directs it and who wrote it?", chat=None)
+    assert reply.kind == "answer" and "Len Wiseman" in reply.text and "who wrote Ballerina" in reply.text
