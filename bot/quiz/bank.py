@@ -141,7 +141,8 @@ def build_bank(kb: KnowledgeBase, quiz: QuizFile) -> QuestionBank:
         if generator.relation not in kb.relations:
             raise DataFileError(str(kb.path), f"quiz generator {generator.id!r}: unknown relation {generator.relation!r}")
         questions.extend(builder.generated(generator))
-    return QuestionBank(tuple(questions))
+    disabled = set(quiz.disabled)  # switched off by an admin; the rest of the bank is unchanged
+    return QuestionBank(tuple(q for q in questions if q.id not in disabled))
 
 
 def _digest(*parts: str | None) -> str:
