@@ -54,7 +54,8 @@
 
   function focusAfterSwap() {
     var target = document.querySelector("[aria-invalid=true]") || document.querySelector(".error.banner") ||
-      document.querySelector(".notice") || document.querySelector("main h1");
+      document.querySelector(".notice") || document.querySelector("main [autofocus]") ||
+      document.querySelector("main h1");
     if (target) { target.focus({ preventScroll: false }); }
   }
 
