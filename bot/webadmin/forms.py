@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from ..errors import EditError
 
@@ -25,8 +25,12 @@ class Form:
     @classmethod
     def parse(cls, body: bytes) -> "Form":
         form = cls()
-        for raw_key, raw_value in parse_qsl(body, keep_blank_values=True):
-            key = raw_key.decode("utf-8", "replace")[:100]
+        for part in body.split(b"&"):
+            if not part:
+                continue
+            raw_key, _, raw_value = part.partition(b"=")
+            key = unquote_to_bytes(raw_key.replace(b"+", b" ")).decode("utf-8", "replace")[:100]
+            raw_value = unquote_to_bytes(raw_value.replace(b"+", b" "))
             try:
                 value = raw_value.decode("utf-8")
             except UnicodeDecodeError:

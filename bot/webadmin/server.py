@@ -86,7 +86,8 @@ class WebServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self.app.application(), access_log=None, handle_signals=False)
+        # never decompress bodies: a compressed one is refused (415), so no zip bomb is ever expanded
+        runner = web.AppRunner(self.app.application(), access_log=None, handle_signals=False, auto_decompress=False)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)
