@@ -1,7 +1,7 @@
 """The admin Mini App in a real browser: Debian's chromium driven by Playwright, against `python -m bot serve`
 (the bot's own process serves the app) polling the Bot API emulator, on a copy of the project files.
 
-One browser and one bot process per module (starting either costs seconds); each test opens its own
+One browser and one bot process for the session (starting either costs seconds); each test opens its own
 browser context, as a fresh Telegram webview would be. Without /usr/bin/chromium the browser tests skip on
 a developer's machine and fail under CI=true (CI installs it: .ci/run).
 """
@@ -106,7 +106,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[str], timeout: float = 90.0)
     raise TimeoutError("the admin app did not come up")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bot(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[Bot]:
     root = tmp_path_factory.mktemp("webadmin")
     config = copy_project(root / "project", model_cache)
