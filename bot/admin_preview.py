@@ -34,7 +34,7 @@ class Preview:
 def preview_fact_change(admin: "Admin", actor: "Actor", operation: str, question: str,
                         brain: "Brain | None", **arguments: Any) -> Preview:
     """Run ``operation`` ("set", "add" or "remove") of ``admin`` on a scratch copy; nothing real changes."""
-    from .admin import Admin, parse_knowledge
+    from .admin import Actor, Admin, parse_knowledge
     from .dialogue import Brain, build_mind
 
     if operation not in OPERATIONS:
@@ -51,8 +51,9 @@ def preview_fact_change(admin: "Admin", actor: "Actor", operation: str, question
         storage = Storage(":memory:")
         try:
             shadow = Admin(settings, storage, clock=admin.clock)
+            previewer = Actor(f"preview for {actor.who}", actor.user_id, actor.local)  # so its log line says so
             change: Change = {"set": shadow.set_fact, "add": shadow.add_fact,
-                              "remove": shadow.remove_fact}[operation](actor, **arguments)
+                              "remove": shadow.remove_fact}[operation](previewer, **arguments)
         finally:
             storage.close()
         after = scratch.read_bytes()

@@ -291,10 +291,12 @@ class AdminWeb:
     # history ---------------------------------------------------------------------------------------
     async def history(self, request: web.Request, notice: str = "", status: int = 200) -> web.Response:
         actor = request["actor"]
-        entries = await self._run(self.admin.history, actor, 50)
+        entries = await self._run(self.admin.history, actor, 500)
+        changes = [e for e in entries if e.file or e.action == "dismiss"][:50]  # refused attempts: counted
         undoable = {e.id for e in await self._run(self.admin.storage.last_undoable)}
         return self.page(request, "history.html", status, url=f"{PREFIX}/history",
-                         rows=views.history_rows(entries, undoable), notice=notice,
+                         rows=views.history_rows(changes, undoable), notice=notice,
+                         refused=sum(e.action == "refused" for e in entries),
                          latest=max(undoable) if undoable else "")
 
     async def undo(self, request: web.Request) -> web.Response:
