@@ -252,6 +252,8 @@ def serve(
         fail("the Bot API server rejected the token (check BOT_TOKEN)")
     except NetworkError as exc:
         fail(f"cannot reach the Bot API server: {exc}")
+    except OSError as exc:  # e.g. the admin app's port is taken
+        fail(f"cannot start: {exc}")
     typer.echo("stopped", err=True)
 
 

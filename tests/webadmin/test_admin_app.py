@@ -71,6 +71,24 @@ def test_undo_in_the_history_restores_the_file_byte_for_byte(open_app: Any, bot:
     assert "Len Wiseman" in bot.chat("who directs ballerina?")
 
 
+def test_removing_a_fact_from_its_entity_page_and_undoing_it(open_app: Any, bot: Bot) -> None:
+    before = bot.knowledge.read_bytes()
+    page = open_app(ADMIN, path="entity/ballerina")
+    shown(page, "entity")
+    fact = page.locator("li.fact", has_text="place in the timeline")
+    fact.get_by_role("button", name=re.compile("^Remove")).click()
+    shown(page, "entity")
+    assert "Removed" in page.inner_text(".notice")
+    assert page.locator("li.fact", has_text="place in the timeline").count() == 0
+    assert "Chapter 3" not in bot.chat("when is ballerina set?", user=81)
+    page.get_by_role("navigation").get_by_role("link", name="History").click()
+    shown(page, "history")
+    page.get_by_role("button", name="Undo this change").click()
+    shown(page, "history")
+    assert bot.knowledge.read_bytes() == before
+    assert "Chapter 3" in bot.chat("when is ballerina set?", user=82)
+
+
 def test_the_inbox_turns_a_group_of_unanswered_questions_into_a_fact_the_bot_then_answers(
         open_app: Any, bot: Bot) -> None:
     for text, user in (("when is john wick 5 out?", 61), ("When does John Wick 5 come out", 62),
