@@ -336,11 +336,12 @@ class AdminWeb:
         value = form.check("value", lambda v: clean_text(v, "value", limit=MAX_VALUE))
         source = form.check("source", lambda v: clean_text(v, "source", limit=200, one_line=True))
         known = form.check("known", check_known, required=False)
-        typed = {name: form.shown(name) for name in ("entity", "relation", "value", "source", "known")}
+        typed = {name: form.shown(name) for name in ("entity", "relation", "value", "source", "known", "mode")}
         if form.ok:
-            try:
+            try:  # adding by default: a question the bot could not answer rarely makes what it knows wrong
                 change = await self._run(self.admin.answer, request["actor"], 0, entity, relation, value, source,
-                                         known, key=key, also=tuple(k for k in form.getall("also") if k != key))
+                                         known, replace=form.get("mode") == "replace", key=key,
+                                         also=tuple(k for k in form.getall("also") if k != key))
             except EditError as exc:
                 form.errors.update(_field_of(str(exc)))
             else:
