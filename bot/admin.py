@@ -328,9 +328,11 @@ class Admin:
         """Every question the quiz can ask (generated and hand-written, as asked) and the disabled ids."""
         from .admin_quiz import all_questions, parse_quiz
 
+        from .quiz.schema import QuizFile
+
         self.require(actor, "quiz questions")
         kb = KnowledgeBase.load(self.knowledge_path)
-        quiz = parse_quiz(self.quiz_path, self.quiz_path.read_bytes())
+        quiz = parse_quiz(self.quiz_path, self.quiz_path.read_bytes()) if self.quiz_path.exists() else QuizFile()
         return all_questions(kb, quiz), set(quiz.disabled)
 
     def disable_question(self, actor: Actor, question_id: str, disabled: bool = True) -> Change:

@@ -27,7 +27,7 @@ from aiohttp import web
 from ..admin import Actor, Admin, check_known, resolve_entity, resolve_relation
 from ..admin_quiz import NewQuestion
 from ..dialogue import Brain
-from ..errors import ChangedError, EditError, NotAdminError
+from ..errors import BotError, ChangedError, NotAdminError
 from ..knowledge import KnowledgeBase
 from ..knowledge.edit import MAX_VALUE, clean_text
 from ..nlu.data import load_training_data
@@ -111,6 +111,8 @@ class AdminWeb:
                                          "saved. A value may be at most a few thousand characters.")
         except web.HTTPException:
             raise
+        except BotError as exc:  # e.g. a data file broken by hand: its message says which, and where
+            response = self.page(request, "error.html", 500, title="The bot's files do not load", message=str(exc))
         except Exception:  # noqa: BLE001 - one page failing must not show a traceback or stop the bot
             log.exception("admin page %s %s failed", request.method, request.path)
             response = self.page(request, "error.html", 500, title="Something went wrong",
@@ -215,7 +217,7 @@ class AdminWeb:
         try:
             entity = resolve_entity(kb, request.query.get("entity", ""))
             rel = resolve_relation(kb, request.query.get("relation", ""))
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return self.page(request, "error.html", 404, title="Not found", message=str(exc))
         form = await self._run(self._relation_form, kb, entity.id, rel.id)
         current = form.current[0] if len(form.current) == 1 else None
@@ -238,7 +240,7 @@ class AdminWeb:
         try:
             entity = resolve_entity(kb, form.get("entity"))
             rel = resolve_relation(kb, form.get("relation"))
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return self.page(request, "error.html", 404, title="Not found", message=str(exc))
         op = form.get("op", "preview")
         if op not in ("preview", "set", "add"):
@@ -272,7 +274,7 @@ class AdminWeb:
             context["form"] = await self._run(self._relation_form, kb, entity.id, rel.id)  # what is there now
             context["errors"] = {"form": str(exc)}
             return self.page(request, "edit.html", 409, **context)
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             context["errors"] = _field_of(str(exc))
             return self.page(request, "edit.html", 422, **context)
         return await self.entity(request, notice=f"Saved. {change.message}", entity_id=entity.id)
@@ -283,7 +285,7 @@ class AdminWeb:
         try:
             change = await self._run(self.admin.remove_fact, request["actor"], entity_id, form.get("relation"),
                                      form.get("value") or None, expect=form.get("expect") or None)
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return await self.entity(request, notice=f"⚠️ {exc}", status=409 if isinstance(exc, ChangedError)
                                      else 422, entity_id=entity_id)
         return await self.entity(request, notice=change.message, entity_id=entity_id)
@@ -307,7 +309,7 @@ class AdminWeb:
                                                "undid a change); nothing was undone. Look again, then undo.", 409)
         try:
             change = await self._run(self.admin.undo, request["actor"])
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return await self.history(request, f"⚠️ {exc}", 409)
         return await self.history(request, change.message)
 
@@ -342,7 +344,7 @@ class AdminWeb:
                 change = await self._run(self.admin.answer, request["actor"], 0, entity, relation, value, source,
                                          known, replace=form.get("mode") == "replace", key=key,
                                          also=tuple(k for k in form.getall("also") if k != key))
-            except EditError as exc:
+            except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
                 form.errors.update(_field_of(str(exc)))
             else:
                 return await self.inbox(request, f"Answered. {change.message}")
@@ -352,7 +354,7 @@ class AdminWeb:
         form = await self._form(request)
         try:
             change = await self._run(self.admin.dismiss, request["actor"], form.getall("also") or [form.get("key")])
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return await self.inbox(request, f"⚠️ {exc}", 422)
         return await self.inbox(request, change.message)
 
@@ -373,7 +375,7 @@ class AdminWeb:
         try:
             change = await self._run(self.admin.disable_question, request["actor"], form.get("id"),
                                      form.get("disabled") != "0")
-        except EditError as exc:
+        except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
             return await self.quiz(request, f"⚠️ {exc}", 422)
         return await self.quiz(request, change.message)
 
@@ -390,7 +392,7 @@ class AdminWeb:
                               wrong=tuple(w.strip() for w in form.get("wrong").replace(",", "\n").splitlines()))
             try:
                 change = await self._run(self.admin.add_question, request["actor"], new)
-            except EditError as exc:
+            except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
                 form.errors.update(_field_of(str(exc), default="question"))
             else:
                 return await self.quiz(request, change.message)

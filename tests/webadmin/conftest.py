@@ -1,7 +1,7 @@
 """The admin Mini App in a real browser: Debian's chromium driven by Playwright, against `python -m bot serve`
 (the bot's own process serves the app) polling the Bot API emulator, on a copy of the project files.
 
-One browser and one bot process for the session (starting either costs seconds); each test opens its own
+One bot process for the session and one browser per module (starting either costs seconds); each test opens its own
 browser context, as a fresh Telegram webview would be. Without /usr/bin/chromium the browser tests skip on
 a developer's machine and fail under CI=true (CI installs it: .ci/run).
 """
@@ -137,8 +137,10 @@ def bot(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator
 
 
 # the browser -------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per module. Not per session: Playwright's sync API keeps an event loop running on the
+    main thread while it is open, and the asyncio tests of any module after it could not start theirs."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium (CI installs it in .ci/run)"
         if os.environ.get("CI") == "true":
