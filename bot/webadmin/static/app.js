@@ -64,6 +64,17 @@
     document.title = doc.title;
     document.body.replaceWith(doc.body);
     focusAfterSwap();
+    showBackButton();
+  }
+
+  // Telegram's own Back button (in its header) goes back a page, except on the first page.
+  var depth = 0;
+  function showBackButton() {
+    if (!tg || !tg.BackButton) { return; }
+    try { if (depth > 0) { tg.BackButton.show(); } else { tg.BackButton.hide(); } } catch (e) { /* old client */ }
+  }
+  if (tg && tg.BackButton) {
+    try { tg.BackButton.onClick(function () { history.back(); }); } catch (e) { /* old client */ }
   }
 
   var loading = false;
@@ -81,7 +92,12 @@
         var where = response.headers.get("X-Page-Url");
         return response.text().then(function (html) {
           if (where && options.history !== false) {
-            if (options.replace) { history.replaceState(null, "", where); } else if (where !== location.pathname + location.search) { history.pushState(null, "", where); }
+            if (options.replace) {
+              history.replaceState(null, "", where);
+            } else if (where !== location.pathname + location.search) {
+              history.pushState(null, "", where);
+              depth += 1;
+            }
           }
           swap(html);
         });
@@ -136,7 +152,10 @@
     }
   });
 
-  window.addEventListener("popstate", function () { load(location.href, { history: false }); });
+  window.addEventListener("popstate", function () {
+    depth = Math.max(0, depth - 1);
+    load(location.href, { history: false });
+  });
 
   function start() {
     var token = fragment.get("login");
