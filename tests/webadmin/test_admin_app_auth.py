@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ def local_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> An
                 link = line.strip()
                 break
         assert link and link.startswith("http://127.0.0.1:"), "no login link printed"
+        # keep reading its log, so a full pipe can never block the server
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield link
     finally:
         proc.terminate()
