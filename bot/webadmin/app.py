@@ -345,7 +345,11 @@ class AdminWeb:
                                          known, replace=form.get("mode") == "replace", key=key,
                                          also=tuple(k for k in form.getall("also") if k != key))
             except BotError as exc:  # a refusal, or a data file broken on disk: said, never a 500
-                form.errors.update(_field_of(str(exc)))
+                if str(exc).startswith("no intent asks for"):  # the CLI's wording names its --intent option
+                    form.errors["relation"] = ("No kind of question the bot understands asks for this fact, so "
+                                               "the wording cannot be taught: pick the fact these questions ask for.")
+                else:
+                    form.errors.update(_field_of(str(exc)))
             else:
                 return await self.inbox(request, f"Answered. {change.message}")
         return await self.inbox(request, status=422, errors={key: form.errors}, values={key: typed})

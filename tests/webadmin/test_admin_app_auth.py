@@ -84,6 +84,19 @@ def test_a_body_that_is_not_text_or_too_big_gets_a_clear_answer_and_changes_noth
     assert bot.knowledge.read_bytes() == before
 
 
+def test_an_inbox_answer_no_question_asks_for_is_refused_at_its_field(bot: Bot) -> None:
+    bot.chat("how many minutes long is the ballerina runtime", user=91)
+    auth = {"Authorization": "tma " + init_data(ADMIN), "Content-Type": "application/x-www-form-urlencoded"}
+    code, inbox = bot.http("GET", "/admin/inbox", headers=auth)
+    key = re.search(r'name="key" value="([^"]*runtime[^"]*)"', inbox).group(1)  # type: ignore[union-attr]
+    form = urlencode({"key": key, "entity": "Ballerina", "relation": "description", "value": "two hours long",
+                      "source": "Variety"}).encode()
+    before = bot.knowledge.read_bytes()
+    code, html = bot.http("POST", "/admin/inbox/answer", form, auth)
+    assert code == 422 and "pick the fact these questions ask for" in html
+    assert bot.knowledge.read_bytes() == before
+
+
 def test_only_admins_get_the_app_button(bot: Bot) -> None:
     menus = bot.calls("setChatMenuButton")
     assert sorted(int(c.params["chat_id"]) for c in menus) == sorted([ADMIN, OTHER_ADMIN])
