@@ -7,13 +7,20 @@
 
 Every operation checks the actor first (``NotAdminError``, the attempt logged and audited, nothing
 changes). A change is made under a file lock on a ruamel.yaml round-trip copy, validated by the same
-strict loader the bot uses, written atomically, recorded in the audit table with the whole file before
-and after (so ``undo`` is byte for byte), and swapped into the running Brain at once when there is one.
+strict loader the bot uses, recorded in the audit table with the whole file before and after (so ``undo``
+is byte for byte), written atomically, and swapped into the running Brain at once when there is one.
+
+Crash safety: the audit row is written first, pending, in a transaction; then the file is replaced; then
+the row is finished. A process killed anywhere in between leaves a pending row, and the next Admin over
+that database (``recover``: at construction, and under the lock before every change or undo) finishes it
+if the file on disk is its "after", or drops it if the file is still its "before". So every change on disk
+has its row, and no row claims a change that is not there; an undo is written the same way.
 Refusals are ``EditError`` with a message meant for the admin. Operations block (file lock, fsync,
 maybe retraining): an asyncio front calls them through ``asyncio.to_thread``.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import getpass
@@ -22,7 +29,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,22 +37,24 @@ from typing import TYPE_CHECKING, Any
 import yaml as pyyaml
 
 from .config import Settings
+from .crashpoints import crash_point
 from .errors import BotError, ChangedError, DataFileError, EditError, NotAdminError
 from .knowledge import KnowledgeBase
 from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
-                             remove_item)
+                             remove_item, remove_stale_temporaries)
+from .knowledge.phrasing import as_value
 from .knowledge.schema import KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
-from .storage import AuditEntry, Storage, UnansweredQuestion
+from .storage import AuditDraft, AuditEntry, Storage, UnansweredQuestion
 from .yamlio import StrictLoader, validate
 
 if TYPE_CHECKING:
-    from .admin_preview import Preview
     from .admin_quiz import NewQuestion
     from .dialogue import Brain
     from .live import Reloader
     from .quiz.bank import Question
 
 log = logging.getLogger(__name__)
+LOCK_WAIT = 60.0  # seconds to wait for another writer of the same file
 ENTITY_KINDS = ("film", "series", "person", "character", "company", "publication", "organisation")
 
 
@@ -118,6 +127,8 @@ class Change:
     audit_ids: tuple[int, ...] = ()
     files: tuple[str, ...] = ()
     facts: tuple[FactView, ...] = field(default=())
+    answer: str = ""  # for a fact change: how the bot answers the question about it now (or would, previewed)
+    saved: bool = True  # False for a preview
 
 
 # the operations -----------------------------------------------------------------------------------
@@ -129,6 +140,7 @@ class Admin:
 
             reloader = Reloader(brain, settings)
         self.settings, self.storage, self.reloader, self.clock = settings, storage, reloader, clock
+        self.recover(wait=0.5)  # a busy lock means a live writer, who finishes its own change
 
     @property
     def knowledge_path(self) -> Path:
@@ -176,6 +188,7 @@ class Admin:
 
     def history(self, actor: Actor, limit: int = 20) -> list[AuditEntry]:
         self.require(actor, "history")
+        self.recover(wait=1.0)
         return self.storage.audit_log(limit)
 
     # fact changes -----------------------------------------------------------------------------------
@@ -191,12 +204,20 @@ class Admin:
         self.require(actor, f"add {entity} {relation}")
         return self._fact_change(actor, "add", entity, relation, value, source, known, role, expect=expect)
 
+    def preview_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
+                     known: str | None = None, role: str | None = None, replace: bool = True) -> Change:
+        """What ``set_fact`` (or, with ``replace=False``, ``add_fact``) would do, checked the same way and
+        saved nowhere: the fact's sentence and the answer the bot would give, for the admin to confirm."""
+        self.require(actor, f"preview {entity} {relation}")
+        return self._fact_change(actor, "set" if replace else "add", entity, relation, value, source, known, role,
+                                 refresh=False, replace=replace, dry_run=True)
+
     def remove_fact(self, actor: Actor, entity: str, relation: str, value: str | None = None,
                     expect: str | None = None) -> Change:
         """Remove the (entity, relation) fact whose value is ``value`` (or the only one, if there is one)."""
         self.require(actor, f"remove {entity} {relation}")
         path = self.knowledge_path
-        with locked(path):
+        with self._editing(path):
             doc, kb = self._read_knowledge()
             subject = resolve_entity(kb, entity)
             rel = resolve_relation(kb, relation)
@@ -223,7 +244,7 @@ class Admin:
         self.require(actor, f"alias {entity}")
         text = clean_text(alias, "alias", limit=100, one_line=True)
         path = self.knowledge_path
-        with locked(path):
+        with self._editing(path):
             doc, kb = self._read_knowledge()
             ent = resolve_entity(kb, entity)
             if _fold(text) in {_fold(a) for a in (ent.name, ent.id, *ent.aliases)}:
@@ -250,7 +271,7 @@ class Admin:
             raise EditError(f"{entity_id[:60]!r} is not a valid id: use lowercase letters, digits and underscores")
         text = clean_text(name, "name", limit=200, one_line=True)
         path = self.knowledge_path
-        with locked(path):
+        with self._editing(path):
             doc, kb = self._read_knowledge()
             if entity_id in kb.entities:
                 raise EditError(f"there is already an entity {entity_id!r} ({kb.entities[entity_id].name})")
@@ -315,15 +336,6 @@ class Admin:
         plural = "s" if len(keys) > 1 else ""
         return Change("dismiss", keys[0], f"Dismissed {len(keys)} question{plural}.", (audit_id,))
 
-    def preview(self, actor: Actor, operation: str, question: str, **arguments: Any) -> "Preview":
-        """What ``set_fact``/``add_fact``/``remove_fact`` with ``arguments`` would save and how the bot would
-        then answer ``question``; nothing is written (bot/admin_preview.py)."""
-        from .admin_preview import preview_fact_change
-
-        self.require(actor, f"preview {operation}")
-        brain = self.reloader.brain if self.reloader is not None else None
-        return preview_fact_change(self, actor, operation, question, brain, **arguments)
-
     def quiz_questions(self, actor: Actor) -> tuple[list[Question], set[str]]:
         """Every question the quiz can ask (generated and hand-written, as asked) and the disabled ids."""
         from .admin_quiz import all_questions, parse_quiz
@@ -341,7 +353,7 @@ class Admin:
 
         action = "quiz-disable" if disabled else "quiz-enable"
         self.require(actor, f"{action} {question_id}"[:500])
-        with locked(self.quiz_path):
+        with self._editing(self.quiz_path):
             doc = RoundTrip.read(self.quiz_path)
             kb = KnowledgeBase.load(self.knowledge_path)
             text = set_disabled(doc, kb, question_id, disabled)
@@ -355,7 +367,7 @@ class Admin:
         from .admin_quiz import add_question, check_quiz
 
         self.require(actor, "quiz-add")
-        with locked(self.quiz_path):
+        with self._editing(self.quiz_path):
             doc = RoundTrip.read(self.quiz_path)
             kb = KnowledgeBase.load(self.knowledge_path)
             question_id = add_question(doc, kb, question)
@@ -369,11 +381,12 @@ class Admin:
     def undo(self, actor: Actor) -> Change:
         """Restore the files of the latest change not yet undone, exactly as they were before it."""
         self.require(actor, "undo")
+        self.recover()  # a change a crash left pending is the latest one, or never happened
         entries = self.storage.last_undoable()
         if not entries:
             raise EditError("there is nothing to undo")
         paths = [Path(e.file) for e in entries if e.file]
-        with locked(*paths):
+        with self._editing(*paths):
             current = self.storage.last_undoable()
             if [e.id for e in current] != [e.id for e in entries]:
                 raise EditError("another change was just made; look at the history and undo again")
@@ -384,13 +397,9 @@ class Admin:
                     raise EditError(f"{path.name} was changed outside the bot since change #{entry.id}; "
                                     "undo it by hand")
             at = self.clock()
-            ids = []
-            for entry in entries:
-                path = Path(str(entry.file))
-                atomic_write(path, (entry.before or "").encode("utf-8"))
-                ids.append(self.storage.record_audit(actor.who, "undo", f"#{entry.id} {entry.action} {entry.target}",
-                                                     str(path), entry.after, entry.before, entry.source, at=at))
-            self.storage.mark_undone([e.id for e in entries])
+            drafts = [AuditDraft(actor.who, "undo", f"#{e.id} {e.action} {e.target}", str(e.file),
+                                 e.after or "", e.before or "", e.source, at=at, undoes=e.id) for e in entries]
+            ids = self._write_audited(drafts)
         self._refresh()
         first = entries[-1]
         return Change("undo", f"#{first.id}", f"Undid change #{first.id} ({first.action} {first.target}).",
@@ -406,19 +415,80 @@ class Admin:
             raise EditError(f"the files do not load, so the bot keeps the previous knowledge: {exc}") from exc
         return "Reloaded the knowledge and intents."
 
+    def recover(self, wait: float = LOCK_WAIT) -> int:
+        """Finish or drop the audit rows a killed edit left pending (see the module's docstring); the
+        number settled. A file whose lock is busy for ``wait`` seconds is left to its live writer."""
+        settled = 0
+        for file in dict.fromkeys(str(e.file) for e in self.storage.pending_audit() if e.file):
+            try:
+                with locked(Path(file), lock_dir=self.lock_dir, timeout=wait):
+                    settled += self._settle(Path(file))
+            except EditError:
+                log.info("%s is being edited; its writer finishes its own change", file)
+        return settled
+
+    @property
+    def lock_dir(self) -> Path:
+        """Edit locks live with the cache, not in the user's knowledge folder."""
+        return Path(self.settings.cache_dir) / "locks"
+
     # internals --------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _editing(self, *paths: Path) -> Iterator[None]:
+        """The files' locks, with any change a crash left half done on them settled first."""
+        with locked(*paths, lock_dir=self.lock_dir):
+            for path in paths:
+                self._settle(path)
+            yield
+
+    def _settle(self, path: Path) -> int:
+        """With ``path``'s lock held: settle its pending rows by what is on disk, clear stale temporaries."""
+        pending = [e for e in self.storage.pending_audit() if e.file and Path(e.file).resolve() == path.resolve()]
+        if not pending:
+            return 0
+        remove_stale_temporaries(path)
+        now = path.read_bytes() if path.exists() else None
+        for entry in pending:
+            if now is not None and now == (entry.after or "").encode("utf-8"):
+                self.storage.finish_audit([entry.id])
+                log.warning("finished change #%d (%s %s): its file was written before a crash", entry.id,
+                            entry.action, entry.target)
+            else:
+                self.storage.drop_audit([entry.id])
+                how = "never written" if now == (entry.before or "").encode("utf-8") else "changed since"
+                log.warning("dropped change #%d (%s %s): its file was %s before a crash", entry.id,
+                            entry.action, entry.target, how)
+        return len(pending)
+
+    def _write_audited(self, drafts: list[AuditDraft]) -> list[int]:
+        """Audit rows first (pending, one transaction), then the files, then the rows finished. With the
+        files' locks held; the crash points are where tests/test_admin_crash.py kills the process."""
+        ids = self.storage.begin_audit(drafts)
+        crash_point("audit-written")
+        try:
+            for draft in drafts:
+                atomic_write(Path(draft.file), draft.after.encode("utf-8"))
+                crash_point("file-replaced")
+        except BaseException:  # a full disk, say: what reached the disk is finished, the rest dropped
+            for draft in drafts:
+                self._settle(Path(draft.file))
+            raise
+        self.storage.finish_audit(ids)
+        crash_point("audit-finished")
+        return ids
+
     def _read_knowledge(self) -> tuple[RoundTrip, KnowledgeBase]:
         doc = RoundTrip.read(self.knowledge_path)
         return doc, parse_knowledge(self.knowledge_path, doc.raw)
 
     def _fact_change(self, actor: Actor, action: str, entity: str, relation: str, value: str, source: str,
                      known: str | None, role: str | None, at: float | None = None, refresh: bool = True,
-                     replace: bool | None = None, expect: str | None = None) -> Change:
+                     replace: bool | None = None, dry_run: bool = False, expect: str | None = None) -> Change:
         replace = (action == "set") if replace is None else replace
         known = check_known(known) if known else self._today()
         source_text = clean_text(source, "source", limit=200, one_line=True)
         path = self.knowledge_path
-        with locked(path):
+        with self._editing(path):
             doc, kb = self._read_knowledge()
             subject = resolve_entity(kb, entity)
             rel = resolve_relation(kb, relation)
@@ -426,8 +496,8 @@ class Admin:
             if subject.kind not in rel.subject:
                 raise EditError(f"{subject.name} is a {subject.kind}; {rel.id!r} is about a {' or '.join(rel.subject)}")
             created = None
-            if rel.literal:
-                obj = clean_text(value, "value")
+            if rel.literal:  # "in June 2025" where the phrase says "in {object}" is stored as "June 2025"
+                obj = as_value(rel.phrase, clean_text(value, "value"))
             else:
                 obj, created = self._object_entity(doc, kb, rel, value)
             role_id = None
@@ -460,17 +530,28 @@ class Admin:
                 return any(f.object == obj and f.source == source_id for f in new.facts_about(subject.id, rel.id))
 
             target = f"{subject.id} {rel.id}"
-            audit_id, new_kb = self._commit(actor, action, target, doc, source_id, check=check, at=at)
-        if refresh:
+            if dry_run:
+                new_kb, audit_ids = self._validated(doc, check)[1], ()
+            else:
+                audit_id, new_kb = self._commit(actor, action, target, doc, source_id, check=check, at=at)
+                audit_ids = (audit_id,)
+        if refresh and not dry_run:
             self._refresh(new_kb)
         index = {id(f): i for i, f in enumerate(new_kb.facts)}
         views = tuple(fact_view(new_kb, f, index[id(f)]) for f in new_kb.facts_about(subject.id, rel.id))
         shown = views[0].sentence if len(views) == 1 else "; ".join(v.sentence for v in views)
-        verb = "Set" if replace else "Added"
+        verb = ("Would set" if replace else "Would add") if dry_run else ("Set" if replace else "Added")
         message = f"{verb}: {shown} ({new_kb.sources[source_id].attribution}, as of {known})."
         if created:
-            message += f" New {new_kb.entities[created].kind} {new_kb.entities[created].name!r} ({created}) created."
-        return Change(action, target, message, (audit_id,), (str(path),), views)
+            message += f" New {new_kb.entities[created].kind} {new_kb.entities[created].name!r} ({created}) " + \
+                       ("would be created." if dry_run else "created.")
+        answer = self._answer_preview(new_kb, subject.id, rel.id)
+        if answer:
+            message += f"\n{'The bot would answer' if dry_run else 'The bot now answers'}: {answer}"
+        if dry_run:
+            message += "\nNothing was saved."
+        return Change(action, target, message, audit_ids, () if dry_run else (str(path),), views, answer,
+                      saved=not dry_run)
 
     def _object_entity(self, doc: RoundTrip, kb: KnowledgeBase, rel: Relation, value: str) -> tuple[str, str | None]:
         """The entity ``value`` names (id, name or alias); an unknown name becomes a new entity of the first
@@ -514,8 +595,17 @@ class Admin:
     def _commit(self, actor: Actor, action: str, target: str, doc: RoundTrip, source: str | None,
                 check: Callable[[KnowledgeBase], bool] | None = None,
                 at: float | None = None) -> tuple[int, KnowledgeBase]:
-        """Validate the edited document with the bot's own loader, write it atomically, audit it.
+        """Validate the edited document with the bot's own loader, audit it and write it atomically.
         Called with the file lock held."""
+        after, new_kb = self._validated(doc, check)
+        [audit_id] = self._write_audited([AuditDraft(actor.who, action, target, str(doc.path), doc.raw.decode("utf-8"),
+                                                     after.decode("utf-8"), source, at=at)])
+        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
+        return audit_id, new_kb
+
+    @staticmethod
+    def _validated(doc: RoundTrip, check: Callable[[KnowledgeBase], bool] | None) -> tuple[bytes, KnowledgeBase]:
+        """The edited document's bytes and knowledge, as the bot's own loader reads them; refused if invalid."""
         after = doc.dump()
         if after == doc.raw:
             raise EditError("that changes nothing")
@@ -525,11 +615,34 @@ class Admin:
             raise EditError(f"the change was refused because the knowledge would be invalid: {exc.reason}") from exc
         if check is not None and not check(new_kb):
             raise EditError("the change did not read back as written; nothing was saved")
-        atomic_write(doc.path, after)
-        audit_id = self.storage.record_audit(actor.who, action, target, str(doc.path), doc.raw.decode("utf-8"),
-                                             after.decode("utf-8"), source, at=at)
-        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
-        return audit_id, new_kb
+        return after, new_kb
+
+    def _answer_preview(self, kb: KnowledgeBase, subject: str, relation: str) -> str:
+        """The answer to the question about (subject, relation), through the intent's own template, as the
+        facts handler fills it (first variant, so the admin sees the same text each time)."""
+        from .answers import Answers, join_list
+
+        try:
+            answers = Answers.load(self.settings.answers_path)
+        except BotError:
+            return ""
+        facts = kb.facts_about(subject, relation)
+        for intent, route in answers.routes.items():
+            if route.handler != "facts" or route.given != "subject" or route.want != "object" \
+                    or relation not in route.relations or route.verbs or not facts:
+                continue
+            response = f"utter_{intent}_{relation}" if answers.has(f"utter_{intent}_{relation}") else f"utter_{intent}"
+            if not answers.has(response):
+                continue
+            first = facts[0]
+            answer = join_list(list(dict.fromkeys(route.item.format(name=kb.value(f), as_role=kb.as_role(f), verb="")
+                                                  for f in facts)))
+            entity = kb.entities[subject]
+            return answers.render(response, _FirstChoice(), title=kb.title, subject=entity.name, answer=answer,
+                                  film=entity.name, according_to=kb.attribution(first), known=first.known,
+                                  note=first.note or "", label=kb.relations[relation].label, answer_clause=answer,
+                                  note_or_description=first.note or answer, pronoun=entity.pronoun or "they")
+        return ""
 
     @property
     def quiz_path(self) -> Path:
@@ -537,14 +650,14 @@ class Admin:
 
     def _commit_file(self, actor: Actor, action: str, target: str, doc: RoundTrip,
                      check: Callable[[bytes], object]) -> int:
-        """Validate, write atomically and audit an edited data file other than the knowledge (lock held)."""
+        """Validate and write, audited and crash-safe, an edited data file other than the knowledge (lock held)."""
         after = doc.dump()
         if after == doc.raw:
             raise EditError("that changes nothing")
         check(after)
-        atomic_write(doc.path, after)
-        audit_id = self.storage.record_audit(actor.who, action, target[:500], str(doc.path), doc.raw.decode("utf-8"),
-                                             after.decode("utf-8"), None, at=self.clock())
+        [audit_id] = self._write_audited([AuditDraft(actor.who, action, target[:500], str(doc.path),
+                                                     doc.raw.decode("utf-8"), after.decode("utf-8"), None,
+                                                     at=self.clock())])
         log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
         return audit_id
 
@@ -554,7 +667,7 @@ class Admin:
         example = clean_text(text, "example", limit=300, one_line=True)
         intents_dir = Path(self.settings.intents)
         for path in nlu_files(intents_dir):
-            with locked(path):
+            with self._editing(path):
                 doc = RoundTrip.read(path)
                 items = [i for i in (doc.data.get("nlu") or []) if isinstance(i, dict) and i.get("intent") == intent]
                 if not items:
@@ -570,9 +683,9 @@ class Admin:
                     _check_nlu(path, after, intents_dir, intent, example, load_training_data)
                 except DataFileError as exc:
                     raise EditError(f"the example was refused: {exc.reason}") from exc
-                atomic_write(path, after)
-                audit_id = self.storage.record_audit(actor.who, action, f"{intent}: {example}"[:500], str(path),
-                                                     doc.raw.decode("utf-8"), after.decode("utf-8"), None, at=at)
+                [audit_id] = self._write_audited([AuditDraft(actor.who, action, f"{intent}: {example}"[:500], str(path),
+                                                             doc.raw.decode("utf-8"), after.decode("utf-8"), None,
+                                                             at=at)])
             return Change(action, intent, f"Added {example!r} as an example of {intent}; the model retrains.",
                           (audit_id,), (str(path),))
         known = sorted({i for _, i in load_training_data(intents_dir).examples})
@@ -606,6 +719,13 @@ class Admin:
 
 
 # helpers ------------------------------------------------------------------------------------------
+class _FirstChoice:
+    """A random source that always picks the first variant (a preview must not change at each look)."""
+
+    def choice(self, seq: Any) -> Any:
+        return seq[0]
+
+
 def parse_knowledge(path: Path, raw: bytes) -> KnowledgeBase:
     """Validate the bytes of a knowledge file exactly as ``KnowledgeBase.load`` would read them."""
     try:

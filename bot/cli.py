@@ -5,7 +5,9 @@ Heavy imports (scikit-learn, telegram, rasa_sdk, rich) happen inside the command
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Optional
@@ -102,20 +104,57 @@ def ask(
         reply = brain.reply(None, "cli", text or "")
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text)
         return
-    source = sys.stdin if str(batch) == "-" else batch.open(encoding="utf-8")
+    try:
+        source = contextlib.nullcontext(sys.stdin.buffer) if str(batch) == "-" else batch.open("rb")
+    except OSError as exc:
+        fail(f"cannot read {batch}: {exc.strerror or exc}")
     out = sys.stdout
-    for number, line in enumerate(source, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            chat_id, message = item.get("chat"), str(item.get("text") or "")
-        except (ValueError, AttributeError):
-            out.write(json.dumps({"error": f"line {number}: not a JSON object"}) + "\n")
-            continue
-        reply = brain.reply(None if chat_id is None else str(chat_id), "cli", message)
-        out.write((json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text) + "\n")
+    with source as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                chat_id, message = batch_item(raw)
+            except ValueError as exc:
+                out.write(json.dumps({"error": f"line {number}: {exc}"}) + "\n")
+                continue
+            try:
+                reply = brain.reply(chat_id, "cli", message)
+            except Exception as exc:  # one line's failure must not cost the others their answers
+                logging.getLogger(__name__).exception("could not answer batch line %d", number)
+                out.write(json.dumps({"error": f"line {number}: could not answer ({type(exc).__name__})"}) + "\n")
+                continue
+            out.write((json.dumps(reply.as_json(), ensure_ascii=False) if as_json else reply.text) + "\n")
     out.flush()
+
+
+def batch_item(raw: bytes) -> tuple[str | None, str]:
+    """One line of an ``ask --batch`` file as (chat, text); ValueError says what is wrong with it.
+
+    >>> batch_item(b'{"chat": 7, "text": "hi"}')
+    ('7', 'hi')
+    >>> batch_item(b'[1, 2]')
+    Traceback (most recent call last):
+    ValueError: not a JSON object with "text"
+    """
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start + 1})") from None
+    try:
+        item = json.loads(line)
+    except RecursionError:
+        raise ValueError("not a JSON object (nested too deeply)") from None
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({str(exc)[:80]})") from None
+    if not isinstance(item, dict):
+        raise ValueError('not a JSON object with "text"')
+    chat, text = item.get("chat"), item.get("text")
+    if chat is not None and (isinstance(chat, bool) or not isinstance(chat, (str, int))):
+        raise ValueError('"chat" must be a string, a number or null')
+    if text is not None and not isinstance(text, str):
+        raise ValueError('"text" must be a string')
+    return (None if chat is None else str(chat)), (text or "")
 
 
 @app.command()
@@ -172,24 +211,24 @@ def actions(
     """Serve the Rasa custom actions (rasa-sdk action server) in one process; SIGINT/SIGTERM stop it."""
     if config:
         _state["config"] = config
-    from .channels.rasa_server import DEFAULT_HOST, Shutdown, install_early_signal_handlers
+    from .lifecycle import Shutdown, install_early_signal_handlers
 
-    install_early_signal_handlers()
+    install_early_signal_handlers()  # (python -m bot did already; the console script gets here first)
+    host = host or "127.0.0.1"
     try:
-        import logging
-
+        typer.echo("starting the action server", err=True)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from .channels.rasa_server import serve
 
         brain = make_brain()
-        serve(host or DEFAULT_HOST, port, brain,
+        serve(host, port, brain,
               ready=lambda url: typer.echo(f"action server ready on {url}/webhook", err=True))
     except Shutdown:
         typer.echo("stopped", err=True)
     except BotError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot serve on {host or DEFAULT_HOST}:{port}: {exc}")
+        fail(f"cannot serve on {host}:{port}: {exc}")
 
 
 @app.command("rasa-export")
@@ -227,8 +266,9 @@ def serve(
     """Run the Telegram bot (BOT_TOKEN; BOT_API_URL for a self-hosted Bot API server); SIGINT/SIGTERM stop it."""
     if config:
         _state["config"] = config
-    import logging
+    from .lifecycle import install_early_signal_handlers
 
+    install_early_signal_handlers()  # until the bot's loop takes SIGINT/SIGTERM over
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     s = settings()
     if not s.telegram.token:
@@ -298,7 +338,12 @@ def admin_web(
 
 
 def main() -> None:
+    from .lifecycle import Shutdown
+
     try:
         app()
+    except Shutdown:  # a stop signal during start-up (bot/lifecycle.py): a clean stop, not a failure
+        typer.echo("stopped", err=True)
+        sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)

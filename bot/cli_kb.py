@@ -21,6 +21,8 @@ ConfigOption = typer.Option(None, "--config", "-c", help="config.yml to use (def
 SourceOption = typer.Option(..., "--source", "-s", help="who says so: an existing source id, or text such as 'Variety'")
 KnownOption = typer.Option(None, "--known", help="when it was known: YYYY-MM-DD (default today), YYYY-MM or YYYY")
 RoleOption = typer.Option(None, "--role", help="the character played, for 'starring'")
+PreviewOption = typer.Option(False, "--preview", "--dry-run",
+                             help="show the fact's sentence and the bot's answer with it; save nothing")
 T = TypeVar("T")
 
 
@@ -68,15 +70,23 @@ def show(entity: str = typer.Argument(..., help="id, name or alias"),
 
 @kb_app.command("set")
 def set_(entity: str, relation: str, value: str, source: str = SourceOption, known: Optional[str] = KnownOption,
-         role: Optional[str] = RoleOption, config: Optional[Path] = ConfigOption) -> None:
+         role: Optional[str] = RoleOption, preview: bool = PreviewOption, config: Optional[Path] = ConfigOption) -> None:
     """Replace the facts of ENTITY's RELATION with one: VALUE, with its source and date."""
+    if preview:
+        typer.echo(_run(config, lambda admin, me: admin.preview_fact(me, entity, relation, value, source, known,
+                                                                     role)).message)
+        return
     typer.echo(_run(config, lambda admin, me: admin.set_fact(me, entity, relation, value, source, known, role)).message)
 
 
 @kb_app.command()
 def add(entity: str, relation: str, value: str, source: str = SourceOption, known: Optional[str] = KnownOption,
-        role: Optional[str] = RoleOption, config: Optional[Path] = ConfigOption) -> None:
+        role: Optional[str] = RoleOption, preview: bool = PreviewOption, config: Optional[Path] = ConfigOption) -> None:
     """Add a fact, keeping the others of that relation."""
+    if preview:
+        typer.echo(_run(config, lambda admin, me: admin.preview_fact(me, entity, relation, value, source, known,
+                                                                     role, replace=False)).message)
+        return
     typer.echo(_run(config, lambda admin, me: admin.add_fact(me, entity, relation, value, source, known, role)).message)
 
 

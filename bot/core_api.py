@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 from .context import ChatContext
 from .dialogue import Brain, Mind
 from .handlers.base import entity_ref
+from .incoming import incoming_text
 from .nlu import IntentScore, Mention, Parse
 from .nlu.text import tokens
 from .reply import Reply
@@ -46,7 +47,7 @@ def answer_with_intent(brain: Brain, chat: str | None, user: str | None, text: s
                        force_fallback: bool = False) -> tuple[Reply, dict[str, str | None]]:
     """One message through the core, with understanding supplied from outside where it is usable."""
     mind = brain.mind
-    text = (text or "")[:MAX_TEXT]
+    text = incoming_text(text)[:MAX_TEXT]
     use_slots = context_slots is not None and any(k in context_slots for k in CONTEXT_SLOTS)
     ctx = context_from_slots(mind, context_slots or {}) if use_slots else brain.context(chat)
     before = slots_of(mind, ctx)

@@ -20,6 +20,7 @@ from .config import Settings
 from .context import ChatContext
 from .handlers import HANDLERS, Turn
 from .handlers.base import entity_ref
+from .incoming import incoming_text
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
 from .nlu.scope import Scope
@@ -97,7 +98,8 @@ class Brain:
     # the entry points --------------------------------------------------------------------------------
     def reply(self, chat: str | None, user: str | None, text: str) -> Reply:
         mind = self.mind  # one consistent version for the whole message
-        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(text or ""))
+        text = incoming_text(text)
+        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(text))
 
     def reply_parsed(self, mind: Mind, chat: str | None, user: str | None, text: str, parse: Parse, *,
                      ctx: ChatContext | None = None, fallback: bool = False, fallback_intent: str | None = None,

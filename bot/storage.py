@@ -5,6 +5,7 @@ webhook workers sharing PostgreSQL are the next step; nothing else in the bot wr
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -19,7 +20,8 @@ CREATE TABLE IF NOT EXISTS unanswered (
 CREATE INDEX IF NOT EXISTS unanswered_norm ON unanswered(normalized);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, target TEXT,
-    file TEXT, before TEXT, after TEXT, source TEXT, undone INTEGER NOT NULL DEFAULT 0);
+    file TEXT, before TEXT, after TEXT, source TEXT, undone INTEGER NOT NULL DEFAULT 0,
+    pending INTEGER NOT NULL DEFAULT 0, undoes INTEGER);
 CREATE TABLE IF NOT EXISTS quiz_games (
     id TEXT PRIMARY KEY, chat TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, updated REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS quiz_games_running ON quiz_games(status, chat);
@@ -48,6 +50,15 @@ class Storage:
         self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a file was created (CREATE TABLE IF NOT EXISTS leaves old tables as they are)."""
+        have = {str(r[1]) for r in self._db.execute("PRAGMA table_info(audit)").fetchall()}
+        for name, ddl in (("pending", "INTEGER NOT NULL DEFAULT 0"), ("undoes", "INTEGER")):
+            if name not in have:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                    self._db.execute(f"ALTER TABLE audit ADD COLUMN {name} {ddl}")
 
     def _wal(self) -> None:
         """Switch to WAL once per file. Switching takes an exclusive lock without waiting for a busy one,
@@ -116,18 +127,57 @@ class Storage:
 
     def last_undoable(self) -> list[AuditEntry]:
         """The latest change not yet undone: one entry, or several written together (same time, action)."""
-        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND file IS NOT NULL "
-                          "AND action != 'undo' ORDER BY id DESC LIMIT 1")
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND pending = 0 "
+                          "AND file IS NOT NULL AND action != 'undo' ORDER BY id DESC LIMIT 1")
         if not rows:
             return []
         last = AuditEntry.from_row(rows[0])
-        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND file IS NOT NULL "
-                          "AND at = ? AND action = ? AND who = ? ORDER BY id DESC", (last.at, last.action, last.who))
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND pending = 0 "
+                          "AND file IS NOT NULL AND at = ? AND action = ? AND who = ? ORDER BY id DESC",
+                          (last.at, last.action, last.who))
         return [AuditEntry.from_row(r) for r in rows]
 
     def mark_undone(self, ids: list[int]) -> None:
         for entry_id in ids:
             self._exec("UPDATE audit SET undone = 1 WHERE id = ?", (entry_id,))
+
+    # A file change is written ahead (bot/admin.py): its rows first, pending, with the whole file before and
+    # after; then the file is replaced; then the rows are finished. A crash in between leaves pending rows
+    # that ``Admin.recover`` finishes or drops by comparing the file on disk with their before and after.
+    def begin_audit(self, changes: list[AuditDraft]) -> list[int]:
+        """Write pending rows for files about to be replaced, in one transaction; their ids, in order."""
+        ids = []
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for c in changes:
+                cur = self._db.execute(
+                    "INSERT INTO audit(at, who, action, target, file, before, after, source, pending, undoes) "
+                    "VALUES (?,?,?,?,?,?,?,?,1,?)",
+                    (time.time() if c.at is None else c.at, c.who, c.action, c.target, c.file, c.before, c.after,
+                     c.source, c.undoes))
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    def finish_audit(self, ids: list[int]) -> None:
+        """The files of these pending rows are on disk: the rows become history (an undo marks what it undid)."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for entry_id in ids:
+                self._db.execute("UPDATE audit SET undone = 1 WHERE id = "
+                                 "(SELECT undoes FROM audit WHERE id = ? AND pending = 1)", (entry_id,))
+                self._db.execute("UPDATE audit SET pending = 0 WHERE id = ?", (entry_id,))
+
+    def drop_audit(self, ids: list[int]) -> None:
+        """The files of these pending rows were never replaced: the change did not happen."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for entry_id in ids:
+                self._db.execute("DELETE FROM audit WHERE id = ? AND pending = 1", (entry_id,))
+
+    def pending_audit(self) -> list[AuditEntry]:
+        """Rows of changes begun and not finished (a crash, or a writer still at work), oldest first."""
+        rows = self._exec(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE pending = 1 ORDER BY id")
+        return [AuditEntry.from_row(r) for r in rows]
 
     def unanswered_questions(self, limit: int = 20) -> list[UnansweredQuestion]:
         """Like ``unanswered`` with the normalised key, so an admin can answer one by its number."""
@@ -180,7 +230,7 @@ class Storage:
                    "ON CONFLICT(chat) DO UPDATE SET data = excluded.data", (chat, data))
 
 
-_AUDIT_COLUMNS = "id, at, who, action, target, file, before, after, source, undone"
+_AUDIT_COLUMNS = "id, at, who, action, target, file, before, after, source, undone, pending, undoes"
 
 
 @dataclass(frozen=True)
@@ -203,9 +253,26 @@ class AuditEntry:
     after: str | None
     source: str | None
     undone: bool
+    pending: bool = False  # written ahead of its file change, not yet known to be on disk
+    undoes: int | None = None  # for an undo: the change it reverts
 
     @classmethod
     def from_row(cls, row: tuple[object, ...]) -> "AuditEntry":
-        i, at, who, action, target, file, before, after, source, undone = row
+        i, at, who, action, target, file, before, after, source, undone, pending, undoes = row
         return cls(int(i), float(at), str(who), str(action), target, file, before, after, source,  # type: ignore[arg-type]
-                   bool(undone))
+                   bool(undone), bool(pending), None if undoes is None else int(undoes))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """An audit row about to be written ahead of its file change (``Storage.begin_audit``)."""
+
+    who: str
+    action: str
+    target: str | None
+    file: str
+    before: str
+    after: str
+    source: str | None = None
+    at: float | None = None
+    undoes: int | None = None

@@ -233,3 +233,36 @@ def test_watcher_picks_up_a_file_change_and_keeps_the_old_mind_when_broken(
         time.sleep(0.3)
         assert live_brain.mind is good
         assert "6 June 2025" in live_brain.reply(None, "u", "when is Ballerina out?").text
+
+
+@pytest.mark.parametrize(("typed", "stored", "reads"), [
+    ("June 6, 2025", "June 6, 2025", "Ballerina is due for release on June 6, 2025"),
+    ("6 June 2025", "6 June 2025", "Ballerina is due for release on 6 June 2025"),
+    ("in June 2025", "June 2025", "Ballerina is due for release in June 2025"),
+    ("on 2025-06-06", "2025-06-06", "Ballerina is due for release on 2025-06-06"),
+    ("next summer", "next summer", "Ballerina is due for release next summer"),
+    ("late 2025", "late 2025", "Ballerina is due for release in late 2025"),
+])
+def test_free_text_values_are_phrased_through_the_relation_template(live_admin: Admin, live_brain: Brain,
+                                                                    typed: str, stored: str, reads: str) -> None:
+    change = live_admin.set_fact(ME, "Ballerina", "release", typed, source="Variety")
+    [fact] = live_brain.mind.kb.facts_about("ballerina", "release")
+    assert fact.object == stored
+    assert change.facts[0].sentence == reads and reads in change.message
+    assert stored in change.answer and stored in live_brain.reply("p", "u", "when is Ballerina out?").text
+    assert f"for {stored}" not in reads and f"in {stored}," not in change.answer  # no doubled or wrong preposition
+
+
+def test_preview_shows_the_answer_and_saves_nothing(live_admin: Admin, admin_settings: Settings,
+                                                    storage: Storage, live_brain: Brain) -> None:
+    before, mind, history = snapshot(admin_settings), live_brain.mind, storage.audit_log(100)
+    preview = live_admin.preview_fact(ME, "Ballerina", "release", "June 6, 2025", source="Variety", known="2024-11-20")
+    assert not preview.saved and preview.audit_ids == () and "Nothing was saved" in preview.message
+    assert "June 6, 2025" in preview.answer and "according to Variety" in preview.answer
+    assert snapshot(admin_settings) == before and live_brain.mind is mind and storage.audit_log(100) == history
+    with pytest.raises(EditError, match="not a date"):
+        live_admin.preview_fact(ME, "Ballerina", "release", "2025", source="x", known="June 2025")
+    saved = live_admin.set_fact(ME, "Ballerina", "release", "June 6, 2025", source="Variety", known="2024-11-20")
+    assert saved.answer == preview.answer  # what was previewed is what is answered
+    with pytest.raises(NotAdminError):
+        live_admin.preview_fact(STRANGER, "Ballerina", "release", "2025", source="x")

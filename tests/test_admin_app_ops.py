@@ -1,5 +1,5 @@
-"""The Admin operations the admin app adds, in process: optimistic concurrency, previews that write nothing,
-answering a group of questions by key, dismissing, and quiz questions switched off or added."""
+"""The Admin operations the admin app adds, in process: optimistic concurrency, answering a group of
+questions by key, dismissing, and quiz questions switched off or added."""
 from __future__ import annotations
 
 import random
@@ -51,23 +51,6 @@ def test_an_edit_based_on_facts_that_changed_since_is_refused_and_saves_nothing(
     # other facts of the same entity are not "the same fact": no conflict
     admin.set_fact(OTHER, "Ballerina", "directed_by", "Chad Stahelski", "Deadline",
                    expect=revision(admin, "ballerina", "directed_by"))
-
-
-def test_a_preview_answers_with_the_change_and_writes_nothing(live: tuple[Admin, Brain]) -> None:
-    admin, brain = live
-    before = files(admin.settings)
-    history = admin.history(ME)
-    preview = admin.preview(ME, "set", "when is ballerina out?", entity="ballerina", relation="release",
-                            value="6 June 2025", source="Variety", known="2025-01-02")
-    assert "6 June 2025" in preview.answer and "Variety" in preview.answer
-    assert '+  - {subject: ballerina, relation: release, object: "6 June 2025"' in preview.diff
-    assert files(admin.settings) == before and admin.history(ME) == history
-    assert "6 June 2025" not in brain.reply(None, None, "when is ballerina out?").text
-    with pytest.raises(EditError, match="not a date"):  # refused exactly as Save would refuse it
-        admin.preview(ME, "set", "when?", entity="ballerina", relation="release", value="x", source="V",
-                      known="June")
-    with pytest.raises(NotAdminError):
-        admin.preview(STRANGER, "set", "when?", entity="ballerina", relation="release", value="x", source="V")
 
 
 def test_a_group_of_questions_is_answered_by_key_and_all_leave_the_inbox(live: tuple[Admin, Brain]) -> None:

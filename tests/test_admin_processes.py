@@ -111,3 +111,13 @@ def test_running_chat_answers_with_a_change_made_by_another_process(project: Pat
     finally:
         chat.stdin.close()
         chat.wait(10)
+
+
+def test_cli_preview_prints_the_answer_and_changes_nothing(project: Path) -> None:
+    path = load_settings(project, env={}).knowledge
+    original = path.read_bytes()
+    p = bot(project, "kb", "set", "Ballerina", "release", "June 6, 2025", "--source", "Variety", "--preview")
+    assert p.returncode == 0, p.stderr
+    assert "due for release on June 6, 2025" in p.stdout and "would answer" in p.stdout and "June 6, 2025," in p.stdout
+    assert path.read_bytes() == original
+    assert "No changes yet." in bot(project, "kb", "history").stdout

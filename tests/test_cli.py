@@ -64,3 +64,22 @@ def test_evaluate_prints_metrics_as_json(project: Path) -> None:
     report = json.loads(out.stdout)
     assert report["cross_validation"]["per_intent"]["ask_director"]["recall"] > 0.5
     assert report["eval_set"]["turns"] >= 200
+
+
+def test_batch_bad_lines_get_an_error_each_and_the_rest_are_answered(project: Path, tmp_path: Path) -> None:
+    good = json.dumps({"chat": "a", "text": "who plays Winston?"}).encode()
+    lines = [good, b'{"chat": "a", "text": "caf\xe9 \xff"}', b"{not json", b"[1, 2, 3]", b'"just a string"',
+             b'{"chat": "a", "text": 42}', b'{"chat": {"x": 1}, "text": "hi"}', b"[" * 100_000,
+             json.dumps({"chat": "a", "text": "and Charon?"}).encode()]
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b"\n".join(lines) + b"\n")
+    out = subprocess.run([sys.executable, "-m", "bot", "--config", str(project), "ask", "--json", "--batch",
+                          str(batch)], capture_output=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr[-2000:]
+    replies = [json.loads(line) for line in out.stdout.decode("utf-8").splitlines()]
+    assert len(replies) == len(lines)
+    assert "Ian McShane" in replies[0]["text"]
+    for number, reply in enumerate(replies[1:-1], 2):
+        assert reply["error"].startswith(f"line {number}: "), reply
+    assert "UTF-8" in replies[1]["error"] and "JSON" in replies[2]["error"]
+    assert "Lance Reddick" in replies[-1]["text"], "the conversation went on after the bad lines"

@@ -44,18 +44,36 @@ def bot_config(tmp_path_factory) -> Path:
 
 
 def start_server(config: Path, port: int) -> subprocess.Popen:
+    """The server, its stderr going to a file (``proc.log``) that tests read at any moment."""
     env = dict(os.environ, BOT_CONFIG=str(config), PYTHONUNBUFFERED="1")
     for name in ("BOT_ACTIONS_HOST", "BOT_DATABASE"):
         env.pop(name, None)
     env.pop("SANIC_HOST", None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "actions", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    log = config.parent / f"actions-{port}.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "actions", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    return proc.log.read_text(encoding="utf-8", errors="replace")  # type: ignore[attr-defined]
+
+
+def wait_for_line(proc: subprocess.Popen, text: str, timeout: float = 60) -> None:
+    """Wait until the server's stderr shows ``text`` (a readiness signal, not a guess at how long it takes)."""
+    deadline = time.monotonic() + timeout
+    while text not in server_log(proc):
+        assert proc.poll() is None, f"action server exited: {server_log(proc)[-2000:]}"
+        assert time.monotonic() < deadline, f"no {text!r} from the server: {server_log(proc)[-2000:]}"
+        time.sleep(0.01)
 
 
 def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 90) -> None:  # a stale model cache retrains
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"action server exited: {proc.stderr.read().decode()[-2000:]}"
+        assert proc.poll() is None, f"action server exited: {server_log(proc)[-2000:]}"
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
@@ -345,6 +363,44 @@ def test_malformed_body_is_400(server, raw, headers):
     assert isinstance(result, dict) and result["error"]
 
 
+def deflate_bomb(size: int) -> bytes:
+    """A valid webhook body padded to ``size`` bytes of JSON, deflated: a few KB on the wire per MB inflated."""
+    head = json.dumps(webhook("action_trivia_facts", "who plays Winston?", None))[:-1] + ', "pad": "'
+    packer = zlib.compressobj(9)
+    out = [packer.compress(head.encode())]
+    chunk = b" " * (1 << 20)
+    for _ in range(size >> 20):
+        out.append(packer.compress(chunk))
+    out.append(packer.compress(b'"}'))
+    out.append(packer.flush())
+    return b"".join(out)
+
+
+def refusals_logged(proc, since: int) -> list[str]:
+    return [line for line in server_log(proc)[since:].splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("raw,headers,status", [
+    (lambda: deflate_bomb(64 << 20), {"Content-Encoding": "deflate"}, 413),  # built when run, not collected
+    (b'{"next_action": "action_trivia_facts", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", {}, 400),
+    (b'{"next_action": "action_trivia_facts", "x": ' + b"[" * 100 + b"]" * 100 + b"}", {}, 400),
+    (b'{"next_action": "caf\xe9", "tracker": {}}', {}, 400),
+    (b'{"next_action": "x"}', {"Content-Encoding": "gzip"}, 415),
+    (zlib.compress(b'{"next_action": "x"}')[:-3], {"Content-Encoding": "deflate"}, 400),
+], ids=["deflate-bomb", "nested-200000", "nested-100", "not-utf8", "gzip", "truncated-deflate"])
+def test_hostile_bodies_are_refused_with_one_log_line(server, raw, headers, status):
+    port, proc = server
+    since = len(server_log(proc))
+    code, result = call(port, None, raw=raw() if callable(raw) else raw, headers=headers)
+    assert code == status and isinstance(result, dict) and result["error"], (code, result)
+    deadline = time.monotonic() + 5
+    while not refusals_logged(proc, since) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the log line is written right after the answer
+    lines = refusals_logged(proc, since)
+    assert len(lines) == 1 and "refused POST /webhook" in lines[0], lines
+    assert "Traceback" not in server_log(proc)[since:]
+
+
 def test_deflated_body_works(server):
     port, _ = server
     raw = zlib.compress(json.dumps(webhook("action_trivia_facts", "who plays Winston?", None)).encode())
@@ -431,9 +487,13 @@ def test_server_is_still_up(server):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_start_up(bot_config, sig):
+    """The signal lands while the bot loads (after the server says it is starting, before it is ready):
+    it stops at once, exit 0, with no traceback."""
     proc = start_server(bot_config, free_port())
-    time.sleep(0.25)
-    assert_stops(proc, sig)
+    wait_for_line(proc, "starting the action server")
+    assert assert_stops(proc, sig) == 0, server_log(proc)[-2000:]
+    log = server_log(proc)
+    assert "Traceback" not in log and "Error" not in log and log.rstrip().endswith("stopped"), log[-2000:]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

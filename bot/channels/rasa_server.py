@@ -7,8 +7,10 @@ served by ``Sanic.create_server`` on our own asyncio loop, in one process, on 12
 
 - SIGINT/SIGTERM at any moment stop it: before the loop runs they raise ``Shutdown`` (the CLI exits);
   once it runs they set an event, the server closes its socket and connections, and ``serve`` returns.
-- /webhook bodies are checked first: not JSON or not an object -> 400 with an error body; a tracker with
-  missing or odd-typed fields is completed with defaults; an unknown action stays rasa-sdk's 404.
+- /webhook bodies are checked first: over 4 MB as sent or once inflated -> 413 (a deflate body is inflated
+  only up to the limit); another Content-Encoding -> 415; not UTF-8 JSON, nested too deep, or not an
+  object -> 400 with an error body and one log line, never a traceback; a tracker with missing or
+  odd-typed fields is completed with defaults; an unknown action stays rasa-sdk's 404.
 - Errors keep their HTTP status (404 for an unknown route) instead of rasa-sdk's blanket 500.
 """
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import zlib
 from typing import Any, Callable
 
@@ -26,28 +27,15 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from ..lifecycle import STOP_SIGNALS, Shutdown, install_early_signal_handlers  # noqa: F401 (Shutdown: re-exported)
 from . import rasa_actions
 
 log = logging.getLogger(__name__)
 ACTIONS_MODULE = "bot.channels.rasa_actions"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
-MAX_BODY = 4 * 1024 * 1024
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Shutdown(BaseException):
-    """A stop signal arrived before the server's loop could take it (at start-up)."""
-
-
-def install_early_signal_handlers() -> None:
-    """From the first moment: SIGINT/SIGTERM abort start-up promptly (the CLI turns it into exit 0)."""
-
-    def _raise(signum: int, _frame: Any) -> None:
-        raise Shutdown(signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, _raise)
+MAX_BODY = 4 * 1024 * 1024  # bytes, as sent and once inflated
+MAX_DEPTH = 64  # JSON nesting; Rasa's trackers nest about 6 deep
 
 
 def build_app(brain: Any = None) -> Sanic:
@@ -67,6 +55,45 @@ def _bad(message: str, status: int = 400) -> response.HTTPResponse:
     return response.json({"error": message}, status=status)
 
 
+def _refuse(request: Request, message: str, status: int = 400) -> response.HTTPResponse:
+    """A body we cannot take: one log line (never the body, never a traceback) and the client told why."""
+    log.warning("refused %s %s from %s: %d %s", request.method, request.path, request.ip or "-", status, message)
+    return _bad(message, status)
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """Decompress a deflate (zlib) body, refusing it as soon as it grows past ``limit`` bytes: a 400 KB
+    body can expand to gigabytes, so the limit must hold for what comes out, not what goes in."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(limit)
+    out += inflater.flush()
+    if len(out) > limit:
+        raise BodyTooLarge(limit)
+    if not inflater.eof:
+        raise zlib.error("incomplete or truncated stream")
+    return out
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deep lists and objects nest in parsed JSON (counting stops past ``limit``), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 async def _check_webhook_body(request: Request) -> response.HTTPResponse | None:
     if request.path != "/webhook" or request.method != "POST":
         return None
@@ -75,26 +102,40 @@ async def _check_webhook_body(request: Request) -> response.HTTPResponse | None:
     except ValueError:
         length = 0
     if length > MAX_BODY:  # (Sanic runs this middleware on its own PayloadTooLarge error too)
-        return _bad(f"Request body exceeds the size limit ({MAX_BODY} bytes)", 413)
+        return _refuse(request, f"Request body exceeds the size limit ({MAX_BODY} bytes)", 413)
     raw = request.body or b""
-    deflated = request.headers.get("Content-Encoding") == "deflate"
+    encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "deflate"):
+        return _refuse(request, f"Content-Encoding {encoding[:40]!r} is not supported (use deflate or none)", 415)
+    deflated = encoding == "deflate"
+    if deflated:
+        try:
+            raw = inflate(raw, MAX_BODY)
+        except BodyTooLarge:
+            return _refuse(request, f"Request body exceeds the size limit ({MAX_BODY} bytes) once inflated", 413)
+        except zlib.error as exc:
+            return _refuse(request, f"Invalid body request: not deflate data ({exc})")
     try:
-        if deflated:
-            raw = zlib.decompress(raw)
         body = json.loads(raw) if raw.strip() else None
-    except (ValueError, zlib.error) as exc:
-        return _bad(f"Invalid body request: not JSON ({str(exc)[:120]})")
+    except RecursionError:
+        return _refuse(request, "Invalid body request: JSON nested too deeply")
+    except ValueError as exc:  # (UnicodeDecodeError too: not UTF-8)
+        return _refuse(request, f"Invalid body request: not JSON ({str(exc)[:120]})")
     if not isinstance(body, dict):
-        return _bad("Invalid body request: expected a JSON object with next_action, tracker and domain")
+        return _refuse(request, "Invalid body request: expected a JSON object with next_action, tracker and domain")
+    if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
+        return _refuse(request, f"Invalid body request: JSON nested more than {MAX_DEPTH} deep")
     action = body.get("next_action")
     if not isinstance(action, str) or not action:
-        return _bad("Invalid body request: next_action must be a non-empty string")
+        return _refuse(request, "Invalid body request: next_action must be a non-empty string")
     tracker = body.get("tracker")
     if not isinstance(tracker, dict):
+        log.warning("refused %s %s: tracker is not an object", request.method, request.path)
         return response.json({"error": "Invalid body request: tracker must be an object", "action_name": action},
                              status=400)
     domain = body.get("domain")
     if domain is not None and not isinstance(domain, dict):
+        log.warning("refused %s %s: domain is not an object", request.method, request.path)
         return response.json({"error": "Invalid body request: domain must be an object", "action_name": action},
                              status=400)
     if not isinstance(body.get("version"), str):
@@ -148,6 +189,7 @@ async def serve_async(app: Sanic, host: str, port: int, ready: Callable[[str], N
             log.debug("after_stop failed", exc_info=True)
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        install_early_signal_handlers()  # a second signal while stopping still ends it quietly
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, brain: Any = None,

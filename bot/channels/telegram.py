@@ -51,14 +51,17 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
+from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers
 from ..live import KnowledgeWatcher, Reloader
 from ..locks import KeyedLocks
-from ..runtime import tune_gc
+from ..logsafety import protect_logs
 from ..reply import Reply
+from ..runtime import tune_gc
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_quiz import TelegramQuiz
 from .telegram_send import reply as send_reply
+from .telegram_webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -184,35 +187,12 @@ def _update_key(update: object) -> object:
     return ("other", id(update))
 
 
-class RedactToken(logging.Filter):
-    """Replace the bot token in every log record (URLs in library logs carry it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.token:
-            return True
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        if record.exc_info and not record.exc_text:
-            # formatters reuse exc_text when it is set, so the traceback is redacted too
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.token in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.token, "<token>")
-        return True
-
-
-def quiet_network_logs(token: str | None = None) -> None:
-    """httpx logs every request URL (with the token) at INFO: keep it to warnings, and redact."""
+def quiet_network_logs(*values: str | None) -> None:
+    """httpx logs every request URL (with the token) at INFO: keep it to warnings; and keep the token and
+    the webhook secret out of every log record, at every level (bot/logsafety.py)."""
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    if token:
-        for handler in logging.getLogger().handlers:
-            if not any(isinstance(f, RedactToken) for f in handler.filters):
-                handler.addFilter(RedactToken(token))
+    protect_logs(*values)
 
 
 # --------------------------------------------------------------------------- the front
@@ -505,6 +485,7 @@ def build_application(
     token = token or settings.telegram.token
     if not token:
         raise ValueError("a bot token is required (BOT_TOKEN or telegram.token in config.yml)")
+    quiet_network_logs(token)  # first: building the bot logs its URLs, token and all, at DEBUG
     options = options or FrontOptions()
     front = TelegramFront(brain, options)
     if options.http == "aiohttp":
@@ -541,7 +522,6 @@ def build_application(
     front.register(app)
     app.bot_data["front"] = front
     app.bot_data["quiz"] = quiz
-    quiet_network_logs()
     return app
 
 
@@ -591,24 +571,47 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
         await app.start()
         updater = app.updater
         assert updater is not None
+        server: WebhookServer | None = None
         if webhook is None:
             await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
                                         drop_pending_updates=drop_pending_updates)
         else:
-            await updater.start_webhook(listen=webhook.listen, port=webhook.port,
-                                        url_path=webhook_parts(webhook.url), webhook_url=webhook.url,
-                                        secret_token=webhook.secret_token, allowed_updates=ALLOWED_UPDATES,
-                                        drop_pending_updates=drop_pending_updates)
+            quiet_network_logs(webhook.secret_token)
+            server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
+                                   listen=webhook.listen, port=webhook.port)
+            await server.start()
+            try:
+                await _set_webhook(app, webhook, drop_pending_updates)
+            except BaseException:
+                await server.stop()
+                raise
         try:
             yield app
         finally:
             quiz = app.bot_data.get("quiz")
             if quiz is not None:
                 await quiz.shutdown()
+            if server is not None:
+                await server.stop()
             if updater.running:
                 await updater.stop()
             if app.running:
                 await app.stop()
+
+
+async def _set_webhook(app: Application, webhook: WebhookConfig, drop_pending_updates: bool,
+                       attempts: int = 5) -> None:
+    """Register the webhook with Telegram, retrying network errors (as PTB's bootstrap does)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await app.bot.set_webhook(webhook.url, secret_token=webhook.secret_token,
+                                      allowed_updates=ALLOWED_UPDATES, drop_pending_updates=drop_pending_updates)
+            return
+        except (TimedOut, NetworkError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("setWebhook failed (%s); retry %d/%d", type(exc).__name__, attempt, attempts - 1)
+            await asyncio.sleep(min(10.0, 0.5 * 2 ** (attempt - 1)))
 
 
 def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
@@ -618,15 +621,27 @@ def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
 
 
 def run_webhook(app: Application, webhook: WebhookConfig) -> None:
-    """Serve the webhook until SIGINT/SIGTERM; requests without the secret header get 403."""
-    app.run_webhook(listen=webhook.listen, port=webhook.port, url_path=webhook_parts(webhook.url),
-                    webhook_url=webhook.url, secret_token=webhook.secret_token,
-                    allowed_updates=ALLOWED_UPDATES, bootstrap_retries=5, close_loop=False)
+    """Serve the webhook (bot/channels/telegram_webhook.py) until SIGINT/SIGTERM (blocking; owns the loop)."""
+
+    async def serve_until_stopped() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)  # replaces the early handlers (bot/lifecycle.py)
+        try:
+            async with running(app, webhook):
+                await stop.wait()
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+            install_early_signal_handlers()
+
+    asyncio.run(serve_until_stopped())
 
 
 def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     """What `python -m bot serve` runs: polling, or a webhook when settings.telegram.webhook_url is set."""
-    quiet_network_logs(settings.telegram.token)
+    quiet_network_logs(settings.telegram.token, settings.telegram.secret_token)
     app = build_application(brain, settings)
     # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
     watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()

@@ -40,8 +40,8 @@ from .telegram_send import reply as send_reply
 log = logging.getLogger(__name__)
 USAGE = """Knowledge admin commands:
 /kb show ENTITY [RELATION]
-/kb set ENTITY RELATION VALUE --source SOURCE [--known YYYY-MM-DD] [--role CHARACTER]
-/kb add ENTITY RELATION VALUE --source SOURCE [--known ...] [--role ...]
+/kb set ENTITY RELATION VALUE --source SOURCE [--known YYYY-MM-DD] [--role CHARACTER] [--preview]
+/kb add ENTITY RELATION VALUE --source SOURCE [--known ...] [--role ...] [--preview]
 /kb remove ENTITY RELATION [VALUE]
 /kb alias ENTITY ALIAS
 /kb example INTENT TEXT
@@ -53,6 +53,7 @@ USAGE = """Knowledge admin commands:
 /kbedit: change a fact step by step.
 Quote names with spaces: /kb set "John Wick 4" release "24 March 2023" --source Lionsgate"""
 OPTIONS = {"--source": "source", "-s": "source", "--known": "known", "--role": "role", "--intent": "intent"}
+FLAGS = {"--preview": "preview", "--dry-run": "preview"}  # options without a value
 ENTITY, RELATION, VALUE, SOURCE, CONFIRM = range(5)
 TIMEOUT = 600  # s: an abandoned guided edit ends by itself
 MAX_SHOWN = 25  # facts listed in one reply
@@ -68,6 +69,11 @@ def parse_args(text: str) -> tuple[list[str], dict[str, str]]:
     options: dict[str, str] = {}
     i = 0
     while i < len(words):
+        flag = FLAGS.get(words[i].lower())
+        if flag:
+            options[flag] = "yes"
+            i += 1
+            continue
         key = OPTIONS.get(words[i].lower())
         if key and i + 1 < len(words):
             options[key] = words[i + 1]
@@ -186,6 +192,9 @@ class TelegramAdmin:
         known, role = options.get("known"), options.get("role")
         if op == "show":
             return entity_text(admin.show(actor, args[0], args[1] if len(args) > 1 else None))
+        if op in ("set", "add") and options.get("preview"):
+            return admin.preview_fact(actor, args[0], args[1], _tail(args, 2), options["source"], known, role,
+                                      replace=op == "set").message
         if op == "set":
             return admin.set_fact(actor, args[0], args[1], _tail(args, 2), options["source"], known, role).message
         if op == "add":
@@ -288,8 +297,17 @@ class TelegramAdmin:
         state = self._state(context)
         state["source"] = source
         today = dt.date.today().isoformat()
+        try:  # the change checked as it would be saved, and the answer the bot would then give
+            preview = await asyncio.to_thread(self.admin.preview_fact, state["actor"], state["entity"],
+                                              state["relation"], state["value"], source)
+        except BotError as exc:
+            await self._send(update, f"⚠️ {exc}\nNothing was changed. Send another value, or /cancel.")
+            raise ApplicationHandlerStop(VALUE) from None
+        shown = "; ".join(f.sentence for f in preview.facts)
         text = (f"Please confirm:\n{state['entity_name']} · {state['relation']}\n"
-                f"from: {state['current']}\nto: {state['value']} (source: {source}, known {today})")
+                f"from: {state['current']}\nto: {state['value']} (source: {source}, known {today})\n\n"
+                f"It will read: {shown}."
+                + (f"\nThe bot will answer: {preview.answer}" if preview.answer else ""))
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Save", callback_data="kbe:save"),
                                           InlineKeyboardButton("➕ Add alongside", callback_data="kbe:add")],
                                          [InlineKeyboardButton("✖ Cancel", callback_data="kbe:cancel")]])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import DataFileError
 from ..yamlio import load_model
+from .phrasing import fit_phrase
 from .schema import Document, Entity, Fact, KnowledgeFile, Relation, Source
 
 
@@ -86,7 +87,8 @@ class KnowledgeBase:
     def sentence(self, fact: Fact) -> str:
         """A plain sentence for the fact, used by search and by the about/admin views."""
         relation = self.relations[fact.relation]
-        text = relation.phrase.format(subject=self.name(fact.subject), object=self.value(fact),
+        phrase = fit_phrase(relation.phrase, fact.object) if relation.literal else relation.phrase
+        text = phrase.format(subject=self.name(fact.subject), object=self.value(fact),
                                       as_role=self.as_role(fact), label=relation.label)
         return text[:1].upper() + text[1:]
 

@@ -1,6 +1,6 @@
 """Safe edits of the YAML data files: locked, round-trip, validated, atomic.
 
-    with locked(path):
+    with locked(path, lock_dir=settings.cache_dir / "locks"):
         doc = RoundTrip.read(path)            # ruamel.yaml: comments and order kept
         doc.data["facts"].append(...)
         before, after = doc.text, doc.dump()
@@ -8,12 +8,15 @@
         atomic_write(path, after)
 
 A crash leaves the old or the new file, never a half-written one (temporary file in the same folder,
-fsync, ``os.replace``). Values an admin types are inserted as double-quoted scalars, so ": {}",
+fsync, ``os.replace``); a temporary file a crash leaves behind is removed by ``remove_stale_temporaries``.
+Lock files live in a folder of their own (the cache's ``locks/``), never beside the user's files, where they
+would show in ``git status``. Values an admin types are inserted as double-quoted scalars, so ": {}",
 "!!python/object" or "&anchor" are stored as the text they are, never read back as YAML.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -28,6 +31,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from ..crashpoints import crash_point
 from ..errors import DataFileError, EditError
 
 LOCK_TIMEOUT = 60.0
@@ -35,18 +39,32 @@ MAX_VALUE = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 # (mapping, sequence, offset) indents of this project's files: knowledge style, and Rasa style ("- " under its key).
 _INDENTS = ((2, 4, 2), (2, 2, 0))
+_TEMP_SUFFIX = ".tmp"
 
 
-def lock_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.lock"
+def default_lock_dir() -> Path:
+    """Where locks go when the caller names no folder: per user, outside any content folder."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"ballerina-bot-locks-{uid}"
+
+
+def lock_path(path: Path, lock_dir: Path | None = None) -> Path:
+    """The lock of ``path`` in ``lock_dir``: named for the file and a hash of its absolute path, so files
+    of the same name in two folders get two locks, and every process editing one file finds the same."""
+    resolved = str(Path(path).resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return Path(lock_dir or default_lock_dir()) / f"{Path(path).name}.{digest}.lock"
 
 
 @contextlib.contextmanager
-def locked(*paths: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Serialise writers of these files across threads and processes (always in the same order)."""
+def locked(*paths: Path, lock_dir: Path | None = None, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Serialise writers of these files across threads and processes (always in the same order).
+    Every writer of a file must pass the same ``lock_dir`` (bot/admin.py uses the cache's ``locks/``)."""
+    folder = Path(lock_dir or default_lock_dir())
+    folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         for path in sorted({p.resolve() for p in paths}):
-            lock = filelock.FileLock(str(lock_path(path)), timeout=timeout)
+            lock = filelock.FileLock(str(lock_path(path, folder)), timeout=timeout)
             try:
                 stack.enter_context(lock)
             except filelock.Timeout as exc:
@@ -56,7 +74,7 @@ def locked(*paths: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers and crashes see the old or the new file only."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -64,6 +82,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(out.fileno())
         with contextlib.suppress(OSError):
             os.chmod(tmp, path.stat().st_mode & 0o7777)
+        crash_point("temp-written")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -75,6 +94,17 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Delete temporary files a killed ``atomic_write`` of ``path`` left beside it. Call with the file's
+    lock held: a live writer's temporary file is then never among them."""
+    removed = 0
+    for tmp in Path(path).parent.glob(f".{Path(path).name}.*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
 
 
 def clean_text(value: str, what: str = "value", limit: int = MAX_VALUE, one_line: bool = False) -> str:

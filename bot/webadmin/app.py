@@ -30,7 +30,6 @@ from ..dialogue import Brain
 from ..errors import BotError, ChangedError, NotAdminError
 from ..knowledge import KnowledgeBase
 from ..knowledge.edit import MAX_VALUE, clean_text
-from ..nlu.data import load_training_data
 from . import views
 from .auth import AuthError, LoginLinks, validate_init_data
 from .forms import Form
@@ -53,7 +52,8 @@ class WebSettings:
 
 
 class AdminWeb:
-    """The pages. Holds the Admin (every change, its validation and audit) and the Brain (previews, inbox)."""
+    """The pages. Holds the Admin (every change, its validation, audit and preview) and the Brain (the inbox
+    is grouped by what its model understands)."""
 
     def __init__(self, admin: Admin, brain: Brain, settings: WebSettings, logins: LoginLinks | None = None,
                  clock: Callable[[], float] | None = None) -> None:
@@ -222,13 +222,12 @@ class AdminWeb:
         form = await self._run(self._relation_form, kb, entity.id, rel.id)
         current = form.current[0] if len(form.current) == 1 else None
         values = {"value": current.value if current else "", "source": "", "role": current.role or "" if current
-                  else "", "known": dt.date.today().isoformat(), "question": form.question}
+                  else "", "known": dt.date.today().isoformat()}
         return self.page(request, "edit.html", form=form, values=values, errors={}, preview=None, notice="",
                          sources=self._sources(kb), entities=sorted(e.name for e in kb.entities.values()))
 
     def _relation_form(self, kb: KnowledgeBase, entity: str, relation: str) -> views.RelationForm:
-        examples = load_training_data(self.admin.settings.intents).raw
-        return views.relation_form(kb, self.brain.mind.answers, examples, entity, relation)
+        return views.relation_form(kb, entity, relation)
 
     @staticmethod
     def _sources(kb: KnowledgeBase) -> list[str]:
@@ -252,20 +251,17 @@ class AdminWeb:
         known = form.check("known", check_known, required=False)
         role = form.check("role", lambda v: resolve_entity(kb, v, kinds=list(rel.role or [])).id,
                           required=False) if rel.role else None
-        question = form.check("question", lambda v: clean_text(v, "question", limit=300, one_line=True),
-                              required=False) or relation_form.question
         expect = form.get("expect") or None
         arguments = dict(entity=entity.id, relation=rel.id, value=value, source=source, known=known, role=role)
         values = {name: form.shown(name) for name in ("value", "source", "known", "role")}
-        values["question"] = question if "question" not in form.errors else form.shown("question")
         context = dict(form=relation_form, values=values, errors=form.errors, preview=None, notice="",
                        sources=self._sources(kb), entities=sorted(e.name for e in kb.entities.values()))
         if not form.ok:
             return self.page(request, "edit.html", 422, **context)
         actor = request["actor"]
         try:
-            if op == "preview":
-                context["preview"] = await self._run(self.admin.preview, actor, "set", question, **arguments)
+            if op == "preview":  # the Save's own code path, dry: refused as Save would be, writes nothing
+                context["preview"] = await self._run(self.admin.preview_fact, actor, **arguments, replace=True)
                 return self.page(request, "edit.html", **context)
             operation = self.admin.set_fact if op == "set" else self.admin.add_fact
             change = await self._run(operation, actor, **arguments, expect=expect)

@@ -95,33 +95,14 @@ class RelationForm:
     literal: bool
     takes_role: bool
     current: tuple[FactRow, ...]
-    revision: str
-    question: str  # a question that asks for it, to preview the bot's answer
+    revision: str  # the facts' fingerprint when the form was opened: a save on changed facts is refused
 
 
-def relation_form(kb: KnowledgeBase, answers: Answers, examples: dict[str, list[str]], entity_id: str,
-                  relation_id: str) -> RelationForm:
+def relation_form(kb: KnowledgeBase, entity_id: str, relation_id: str) -> RelationForm:
     entity, rel = kb.entities[entity_id], kb.relations[relation_id]
     current = tuple(r for r in fact_rows(kb, entity_id) if r.own and r.relation == relation_id)
     return RelationForm(entity.id, entity.name, entity.kind, rel.id, rel.label, rel.literal, rel.role is not None,
-                        current, fact_revision(kb, entity.id, rel.id),
-                        asking_question(answers, examples, rel.id, entity.name))
-
-
-def asking_question(answers: Answers, examples: dict[str, list[str]], relation: str, name: str) -> str:
-    """A training example of the intent that asks for ``relation``, about ``name`` ("when is [x](film) out" ->
-    "when is Ballerina out"); the admin may type another."""
-    from ..nlu.data import marked_names, strip_markup
-
-    for intent, route in answers.routes.items():
-        if route.handler != "facts" or route.given != "subject" or relation not in route.relations:
-            continue
-        for example in examples.get(intent, []):
-            marked = marked_names(example)
-            if len(marked) == 1:
-                text = strip_markup(example)
-                return text.replace(marked[0], name, 1)
-    return f"{name} {relation.replace('_', ' ')}?"
+                        current, fact_revision(kb, entity.id, rel.id))
 
 
 def relations_for(kb: KnowledgeBase, kind: str) -> list[tuple[str, str]]:

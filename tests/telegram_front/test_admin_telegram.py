@@ -71,6 +71,10 @@ async def test_non_admins_are_refused_and_nothing_changes(emu: BotAPIEmulator, a
 async def test_admin_updates_the_release_date_and_the_bot_answers_with_it(emu: BotAPIEmulator, app: Application,
                                                                           admin_settings: Settings) -> None:
     assert "spring or summer 2024" in (await send(emu, ADMIN, "when is Ballerina out?")).text
+    before = admin_settings.knowledge.read_bytes()
+    preview = await send(emu, ADMIN, "/kb set Ballerina release 6 June 2025 --source Variety --preview")
+    assert "due for release on 6 June 2025" in preview.text and "The bot would answer" in preview.text
+    assert "Nothing was saved" in preview.text and admin_settings.knowledge.read_bytes() == before
     done = await send(emu, ADMIN, "/kb set Ballerina release 6 June 2025 --source Variety --known 2024-11-20")
     assert "6 June 2025" in done.text
     answer = await send(emu, STRANGER, "when is Ballerina out?")  # another user, at once, no restart
@@ -96,6 +100,7 @@ async def test_guided_edit_shows_the_change_and_saves_on_confirm(emu: BotAPIEmul
     assert "Who says so" in ask_source.text
     preview = await send(emu, ADMIN, "Empire")
     assert "from: spring or summer 2024" in preview.text and "to: Christmas 2025" in preview.text
+    assert "The bot will answer:" in preview.text and "Christmas 2025, according to Empire" in preview.text
     assert ("✅ Save", "kbe:save") in buttons(preview)
     assert b"Christmas 2025" not in admin_settings.knowledge.read_bytes()  # nothing saved before the button
     saved = await press(emu, ADMIN, "kbe:save")

@@ -57,3 +57,57 @@ def test_serve_with_a_rejected_token_says_so(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "rejected the token" in done.stderr and "1:WRONG" not in done.stderr
+
+
+def test_serve_with_a_webhook_answers_keeps_the_secret_out_of_the_logs_and_stops(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "serve-webhook-S3CRET"
+    with BotAPIEmulator(token=TOKEN) as emu:
+        env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url, BOT_WEBHOOK_SECRET=secret)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--webhook-url",
+                                 f"http://127.0.0.1:{port}/hook", "--listen", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            emu.wait_for("setWebhook", timeout=30)
+            update = emu.push_message("who directs ballerina?")
+            assert emu.deliver_webhook(update) == 200
+            (answer,) = emu.wait_for("sendMessage", timeout=20)
+            assert "Len Wiseman" in (answer.text or "")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert TOKEN not in out + err and secret not in out + err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_as_serve_starts_ends_it_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
+    """The signal lands as the bot starts (on its 'starting' line, before or as PTB takes the signals over)."""
+    with BotAPIEmulator(token=TOKEN) as emu:
+        env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stderr is not None
+            seen = []
+            for line in proc.stderr:  # a readiness line, not a guess at how long start-up takes
+                seen.append(line)
+                if "starting the Telegram bot" in line:
+                    break
+            assert seen and "starting the Telegram bot" in seen[-1], "".join(seen)
+            proc.send_signal(stop)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, "".join(seen) + err
+    assert "Traceback" not in "".join(seen) + err
