@@ -24,6 +24,8 @@ import contextlib
 import datetime as dt
 import difflib
 import getpass
+import hashlib
+import json
 import logging
 import re
 import time
@@ -36,7 +38,7 @@ import yaml as pyyaml
 
 from .config import Settings
 from .crashpoints import crash_point
-from .errors import BotError, DataFileError, EditError, NotAdminError
+from .errors import BotError, ChangedError, DataFileError, EditError, NotAdminError
 from .knowledge import KnowledgeBase
 from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
                              remove_item, remove_stale_temporaries)
@@ -46,8 +48,10 @@ from .storage import AuditDraft, AuditEntry, Storage, UnansweredQuestion
 from .yamlio import StrictLoader, validate
 
 if TYPE_CHECKING:
+    from .admin_quiz import NewQuestion
     from .dialogue import Brain
     from .live import Reloader
+    from .quiz.bank import Question
 
 log = logging.getLogger(__name__)
 LOCK_WAIT = 60.0  # seconds to wait for another writer of the same file
@@ -189,16 +193,16 @@ class Admin:
 
     # fact changes -----------------------------------------------------------------------------------
     def set_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
-                 known: str | None = None, role: str | None = None) -> Change:
-        """Replace every fact (entity, relation) with one new fact."""
+                 known: str | None = None, role: str | None = None, expect: str | None = None) -> Change:
+        """Replace every fact (entity, relation) with one new fact. ``expect``: see ``fact_revision``."""
         self.require(actor, f"set {entity} {relation}")
-        return self._fact_change(actor, "set", entity, relation, value, source, known, role)
+        return self._fact_change(actor, "set", entity, relation, value, source, known, role, expect=expect)
 
     def add_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
-                 known: str | None = None, role: str | None = None) -> Change:
+                 known: str | None = None, role: str | None = None, expect: str | None = None) -> Change:
         """Add one fact, keeping the others of that relation."""
         self.require(actor, f"add {entity} {relation}")
-        return self._fact_change(actor, "add", entity, relation, value, source, known, role)
+        return self._fact_change(actor, "add", entity, relation, value, source, known, role, expect=expect)
 
     def preview_fact(self, actor: Actor, entity: str, relation: str, value: str, source: str,
                      known: str | None = None, role: str | None = None, replace: bool = True) -> Change:
@@ -208,7 +212,8 @@ class Admin:
         return self._fact_change(actor, "set" if replace else "add", entity, relation, value, source, known, role,
                                  refresh=False, replace=replace, dry_run=True)
 
-    def remove_fact(self, actor: Actor, entity: str, relation: str, value: str | None = None) -> Change:
+    def remove_fact(self, actor: Actor, entity: str, relation: str, value: str | None = None,
+                    expect: str | None = None) -> Change:
         """Remove the (entity, relation) fact whose value is ``value`` (or the only one, if there is one)."""
         self.require(actor, f"remove {entity} {relation}")
         path = self.knowledge_path
@@ -216,6 +221,7 @@ class Admin:
             doc, kb = self._read_knowledge()
             subject = resolve_entity(kb, entity)
             rel = resolve_relation(kb, relation)
+            check_revision(kb, subject.id, rel.id, expect)
             facts = [(i, f) for i, f in enumerate(kb.facts) if f.subject == subject.id and f.relation == rel.id]
             if not facts:
                 raise EditError(f"{subject.name} has no {rel.id} fact to remove")
@@ -283,11 +289,19 @@ class Admin:
         return change
 
     def answer(self, actor: Actor, number: int, entity: str, relation: str, value: str, source: str,
-               known: str | None = None, intent: str | None = None, replace: bool = True) -> Change:
+               known: str | None = None, intent: str | None = None, replace: bool = True,
+               key: str | None = None, also: tuple[str, ...] = ()) -> Change:
         """Answer unanswered question ``number`` (from ``unanswered``): set (or add) the fact, and teach
-        the question as an example of the intent that asks for it. Undone in one step."""
-        self.require(actor, f"answer {number}")
+        the question as an example of the intent that asks for it. Undone in one step. ``key`` (its
+        normalised key) names it instead of a number that shifts as questions come in; ``also``: keys of
+        other questions the same fact answers (a group asking the same thing), marked answered too."""
+        self.require(actor, f"answer {number if key is None else key}"[:500])
         questions = self.storage.unanswered_questions(max(number, 1) + 50)
+        if key is not None:
+            keyed = [q for q in self.storage.unanswered_questions(100_000) if q.normalized == key]
+            if not keyed:
+                raise EditError("that question has already been answered or dismissed")
+            questions, number = keyed, 1
         if not 1 <= number <= len(questions):
             raise EditError(f"there is no unanswered question number {number} (there are {len(questions)})")
         question = questions[number - 1]
@@ -303,11 +317,65 @@ class Admin:
             if "already" not in str(exc):
                 raise
             example = Change("answer", intent, "")
-        self.storage.mark_answered(question.normalized)
+        for normalized in (question.normalized, *also):
+            self.storage.mark_answered(normalized)
         self._refresh()
         message = f"{fact_change.message} \"{question.text}\" is now an example of {intent}."
         return Change("answer", fact_change.target, message, fact_change.audit_ids + example.audit_ids,
                       fact_change.files + example.files, fact_change.facts)
+
+    def dismiss(self, actor: Actor, keys: list[str]) -> Change:
+        """Take unanswered questions (by normalised key) off the inbox without answering them."""
+        self.require(actor, "dismiss")
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if not keys:
+            raise EditError("no question to dismiss")
+        for key in keys:
+            self.storage.mark_answered(key)
+        audit_id = self.storage.record_audit(actor.who, "dismiss", "; ".join(keys)[:500])
+        plural = "s" if len(keys) > 1 else ""
+        return Change("dismiss", keys[0], f"Dismissed {len(keys)} question{plural}.", (audit_id,))
+
+    def quiz_questions(self, actor: Actor) -> tuple[list[Question], set[str]]:
+        """Every question the quiz can ask (generated and hand-written, as asked) and the disabled ids."""
+        from .admin_quiz import all_questions, parse_quiz
+
+        from .quiz.schema import QuizFile
+
+        self.require(actor, "quiz questions")
+        kb = KnowledgeBase.load(self.knowledge_path)
+        quiz = parse_quiz(self.quiz_path, self.quiz_path.read_bytes()) if self.quiz_path.exists() else QuizFile()
+        return all_questions(kb, quiz), set(quiz.disabled)
+
+    def disable_question(self, actor: Actor, question_id: str, disabled: bool = True) -> Change:
+        """Never ask this quiz question again (or, with ``disabled=False``, ask it again)."""
+        from .admin_quiz import check_quiz, set_disabled
+
+        action = "quiz-disable" if disabled else "quiz-enable"
+        self.require(actor, f"{action} {question_id}"[:500])
+        with self._editing(self.quiz_path):
+            doc = RoundTrip.read(self.quiz_path)
+            kb = KnowledgeBase.load(self.knowledge_path)
+            text = set_disabled(doc, kb, question_id, disabled)
+            self._commit_file(actor, action, question_id, doc, lambda after: check_quiz(doc.path, after, kb))
+        self._refresh()
+        verb = "Switched off" if disabled else "Switched on again"
+        return Change(action, question_id, f"{verb}: {text}", files=(str(self.quiz_path),))
+
+    def add_question(self, actor: Actor, question: "NewQuestion") -> Change:
+        """Add a hand-written quiz question resting on a fact of the knowledge."""
+        from .admin_quiz import add_question, check_quiz
+
+        self.require(actor, "quiz-add")
+        with self._editing(self.quiz_path):
+            doc = RoundTrip.read(self.quiz_path)
+            kb = KnowledgeBase.load(self.knowledge_path)
+            question_id = add_question(doc, kb, question)
+            self._commit_file(actor, "quiz-add", question_id, doc,
+                              lambda after: check_quiz(doc.path, after, kb, must_have=question_id))
+        self._refresh()
+        return Change("quiz-add", question_id, f"Added the quiz question {question.question.strip()!r}.",
+                      files=(str(self.quiz_path),))
 
     # undo and reload --------------------------------------------------------------------------------
     def undo(self, actor: Actor) -> Change:
@@ -415,7 +483,7 @@ class Admin:
 
     def _fact_change(self, actor: Actor, action: str, entity: str, relation: str, value: str, source: str,
                      known: str | None, role: str | None, at: float | None = None, refresh: bool = True,
-                     replace: bool | None = None, dry_run: bool = False) -> Change:
+                     replace: bool | None = None, dry_run: bool = False, expect: str | None = None) -> Change:
         replace = (action == "set") if replace is None else replace
         known = check_known(known) if known else self._today()
         source_text = clean_text(source, "source", limit=200, one_line=True)
@@ -424,6 +492,7 @@ class Admin:
             doc, kb = self._read_knowledge()
             subject = resolve_entity(kb, entity)
             rel = resolve_relation(kb, relation)
+            check_revision(kb, subject.id, rel.id, expect)
             if subject.kind not in rel.subject:
                 raise EditError(f"{subject.name} is a {subject.kind}; {rel.id!r} is about a {' or '.join(rel.subject)}")
             created = None
@@ -582,6 +651,23 @@ class Admin:
                                   note_or_description=first.note or answer, pronoun=entity.pronoun or "they")
         return ""
 
+    @property
+    def quiz_path(self) -> Path:
+        return Path(self.settings.quiz_file)
+
+    def _commit_file(self, actor: Actor, action: str, target: str, doc: RoundTrip,
+                     check: Callable[[bytes], object]) -> int:
+        """Validate and write, audited and crash-safe, an edited data file other than the knowledge (lock held)."""
+        after = doc.dump()
+        if after == doc.raw:
+            raise EditError("that changes nothing")
+        check(after)
+        [audit_id] = self._write_audited([AuditDraft(actor.who, action, target[:500], str(doc.path),
+                                                     doc.raw.decode("utf-8"), after.decode("utf-8"), None,
+                                                     at=self.clock())])
+        log.info("%s: %s %s (audit #%d)", actor.who, action, target, audit_id)
+        return audit_id
+
     def _add_example(self, actor: Actor, action: str, intent: str, text: str, at: float) -> Change:
         from .nlu.data import load_training_data, nlu_files, parse_examples, strip_markup
 
@@ -687,6 +773,19 @@ def _check_nlu(path: Path, after: bytes, intents_dir: Path, intent: str, example
         if item.intent == intent and example in parse_examples(item.examples):
             return
     raise DataFileError(str(path), "the example did not read back as written")
+
+
+def fact_revision(kb: KnowledgeBase, subject: str, relation: str) -> str:
+    """A fingerprint of the (subject, relation) facts. A form carries the one it was opened with; an
+    edit given ``expect=`` is refused if the facts changed since, instead of overwriting the other edit."""
+    facts = [f.model_dump(mode="json") for f in kb.facts_about(subject, relation)]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def check_revision(kb: KnowledgeBase, subject: str, relation: str, expect: str | None) -> None:
+    if expect is not None and fact_revision(kb, subject, relation) != expect:
+        raise ChangedError(f"{kb.name(subject)} · {relation} was changed since you opened it (by someone else, "
+                           "or in another window); nothing was saved. Look at the values now, then save again.")
 
 
 def fact_view(kb: KnowledgeBase, fact: Fact, index: int) -> FactView:

@@ -352,6 +352,48 @@ def serve(
         fail("the Bot API server rejected the token (check BOT_TOKEN)")
     except NetworkError as exc:
         fail(f"cannot reach the Bot API server: {exc}")
+    except OSError as exc:  # e.g. the admin app's port is taken
+        fail(f"cannot start: {exc}")
+    typer.echo("stopped", err=True)
+
+
+@app.command("admin-web")
+def admin_web(
+    port: int = typer.Option(8444, "--port", "-p", min=0, max=65535, help="port on 127.0.0.1 (0: any free one)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Serve the admin app on 127.0.0.1 for use without Telegram, and print a one-time login link."""
+    if config:
+        _state["config"] = config
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .dialogue import Brain
+    from .live import KnowledgeWatcher
+    from .storage import Storage
+    from .webadmin import LoginLinks, WebServer, build_admin_web
+
+    s = settings()
+    logins = LoginLinks()
+    try:
+        storage = Storage(s.database)
+        brain = Brain.from_settings(s, storage)
+        watcher = KnowledgeWatcher(brain)  # edits made elsewhere (CLI, a running bot) show here too
+        server = WebServer(build_admin_web(s, brain, storage, watcher.reloader, logins), "127.0.0.1", port).start()
+    except BotError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot serve on 127.0.0.1:{port}: {exc}")
+    watcher.start()
+    typer.echo(f"Admin app on {server.url}\nOpen this link once to log in (it works once, for 10 minutes):\n"
+               f"{server.url}#login={logins.new_link()}", err=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        watcher.stop()
     typer.echo("stopped", err=True)
 
 

@@ -49,6 +49,16 @@ class QuizSettings(Section):
     pause: float = Field(3.0, ge=0, le=60, description="seconds between a reveal and the next question")
 
 
+class AdminWebSettings(Section):
+    """The admin Mini App (bot/webadmin): `serve` starts it when ``url`` is set."""
+
+    url: str | None = Field(None, description="public HTTPS address of the app (ending in /admin/), opened from "
+                                              "the admins' menu button and /kb")
+    listen: str = "127.0.0.1"
+    port: int = Field(8444, ge=0, le=65535)
+    max_age: int = Field(3600, ge=60, le=7 * 86400, description="seconds a Telegram login (initData) stays valid")
+
+
 class Settings(Section):
     knowledge: Path = Path("knowledge/knowledge.yml")  # config.yml names the film's file
     quiz_file: Path = Path("knowledge/quiz.yml")
@@ -61,6 +71,7 @@ class Settings(Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     quiz: QuizSettings = Field(default_factory=QuizSettings)
+    admin_web: AdminWebSettings = Field(default_factory=AdminWebSettings)
     root: Path = Path(".")
 
     @property
@@ -86,6 +97,10 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         settings.telegram.api_url = env["BOT_API_URL"]
     if env.get("BOT_WEBHOOK_SECRET"):
         settings.telegram.secret_token = env["BOT_WEBHOOK_SECRET"]
+    if env.get("BOT_ADMIN_URL"):
+        settings.admin_web.url = env["BOT_ADMIN_URL"]
+    if env.get("BOT_ADMIN_PORT"):
+        settings.admin_web.port = int(env["BOT_ADMIN_PORT"])
     if env.get("BOT_ADMINS"):
         settings.admins = sorted({*settings.admins, *(int(x) for x in env["BOT_ADMINS"].replace(",", " ").split())})
     return settings

@@ -4,6 +4,7 @@
     ├── DataFileError         a knowledge, intents or config file is broken (names file, line, field)
     ├── NotAdminError         someone who is not an admin tried an admin operation
     └── EditError             an admin edit was refused (unknown entity, bad value, nothing to undo)
+        └── ChangedError      the facts changed since the admin's form was opened (nothing saved)
 
 Anything else is a bug: fronts log it with context and show a generic apology.
 """
@@ -39,3 +40,7 @@ class NotAdminError(BotError):
 
 class EditError(BotError):
     pass
+
+
+class ChangedError(EditError):
+    """Optimistic concurrency: someone else changed what this edit was based on."""

@@ -243,6 +243,9 @@ class TelegramFront:
                                           scope=BotCommandScopeAllGroupChats())
         except TelegramError as exc:  # a missing menu must not keep the bot from answering
             log.warning("could not set the command menu: %s", exc)
+        admin = app.bot_data.get("admin")
+        if admin is not None:
+            await admin.publish_app_button(app.bot)  # the admin app in each admin's menu: nobody else's
         quiz = app.bot_data.get("quiz")
         if quiz is not None:
             await quiz.resume()  # games a restart interrupted carry on, with their points
@@ -512,7 +515,9 @@ def build_application(
     quiz = TelegramQuiz(brain, settings, app)
     quiz.register(app)  # first: the front's catch-all for unknown commands would shadow /quiz
     reloader = Reloader(brain, settings)  # one for /kb edits and the file watcher: no double rebuilds
-    TelegramAdmin(brain, settings, reloader=reloader).register(app)
+    admin = TelegramAdmin(brain, settings, reloader=reloader)
+    admin.register(app)
+    app.bot_data["admin"] = admin
     app.bot_data["reloader"] = reloader
     front.register(app)
     app.bot_data["front"] = front
@@ -642,6 +647,7 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     app = build_application(brain, settings)
     # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
     watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()
+    web = _start_admin_web(brain, settings, app.bot_data["reloader"]) if settings.admin_web.url else None
     tune_gc()  # after loading everything: see bot/runtime.py
     try:
         if settings.telegram.webhook_url:
@@ -656,3 +662,17 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
             run_polling(app)
     finally:
         watcher.stop()
+        if web is not None:
+            web.stop()
+
+
+def _start_admin_web(brain: Brain, settings: Settings, reloader: Reloader):  # type: ignore[no-untyped-def]
+    """The admin Mini App in this process, sharing the Brain and the reloader of /kb and the file watcher."""
+    from ..storage import Storage
+    from ..webadmin import WebServer, build_admin_web
+
+    conf = settings.admin_web
+    storage = brain.storage or Storage(settings.database)
+    server = WebServer(build_admin_web(settings, brain, storage, reloader), conf.listen, conf.port).start()
+    log.info("admin app on %s (opened from %s)", server.url, conf.url)
+    return server

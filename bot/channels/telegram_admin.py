@@ -14,8 +14,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MenuButtonWebApp, Message, Update, WebAppInfo
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -106,6 +107,7 @@ class TelegramAdmin:
         self.admin = Admin(settings, storage or brain.storage or Storage(settings.database), brain=brain,
                            reloader=reloader)
         self.brain = brain
+        self.app_url = settings.admin_web.url  # the admin Mini App, if it is served
 
     def usage(self) -> str:
         """USAGE, its example about this bot's own film (read when asked: the knowledge may change)."""
@@ -115,6 +117,22 @@ class TelegramAdmin:
         relation = "release" if "release" in kb.relations else next(
             (r.id for r in kb.relations.values() if r.literal), "description")
         return USAGE.format(example=f'/kb set {name} {relation} "6 June 2025" --source Variety')
+
+    async def publish_app_button(self, bot: Any) -> None:
+        """Each admin's private-chat menu button opens the admin app (set per chat: nobody else gets it)."""
+        if not self.app_url:
+            return
+        button = MenuButtonWebApp("Admin", WebAppInfo(self.app_url))
+        for user_id in self.admin.settings.admins:
+            try:
+                await bot.set_chat_menu_button(chat_id=user_id, menu_button=button)
+            except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
+                log.warning("could not set the admin app button for admin %s: %s", user_id, exc)
+
+    def _app_keyboard(self, message: Message) -> InlineKeyboardMarkup | None:
+        if not self.app_url or message.chat.type != ChatType.PRIVATE:  # web_app buttons: private chats only
+            return None
+        return InlineKeyboardMarkup([[InlineKeyboardButton("🛠 Open the admin app", web_app=WebAppInfo(self.app_url))]])
 
     def register(self, app: Application) -> None:
         with warnings.catch_warnings():
@@ -151,8 +169,11 @@ class TelegramAdmin:
         actor = Actor.telegram(message.from_user.id, message.from_user.username)
         words, options = parse_args(render.command_argument(message.text or ""))
         op = words[0].lower() if words else "help"
+        keyboard = None
         try:
             text = await asyncio.to_thread(self._run, actor, op, words[1:], options)
+            if op in ("help", "?"):
+                keyboard = self._app_keyboard(message)
         except NotAdminError as exc:
             text = str(exc)
         except BotError as exc:
@@ -160,7 +181,7 @@ class TelegramAdmin:
         except Exception:  # noqa: BLE001 - an admin typo must never take the bot down
             log.exception("/kb %s failed", op)
             text = "⚠️ Something went wrong; nothing was changed. See the bot's log."
-        await self._reply(message, text)
+        await self._reply(message, text, keyboard)
         raise ApplicationHandlerStop  # the chat front must not answer /kb as an unknown command
 
     def _run(self, actor: Actor, op: str, args: list[str], options: dict[str, str]) -> str:

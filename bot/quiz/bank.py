@@ -170,7 +170,8 @@ def build_bank(kb: KnowledgeBase, quiz: QuizFile, quiz_path: Path | None = None,
     for generator in quiz.generators:
         if generator.relation in kb.relations:
             questions.extend(builder.generated(generator))
-    return QuestionBank(tuple(questions))
+    disabled = set(quiz.disabled)  # switched off by an admin; the rest of the bank is unchanged
+    return QuestionBank(tuple(q for q in questions if q.id not in disabled))
 
 
 def _digest(*parts: str | None) -> str:

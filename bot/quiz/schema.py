@@ -65,6 +65,7 @@ class QuizFile(Strict):
     knowledge: str | None = Field(None, description="the knowledge file these questions are about")
     generators: list[Generator] = Field(default_factory=list)
     questions: list[HandWritten] = Field(default_factory=list)
+    disabled: list[str] = Field(default_factory=list, description="ids of questions never asked (hw:..., gen:...)")
 
     @field_validator("questions")
     @classmethod
