@@ -82,8 +82,9 @@ def expand_paste(text: str, root: Path | None = None) -> str:
     """A question followed by a pasted article, cut at Telegram's message limit."""
     if PASTE_MARK not in text:
         return text
-    article = (root or Path(__file__).resolve().parent.parent) / "knowledge" / "documents" / "ballerina-article.txt"
-    body = article.read_text(encoding="utf-8") if article.exists() else "lorem ipsum " * 400
+    documents = (root or Path(__file__).resolve().parent.parent) / "knowledge" / "documents"
+    articles = sorted(documents.glob("*.txt")) if documents.is_dir() else []  # the film's own source text
+    body = articles[0].read_text(encoding="utf-8") if articles else "lorem ipsum " * 400
     while len(body) < TELEGRAM_LIMIT:
         body += "\n\n" + body
     return text.replace(PASTE_MARK, "\n\n" + body)[:TELEGRAM_LIMIT]
