@@ -34,7 +34,7 @@ from bot.quiz import AsyncioTimers, Posted, QuizRunner, build_engine  # noqa: E4
 from bot.quiz.bank import Question  # noqa: E402
 from bot.quiz.state import Game, Round  # noqa: E402
 from bot.runtime import tune_gc  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import Storage, open_storage# noqa: E402
 
 
 class NullIO:
@@ -136,7 +136,7 @@ async def run(args: argparse.Namespace) -> None:
         update={"questions": args.questions, "seconds": args.seconds, "mode": "text"})})
     kb = KnowledgeBase.load(settings.knowledge)
     workdir = Path(tempfile.mkdtemp(prefix="bench-quiz-"))
-    storage = Storage(workdir / "quiz.sqlite3")
+    storage = open_storage(workdir / "quiz.sqlite3")
     engine = build_engine(settings, storage, lambda: kb, seed=1, write_behind=True)  # as in Telegram
     engine.bank()  # build the shared question bank before measuring per-game memory
 

@@ -5,7 +5,7 @@ import random
 
 from bot.dialogue import Brain
 from bot.evaluation import load_conversations, run_conversations
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 from .conftest import ROOT
 
@@ -18,7 +18,7 @@ MAX_OFF_TOPIC_ANSWERED = 0
 def test_eval_set_meets_its_floors(settings) -> None:  # type: ignore[no-untyped-def]
     conversations = load_conversations(ROOT / "tests" / "eval" / "conversations.yml")
     assert sum(len(c) for c in conversations) >= 200
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     results = run_conversations(brain, conversations)
     intent = sum(r.intent_ok for r in results) / len(results)
     answers = sum(r.content_ok for r in results) / len(results)

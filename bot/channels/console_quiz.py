@@ -15,7 +15,7 @@ from ..dialogue import Brain
 from ..quiz import AsyncioTimers, Posted, QuizError, QuizRunner, build_engine, render
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
-from ..storage import Storage
+from ..storage import Storage, open_storage
 
 CHAT, USER = "console", "console"
 HELP = "Type your answer (a letter for options), /skip, /score or /stop."
@@ -66,7 +66,7 @@ async def play(brain: Brain, settings: Settings, *, questions: int | None = None
     """Play one game; returns the points scored."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     quiz_settings = settings.quiz.model_copy(update={"mode": "text", **({"seconds": seconds} if seconds else {})})
-    engine = build_engine(settings.model_copy(update={"quiz": quiz_settings}), Storage(":memory:"),
+    engine = build_engine(settings.model_copy(update={"quiz": quiz_settings}), open_storage(":memory:"),
                           lambda: brain.mind.kb, seed=seed)
     timers = AsyncioTimers()
     runner = QuizRunner(engine, ConsoleQuizIO(stdout), timers, pause=min(settings.quiz.pause, 1.5))

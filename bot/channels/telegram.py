@@ -668,11 +668,11 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
 
 def _start_admin_web(brain: Brain, settings: Settings, reloader: Reloader):  # type: ignore[no-untyped-def]
     """The admin Mini App in this process, sharing the Brain and the reloader of /kb and the file watcher."""
-    from ..storage import Storage
+    from ..storage import Storage, open_storage
     from ..webadmin import WebServer, build_admin_web
 
     conf = settings.admin_web
-    storage = brain.storage or Storage(settings.database)
+    storage = brain.storage or open_storage(settings.database)
     server = WebServer(build_admin_web(settings, brain, storage, reloader), conf.listen, conf.port).start()
     log.info("admin app on %s (opened from %s)", server.url, conf.url)
     return server

@@ -27,7 +27,7 @@ from ..dialogue import Brain
 from ..quiz import AsyncioTimers, Posted, QuizError, QuizRunner, build_engine, render
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
-from ..storage import Storage
+from ..storage import Storage, open_storage
 from . import telegram_render as tg_render
 from .telegram_send import reply as send_reply
 
@@ -78,7 +78,7 @@ class TelegramQuizIO:
 class TelegramQuiz:
     def __init__(self, brain: Brain, settings: Settings, app: Application, storage: Storage | None = None) -> None:
         self.settings = settings
-        storage = storage or brain.storage or Storage(":memory:")
+        storage = storage or brain.storage or open_storage(":memory:")
         self.engine = build_engine(settings, storage, lambda: brain.mind.kb, write_behind=True)
         # Timers on the event loop PTB runs, not JobQueue: APScheduler spends ~0.5 ms adding each job, and
         # with 10,000 games running that made deadlines fire seconds late (bench/bench_quiz.py).

@@ -18,7 +18,7 @@ from bot.channels.telegram_quiz import TelegramQuiz
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain, Mind
 from bot.quiz import QuizEngine
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator, Call
 from tests.support.telegram import make_app as shared_make_app
 
@@ -34,7 +34,7 @@ def settings() -> Settings:
 
 
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path) -> Application:
-    return shared_make_app(emu, Brain(mind, settings, Storage(db)), settings)
+    return shared_make_app(emu, Brain(mind, settings, open_storage(db)), settings)
 
 
 @pytest_asyncio.fixture
