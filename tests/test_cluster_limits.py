@@ -145,3 +145,24 @@ def test_a_message_whose_worker_died_is_taken_over_after_its_lease(store: Storag
     assert heir.claim_due() == []  # held by the heir now
     clock.now += 30.0
     assert heir.late(item)
+
+
+def test_db_outbox_shows_what_was_given_up_and_why(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "bot.sqlite3"
+    store = open_storage(path)
+    outbox = Outbox(store)
+    item = outbox.record("777", "answer", "sendMessage", {"chat_id": "777", "text": "hi"})
+    outbox.give_up(item, "undeliverable", "Forbidden: bot was blocked by the user")
+    outbox.delivered(outbox.record("5", "answer", "sendMessage", {"chat_id": "5", "text": "hi"}))
+    store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_DATABASE=str(path), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-m", "bot", "db", "outbox"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "delivered 1" in done.stdout and "undeliverable 1" in done.stdout and "failed 1" in done.stdout
+    assert "to chat 777" in done.stdout and "blocked by the user" in done.stdout

@@ -173,20 +173,34 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
-        item = await asyncio.to_thread(self.outbox.record, str(data["chat_id"]), kind, endpoint, params,
-                                       tag.asked if tag is not None else None)
+        try:
+            item = await asyncio.to_thread(self.outbox.record, str(data["chat_id"]), kind, endpoint, params,
+                                           tag.asked if tag is not None else None)
+        except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
+            log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
+            return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         try:
             result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         except TelegramError as exc:
-            verdict = await asyncio.to_thread(self._settle, item, exc)
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
             if verdict == "pending":
                 raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
             raise
         except BaseException:  # cancelled mid-send (shutting down): it may have gone out
-            self._settle(item, NetworkError("cancelled while sending"), unsure=True)
+            self._settle_logged(item, NetworkError("cancelled while sending"), unsure=True)
             raise
-        await asyncio.to_thread(self.outbox.delivered, item)
+        try:
+            await asyncio.to_thread(self.outbox.delivered, item)
+        except Exception:  # noqa: BLE001 - sent all the same; its row is resent (or dropped) after its lease
+            log.exception("could not mark outbox message %d delivered", item.id)
         return result
+
+    def _settle_logged(self, item: Outgoing, exc: TelegramError, *, unsure: bool | None = None) -> str:
+        try:
+            return self._settle(item, exc, unsure=unsure)
+        except Exception:  # noqa: BLE001 - the row keeps its lease: taken up again when it runs out
+            log.exception("could not record how outbox message %d failed", item.id)
+            return "unknown"
 
     # what a failure means ---------------------------------------------------------------------------
     def _settle(self, item: Outgoing, exc: TelegramError, *, unsure: bool | None = None) -> str:
@@ -250,13 +264,16 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
                                      rate_limit_args=_Resend(item.id))  # type: ignore[call-arg]
         except TelegramError as exc:
-            verdict = await asyncio.to_thread(self._settle, item, exc)
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
             log.warning("outbox: %s to chat %s failed again (%s): %s", item.method, item.chat, exc, verdict)
             return
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                self._settle(item, NetworkError("cancelled while resending"), unsure=True)
+            self._settle_logged(item, NetworkError("cancelled while resending"), unsure=True)
             raise
         outcome = "delivered_late" if late else "delivered_retried"
-        await asyncio.to_thread(outbox.delivered, item, outcome)
+        try:
+            await asyncio.to_thread(outbox.delivered, item, outcome)
+        except Exception:  # noqa: BLE001
+            log.exception("could not mark outbox message %d delivered", item.id)
+            return
         log.info("outbox: %s to chat %s delivered on try %d", item.method, item.chat, item.attempts)
