@@ -86,6 +86,8 @@ def test_an_interpretation_is_immutable(brain: Brain) -> None:
     ("where does keanu reeves come from", "nationality", "keanu_reeves"),
     ("is ballerina rated r?", "age_rating", "ballerina"),
     ("what's the running time", "runtime", "ballerina"),
+    ("who's the director of photography", "cinematography_by", "ballerina"),  # a longer cue wins over "director"
+    ("and what about the soundtrack", "music_by", "ballerina"),  # "what about" asks for nothing itself
 ])
 def test_question_map_names_the_relation_asked_on_ballerina(brain: Brain, text: str, relation: str,
                                                             subject: str) -> None:

@@ -378,7 +378,8 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
                 for i in range(m.start, m.end)}
     outside = frozenset(range(len(it.parse.tokens))) - in_names
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
-    if mine & {a.question.relation for a in fitting + named}:
+    mine_cued = mine & {a.question.relation for a in fitting + named}
+    if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
@@ -393,6 +394,19 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "question_map", asked=best.question, subject=subject,
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine: set[str]) -> bool:
+    """The classifier's relation is cued only inside a longer cue of another: "*director* of
+    photography" asks for the cinematographer, not the director."""
+    best = fitting[0]
+    if best.question.relation in mine:
+        return False
+    toks = it.parse.tokens
+    skip = frozenset(it.parse.mentioned_tokens)
+    longer = env.questions.span(toks, best.question.relation, skip)
+    # the classifier's cue may sit inside a name ("the *Director*"): only the longer cue's words are left out
+    return bool(longer) and not any(env.questions.span(toks, r, longer) for r in mine)
 
 
 def _opener(toks: list[str]) -> frozenset[int]:
