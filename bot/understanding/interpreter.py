@@ -353,7 +353,7 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     an intent reads is cued as strongly ("how long until it's out?" is the release)."""
     if it.follow_up and it.intent in env.routes:
         return it
-    asked = env.questions.asked(it.parse.tokens, frozenset(it.parse.mentioned_tokens) | _opener(it.parse.tokens))
+    asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
     if not asked:
         return it
     subject = _map_subject(it, env, asked)
@@ -407,6 +407,11 @@ def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine:
     longer = env.questions.span(toks, best.question.relation, skip)
     # the classifier's cue may sit inside a name ("the *Director*"): only the longer cue's words are left out
     return bool(longer) and not any(env.questions.span(toks, r, longer) for r in mine)
+
+
+def _cue_skip(it: Interpretation, env: Env) -> frozenset[int]:
+    """Words that cue no relation: names ("Die Hard" asks nothing about dying), a follow-up opener."""
+    return frozenset(it.parse.mentioned_tokens) | _opener(it.parse.tokens)
 
 
 def _opener(toks: list[str]) -> frozenset[int]:

@@ -69,8 +69,26 @@ def other_instalment(parse: Parse, env: "Env") -> list[tuple[Span, Mention | Non
     return out
 
 
+def inside_a_cue(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]]:
+    """ "who's the *director* of photography?": a name that is a relation's word (a character called the
+    Director) inside a longer cue of the question map is that cue's word, not the name. Dropped as a
+    mention, not made unknown: the words are known, they just ask something else."""
+    found: list[tuple[Span, Mention | None]] = []
+    for mention in parse.mentions:
+        if any(env.kb.entities[i].kind != "character" for i in mention.entity_ids):
+            continue
+        inside = frozenset(range(mention.start, mention.end))
+        others = frozenset(parse.mentioned_tokens) - inside
+        for asked in env.questions.asked(parse.tokens, others):
+            at = env.questions.span(parse.tokens, asked.question.relation, others)
+            if at & inside and at - inside:  # the cue runs through the name and on past it
+                found.append(((mention.start, mention.start), mention))  # an empty span: nothing unknown
+                break
+    return found
+
+
 Rule = Callable[[Parse, "Env"], list[tuple[Span, Mention | None]]]
-RULES: tuple[Rule, ...] = (numbered_title, namesake, other_instalment)
+RULES: tuple[Rule, ...] = (inside_a_cue, numbered_title, namesake, other_instalment)
 
 
 def set_aside_other_names(parse: Parse, env: "Env") -> tuple[Parse, tuple[str, ...]]:
@@ -86,7 +104,8 @@ def set_aside_other_names(parse: Parse, env: "Env") -> tuple[Parse, tuple[str, .
                     continue
                 mentions.remove(mention)
             phrase = parse.tokens[start:end]
-            unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
+            if phrase:
+                unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
             spoke.append(rule.__name__)
     if not spoke:
         return parse, ()
