@@ -114,6 +114,41 @@ def with_apology(item: Outgoing) -> Outgoing:
                     item.expires, item.unsure)
 
 
+class _Holding:
+    """While a message is being sent, this worker renews its hold on the row every third of a lease, so
+    a message that waits long in the limits (a busy group's queue, a 429) is not taken for one whose
+    worker died and sent twice. A timer, not a task: most sends are over long before it fires."""
+
+    def __init__(self, outbox: Outbox, item_id: int) -> None:
+        self.outbox = outbox
+        self.item_id = item_id
+        self._timer: asyncio.TimerHandle | None = None
+        self._renewing: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> _Holding:
+        self._schedule()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._renewing is not None:
+            self._renewing.cancel()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.outbox.lease / 3, self._renew)
+
+    def _renew(self) -> None:
+        self._renewing = asyncio.create_task(self._renew_now())
+
+    async def _renew_now(self) -> None:
+        try:
+            await asyncio.to_thread(self.outbox.renew, self.item_id)
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            log.exception("could not renew the hold on outbox message %d", self.item_id)
+        self._schedule()
+
+
 class OutboxLimiter(BaseRateLimiter[Any]):
     """Records and retries messages around ``inner`` (the limiter that enforces Telegram's limits).
     Without an outbox (a Brain with no storage) it only passes requests on."""
@@ -170,6 +205,9 @@ class OutboxLimiter(BaseRateLimiter[Any]):
                 and not isinstance(rate_limit_args, _Resend)):
             params = encode(data)
         if params is None:
+            if isinstance(rate_limit_args, _Resend) and self.outbox is not None:
+                with _Holding(self.outbox, rate_limit_args.item_id):
+                    return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
@@ -180,7 +218,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         try:
-            result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+            with _Holding(self.outbox, item.id):
+                result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         except TelegramError as exc:
             verdict = await asyncio.to_thread(self._settle_logged, item, exc)
             if verdict == "pending":

@@ -161,6 +161,11 @@ class Outbox:
                      (f"{outcome}: {error}"[:500], item.id))
             _count(tx, outcome)
 
+    def renew(self, item_id: int) -> None:
+        """This worker still holds the row: its lease starts again now."""
+        self.storage.query("UPDATE outbox SET next_try = ? WHERE id = ? AND status = 'sending' AND owner = ?",
+                           (self.clock() + self.lease, item_id, self.owner))
+
     def reroute(self, item: Outgoing, chat: str) -> Outgoing:
         """The group became a supergroup with a new id (Telegram's "migrate_to_chat_id"): send it there."""
         params = {**item.params, "chat_id": chat}

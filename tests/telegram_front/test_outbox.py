@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bot.channels.telegram import running
+from bot.channels.telegram import FrontRateLimiter, running
 from bot.channels.telegram_outbox import LATE_APOLOGY
 from bot.cluster.outbox import Outbox
 from bot.config import Settings
@@ -42,9 +42,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def start(emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str,
-          options: object = QUICK) -> tuple[Application, Storage]:
+          options: object = QUICK, **kwargs: object) -> tuple[Application, Storage]:
     storage = open_storage(database)
-    return make_app(emu, Brain(mind, settings, storage), settings, options=options), storage
+    return make_app(emu, Brain(mind, settings, storage), settings, options=options, **kwargs), storage
 
 
 def outbox_of(storage: Storage) -> Outbox:
@@ -181,3 +181,26 @@ async def test_a_restart_between_failure_and_retry_delivers_from_the_next_proces
     assert outbox_of(storage2).outcomes()["delivered_retried"] == 1
     storage.close()
     storage2.close()
+
+
+async def test_a_message_held_long_by_the_limits_is_not_taken_for_a_dead_workers(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A worker holds a message for a lease (1.5 s here); the second message in a group waits 4 s for its
+    turn. Another worker looking for messages whose worker died must not take it and send it again."""
+    options = dataclasses.replace(QUICK, outbox_lease=1.5)
+    app, storage = start(emu, mind, settings, database, options,
+                         rate_limiter=FrontRateLimiter(group_max_rate=1, group_time_period=4.0))
+    other = Outbox(storage, owner="another worker", lease=1.5)
+    taken = []
+    async with app:
+        sending = asyncio.gather(*(app.bot.send_message(DEFAULT_GROUP_ID, f"message {i}") for i in range(2)))
+        deadline = time.monotonic() + 20
+        while not sending.done():
+            assert time.monotonic() < deadline, "the two messages were not sent within 20 s"
+            taken += await asyncio.to_thread(other.claim_due)
+            await asyncio.sleep(0.1)
+        await sending
+    group = [c for c in sends(emu, DEFAULT_GROUP_ID) if c.ok]
+    assert [c.text for c in group] == ["message 0", "message 1"] and group[1].time - group[0].time >= 3.5
+    assert taken == []
+    storage.close()
