@@ -326,7 +326,7 @@ def test_the_subject_is_resolved_once_for_the_handler(brain: Brain) -> None:
     ("who plays rooney?", "what movie was that in?", "film", "Ballerina"),
 ])
 def test_bare_ellipsis_table(settings, first: str, fragment: str, side: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(1))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(1))
     brain.reply("e", None, first)
     it = interpret(brain, fragment, brain.context("e"))
     assert it.ellipsis == side and it.follow_up
