@@ -261,7 +261,7 @@ class TelegramFront:
             outbox.start(app.bot)  # messages that failed before, here or on another worker, go out again
         quiz = app.bot_data.get("quiz")
         if quiz is not None:
-            await quiz.resume()  # games a restart interrupted carry on, with their points
+            await quiz.resume()  # fire due quiz timers: a restart's or a dead worker's games carry on
 
     # helpers -------------------------------------------------------------------------------------
     @property
