@@ -42,6 +42,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -954,8 +955,11 @@ class BotAPIEmulator:
         bot_first_name: str = "Ballerina Trivia",
         host: str = "127.0.0.1",
         port: int = 0,
+        latency: tuple[float, float] | None = None,
     ) -> None:
         self.token = token
+        # (low, high) s added to every call but getUpdates, drawn uniformly: Telegram's round trip
+        self.latency = latency
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user: JSON = {
@@ -1242,6 +1246,8 @@ class BotAPIEmulator:
             return self._fault_response(name, params, fault)
         if handler == self._m_get_updates:
             return await self._long_poll(name, params, fault, started)
+        if self.latency is not None:
+            await self._sleep_unless_stopping(random.uniform(*self.latency))
         answer = self._run(name, params, fault, lambda: handler(params), started)
         if fault is not None and fault.kind == "drop":
             return _HANG_UP, "", b""
