@@ -31,7 +31,7 @@ from bot.admin import Actor, Admin  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.errors import BotError, EditError  # noqa: E402
 from bot.knowledge import KnowledgeBase  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import Storage, open_storage# noqa: E402
 
 POINTS = ["audit-written", "temp-written", "file-replaced", "audit-finished"]
 WRITER = """
@@ -39,9 +39,9 @@ import random, sys
 from bot.admin import Actor, Admin
 from bot.config import load_settings
 from bot.errors import EditError
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 settings = load_settings(sys.argv[1], env={})
-admin, me, rng = Admin(settings, Storage(settings.database)), Actor.local_operator(), random.Random(int(sys.argv[2]))
+admin, me, rng = Admin(settings, open_storage(settings.database)), Actor.local_operator(), random.Random(int(sys.argv[2]))
 print("ready", flush=True)
 for i in range(100_000):
     try:
@@ -99,7 +99,7 @@ def main() -> None:
             tried += 1
             by_point[point] += 1
 
-            storage = Storage(settings.database)
+            storage = open_storage(settings.database)
             try:
                 admin = Admin(settings, storage)  # settles what the kill left pending
                 pending_left += len(storage.pending_audit())

@@ -72,12 +72,12 @@ def main() -> None:
 
     from bot.config import load_settings
     from bot.dialogue import Brain
-    from bot.storage import Storage
+    from bot.storage import Storage, open_storage
 
     settings = load_settings(ROOT / "config.yml")
     messages = distinct_messages()
     with tempfile.TemporaryDirectory() as tmp:
-        brain = Brain.from_settings(settings, Storage(Path(tmp) / "bench.sqlite3"), random.Random(0))
+        brain = Brain.from_settings(settings, open_storage(Path(tmp) / "bench.sqlite3"), random.Random(0))
         latencies, cpu = [], []
         distinct = len({t for _, t in messages})
         args.messages = args.messages or len(messages)
@@ -103,7 +103,7 @@ def main() -> None:
           f"best {min(cold):.3f} s")
     print(f"peak RSS of this benchmark process (Brain + 10k messages): {rss_mb:.1f} MB")
     probe = ("import resource, random; from bot.config import load_settings; from bot.dialogue import Brain; "
-             "from bot.storage import Storage; b = Brain.from_settings(load_settings('config.yml'), Storage(':memory:'));"
+             "from bot.storage import Storage, open_storage; b = Brain.from_settings(load_settings('config.yml'), open_storage(':memory:'));"
              "b.reply(None, None, 'who directs ballerina'); "
              "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -98,8 +98,8 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 RSS_PROBE = """
 import random, sys
-from bot.config import load_settings; from bot.dialogue import Brain; from bot.storage import Storage
-brain = Brain.from_settings(load_settings(sys.argv[1]), Storage(':memory:'), random.Random(0))
+from bot.config import load_settings; from bot.dialogue import Brain; from bot.storage import Storage, open_storage
+brain = Brain.from_settings(load_settings(sys.argv[1]), open_storage(':memory:'), random.Random(0))
 questions = {questions!r}
 for i in range(200):
     brain.reply(str(i % 20), 'bench', questions[i % len(questions)])
@@ -115,7 +115,7 @@ def measure(size: int, messages: int, cache: Path, work: Path) -> dict[str, obje
     from bot.knowledge import KnowledgeBase
     from bot.nlu import fit_model, model_key
     from bot.nlu.data import load_training_data
-    from bot.storage import Storage
+    from bot.storage import Storage, open_storage
 
     config, generated = generate(size, work / f"x{size}", cache)
     settings = load_settings(config, env={})
@@ -132,7 +132,7 @@ def measure(size: int, messages: int, cache: Path, work: Path) -> dict[str, obje
             [sys.executable, "-m", "bot", "--config", str(config), "ask", "--json", "who directs ballerina?"],
             cwd=ROOT, check=True, capture_output=True))
         cold.append(seconds)
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     rng = random.Random(1)
     pool = QUESTIONS + generated[:300]
     latencies = []

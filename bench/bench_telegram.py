@@ -66,7 +66,7 @@ from bot.channels.telegram import (  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.dialogue import Brain, build_mind  # noqa: E402
 from bot.runtime import tune_gc  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import Storage, open_storage# noqa: E402
 from tests.support.botapi_emulator import BotAPIEmulator, Call  # noqa: E402
 from tests.support.emulator_process import EmulatorProcess  # noqa: E402
 
@@ -251,7 +251,7 @@ async def main(args: argparse.Namespace) -> int:
     logging.getLogger().addHandler(logs)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, Emulator(mode) as emu:
-        brain = TimedBrain(mind, settings, Storage(Path(tmp) / "bench.sqlite3"))
+        brain = TimedBrain(mind, settings, open_storage(Path(tmp) / "bench.sqlite3"))
         limiter = FrontRateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
         options = FrontOptions(typing=not args.no_typing, http="httpx" if args.request == "httpx" else "aiohttp")
         if args.typing_delay is not None:

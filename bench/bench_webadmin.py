@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import load_settings  # noqa: E402
 from bot.dialogue import Brain  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import Storage, open_storage# noqa: E402
 from bot.webadmin import LoginLinks, WebServer, build_admin_web  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main() -> None:
                                                                           f"cache_dir: {ROOT / '.cache'}")
         (Path(tmp) / "config.yml").write_text(text, encoding="utf-8")
         settings = load_settings(Path(tmp) / "config.yml", env={})
-        storage = Storage(settings.database)
+        storage = open_storage(settings.database)
         brain = Brain.from_settings(settings, storage, random.Random(1))
         rng = random.Random(2)
         words = ["who", "sang", "wrote", "music", "score", "trailer", "budget", "runtime", "rating", "sequel",

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_settings  # noqa: E402
 from bot.dialogue import Brain  # noqa: E402
 from bot.evaluation import TurnResult, load_conversations  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import Storage, open_storage# noqa: E402
 
 NOT_UNDERSTOOD = {None, "nlu_fallback", "out_of_scope"}
 
@@ -114,7 +114,7 @@ def main() -> None:
     rasa = Http(args.rasa)
 
     # (b) this bot's NLU, message by message; (d) the whole Brain, conversation by conversation
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     nlu = brain.mind.nlu
     for text in texts[:20]:
         nlu.parse(text)  # warm up

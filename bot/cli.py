@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from .cli_db import db_app
 from .cli_kb import kb_app
 from .errors import BotError
 
@@ -51,13 +52,14 @@ def root(ctx: typer.Context, config: Optional[Path] = ConfigOption) -> None:
 
 def make_brain(memory: bool = False):  # type: ignore[no-untyped-def]
     from .dialogue import Brain
-    from .storage import Storage
+    from .storage import Storage, open_storage
 
     s = settings()
-    return Brain.from_settings(s, Storage(":memory:" if memory else s.database))
+    return Brain.from_settings(s, open_storage(":memory:" if memory else s.database))
 
 
 app.add_typer(kb_app, name="kb")
+app.add_typer(db_app, name="db")
 
 
 @app.command()
@@ -341,10 +343,10 @@ def serve(
 
     from .channels.telegram import serve as serve_telegram
     from .dialogue import Brain
-    from .storage import Storage
+    from .storage import Storage, open_storage
 
     try:
-        brain = Brain.from_settings(s, Storage(s.database))
+        brain = Brain.from_settings(s, open_storage(s.database))
         serve_telegram(brain, s, on_ready=lambda how: typer.echo(f"starting the Telegram bot ({how})", err=True))
     except BotError as exc:
         fail(explain(exc))
@@ -370,13 +372,13 @@ def admin_web(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .dialogue import Brain
     from .live import KnowledgeWatcher
-    from .storage import Storage
+    from .storage import Storage, open_storage
     from .webadmin import LoginLinks, WebServer, build_admin_web
 
     s = settings()
     logins = LoginLinks()
     try:
-        storage = Storage(s.database)
+        storage = open_storage(s.database)
         brain = Brain.from_settings(s, storage)
         watcher = KnowledgeWatcher(brain)  # edits made elsewhere (CLI, a running bot) show here too
         server = WebServer(build_admin_web(s, brain, storage, watcher.reloader, logins), "127.0.0.1", port).start()
@@ -407,3 +409,6 @@ def main() -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BotError as exc:  # e.g. the database is unreachable: one line, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

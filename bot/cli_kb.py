@@ -30,14 +30,14 @@ def _run(config: Optional[Path], action: Callable[[Any, Any], T]) -> T:
     """Build an Admin for the local operator, run ``action(admin, actor)``, turn errors into messages."""
     from . import cli
     from .admin import Actor, Admin
-    from .storage import Storage
+    from .storage import Storage, open_storage
 
     if config:
         cli._state["config"] = config
     storage = None
     try:
         settings = cli.settings()
-        storage = Storage(settings.database)
+        storage = open_storage(settings.database)
         return action(Admin(settings, storage), Actor.local_operator())
     except NotAdminError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -63,7 +63,8 @@ class Settings(Section):
     knowledge: Path = Path("knowledge/knowledge.yml")  # config.yml names the film's file
     quiz_file: Path = Path("knowledge/quiz.yml")
     intents: Path = Path("intents")
-    database: Path = Path("data/bot.sqlite3")
+    # an SQLite file (relative to the config file) or a postgresql:// URL shared by workers (bot/storage)
+    database: str = "data/bot.sqlite3"
     cache_dir: Path = Path(".cache")
     admins: list[int] = Field(default_factory=list)
     seed: int | None = None
@@ -79,18 +80,25 @@ class Settings(Section):
         return self.intents / "answers.yml"
 
 
+def database_target(value: str, root: Path) -> str:
+    """A database URL as it is; an SQLite path made absolute against the config's folder."""
+    if value.startswith(("postgresql://", "postgres://")) or value == ":memory:":
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else root / path)
+
+
 def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     path = Path(path or env.get("BOT_CONFIG") or DEFAULT_CONFIG).resolve()
     settings = load_model(Settings, path)
     root = path.parent
     settings.root = root
-    for name in ("knowledge", "quiz_file", "intents", "database", "cache_dir"):
+    for name in ("knowledge", "quiz_file", "intents", "cache_dir"):
         value = getattr(settings, name)
         if not value.is_absolute():
             setattr(settings, name, root / value)
-    if env.get("BOT_DATABASE"):
-        settings.database = Path(env["BOT_DATABASE"])
+    settings.database = database_target(env.get("BOT_DATABASE") or settings.database, root)
     if env.get("BOT_TOKEN"):
         settings.telegram.token = env["BOT_TOKEN"]
     if env.get("BOT_API_URL"):

@@ -3,8 +3,9 @@
     BotError                  expected failures, shown to the user as a friendly message
     ├── DataFileError         a knowledge, intents or config file is broken (names file, line, field)
     ├── NotAdminError         someone who is not an admin tried an admin operation
-    └── EditError             an admin edit was refused (unknown entity, bad value, nothing to undo)
-        └── ChangedError      the facts changed since the admin's form was opened (nothing saved)
+    ├── EditError             an admin edit was refused (unknown entity, bad value, nothing to undo)
+    │   └── ChangedError      the facts changed since the admin's form was opened (nothing saved)
+    └── StorageError          the database cannot be reached, or its schema is behind (bot/storage)
 
 Anything else is a bug: fronts log it with context and show a generic apology.
 """
@@ -44,3 +45,7 @@ class EditError(BotError):
 
 class ChangedError(EditError):
     """Optimistic concurrency: someone else changed what this edit was based on."""
+
+
+class StorageError(BotError):
+    """The database cannot be used as configured; the message says what to do (never shows a password)."""

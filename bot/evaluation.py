@@ -137,7 +137,7 @@ def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
     from .nlu.data import load_training_data
     from .nlu.entities import Gazetteer
     from .nlu.train import cross_validate
-    from .storage import Storage
+    from .storage import Storage, open_storage
 
     kb = KnowledgeBase.load(settings.knowledge)
     data = load_training_data(settings.intents)
@@ -161,7 +161,7 @@ def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
         }
     }
     if eval_path is not None:
-        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+        brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
         results = run_conversations(brain, load_conversations(eval_path))
         n = len(results)
         report["eval_set"] = {
@@ -178,7 +178,7 @@ def evaluate_all(settings: Settings, eval_path: Path | None, folds: int = 5,
             ],
         }
     if heldout_path is not None:
-        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+        brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
         paths = heldout_path if isinstance(heldout_path, list) else [heldout_path]
         results = run_conversations(brain, [c for p in paths for c in load_classified(p)])
         report["heldout"] = {

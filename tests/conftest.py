@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def settings(project: Path) -> Settings:
 
 @pytest.fixture
 def brain(settings: Settings) -> Brain:
-    return Brain.from_settings(settings, Storage(settings.database), random.Random(7))
+    return Brain.from_settings(settings, open_storage(settings.database), random.Random(7))
 
 
 @pytest.fixture
@@ -53,3 +53,6 @@ def ask(brain: Brain) -> Callable[..., object]:
     def _ask(text: str, chat: str | None = "t"):  # type: ignore[no-untyped-def]
         return brain.reply(chat, "tester", text)
     return _ask
+
+
+from tests.support.postgres import pg  # noqa: E402,F401  (the PostgreSQL schema fixture, for every test)

@@ -14,7 +14,7 @@ from bot.dialogue import Brain
 from bot.errors import ChangedError, EditError, NotAdminError
 from bot.knowledge import KnowledgeBase
 from bot.quiz.bank import bank_for
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from bot.webadmin.views import group_inbox
 
 ME, OTHER, STRANGER = Actor.telegram(1001, "boss"), Actor.telegram(1002), Actor.telegram(2002)
@@ -23,7 +23,7 @@ ME, OTHER, STRANGER = Actor.telegram(1001, "boss"), Actor.telegram(1002), Actor.
 @pytest.fixture
 def live(settings: Settings) -> tuple[Admin, Brain]:
     settings.admins = [1001, 1002]
-    storage = Storage(settings.database)
+    storage = open_storage(settings.database)
     brain = Brain.from_settings(settings, storage, random.Random(7))
     return Admin(settings, storage, brain=brain), brain
 

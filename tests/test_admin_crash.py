@@ -19,7 +19,7 @@ from bot.admin import Actor, Admin
 from bot.config import Settings, load_settings
 from bot.errors import EditError
 from bot.knowledge import KnowledgeBase
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTS = ["audit-written", "temp-written", "file-replaced", "audit-finished"]
@@ -35,7 +35,7 @@ def run_killed(config: Path, point: str, *args: str) -> subprocess.CompletedProc
 def assert_consistent(settings: Settings, original: bytes, listing: list[str]) -> Admin:
     """What a fresh process sees after the crash (Admin settles pending rows when it starts)."""
     path = Path(settings.knowledge)
-    admin = Admin(settings, Storage(settings.database))
+    admin = Admin(settings, open_storage(settings.database))
     KnowledgeBase.load(path)  # not torn: it loads and validates
     assert admin.storage.pending_audit() == []
     latest = admin.storage.last_undoable()
@@ -53,7 +53,7 @@ def test_kill_9_at_every_step_of_an_edit_leaves_every_change_undoable(project: P
     settings = load_settings(project, env={})
     path = Path(settings.knowledge)
     original, listing = path.read_bytes(), sorted(os.listdir(path.parent))
-    admin = Admin(settings, Storage(settings.database))
+    admin = Admin(settings, open_storage(settings.database))
     states = [original]
     for n in range(len(POINTS) + 1):  # changes for the undos to revert (and a history for the sets to extend)
         admin.set_fact(ME, "Ballerina", "release", f"setup take {n}", source=f"source {n}")
@@ -94,7 +94,7 @@ def test_edit_locks_stay_out_of_the_knowledge_folder(project: Path) -> None:
     settings = load_settings(project, env={})
     folder = Path(settings.knowledge).parent
     listing = sorted(os.listdir(folder))
-    admin = Admin(settings, Storage(settings.database))
+    admin = Admin(settings, open_storage(settings.database))
     admin.set_fact(ME, "Ballerina", "release", "6 June 2025", source="Variety")
     admin.add_alias(ME, "Ballerina", "the ballerina one")
     admin.undo(ME)
@@ -112,7 +112,7 @@ def test_a_database_from_before_write_ahead_audit_is_upgraded_in_place(tmp_path:
     db.execute("INSERT INTO audit(at, who, action, target, file, before, after) VALUES (1, 'me', 'set', 't', 'f', 'a', 'b')")
     db.commit()
     db.close()
-    storage = Storage(path)
+    storage = open_storage(path)
     [old] = storage.last_undoable()
     assert (old.before, old.after, old.pending) == ("a", "b", False)
     assert storage.pending_audit() == []
@@ -124,14 +124,14 @@ def test_undo_of_a_two_file_change_killed_between_the_files_is_finished_file_by_
     settings = load_settings(project, env={})
     files = [Path(settings.knowledge), *sorted(Path(settings.intents).rglob("*.yml"))]
     original = {p: p.read_bytes() for p in files}
-    admin = Admin(settings, Storage(settings.database))
+    admin = Admin(settings, open_storage(settings.database))
     admin.storage.log_unanswered("c", "u", "what is the runtime of ballerina", "what is the runtime of ballerina",
                                  None, 0.1)
     change = admin.answer(ME, 1, "Ballerina", "release", "June 6, 2025", source="Variety")
     assert len(change.files) == 2
     p = run_killed(project, "file-replaced:1", "undo")
     assert p.returncode == -signal.SIGKILL, p.stderr[-1000:]
-    admin = Admin(settings, Storage(settings.database))
+    admin = Admin(settings, open_storage(settings.database))
     assert admin.storage.pending_audit() == []
     restored = [f for f in change.files if Path(f).read_bytes() == original[Path(f)]]
     assert len(restored) == 1, "the kill came between the two files"

@@ -16,9 +16,9 @@ WRITER = """
 import sys
 from bot.admin import Actor, Admin
 from bot.config import load_settings
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 settings = load_settings(sys.argv[1], env={{}})
-admin, me = Admin(settings, Storage(settings.database)), Actor.local_operator()
+admin, me = Admin(settings, open_storage(settings.database)), Actor.local_operator()
 print("ready", flush=True)
 for i in range({count}):
     {operation}

@@ -16,7 +16,7 @@ from bot.dialogue import Brain
 from bot.errors import DataFileError
 from bot.knowledge import KnowledgeBase
 from bot.live import Reloader
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from bot.validation import check_folder
 
 from .conftest import ROOT
@@ -108,7 +108,7 @@ def test_broken_intents_and_answers_files_are_reported(project: Path, name: str,
     found = errors(project)
     assert any(name in p and expect in p for p in found), found
     with pytest.raises(DataFileError):  # and the bot does not start from them
-        Brain.from_settings(load_settings(project, env={}), Storage(":memory:"))
+        Brain.from_settings(load_settings(project, env={}), open_storage(":memory:"))
 
 
 def test_kb_reload_checks_every_file_not_just_the_knowledge(project: Path) -> None:
@@ -121,7 +121,7 @@ def test_kb_reload_checks_every_file_not_just_the_knowledge(project: Path) -> No
 
 def test_the_live_watcher_keeps_the_old_files_when_a_new_one_is_broken(project: Path) -> None:
     settings = load_settings(project, env={})
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(1))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(1))
     reloader = Reloader(brain, settings)
     answers = project.parent / "intents" / "answers.yml"
     edit(answers, "  ask_director:\n    handler: facts\n", "  ask_director:\n    handler: facts\n    handler: yesno\n")

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.dialogue import Brain
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 
 def unattributed(text: str) -> str:
@@ -111,10 +111,10 @@ def test_unanswered_questions_are_logged_for_admins(brain: Brain, settings) -> N
 
 
 def test_context_survives_a_restart(settings) -> None:  # type: ignore[no-untyped-def]
-    first = Brain.from_settings(settings, Storage(settings.database), random.Random(1))
+    first = Brain.from_settings(settings, open_storage(settings.database), random.Random(1))
     first.reply("chat-1", "u", "who plays Winston?")
     first.storage.close()
-    second = Brain.from_settings(settings, Storage(settings.database), random.Random(1))
+    second = Brain.from_settings(settings, open_storage(settings.database), random.Random(1))
     assert "Lance Reddick" in second.reply("chat-1", "u", "and Charon?").text
 
 
@@ -143,7 +143,7 @@ facts:
 def test_a_second_film_works_without_code_changes(project: Path) -> None:
     (project.parent / "knowledge" / "ballerina.yml").write_text(SECOND_FILM, encoding="utf-8")
     settings = load_settings(project, env={})
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(3))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(3))
     assert "Peter Bogdanovich" in brain.reply("x", "u", "who directed paper moon?").text
     assert "Tatum O'Neal" in brain.reply("x", "u", "who plays addie?").text
     assert "May 1973" in brain.reply("x", "u", "when is it out?").text

@@ -7,7 +7,7 @@ import pytest
 
 from bot.dialogue import Brain
 from bot.evaluation import load_classified, load_conversations, per_class, run_conversations
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 from .conftest import ROOT
 
@@ -20,7 +20,7 @@ MAX_OFF_TOPIC_ANSWERED = 0
 def test_eval_set_meets_its_floors(settings) -> None:  # type: ignore[no-untyped-def]
     conversations = load_conversations(ROOT / "tests" / "eval" / "conversations.yml")
     assert sum(len(c) for c in conversations) >= 200
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     results = run_conversations(brain, conversations)
     intent = sum(r.intent_ok for r in results) / len(results)
     answers = sum(r.content_ok for r in results) / len(results)
@@ -39,7 +39,7 @@ MIN_CLASS_SHARE = 0.6
 
 @pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))
 def test_held_out_sets_meet_their_floors(settings, name: str) -> None:  # type: ignore[no-untyped-def]
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     results = run_conversations(brain, load_classified(ROOT / "tests" / "eval" / name))
     share = sum(r.ok for r in results) / len(results)
     failures = [(r.category, r.text, r.reply[:80]) for r in results if not r.ok]

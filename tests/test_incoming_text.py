@@ -10,13 +10,13 @@ from bot.config import Settings
 from bot.core_api import answer_with_intent
 from bot.dialogue import Brain
 from bot.incoming import incoming_text
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 
 @pytest.mark.parametrize("text", ["zxqv \ud800 blorp wibble", "\udcff\udcfe who composed the music?", "\udfff blorp"])
 def test_a_lone_surrogate_is_answered_and_logged_as_unanswered(settings: Settings, caplog: pytest.LogCaptureFixture,
                                                                text: str) -> None:
-    storage = Storage(settings.database)  # a real SQLite file: it refuses what is not UTF-8
+    storage = open_storage(settings.database)  # a real SQLite file: it refuses what is not UTF-8
     brain = Brain.from_settings(settings, storage, random.Random(7))
     with caplog.at_level(logging.DEBUG):
         reply = brain.reply("c", "u", text)

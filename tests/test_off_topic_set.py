@@ -9,7 +9,7 @@ import json
 import random
 
 from bot.dialogue import Brain
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 from .conftest import ROOT
 
@@ -21,6 +21,6 @@ MAX_ANSWERED = 95
 def test_off_topic_messages_are_not_answered_with_facts(settings) -> None:  # type: ignore[no-untyped-def]
     rows = [json.loads(line) for line in (ROOT / "tests" / "eval" / "off_topic.jsonl").read_text().splitlines()]
     assert len(rows) >= 2400  # 2,468 once the copies of training examples were taken out
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(0))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(0))
     answered = [r["text"] for r in rows if brain.reply(None, "tester", r["text"]).kind in ("answer", "search")]
     assert len(answered) <= MAX_ANSWERED, f"{len(answered)} answered, e.g. {answered[:10]}"

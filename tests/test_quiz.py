@@ -13,7 +13,7 @@ from bot.admin import Actor, Admin
 from bot.quiz import QuizEngine, QuizError, Verdict, build_engine
 from bot.quiz.bank import bank_for, build_bank, load_quiz_file
 from bot.quiz.matching import AnswerKey, normalize
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_generated_wrong_options_are_the_same_kind_and_really_wrong(bank, kb: Kn
 
 
 def test_a_game_never_repeats_a_question_or_a_fact(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), Clock())
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), Clock())
     engine.start("c", "u", count=30, mode="text")
     ids, topics = [], []
     while (nxt := engine.next_round("c")) is not None:
@@ -75,7 +75,7 @@ def test_a_game_never_repeats_a_question_or_a_fact(settings: Settings, kb: Knowl
 
 
 def test_mixed_games_climb_from_easy_to_hard(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), Clock())
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), Clock())
     engine.start("c", "u", count=9, mode="poll")
     levels = []
     while (nxt := engine.next_round("c")) is not None:
@@ -90,7 +90,7 @@ def test_an_edited_fact_regenerates_its_questions(project: Path, settings: Setti
     assert any("spring or summer 2024" == q.answer for q in release_before)
     assert before.by_id("hw:who_announced_release") is not None
 
-    Admin(settings, Storage(":memory:")).set_fact(Actor.local_operator(), "Ballerina", "release", "6 June 2025",
+    Admin(settings, open_storage(":memory:")).set_fact(Actor.local_operator(), "Ballerina", "release", "6 June 2025",
                                                   "Variety")
     after = bank_for(KnowledgeBase.load(settings.knowledge), settings.quiz_file)
     answers = {q.answer for q in after.questions if q.topic.startswith("release:")}
@@ -178,7 +178,7 @@ def _wrong_letter(engine: QuizEngine, chat: str) -> str:
 def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings, kb: KnowledgeBase,
                                                               tmp_path: Path) -> None:
     clock = Clock()
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), clock)
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), clock)
     engine.start("c", "u1", count=2, mode="text")
     base = {"easy": 100, "medium": 150, "hard": 200}
     _, question = engine.next_round("c")  # type: ignore[misc]
@@ -198,7 +198,7 @@ def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings
 
 def test_streaks_add_a_bonus(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
     clock = Clock()
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), clock)
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), clock)
     engine.start("c", "u1", count=3, mode="poll", )
     gained = []
     for number in (1, 2, 3):
@@ -215,7 +215,7 @@ def test_streaks_add_a_bonus(settings: Settings, kb: KnowledgeBase, tmp_path: Pa
 def test_one_try_per_player_on_options_and_late_answers_ignored(settings: Settings, kb: KnowledgeBase,
                                                                 tmp_path: Path) -> None:
     clock = Clock()
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), clock, seed=5)
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), clock, seed=5)
     engine.start("c", "u1", count=3, mode="poll")
     rnd, _ = engine.next_round("c")  # type: ignore[misc]
     engine.attach("c", 1, 7, "p1")
@@ -229,7 +229,7 @@ def test_one_try_per_player_on_options_and_late_answers_ignored(settings: Settin
 
 
 def test_one_game_per_chat_and_settings_validated(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), Clock())
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), Clock())
     engine.start("c", "u1")
     with pytest.raises(QuizError, match="already running"):
         engine.start("c", "u2")
@@ -245,14 +245,14 @@ def test_one_game_per_chat_and_settings_validated(settings: Settings, kb: Knowle
 def test_a_restart_keeps_the_game_and_every_point(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
     clock = Clock()
     db = tmp_path / "q.db"
-    engine = make_engine(settings, kb, Storage(db), clock)
+    engine = make_engine(settings, kb, open_storage(db), clock)
     engine.start("c", "u1", count=3, mode="text")
     engine.next_round("c")
     scored = engine.answer_text("c", "u1", "Ann", _right_text(engine, "c"))
     engine.close_round("c", 1, "answered")
     engine.next_round("c")
 
-    revived = make_engine(settings, kb, Storage(db), clock)  # a new process on the same file
+    revived = make_engine(settings, kb, open_storage(db), clock)  # a new process on the same file
     game = revived.running("c")
     assert game is not None and game.number == 2 and game.players["u1"].points == scored.points
     assert revived.answer_text("c", "u2", "Bob", _right_text(revived, "c")).verdict is Verdict.CORRECT
@@ -272,7 +272,7 @@ def test_ties_share_a_place(settings: Settings, kb: KnowledgeBase, tmp_path: Pat
 
 def test_the_global_leaderboard_sums_a_player_over_chats(settings: Settings, kb: KnowledgeBase,
                                                           tmp_path: Path) -> None:
-    engine = make_engine(settings, kb, Storage(tmp_path / "q.db"), Clock())
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), Clock())
     earned: dict[str, int] = {}
     for chat in ("group-a", "group-b"):
         engine.start(chat, "ann", count=1, mode="text")

@@ -16,7 +16,7 @@ from bot.config import load_settings
 from bot.dialogue import Brain
 from bot.knowledge import KnowledgeBase
 from bot.quiz.bank import bank_for
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from bot.validation import check_folder
 
 from .support.second_film import build_second_film
@@ -40,7 +40,7 @@ def film(tmp_path: Path, project: Path) -> Path:
 
 @pytest.fixture
 def brain(film: Path) -> Brain:
-    return Brain.from_settings(load_settings(film, env={}), Storage(":memory:"), random.Random(5), lambda: TODAY)
+    return Brain.from_settings(load_settings(film, env={}), open_storage(":memory:"), random.Random(5), lambda: TODAY)
 
 
 QUESTIONS = [
@@ -69,7 +69,7 @@ def test_a_release_long_past_is_worded_in_the_past(brain: Brain) -> None:
 
 
 def test_the_same_release_is_upcoming_when_the_clock_says_so(film: Path) -> None:
-    brain = Brain.from_settings(load_settings(film, env={}), Storage(":memory:"), random.Random(5),
+    brain = Brain.from_settings(load_settings(film, env={}), open_storage(":memory:"), random.Random(5),
                                 lambda: dt.date(1985, 1, 1))
     reply = brain.reply(None, "u", "when is mad max beyond thunderdome out?")
     assert "10 July 1985" in reply.text and ("due" in reply.text or "set for" in reply.text)
@@ -107,7 +107,7 @@ def test_quiz_asks_about_it_with_its_own_questions(film: Path) -> None:
 
 def test_an_admin_edit_reaches_its_answers_and_undoes(film: Path) -> None:
     settings = load_settings(film, env={})
-    storage = Storage(settings.database)
+    storage = open_storage(settings.database)
     brain = Brain.from_settings(settings, storage, random.Random(5), lambda: TODAY)
     admin = Admin(settings, storage, brain=brain)
     me = Actor.local_operator()
@@ -141,6 +141,6 @@ def test_the_telegram_admin_help_and_prompt_use_its_own_film(film: Path) -> None
     from bot.channels.telegram_admin import TelegramAdmin
 
     settings = load_settings(film, env={})
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(5), lambda: TODAY)
-    usage = TelegramAdmin(brain, settings, Storage(":memory:")).usage()
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(5), lambda: TODAY)
+    usage = TelegramAdmin(brain, settings, open_storage(":memory:")).usage()
     assert '/kb set "Mad Max Beyond Thunderdome" release' in usage and not first_film_names().search(usage)

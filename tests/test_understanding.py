@@ -12,7 +12,7 @@ import yaml
 from bot.context import ChatContext
 from bot.dialogue import INTERPRETER, Brain, build_mind
 from bot.knowledge import KnowledgeBase
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from bot.understanding.interpreter import STEPS
 
 SECOND_FILM = {
@@ -58,7 +58,7 @@ def second(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untyped
     path = tmp_path / "harbour.yml"
     path.write_text(yaml.safe_dump(SECOND_FILM), encoding="utf-8")
     kb = KnowledgeBase.load(path)
-    return Brain(build_mind(settings, kb, brain.mind.nlu), settings, Storage(":memory:"), random.Random(3))
+    return Brain(build_mind(settings, kb, brain.mind.nlu), settings, open_storage(":memory:"), random.Random(3))
 
 
 def interpret(brain: Brain, text: str, ctx: ChatContext | None = None):  # type: ignore[no-untyped-def]
@@ -211,7 +211,7 @@ def test_context_is_kept_through_an_unknown_reply(ask) -> None:  # type: ignore[
                                   "is keanu reeves in it?", "who's in ballerina?", "what role does ian mcshane have?"])
 def test_every_fact_answer_names_its_source_whatever_the_variant(settings, text: str) -> None:  # type: ignore[no-untyped-def]
     for seed in range(6):  # each seed draws other template variants
-        brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(seed))
+        brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(seed))
         reply = brain.reply(None, None, text)
         assert reply.kind == "answer" and reply.sources
         assert any(s.attribution.lower() in reply.text.lower() for s in reply.sources), reply.text
@@ -326,7 +326,7 @@ def test_the_subject_is_resolved_once_for_the_handler(brain: Brain) -> None:
     ("who plays rooney?", "what movie was that in?", "film", "Ballerina"),
 ])
 def test_bare_ellipsis_table(settings, first: str, fragment: str, side: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
-    brain = Brain.from_settings(settings, Storage(":memory:"), random.Random(1))
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(1))
     brain.reply("e", None, first)
     it = interpret(brain, fragment, brain.context("e"))
     assert it.ellipsis == side and it.follow_up

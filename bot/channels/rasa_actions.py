@@ -51,10 +51,10 @@ def get_brain() -> Brain:
         with _lock:
             if _brain is None:
                 from ..config import load_settings
-                from ..storage import Storage
+                from ..storage import Storage, open_storage
 
                 settings = load_settings()
-                _brain = Brain.from_settings(settings, Storage(settings.database))
+                _brain = Brain.from_settings(settings, open_storage(settings.database))
     return _brain
 
 

@@ -33,7 +33,7 @@ from ..config import Settings
 from ..dialogue import Brain
 from ..errors import BotError, NotAdminError
 from ..live import Reloader
-from ..storage import Storage
+from ..storage import Storage, open_storage
 from . import telegram_render as render
 from .telegram_send import reply as send_reply
 
@@ -104,7 +104,7 @@ def entity_text(view: EntityView) -> str:
 class TelegramAdmin:
     def __init__(self, brain: Brain, settings: Settings, storage: Storage | None = None,
                  reloader: Reloader | None = None) -> None:
-        self.admin = Admin(settings, storage or brain.storage or Storage(settings.database), brain=brain,
+        self.admin = Admin(settings, storage or brain.storage or open_storage(settings.database), brain=brain,
                            reloader=reloader)
         self.brain = brain
         self.app_url = settings.admin_web.url  # the admin Mini App, if it is served

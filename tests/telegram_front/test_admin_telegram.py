@@ -12,7 +12,7 @@ from bot.channels.telegram import running
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain
 from bot.knowledge.base import KnowledgeBase
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import BotAPIEmulator, Call
 from tests.support.telegram import make_app
 
@@ -26,7 +26,7 @@ def admin_settings(project: Path) -> Settings:
 
 @pytest_asyncio.fixture
 async def app(emu: BotAPIEmulator, admin_settings: Settings) -> AsyncIterator[Application]:
-    brain = Brain.from_settings(admin_settings, Storage(admin_settings.database))
+    brain = Brain.from_settings(admin_settings, open_storage(admin_settings.database))
     application = make_app(emu, brain, admin_settings)
     async with running(application, poll_timeout=1):
         yield application

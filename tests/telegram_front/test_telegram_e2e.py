@@ -19,14 +19,14 @@ from bot.channels.telegram import APOLOGY, FrontRateLimiter, WebhookConfig, buil
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.reply import Reply
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, DEFAULT_USER_ID, BotAPIEmulator, Call
 from tests.support.telegram import FAST, TOKEN, USERNAME
 from tests.support.telegram import make_app as shared_make_app
 
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path,
              brain: Brain | None = None) -> Application:
-    return shared_make_app(emu, brain or Brain(mind, settings, Storage(db)), settings)
+    return shared_make_app(emu, brain or Brain(mind, settings, open_storage(db)), settings)
 
 
 @pytest_asyncio.fixture
@@ -76,7 +76,7 @@ async def test_private_question_gets_an_answer_at_once_without_a_typing_flash(
 
 async def test_typing_is_shown_while_the_group_limit_holds_an_answer(
         emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path) -> None:
-    brain = Brain(mind, settings, Storage(db))
+    brain = Brain(mind, settings, open_storage(db))
     # one message per 2 s in a group (Telegram's is 20 a minute): the second answer waits its turn
     limiter = FrontRateLimiter(group_max_rate=1, group_time_period=2.0)
     app = shared_make_app(emu, brain, settings, rate_limiter=limiter)
@@ -253,7 +253,7 @@ async def test_unanswerable_message_gets_an_apology_and_the_bot_keeps_running(
                 raise RuntimeError("a bug in one answer")
             return super().reply(chat, user, text)
 
-    app = make_app(emu, mind, settings, db, Flaky(mind, settings, Storage(db)))
+    app = make_app(emu, mind, settings, db, Flaky(mind, settings, open_storage(db)))
     async with running(app, poll_timeout=1):
         sorry = await ask(emu, "boom")
         assert sorry.text == APOLOGY
@@ -357,8 +357,8 @@ def test_webhook_config_makes_up_a_secret_when_none_is_set(settings: Settings) -
 
 def test_build_application_needs_a_token_and_does_no_io(mind: Mind, settings: Settings, db: Path) -> None:
     with pytest.raises(ValueError, match="token"):
-        build_application(Brain(mind, settings, Storage(db)), settings.model_copy(deep=True))
-    app = build_application(Brain(mind, settings, Storage(db)), settings, token=TOKEN,
+        build_application(Brain(mind, settings, open_storage(db)), settings.model_copy(deep=True))
+    app = build_application(Brain(mind, settings, open_storage(db)), settings, token=TOKEN,
                             base_url="http://127.0.0.1:1/bot")
     assert isinstance(app.bot.rate_limiter, AIORateLimiter)
     assert app.bot.base_url == f"http://127.0.0.1:1/bot{TOKEN}"

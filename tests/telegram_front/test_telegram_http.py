@@ -20,13 +20,13 @@ from bot.channels.telegram import FrontOptions, build_application, running
 from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_USER_ID, BotAPIEmulator, Call
 from tests.support.telegram import FAST, TOKEN
 from tests.support.telegram import make_app as shared_make_app
 
 def make_app(emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path, **kwargs: float) -> Application:
-    return shared_make_app(emu, Brain(mind, settings, Storage(db)), settings, **kwargs)
+    return shared_make_app(emu, Brain(mind, settings, open_storage(db)), settings, **kwargs)
 
 
 @pytest_asyncio.fixture
@@ -139,7 +139,7 @@ async def test_file_uploads_go_as_multipart(emu: BotAPIEmulator, bot: Applicatio
 
 
 def test_unknown_http_client_is_refused(mind: Mind, settings: Settings, tmp_path: Path) -> None:
-    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    brain = Brain(mind, settings, open_storage(tmp_path / "bot.sqlite3"))
     with pytest.raises(ValueError, match="HTTP client"):
         build_application(brain, settings, token=TOKEN, options=FrontOptions(http="requests"))
 
@@ -148,7 +148,7 @@ async def test_httpx_remains_a_working_choice(emu: BotAPIEmulator, mind: Mind, s
                                               tmp_path: Path) -> None:
     from bot.channels.telegram import RetryingRequest
 
-    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    brain = Brain(mind, settings, open_storage(tmp_path / "bot.sqlite3"))
     options = FrontOptions(retry_attempts=4, retry_backoff=0.01, rate_limit_retries=3, http="httpx")
     app = build_application(brain, settings, token=TOKEN, base_url=emu.base_url, options=options)
     assert isinstance(app.bot.request, RetryingRequest)
@@ -172,7 +172,7 @@ async def test_requests_go_through_the_proxy_the_environment_names(
     # a host no resolver knows: the bot can only reach it through the proxy (the emulator, which like
     # any HTTP server takes absolute-form request targets), so an answer proves the proxy was used
     _proxy_env(monkeypatch, f"http://127.0.0.1:{emu.port}")
-    brain = Brain(mind, settings, Storage(tmp_path / "bot.sqlite3"))
+    brain = Brain(mind, settings, open_storage(tmp_path / "bot.sqlite3"))
     app = build_application(brain, settings, token=TOKEN, base_url="http://api.telegram.invalid/bot", options=FAST)
     async with running(app, poll_timeout=1):
         assert "Len Wiseman" in (await ask(emu, "who directs ballerina?")).text

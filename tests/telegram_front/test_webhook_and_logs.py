@@ -18,7 +18,7 @@ from bot.channels.telegram_webhook import MAX_UPDATE_BYTES
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.logsafety import MAX_DEBUG_CHARS
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import BotAPIEmulator
 from tests.support.telegram import TOKEN, make_app
 
@@ -50,7 +50,7 @@ async def test_token_and_webhook_secret_never_reach_the_logs_at_debug(
     caplog.set_level(logging.DEBUG)
     port = free_port()
     hook = WebhookConfig(f"http://127.0.0.1:{port}/tg/hook", "127.0.0.1", port, SECRET)
-    async with running(make_app(emu, Brain(mind, settings, Storage(db)), settings), hook):
+    async with running(make_app(emu, Brain(mind, settings, open_storage(db)), settings), hook):
         assert emu.webhook_secret == SECRET  # setWebhook was called with it, and PTB logs its parameters at DEBUG
         update = emu.push_message("who directs ballerina?")
         assert await emu.deliver_webhook_async(update) == 200
@@ -67,7 +67,7 @@ async def test_update_bodies_at_debug_are_truncated(
         emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     huge = "who directs ballerina? " + "x" * 300_000
-    async with running(make_app(emu, Brain(mind, settings, Storage(db)), settings), poll_timeout=1):
+    async with running(make_app(emu, Brain(mind, settings, open_storage(db)), settings), poll_timeout=1):
         emu.push_message(huge)
         await emu.wait_for_async("sendMessage", timeout=10)
     longest = max(len(r.getMessage()) for r in caplog.records)
@@ -93,7 +93,7 @@ async def test_webhook_refuses_bad_bodies_with_400_and_one_log_line(
         emu: BotAPIEmulator, mind: Mind, settings: Settings, db: Path, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     hook = WebhookConfig(f"http://127.0.0.1:{port}/tg/hook", "127.0.0.1", port, SECRET)
-    async with running(make_app(emu, Brain(mind, settings, Storage(db)), settings), hook):
+    async with running(make_app(emu, Brain(mind, settings, open_storage(db)), settings), hook):
         for body, extra, status in BAD_BODIES:
             caplog.clear()
             headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET, **extra}

@@ -1,0 +1,207 @@
+"""Storage: chat context, unanswered questions, audit log, quiz games and scores, for any backend.
+
+Every query is written once here, in the SQL both backends speak (``?`` placeholders, ``ON CONFLICT``,
+``RETURNING``); a backend supplies only how to run one statement and how to run several in one
+transaction (``bot/storage/sqlite.py``, ``bot/storage/postgres.py``). The interface is synchronous because
+the core that calls it (the Brain, the quiz engine, admin operations) is shared with the command line and
+the console; the async fronts call the core in worker threads, so no database call blocks their loop.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from ..errors import StorageError
+from .records import AUDIT_COLUMNS, AuditDraft, AuditEntry, Unanswered, UnansweredQuestion
+
+Row = tuple[object, ...]
+Args = Sequence[object]
+
+
+class Tx(Protocol):
+    """Statements inside one transaction."""
+
+    def query(self, sql: str, args: Args = ()) -> list[Row]: ...
+
+
+class SchemaBehind(StorageError):
+    """The database's schema lacks migrations this code needs: ``python -m bot db upgrade``."""
+
+
+class Storage(abc.ABC):
+    kind: str = "?"  # "sqlite" or "postgresql", for messages and the bench
+
+    # what a backend supplies ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def query(self, sql: str, args: Args = ()) -> list[Row]:
+        """Run one statement on its own (committed at once); the rows it returns, if any."""
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        """Several statements that commit together or not at all; writers wait for each other."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def applied_migrations(self) -> set[int]: ...
+
+    @abc.abstractmethod
+    def upgrade(self) -> list[int]:
+        """Apply the migrations this database lacks; the versions applied."""
+
+    def describe(self) -> str:
+        return self.kind
+
+    def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
+        """The clause that ends a SELECT inside ``transaction()`` so the rows it reads stay this transaction's
+        until it ends (``skip_locked``: rows another transaction holds are passed over, not waited for; ``of``:
+        which of the joined tables' rows). SQLite needs none: its transactions begin with the write lock of
+        the whole file (BEGIN IMMEDIATE), so no other writer, in this process or another, runs meanwhile."""
+        return ""
+
+    # chat context ----------------------------------------------------------------------------------
+    def load_context(self, chat: str) -> str | None:
+        rows = self.query("SELECT data FROM chat_context WHERE chat = ?", (chat,))
+        return str(rows[0][0]) if rows else None
+
+    def save_context(self, chat: str, data: str) -> None:
+        self.query("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?) "
+                   "ON CONFLICT(chat) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+                   (chat, data, time.time()))
+
+    # unanswered questions, for admins --------------------------------------------------------------
+    def log_unanswered(self, chat: str | None, user: str | None, text: str, normalized: str,
+                       intent: str | None, confidence: float) -> None:
+        self.query("INSERT INTO unanswered(chat, sender, text, normalized, intent, confidence, at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (chat, user, text[:1000], normalized[:1000], intent,
+                                                    confidence, time.time()))
+
+    def unanswered(self, limit: int = 20) -> list[Unanswered]:
+        rows = self.query("SELECT MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "
+                          "GROUP BY normalized ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT ?", (limit,))
+        return [Unanswered(str(t), int(c), float(a)) for t, c, a in rows]  # type: ignore[arg-type]
+
+    def unanswered_questions(self, limit: int = 20) -> list[UnansweredQuestion]:
+        """Like ``unanswered`` with the normalised key, so an admin can answer one by its number."""
+        rows = self.query("SELECT normalized, MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "
+                          "GROUP BY normalized ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT ?", (limit,))
+        return [UnansweredQuestion(str(n), str(t), int(c), float(a)) for n, t, c, a in rows]  # type: ignore[arg-type]
+
+    def mark_answered(self, normalized: str) -> None:
+        self.query("UPDATE unanswered SET answered = 1 WHERE normalized = ?", (normalized,))
+
+    # audit log of knowledge edits (bot/admin.py) ---------------------------------------------------
+    def record_audit(self, who: str, action: str, target: str | None = None, file: str | None = None,
+                     before: str | None = None, after: str | None = None, source: str | None = None,
+                     at: float | None = None) -> int:
+        rows = self.query(
+            "INSERT INTO audit(at, who, action, target, file, before, after, source) VALUES (?,?,?,?,?,?,?,?) "
+            "RETURNING id", (time.time() if at is None else at, who, action, target, file, before, after, source))
+        return int(rows[0][0])  # type: ignore[call-overload]
+
+    def audit_log(self, limit: int = 20, changes_only: bool = False) -> list[AuditEntry]:
+        where = "WHERE file IS NOT NULL" if changes_only else ""
+        rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit {where} ORDER BY id DESC LIMIT ?", (limit,))
+        return [AuditEntry.from_row(r) for r in rows]
+
+    def audit_entry(self, entry_id: int) -> AuditEntry | None:
+        rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE id = ?", (entry_id,))
+        return AuditEntry.from_row(rows[0]) if rows else None
+
+    def last_undoable(self) -> list[AuditEntry]:
+        """The latest change not yet undone: one entry, or several written together (same time, action)."""
+        rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND pending = 0 "
+                          "AND file IS NOT NULL AND action != 'undo' ORDER BY id DESC LIMIT 1")
+        if not rows:
+            return []
+        last = AuditEntry.from_row(rows[0])
+        rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE undone = 0 AND pending = 0 "
+                          "AND file IS NOT NULL AND at = ? AND action = ? AND who = ? ORDER BY id DESC",
+                          (last.at, last.action, last.who))
+        return [AuditEntry.from_row(r) for r in rows]
+
+    def mark_undone(self, ids: list[int]) -> None:
+        with self.transaction() as tx:
+            for entry_id in ids:
+                tx.query("UPDATE audit SET undone = 1 WHERE id = ?", (entry_id,))
+
+    # A file change is written ahead (bot/admin.py): its rows first, pending, with the whole file before and
+    # after; then the file is replaced; then the rows are finished. A crash in between leaves pending rows
+    # that ``Admin.recover`` finishes or drops by comparing the file on disk with their before and after.
+    def begin_audit(self, changes: list[AuditDraft]) -> list[int]:
+        """Write pending rows for files about to be replaced, in one transaction; their ids, in order."""
+        ids = []
+        with self.transaction() as tx:
+            for c in changes:
+                rows = tx.query(
+                    "INSERT INTO audit(at, who, action, target, file, before, after, source, pending, undoes) "
+                    "VALUES (?,?,?,?,?,?,?,?,1,?) RETURNING id",
+                    (time.time() if c.at is None else c.at, c.who, c.action, c.target, c.file, c.before, c.after,
+                     c.source, c.undoes))
+                ids.append(int(rows[0][0]))  # type: ignore[call-overload]
+        return ids
+
+    def finish_audit(self, ids: list[int]) -> None:
+        """The files of these pending rows are on disk: the rows become history (an undo marks what it undid)."""
+        with self.transaction() as tx:
+            for entry_id in ids:
+                tx.query("UPDATE audit SET undone = 1 WHERE id = "
+                         "(SELECT undoes FROM audit WHERE id = ? AND pending = 1)", (entry_id,))
+                tx.query("UPDATE audit SET pending = 0 WHERE id = ?", (entry_id,))
+
+    def drop_audit(self, ids: list[int]) -> None:
+        """The files of these pending rows were never replaced: the change did not happen."""
+        with self.transaction() as tx:
+            for entry_id in ids:
+                tx.query("DELETE FROM audit WHERE id = ? AND pending = 1", (entry_id,))
+
+    def pending_audit(self) -> list[AuditEntry]:
+        """Rows of changes begun and not finished (a crash, or a writer still at work), oldest first."""
+        rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE pending = 1 ORDER BY id")
+        return [AuditEntry.from_row(r) for r in rows]
+
+    # quiz games and scores (bot/quiz) ---------------------------------------------------------------
+    def save_games(self, games: list[tuple[str, str, str, str]], points: Sequence[tuple[str, str, int, int]] = (),
+                   chat: str | None = None, finished_players: Sequence[str] = ()) -> None:
+        """Save games' states (id, chat, status, state) and credit ``points`` in ``chat``'s all-time scores,
+        in one transaction: a crash can never keep points without the game that earned them, or the reverse."""
+        now = time.time()
+        with self.transaction() as tx:
+            for g in games:
+                tx.query("INSERT INTO quiz_games(id, chat, status, state, updated) VALUES (?,?,?,?,?) "
+                         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, "
+                         "updated = excluded.updated", (*g, now))
+            for user, name, gained, correct in points:
+                tx.query("INSERT INTO quiz_scores(chat, player, name, points, correct, games, updated) "
+                         "VALUES (?,?,?,?,?,0,?) ON CONFLICT(chat, player) DO UPDATE SET name = excluded.name, "
+                         "points = quiz_scores.points + excluded.points, "
+                         "correct = quiz_scores.correct + excluded.correct, updated = excluded.updated",
+                         (chat, user, name, gained, correct, now))
+            for user in finished_players:
+                tx.query("UPDATE quiz_scores SET games = games + 1 WHERE chat = ? AND player = ?", (chat, user))
+
+    def running_games(self) -> list[str]:
+        return [str(r[0]) for r in self.query("SELECT state FROM quiz_games WHERE status = 'running'")]
+
+    def quiz_scores(self, chat: str | None, limit: int = 10) -> list[tuple[str, str, int, int]]:
+        """All-time scores in a chat, or across every chat (a player's points summed) when chat is None."""
+        if chat is None:
+            rows = self.query("SELECT player, MAX(name), SUM(points), SUM(correct) FROM quiz_scores "
+                              "GROUP BY player ORDER BY SUM(points) DESC, player LIMIT ?", (limit,))
+        else:
+            rows = self.query("SELECT player, name, points, correct FROM quiz_scores WHERE chat = ? "
+                              "ORDER BY points DESC, player LIMIT ?", (chat, limit))
+        return [(str(u), str(n), int(p), int(c)) for u, n, p, c in rows]  # type: ignore[call-overload]
+
+    def quiz_settings(self, chat: str) -> str | None:
+        rows = self.query("SELECT data FROM quiz_settings WHERE chat = ?", (chat,))
+        return str(rows[0][0]) if rows else None
+
+    def save_quiz_settings(self, chat: str, data: str) -> None:
+        self.query("INSERT INTO quiz_settings(chat, data) VALUES (?, ?) "
+                   "ON CONFLICT(chat) DO UPDATE SET data = excluded.data", (chat, data))
+

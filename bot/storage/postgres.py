@@ -1,0 +1,112 @@
+"""The shared backend: PostgreSQL, for any number of workers that are one bot.
+
+A small pool of connections per process (psycopg 3); statements run in autocommit unless grouped in
+``transaction()``. Queries are written with ``?`` once (bot/storage/base.py) and turned into psycopg's
+``%s`` here. The schema is never changed behind the workers' backs: ``python -m bot db upgrade`` applies
+migrations under an advisory lock, and opening a database whose schema is behind raises ``SchemaBehind``.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import StorageError
+from .base import Args, Row, SchemaBehind, Storage
+from .migrations import MIGRATIONS, latest
+
+_MIGRATION_LOCK = 0x6D696772  # pg_advisory_xact_lock key for upgrades ("migr")
+
+
+@functools.lru_cache(maxsize=512)
+def to_psycopg(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (the shared SQL has no literal ``?`` or ``%``)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+class _PgTx:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def query(self, sql: str, args: Args = ()) -> list[Row]:
+        cur = self._conn.execute(to_psycopg(sql), tuple(args))
+        return cur.fetchall() if cur.description else []
+
+
+class PostgresStorage(Storage):
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, check_schema: bool = True, max_connections: int = 5,
+                 timeout: float = 10.0) -> None:
+        import psycopg  # imported here: the embedded default never needs the driver
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._psycopg = psycopg
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
+                                    kwargs={"autocommit": True}, name="bot")
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except Exception as exc:
+            self._pool.close()
+            raise StorageError(f"cannot reach the database at {redact(url)} ({type(exc).__name__}: {exc})") from exc
+        if check_schema:
+            missing = {m.version for m in MIGRATIONS} - self.applied_migrations()
+            if missing:
+                self._pool.close()
+                raise SchemaBehind(f"the database at {redact(url)} lacks schema migrations "
+                                   f"{', '.join(map(str, sorted(missing)))} (this bot needs version {latest()}): "
+                                   "run `python -m bot db upgrade`")
+
+    def describe(self) -> str:
+        return f"postgresql:{redact(self.url)}"
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
+        return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
+    def query(self, sql: str, args: Args = ()) -> list[Row]:
+        with self._pool.connection() as conn:
+            cur = conn.execute(to_psycopg(sql), tuple(args))
+            return cur.fetchall() if cur.description else []
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_PgTx]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    def applied_migrations(self) -> set[int]:
+        with self._pool.connection() as conn:
+            exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+            if not exists:
+                return set()
+            return {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+
+    def upgrade(self) -> list[int]:
+        """Every missing migration in one transaction (PostgreSQL's DDL is transactional), under a lock so
+        that workers started together upgrade once."""
+        applied: list[int] = []
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                         "name TEXT NOT NULL, applied DOUBLE PRECISION NOT NULL)")
+            have = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+            for m in sorted(MIGRATIONS, key=lambda m: m.version):
+                if m.version in have:
+                    continue
+                if m.postgres.strip():
+                    conn.execute(m.postgres)
+                conn.execute("INSERT INTO schema_migrations(version, name, applied) VALUES (%s, %s, %s)",
+                             (m.version, m.name, time.time()))
+                applied.append(m.version)
+        return applied
