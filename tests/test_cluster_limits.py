@@ -166,3 +166,16 @@ def test_db_outbox_shows_what_was_given_up_and_why(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "delivered 1" in done.stdout and "undeliverable 1" in done.stdout and "failed 1" in done.stdout
     assert "to chat 777" in done.stdout and "blocked by the user" in done.stdout
+
+
+def test_sweeps_forget_quiet_groups_and_old_failures(store: Storage) -> None:
+    clock = Clock()
+    budget = SendBudget(store, clock=clock)
+    assert budget.claim("-100", group=True) == 0.0
+    outbox = Outbox(store, clock=clock)
+    item = outbox.record("777", "answer", "sendMessage", {"chat_id": "777", "text": "hi"})
+    outbox.give_up(item, "undeliverable", "Forbidden: bot was blocked by the user")
+    assert budget.sweep() == 0 and outbox.sweep() == 0  # still recent
+    clock.now += 8 * 86400
+    assert budget.sweep() == 2  # the bot's row and the group's
+    assert outbox.sweep() == 1 and outbox.failed() == []

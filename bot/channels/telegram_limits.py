@@ -23,6 +23,7 @@ from ..cluster.limits import SendBudget
 log = logging.getLogger(__name__)
 
 UNLIMITED = frozenset({"sendChatAction"})
+SWEEP_EVERY = 1000  # claims
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -52,6 +53,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self.budget = budget
         self.max_retries = max_retries
         self.waits = 0  # claims that had to wait (for the bench)
+        self._claims = 0
 
     async def initialize(self) -> None:
         pass
@@ -82,6 +84,12 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _claim(self, chat: str, group: bool) -> None:
+        self._claims += 1
+        if self._claims % SWEEP_EVERY == 0:  # each claim trims only its own keys: groups that went quiet
+            try:
+                await asyncio.to_thread(self.budget.sweep)
+            except Exception:  # noqa: BLE001 - a later sweep tries again
+                log.exception("could not sweep the send log")
         while True:
             wait = await asyncio.to_thread(self.budget.claim, chat, group)
             if wait <= 0:

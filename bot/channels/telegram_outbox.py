@@ -52,6 +52,7 @@ RECORDED = {"sendMessage": "post", "sendPoll": "post", "editMessageText": "edit"
 UNDELIVERABLE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked", "peer_id_invalid",
                  "group chat was deactivated", "not enough rights", "have no rights to send", "chat_write_forbidden")
 MAX_TEXT = 4096
+SWEEP_INTERVAL = 3600.0  # s
 
 
 @dataclass(frozen=True)
@@ -281,8 +282,12 @@ class OutboxLimiter(BaseRateLimiter[Any]):
     async def _resend_loop(self, bot: Bot, stopping: asyncio.Event) -> None:
         assert self.outbox is not None
         outbox = self.outbox
+        swept = 0.0
         while not stopping.is_set():
             try:
+                if outbox.clock() - swept > SWEEP_INTERVAL:  # failed rows are kept a week for operators
+                    swept = outbox.clock()
+                    await asyncio.to_thread(outbox.sweep)
                 items = await asyncio.to_thread(outbox.claim_due, self.batch)
                 if items:
                     await asyncio.gather(*(self._resend(bot, item) for item in items))
