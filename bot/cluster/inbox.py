@@ -85,7 +85,8 @@ class Inbox:
 
     def waiting(self) -> int:
         """How many updates wait to be handled (for monitoring: it should stay near zero)."""
-        return int(self.storage.query("SELECT COUNT(*) FROM inbox WHERE handled IS NULL")[0][0])  # type: ignore[call-overload]
+        rows = self.storage.query("SELECT COUNT(*) FROM inbox WHERE handled IS NULL")
+        return int(rows[0][0])  # type: ignore[call-overload]
 
     def handled(self, update_id: int) -> bool:
         rows = self.storage.query("SELECT handled FROM inbox WHERE update_id = ?", (update_id,))
