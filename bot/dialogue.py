@@ -34,7 +34,7 @@ from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation
-from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, split_parts
+from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, opening_cut, split_parts
 from .understanding.language import LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
@@ -42,6 +42,7 @@ from .understanding.replies import false_premise_reply, other_language_reply, qu
 log = logging.getLogger(__name__)
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
+EMPTY_STATE = ChatContext().state_json()
 WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
@@ -74,6 +75,7 @@ class Brain:
         self.storage = storage
         self.rng = rng or random.Random(settings.seed)
         self._contexts: dict[str, ChatContext] = {}
+        self._stored: dict[str, str] = {}  # chat -> state_json() of the context as storage holds it
         self._lock = threading.RLock()
 
     @classmethod
@@ -95,23 +97,34 @@ class Brain:
                 saved = self.storage.load_context(chat) if self.storage else None
                 ctx = ChatContext.from_json(saved) if saved else ChatContext()
                 self._contexts[chat] = ctx
+                self._stored[chat] = ctx.state_json()
             return ctx
 
-    def _save(self, chat: str | None, ctx: ChatContext) -> None:
-        if chat is not None and self.storage is not None:
-            self.storage.save_context(chat, ctx.to_json())
+    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False) -> None:
+        """Store the chat's context when the message changed what the next one reads: an off-topic
+        message, or a chat that never got past one, writes nothing (a write per message was a fifth of
+        the time per message with a file database, and its WAL checkpoints most of the slow tail)."""
+        if chat is None or self.storage is None:
+            return
+        state = ctx.state_json()
+        if not force and self._stored.get(chat, EMPTY_STATE) == state:
+            return
+        self.storage.save_context(chat, ctx.to_json())
+        self._stored[chat] = state
 
     def forget(self, chat: str) -> None:
         """/cancel: the chat starts afresh, in memory and in storage."""
         with self._lock:
             self._contexts[chat] = ctx = ChatContext()
-        self._save(chat, ctx)
+        self._save(chat, ctx, force=True)
 
     # the entry points --------------------------------------------------------------------------------
     def reply(self, chat: str | None, user: str | None, text: str) -> Reply:
         mind = self.mind  # one consistent version for the whole message
         text = incoming_text(text)
-        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(text))
+        # a long paste that opens with a question is understood from that question (opening_question):
+        # parsing the paste's first 500 characters too would be thrown away
+        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(opening_cut(text) or text))
 
     def reply_parsed(self, mind: Mind, chat: str | None, user: str | None, text: str, parse: Parse, *,
                      ctx: ChatContext | None = None, fallback: bool = False, fallback_intent: str | None = None,
