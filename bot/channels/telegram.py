@@ -251,7 +251,7 @@ class TelegramFront:
             await admin.publish_app_button(app.bot)  # the admin app in each admin's menu: nobody else's
         quiz = app.bot_data.get("quiz")
         if quiz is not None:
-            await quiz.resume()  # games a restart interrupted carry on, with their points
+            await quiz.resume()  # fire due quiz timers: a restart's or a dead worker's games carry on
 
     # helpers -------------------------------------------------------------------------------------
     @property

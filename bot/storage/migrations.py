@@ -79,6 +79,23 @@ CREATE TABLE quiz_scores (
 CREATE TABLE quiz_settings (chat TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
+# Quiz games live in the database for every worker (bot/quiz/store.py). A game's timers are due events that
+# any worker's poller claims; a poll's id leads any worker to its game; and one running game per chat is
+# the database's rule, not a process's dict. Files from before may hold two running games in one chat
+# (two processes that each resumed it): the one touched last keeps running.
+_QUIZ_SHARED = """
+CREATE TABLE quiz_timers (
+    game TEXT NOT NULL, kind TEXT NOT NULL, number INTEGER NOT NULL, due_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (game, kind));
+CREATE INDEX quiz_timers_due ON quiz_timers(due_at);
+CREATE TABLE quiz_polls (poll_id TEXT PRIMARY KEY, game TEXT NOT NULL, chat TEXT NOT NULL);
+CREATE INDEX quiz_polls_game ON quiz_polls(game);
+UPDATE quiz_games SET status = 'stopped' WHERE status = 'running' AND EXISTS (
+    SELECT 1 FROM quiz_games later WHERE later.chat = quiz_games.chat AND later.status = 'running'
+    AND (later.updated > quiz_games.updated OR (later.updated = quiz_games.updated AND later.id > quiz_games.id)));
+CREATE UNIQUE INDEX quiz_games_one_running ON quiz_games(chat) WHERE status = 'running';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _sqlite_initial, _POSTGRES_INITIAL),
     # "user" is a reserved word in PostgreSQL; the columns are named for what they hold
@@ -103,6 +120,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               "CREATE INDEX inbox_handled ON inbox(handled) WHERE handled IS NOT NULL;"
               "CREATE TABLE cluster_webhook (name TEXT PRIMARY KEY, url TEXT NOT NULL, "
               "fingerprint TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);"),
+    Migration(5, "quiz games shared by workers: due timers, poll ids, one running game per chat",
+              _QUIZ_SHARED, _QUIZ_SHARED),
 )
 
 

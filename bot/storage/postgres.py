@@ -139,6 +139,9 @@ class PostgresStorage(Storage):
     def listen(self, channel: str) -> _PgWakeups:
         return _PgWakeups(self._psycopg, self.url, channel, self._timeout)
 
+    def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
+        return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
     def query(self, sql: str, args: Args = ()) -> list[Row]:
         with self._pool.connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))
