@@ -52,6 +52,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from ..config import Settings
 from ..dialogue import Brain
 from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers, owned_event_loop
+from ..cluster.knowledge import follow
 from ..live import KnowledgeWatcher, Reloader
 from ..locks import KeyedLocks
 from ..logsafety import protect_logs
@@ -647,6 +648,8 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     app = build_application(brain, settings)
     # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
     watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()
+    # ...and, on a shared database, edits made on any worker or host (bot/cluster/knowledge.py)
+    follower = follow(brain.storage, settings, app.bot_data["reloader"]) if brain.storage else None
     web = _start_admin_web(brain, settings, app.bot_data["reloader"]) if settings.admin_web.url else None
     tune_gc()  # after loading everything: see bot/runtime.py
     try:
@@ -662,6 +665,8 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
             run_polling(app)
     finally:
         watcher.stop()
+        if follower is not None:
+            follower.stop()
         if web is not None:
             web.stop()
 

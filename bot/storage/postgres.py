@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import StorageError
-from .base import Args, Row, SchemaBehind, Storage
+from .base import Args, LockBusy, Row, SchemaBehind, Storage
 from .migrations import MIGRATIONS, latest
 
 _MIGRATION_LOCK = 0x6D696772  # pg_advisory_xact_lock key for upgrades ("migr")
@@ -25,6 +26,11 @@ _MIGRATION_LOCK = 0x6D696772  # pg_advisory_xact_lock key for upgrades ("migr")
 def to_psycopg(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (the shared SQL has no literal ``?`` or ``%``)."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for an advisory lock named ``name`` (the same in every process)."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def redact(url: str) -> str:
@@ -81,6 +87,26 @@ class PostgresStorage(Storage):
     def transaction(self) -> Iterator[_PgTx]:
         with self._pool.connection() as conn, conn.transaction():
             yield _PgTx(conn)
+
+    shared = True
+
+    @contextlib.contextmanager
+    def session_lock(self, name: str, timeout: float) -> Iterator[None]:
+        """A session advisory lock on a connection of its own, held until the block ends; it is released
+        by the server if this process dies, so a killed worker never leaves it taken."""
+        key = advisory_key(name)
+        with self._pool.connection() as conn:
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            except self._psycopg.errors.LockNotAvailable as exc:
+                raise LockBusy(f"{name} is held by another worker (waited {timeout:g} s)") from exc
+            finally:
+                conn.execute("SELECT set_config('lock_timeout', '0', false)")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def applied_migrations(self) -> set[int]:
         with self._pool.connection() as conn:
