@@ -54,6 +54,7 @@ from ..dialogue import Brain
 from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers, owned_event_loop
 from ..cluster.knowledge import follow
 from ..live import KnowledgeWatcher, Reloader
+from .telegram_persistence import persistence_for
 from ..locks import KeyedLocks
 from ..logsafety import protect_logs
 from ..reply import Reply
@@ -509,6 +510,8 @@ def build_application(
         .post_init(front.post_init)
         .post_stop(_stop_quiz)
     )
+    if brain.storage is not None:  # /kbedit continues after a restart, or on another worker
+        builder = builder.persistence(persistence_for(brain.storage, settings.admins))
     url = base_url or settings.telegram.api_url
     if url:
         builder = builder.base_url(url).base_file_url(_file_url(url))
