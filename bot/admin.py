@@ -147,9 +147,9 @@ class Admin:
         self.shared = SharedFiles(storage, self.files, self.lock_dir) if storage.shared else None
         self.recover(wait=0.5)  # a busy lock means a live writer, who finishes its own change
         if self.shared is not None:
-            with contextlib.suppress(EditError):  # another host is editing: its revision comes with the next pull
-                with self._cluster_lock(0.5):
-                    self.shared.pull()
+            # another host editing now? its revision comes with the next pull
+            with contextlib.suppress(EditError), self._cluster_lock(0.5):
+                self.shared.pull()
 
     @property
     def knowledge_path(self) -> Path:

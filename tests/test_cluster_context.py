@@ -39,10 +39,12 @@ def test_a_follow_up_continues_on_another_worker(settings: Settings, database: s
         one, other = worker(settings, database, opened), worker(settings, database, opened)
         alone = worker(settings, str(Path(settings.database).with_name("alone.sqlite3")), opened)
         # what one worker answers for the whole conversation is what two workers answer between them
-        expected = [meaning(alone.reply("solo", "u", "who plays winston?")), meaning(alone.reply("solo", "u", "and charon?"))]
+        expected = [meaning(alone.reply("solo", "u", "who plays winston?")),
+                    meaning(alone.reply("solo", "u", "and charon?"))]
         fresh = meaning(alone.reply("fresh", "u", "and charon?"))  # the follow-up with no context
         assert expected[1] != fresh
-        got = [meaning(one.reply("chat", "u", "who plays winston?")), meaning(other.reply("chat", "u", "and charon?"))]
+        got = [meaning(one.reply("chat", "u", "who plays winston?")),
+               meaning(other.reply("chat", "u", "and charon?"))]
         assert got == expected
     finally:
         for storage in opened:

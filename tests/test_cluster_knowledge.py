@@ -129,7 +129,8 @@ def test_two_hosts_editing_at_once_both_apply(hosts: Callable[[str], Host]) -> N
     assert not any(t.is_alive() for t in threads), "an edit never finished"
     assert errors == []
     for host in (a, b):
-        wait_for(f"{Path(host.settings.root).name} holds both edits", lambda host=host: both_in(host))  # type: ignore[misc]
+        wait_for(f"{Path(host.settings.root).name} holds both edits",
+                 lambda host=host: both_in(host))  # type: ignore[misc]
     assert a.knowledge == b.knowledge
 
 
@@ -165,7 +166,8 @@ def test_the_second_of_two_edits_to_one_fact_is_refused_not_lost(hosts: Callable
     assert "changed since you opened it" in str(outcomes[refused[0]])
     year = saved[0][-4:]
     for host in (a, b):  # the one saved is what every host answers, and it is in the database's history
-        wait_for("every host answers the saved value", lambda host=host: year in host.ask("when does ballerina come out?"))  # type: ignore[misc]
+        wait_for("every host answers the saved value",
+                 lambda host=host: year in host.ask("when does ballerina come out?"))  # type: ignore[misc]
     assert [e.action for e in a.storage.audit_log(changes_only=True)] == ["set"]
 
 
@@ -201,7 +203,43 @@ def test_kb_from_the_command_line_of_another_host_reaches_a_running_worker(hosts
     config = copy_project(tmp_path / "operator", model_cache)  # another machine's checkout
     env = {**os.environ, "BOT_CONFIG": str(config), "BOT_DATABASE": pg.url}
     done = subprocess.run([sys.executable, "-m", "bot", "kb", "set", "Ballerina", "release", "12 March 2031",
-                           "--source", "Variety"], env=env, capture_output=True, text=True, timeout=120)
+                           "--source", "Variety"], check=False, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     wait_for("the worker answers the command line's edit",
              lambda: "2031" in worker.ask("when does ballerina come out?"))
+
+
+@pytest.mark.parametrize("point", ["audit-written", "file-replaced", "audit-finished"])
+def test_an_editor_killed_mid_edit_leaves_every_host_on_one_knowledge(hosts: Callable[[str], Host], pg: PgSchema,
+                                                                      tmp_path: Path, model_cache: Path,
+                                                                      point: str) -> None:
+    """kill -9 of `kb set` at each step (bot/crashpoints.py): its advisory lock dies with it, the next editor
+    settles the change by what reached its disk, and the revision the others follow is exactly that."""
+    import os
+    import subprocess
+    import sys
+
+    config = copy_project(tmp_path / "editor", model_cache)
+    env = {**os.environ, "BOT_CONFIG": str(config), "BOT_DATABASE": pg.url, "BOT_CRASH_AT": point}
+    killed = subprocess.run([sys.executable, "-m", "bot", "kb", "set", "Ballerina", "release", "12 March 2031",
+                             "--source", "Variety"], check=False, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode != 0, "the edit was not killed"
+    settings = load_settings(config, env={"BOT_DATABASE": pg.url})
+    settings.admins = [ME.user_id]  # type: ignore[list-item]
+    storage = open_storage(settings.database)
+    try:
+        again = Admin(settings, storage)  # the editor's host starts again: it settles the change
+        assert storage.pending_audit() == []
+        on_disk = Path(settings.knowledge).read_bytes()
+        other = hosts("other")  # another host, and a second edit from it: the lock was freed by the kill
+        other.admin.add_alias(ME, "Ballerina", "the dancer film")
+        survived = b"2031" in on_disk
+        assert survived == (point != "audit-written")  # written before the kill: kept; else never happened
+        wait_for("the other host has the change exactly when it survived",
+                 lambda: (b"2031" in other.knowledge) == survived and b"the dancer film" in other.knowledge)
+        again.shared.pull()  # type: ignore[union-attr]
+        assert Path(settings.knowledge).read_bytes() == other.knowledge
+    finally:
+        storage.close()

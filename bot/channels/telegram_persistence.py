@@ -23,10 +23,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, BasePersistence, BaseHandler, ConversationHandler, PersistenceInput
-from telegram.ext._utils.types import ConversationDict, ConversationKey, CDCData
+from telegram.ext import Application, BaseHandler, BasePersistence, ConversationHandler, PersistenceInput
 
 from ..storage import Storage
+
+# PTB's shapes (telegram.ext._utils.types is private): a conversation's key, its states, callback data
+ConversationKey = tuple[int | str, ...]
+ConversationDict = dict[ConversationKey, object]
+CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
 
 KEPT = ("kbedit",)  # the user_data keys a conversation needs on another worker (the guided edit's draft)
 MAX_AGE = 600.0  # s: a state untouched for longer is an abandoned conversation (telegram_admin.TIMEOUT)
