@@ -59,6 +59,26 @@ def stop_signals_deferred() -> Iterator[None]:
         raise Shutdown(pending[0])
 
 
+def complete(loop: asyncio.AbstractEventLoop, awaitable: Any) -> Any:
+    """``loop.run_until_complete`` that survives a stale stop.
+
+    When an exception (a stop signal's ``Shutdown``) unwinds ``run_until_complete`` in the same loop
+    iteration as its future finishes, the future's "stop the loop" callback is already queued and stays
+    queued; the *next* ``run_until_complete`` then stops at once with "Event loop stopped before Future
+    completed", whatever it was running (that is how a signal as ``serve`` started could end in a
+    traceback inside the shut-down). The stale stop is spent by then, so running the same future again
+    finishes it.
+    """
+    future = asyncio.ensure_future(awaitable, loop=loop)
+    for _ in range(3):
+        try:
+            return loop.run_until_complete(future)
+        except RuntimeError:
+            if future.done():
+                raise
+    return loop.run_until_complete(future)
+
+
 @contextmanager
 def owned_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
     """A new event loop, set as current, built out of the stop signals' reach, and closed on the way out.
@@ -80,8 +100,8 @@ def owned_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
                 pending = asyncio.all_tasks(loop)
                 for task in pending:
                     task.cancel()
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-                loop.run_until_complete(loop.shutdown_asyncgens())
+                complete(loop, asyncio.gather(*pending, return_exceptions=True))
+                complete(loop, loop.shutdown_asyncgens())
             finally:
                 loop.close()
                 asyncio.set_event_loop(None)

@@ -226,9 +226,9 @@ def test_watcher_picks_up_a_file_change_and_keeps_the_old_mind_when_broken(
     other = Admin(admin_settings, open_storage(tmp_path / "other.sqlite3"))  # another process, in effect
     with KnowledgeWatcher(live_brain, interval=0.05):
         other.set_fact(Actor.local_operator(), "Ballerina", "release", "6 June 2025", source="Variety")
-        deadline = time.time() + 1.0
+        deadline = time.time() + 15.0  # the watcher polls every 0.05 s; the bound is for a busy machine
         while "6 June 2025" not in live_brain.reply(None, "u", "when is Ballerina out?").text:
-            assert time.time() < deadline, "the change was not picked up within a second"
+            assert time.time() < deadline, "the change was not picked up"
             time.sleep(0.05)
         good = live_brain.mind
         path.write_text(path.read_text(encoding="utf-8") + "\n  - {subject: nobody}\n", encoding="utf-8")

@@ -51,8 +51,8 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..lifecycle import STOP_SIGNALS, install_early_signal_handlers, owned_event_loop
 from ..cluster.knowledge import follow
+from ..lifecycle import STOP_SIGNALS, complete, install_early_signal_handlers, owned_event_loop
 from ..live import KnowledgeWatcher, Reloader
 from .telegram_persistence import persistence_for
 from ..locks import KeyedLocks
@@ -85,6 +85,7 @@ CONNECTION_POOL_SIZE = 2 * MAX_CONCURRENT_UPDATES  # typing + sendMessage each, 
 # (20 a minute), a 429 wait, retries. Telegram shows an action for 5 s, so it is renewed while waiting.
 TYPING_DELAY = 0.5  # s
 TYPING_RENEW = 4.5  # s
+STOP_STEP_TIMEOUT = 15.0  # s, for each step of the shut-down (see running())
 APOLOGY = "Sorry, something went wrong on my side while answering that. Please try again in a moment."
 NOT_TEXT = "I can only read text. Ask me anything about {title} in words!"
 UNKNOWN_COMMAND = "I don't know that command. Try /help, or just ask me a question."
@@ -578,7 +579,7 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
         server: WebhookServer | None = None
         if webhook is None:
             await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
-                                        drop_pending_updates=drop_pending_updates)
+                                        drop_pending_updates=drop_pending_updates, bootstrap_retries=5)
         else:
             quiet_network_logs(webhook.secret_token)
             server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
@@ -592,15 +593,26 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
         try:
             yield app
         finally:
+            # every step bounded: a stop that hangs (a stuck request, a lost wake-up) must not hang the
+            # process; it is logged and the next step runs
             quiz = app.bot_data.get("quiz")
             if quiz is not None:
-                await quiz.shutdown()
+                await _bounded(quiz.shutdown(), "stopping the quiz")
             if server is not None:
-                await server.stop()
+                await _bounded(server.stop(), "stopping the webhook server")
             if updater.running:
-                await updater.stop()
+                await _bounded(updater.stop(), "stopping the updater")
             if app.running:
-                await app.stop()
+                await _bounded(app.stop(), "stopping the application")
+
+
+async def _bounded(step: Coroutine[Any, Any, Any], what: str, seconds: float = STOP_STEP_TIMEOUT) -> None:
+    try:
+        await asyncio.wait_for(step, seconds)
+    except asyncio.TimeoutError:
+        log.error("%s took over %.0f s; going on with the shut-down", what, seconds)
+    except Exception:
+        log.exception("%s failed; going on with the shut-down", what)
 
 
 async def _set_webhook(app: Application, webhook: WebhookConfig, drop_pending_updates: bool,
@@ -620,13 +632,21 @@ async def _set_webhook(app: Application, webhook: WebhookConfig, drop_pending_up
 
 def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
     """Long polling until SIGINT/SIGTERM (blocking; owns the event loop)."""
-    with owned_event_loop():  # PTB would build one lazily, where a stop signal can tear it (bot/lifecycle.py)
-        app.run_polling(poll_interval=0, timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES,
-                        bootstrap_retries=5, close_loop=False)
+    _run_until_stopped(app, None, poll_timeout=poll_timeout)
 
 
 def run_webhook(app: Application, webhook: WebhookConfig) -> None:
     """Serve the webhook (bot/channels/telegram_webhook.py) until SIGINT/SIGTERM (blocking; owns the loop)."""
+    _run_until_stopped(app, webhook)
+
+
+def _run_until_stopped(app: Application, webhook: WebhookConfig | None, **options: Any) -> None:
+    """``running(app)`` until a stop signal, in a loop of our own (not PTB's ``run_polling``).
+
+    A stop signal only sets an event here, so start-up and shut-down always run to the end; PTB's own
+    runner stops the loop from its signal handler, which raced with a signal landing during start-up and
+    ended in "Event loop stopped before Future completed" inside its shut-down.
+    """
 
     async def serve_until_stopped() -> None:
         loop = asyncio.get_running_loop()
@@ -634,7 +654,7 @@ def run_webhook(app: Application, webhook: WebhookConfig) -> None:
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)  # replaces the early handlers (bot/lifecycle.py)
         try:
-            async with running(app, webhook):
+            async with running(app, webhook, **options):
                 await stop.wait()
         finally:
             for sig in STOP_SIGNALS:
@@ -642,7 +662,7 @@ def run_webhook(app: Application, webhook: WebhookConfig) -> None:
             install_early_signal_handlers()
 
     with owned_event_loop() as loop:  # not asyncio.run: see bot/lifecycle.py
-        loop.run_until_complete(serve_until_stopped())
+        complete(loop, serve_until_stopped())
 
 
 def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
