@@ -243,3 +243,22 @@ def test_an_editor_killed_mid_edit_leaves_every_host_on_one_knowledge(hosts: Cal
         assert Path(settings.knowledge).read_bytes() == other.knowledge
     finally:
         storage.close()
+
+
+def test_the_edit_lock_is_one_for_every_process_and_says_when_it_is_busy(pg: PgSchema) -> None:
+    from bot.storage import LockBusy
+
+    open_storage(pg.url, check_schema=False).upgrade()
+    one, two = open_storage(pg.url), open_storage(pg.url)
+    try:
+        with one.session_lock("bot:test", 1.0):
+            with pytest.raises(LockBusy, match="held by another worker"):
+                with two.session_lock("bot:test", 0.2):
+                    pass
+            with two.session_lock("bot:other", 0.2):  # another name is another lock
+                pass
+        with two.session_lock("bot:test", 1.0):  # released at the block's end
+            pass
+    finally:
+        one.close()
+        two.close()

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -57,6 +58,8 @@ class PostgresStorage(Storage):
 
         self.url = url
         self._psycopg = psycopg
+        self._local_locks: dict[str, threading.Lock] = {}
+        self._local_locks_guard = threading.Lock()
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
         try:
@@ -93,8 +96,23 @@ class PostgresStorage(Storage):
     @contextlib.contextmanager
     def session_lock(self, name: str, timeout: float) -> Iterator[None]:
         """A session advisory lock on a connection of its own, held until the block ends; it is released
-        by the server if this process dies, so a killed worker never leaves it taken."""
+        by the server if this process dies, so a killed worker never leaves it taken. Threads of this
+        process queue on a local lock first: each one waiting in the server would hold a pooled connection
+        that the holder may need."""
         key = advisory_key(name)
+        with self._local_locks_guard:
+            local = self._local_locks.setdefault(name, threading.Lock())
+        started = time.monotonic()
+        if not local.acquire(timeout=timeout):
+            raise LockBusy(f"{name} is held by another thread of this worker (waited {timeout:g} s)")
+        try:
+            with self._held(name, key, max(0.001, timeout - (time.monotonic() - started))):
+                yield
+        finally:
+            local.release()
+
+    @contextlib.contextmanager
+    def _held(self, name: str, key: int, timeout: float) -> Iterator[None]:
         with self._pool.connection() as conn:
             conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
             try:
