@@ -24,7 +24,7 @@ from .answers import Answers
 from .config import Settings
 from .context import ChatContext
 from .handlers import HANDLERS, Turn
-from .handlers.base import entity_ref
+from .handlers.base import entity_ref, unknown_reply
 from .incoming import incoming_text
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
@@ -35,7 +35,7 @@ from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation
-from .understanding.interpreter import STEPS, Env, Interpreter, split_parts
+from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, split_parts
 from .understanding.language import LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
@@ -163,7 +163,8 @@ class Brain:
 
     def env(self, mind: Mind, ctx: ChatContext) -> Env:
         return Env(mind.kb, mind.answers.routes, mind.nlu.parse, mind.questions, mind.languages, mind.scope,
-                   mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence)
+                   mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence,
+                   mind.nlu.gazetteer)
 
     def _settles_alone(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext) -> bool:
         """Another NLU's "no intent fits" still lets through what understanding settles without an intent:
@@ -198,6 +199,11 @@ class Brain:
             return question_map_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it,
                                       mind.questions)
         intent, confidence = it.intent or "out_of_scope", it.confidence
+        if it.verdict.reason == UNKNOWN_SUBJECT:
+            # a name it does not know, or strange words around one it does: say so, never another's fact
+            return unknown_reply(self._turn(mind, parse, ctx, intent, confidence, chat, it), it.verdict.words)
+        if it.verdict.reason == STRAY_NUMBER:
+            return self._fallback(mind, parse, ctx, chat, intent, confidence)
         if it.verdict.reason == "off_topic":
             # The classifier's best guess asks something else than this message: say so, never guess.
             reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(

@@ -12,7 +12,7 @@ import yaml
 from bot.context import ChatContext
 from bot.dialogue import INTERPRETER, Brain, build_mind
 from bot.knowledge import KnowledgeBase
-from bot.storage import Storage, open_storage
+from bot.storage import open_storage
 from bot.understanding.interpreter import STEPS
 
 SECOND_FILM = {
@@ -35,6 +35,8 @@ SECOND_FILM = {
          "aliases": ["mira solberg", "solberg"]},
         {"id": "tomas_vey", "kind": "person", "name": "Tomas Vey", "pronoun": "he", "aliases": ["tomas vey", "vey"]},
         {"id": "edda", "kind": "character", "name": "Edda", "pronoun": "she", "aliases": ["edda"]},
+        {"id": "low_tide", "kind": "film", "name": "Low Tide", "aliases": ["low tide"]},
+        {"id": "inga", "kind": "character", "name": "Inga", "pronoun": "she", "aliases": ["inga"]},
     ],
     "facts": [
         {"subject": "harbour_lights", "relation": "directed_by", "object": "tomas_vey", "source": "review",
@@ -42,6 +44,10 @@ SECOND_FILM = {
         {"subject": "harbour_lights", "relation": "written_by", "object": "mira_solberg", "source": "review",
          "known": "2021-05"},
         {"subject": "harbour_lights", "relation": "starring", "object": "mira_solberg", "role": "edda",
+         "source": "review", "known": "2021-05"},
+        {"subject": "harbour_lights", "relation": "starring", "object": "tomas_vey", "source": "review",
+         "known": "2021-05"},
+        {"subject": "low_tide", "relation": "starring", "object": "mira_solberg", "role": "inga",
          "source": "review", "known": "2021-05"},
     ],
 }
@@ -80,6 +86,8 @@ def test_an_interpretation_is_immutable(brain: Brain) -> None:
     ("where does keanu reeves come from", "nationality", "keanu_reeves"),
     ("is ballerina rated r?", "age_rating", "ballerina"),
     ("what's the running time", "runtime", "ballerina"),
+    ("who's the director of photography", "cinematography_by", "ballerina"),  # a longer cue wins over "director"
+    ("and what about the soundtrack", "music_by", "ballerina"),  # "what about" asks for nothing itself
 ])
 def test_question_map_names_the_relation_asked_on_ballerina(brain: Brain, text: str, relation: str,
                                                             subject: str) -> None:
@@ -254,3 +262,125 @@ def test_names_listed_after_and_are_each_asked(ask) -> None:  # type: ignore[no-
 def test_a_part_the_article_is_silent_on_is_said_so_beside_the_answered_one(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("who directs it and who wrote it?", chat=None)
     assert reply.kind == "answer" and "Len Wiseman" in reply.text and "who wrote Ballerina" in reply.text
+
+
+# --- the guard rules as steps: names set aside, the subject resolved once, then checked ---------------
+
+def test_the_guard_steps_run_in_order_around_the_subject() -> None:
+    names = [s.__name__ for s in STEPS]
+    assert names[0] == "other_names"  # before anything reads the names
+    assert names.index("scope") < names.index("resolve_subject") < names.index("unknown_name") \
+        < names.index("unknown_subject") < names.index("stray_number")
+    assert names.index("follow_up") < names.index("ellipsis") < names.index("question_map")
+
+
+@pytest.mark.parametrize("text, step, unknown", [
+    ("when is windows 12 out", "other_names", "windows 12"),  # a word and a small number: a title
+    ("who directed underworld 2", "other_names", "underworld 2"),  # another instalment
+    ("who is wayne rooney", "other_names", "wayne rooney"),  # a namesake's full name
+    ("who plays rooney", None, None),
+])
+def test_other_names_table(brain: Brain, text: str, step: str | None, unknown: str | None) -> None:
+    it = interpret(brain, text)
+    assert (step in it.steps) if step else ("other_names" not in it.steps)
+    assert (unknown in it.parse.unknown_words) if unknown else not it.parse.unknown_words
+
+
+@pytest.mark.parametrize("text, reason, rule, words", [
+    ("who played rocky", "unknown_subject", "unknown_name", ("rocky",)),
+    ("tell me about underworld awakening", "unknown_subject", "unknown_subject", ("awakening",)),
+    ("what was ana de armas's role in knives out", "unknown_subject", "unknown_subject", ("knives",)),
+    ("is 1883 a spin-off?", "stray_number", "stray_number", ("1883",)),
+])
+def test_guard_verdicts_table(brain: Brain, text: str, reason: str, rule: str, words: tuple[str, ...]) -> None:
+    it = interpret(brain, text)
+    assert not it.verdict.in_scope and (it.verdict.reason, it.verdict.rule, it.verdict.words) == (reason, rule, words)
+    reply = brain.reply(None, None, text)
+    assert reply.kind in ("unknown", "search")
+    assert not any(name in reply.text for name in ("Wiseman", "Rooney is", "John Wick series"))
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("who played captain nemo in harbour lights", "unknown_name"),
+    ("tell me about tomas vey junior", "unknown_subject"),
+    ("is 1883 directed by tomas vey", None),  # a name is there: the number may be its business
+])
+def test_second_film_guard_verdicts(second: Brain, text: str, rule: str | None) -> None:
+    it = interpret(second, text)
+    assert it.verdict.rule == rule if rule else it.verdict.reason != "stray_number"
+
+
+def test_the_subject_is_resolved_once_for_the_handler(brain: Brain) -> None:
+    it = interpret(brain, "who plays winston?")
+    assert it.resolution is not None and it.resolution.entity is not None and it.resolution.entity.id == "winston"
+    described = interpret(brain, "who plays the lead?")
+    assert described.resolution is not None and described.resolution.entity.id == "rooney"
+
+
+# --- dialogue: bare ellipsis, qualifiers, corrections that close with "I mean" ------------------------
+
+@pytest.mark.parametrize("first, fragment, side, wanted", [
+    ("is keanu reeves in ballerina?", "as who?", "role", "John Wick"),
+    ("who does ana de armas play?", "opposite whom?", "company", "Ian McShane"),
+    ("which role does lance reddick have?", "in what movie?", "film", "Ballerina"),
+    ("who plays rooney?", "what movie was that in?", "film", "Ballerina"),
+])
+def test_bare_ellipsis_table(settings, first: str, fragment: str, side: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    brain = Brain.from_settings(settings, open_storage(":memory:"), random.Random(1))
+    brain.reply("e", None, first)
+    it = interpret(brain, fragment, brain.context("e"))
+    assert it.ellipsis == side and it.follow_up
+    assert wanted in brain.reply("e", None, fragment).text
+
+
+@pytest.mark.parametrize("text", ["as who?", "opposite whom?", "in what movie?"])
+def test_ellipsis_needs_a_last_turn(brain: Brain, text: str) -> None:
+    assert interpret(brain, text).ellipsis is None
+
+
+def test_a_fragment_with_a_pronoun_object_is_a_question_of_its_own(brain: Brain) -> None:
+    ctx = ChatContext(last_intent="ask_about_entity", last_by_pronoun={"she": "rooney"},
+                      last_by_kind={"character": "rooney"})
+    assert interpret(brain, "who's playing her?", ctx).ellipsis is None
+
+
+def test_second_film_ellipsis_and_qualifier(second: Brain) -> None:
+    second.reply("q", None, "is mira solberg in it")
+    assert "Edda" in second.reply("q", None, "as who?").text
+    second.reply("r", None, "who plays edda?")
+    assert "Tomas Vey" in second.reply("r", None, "opposite whom?").text
+    assert "Inga" in second.reply(None, None, "what part does mira solberg play in low tide?").text
+    assert "Edda" not in second.reply(None, None, "what part does mira solberg play in low tide?").text
+
+
+@pytest.mark.parametrize("text, wanted, not_wanted", [
+    ("what was ana de armas's role in the 007 film", "Paloma", "Rooney"),  # the film of a character
+    ("what part does ana de armas have in the bond movie", "Paloma", "Rooney"),
+    ("what's keanu's role in chapter 4", "John Wick", "in Ballerina"),
+])
+def test_a_qualifying_film_is_honoured(ask, text: str, wanted: str, not_wanted: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert wanted in reply.text and not_wanted not in reply.text, reply.text
+
+
+def test_a_film_qualifier_without_a_fact_says_it_does_not_know(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who did jason statham play in the transporter movies", chat=None)
+    assert reply.kind == "unknown" and "Rooney" not in reply.text and "Winston" not in reply.text
+
+
+def test_a_film_named_to_be_left_out_is_left_out(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("what was ana de armas in before ballerina", chat=None)
+    assert "No Time To Die" in reply.text and "Rooney" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["nope, charon i mean", "oops, charon i meant", "charon i meant"])
+def test_a_correction_may_close_with_i_mean(brain: Brain, text: str) -> None:
+    ctx = ChatContext(last_intent="ask_actor_of_character")
+    it = interpret(brain, text, ctx)
+    assert it.correction and it.follow_up and it.intent == "ask_actor_of_character"
+
+
+def test_context_is_kept_after_an_off_topic_reply(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "Reddick" in ask("who plays charon?").text
+    assert ask("kung-fu and gun-fu mix").kind in ("unknown", "search")
+    assert "McShane" in ask("and winston?").text

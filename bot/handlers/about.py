@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 from ..reply import Reply
-from .base import Turn, clarify_reply, describe, resolve, stray_numbers, unknown_reply, unknown_subject, who_do_you_mean
+from .base import Turn, clarify_reply, describe, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
 
 
 def handle(turn: Turn) -> Reply | None:
+    """The subject's description and a few facts (the stage resolved it and checked its name)."""
     kb = turn.kb
-    res = resolve(turn, kb.kinds)
+    res = turn.resolution
     if res.options:
         return clarify_reply(turn, res.options)
-    if res.unknown_words:
-        return unknown_reply(turn, res.unknown_words)
     if res.entity is None:
         return who_do_you_mean(turn)
-    if stray_numbers(turn):
-        return None  # "what is 17 * 23": no name, no "it", but a number: not about the film in context
-    strangers = unknown_subject(turn)
-    if strangers:
-        return unknown_reply(turn, strangers)  # "tell me about Underworld Awakening"
     entity = res.entity
     description, desc_facts = describe(kb, entity)
     # Free-text facts (story, box office) say more than links, so they come first.

@@ -8,21 +8,9 @@ from dataclasses import replace
 from ..answers import join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..knowledge.dates import when_of
-from ..nlu.entities import MAX_INSTALMENT
 from ..reply import Reply
-from .base import (
-    Turn,
-    clarify_reply,
-    context_film,
-    current_film,
-    describe,
-    named_film,
-    resolve,
-    stray_numbers,
-    unknown_reply,
-    unknown_subject,
-    who_do_you_mean,
-)
+from ..understanding.resolution import excluded_film
+from .base import Turn, clarify_reply, context_film, current_film, describe, named_film, who_do_you_mean
 
 
 def gather(turn: Turn, entity: Entity) -> list[Fact]:
@@ -44,10 +32,12 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
         named = named_film(turn)
         if route.exclude_current_film:
             # "what else has he made?" leaves out the film we are talking about; "did he direct Underworld?"
-            # asks about the film it names, so that one comes first
-            keep = {named.id} if named else set()
-            left_out = context_film(turn).id
-            found = [f for f in found if f.subject != left_out or f.subject in keep]
+            # asks about the film it names, so that one comes first; "before / besides Ballerina" leaves
+            # the film it names out
+            excluded = excluded_film(turn.scene, turn.used)
+            keep = {named.id} if named and named is not excluded else set()
+            left_out = {context_film(turn).id} | ({excluded.id} if excluded else set())
+            found = [f for f in found if f.subject not in left_out or f.subject in keep]
             found.sort(key=lambda f: f.subject not in keep)
         else:  # "who plays Winston?" means in the film we are talking about, if it says
             film = named or context_film(turn)
@@ -88,23 +78,15 @@ def answer_entities(turn: Turn, facts: list[Fact]) -> list[Entity]:
 
 
 def handle(turn: Turn) -> Reply | None:
+    """The facts of the route's relation about the subject the understanding stage resolved (names it
+    does not know, strange words and stray numbers were its steps' business: unknown_name,
+    unknown_subject, stray_number)."""
     kb, route = turn.kb, turn.route
-    res = resolve(turn, route.about)
+    res = turn.resolution
     if res.options:
         return clarify_reply(turn, res.options)
-    if res.unknown_words:
-        return unknown_reply(turn, res.unknown_words)
     if res.entity is None:
-        # "who played Rocky?": a name the bot has never heard of is not a question to ask back about.
-        if turn.parse.unknown_words:
-            return unknown_reply(turn, tuple(turn.parse.unknown_words))
         return who_do_you_mean(turn)
-    strangers = unknown_subject(turn)
-    if strangers:
-        # "what band does Keanu Reeves play bass in?": the name is known, the question is not
-        return unknown_reply(turn, strangers)
-    if stray_numbers(turn, above=MAX_INSTALMENT):
-        return None  # "is 1883 a spin-off?": not the film in context ("why wasn't 5 shot at once" may be)
     entity = res.entity
     facts = gather(turn, entity)
     in_context = context_film(turn)
@@ -119,7 +101,7 @@ def handle(turn: Turn) -> Reply | None:
         if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):
             return turn.reply(f"utter_{turn.intent}_none", kind="answer", subject=entity.name, film=film.name,
                               entities=[entity.id])
-        return no_fact(turn, entity, label, named=bool(turn.used_mentions))
+        return no_fact(turn, entity, label, named=bool(turn.used))
     first = facts[0]
     answer = answer_text(turn, facts)
     answered = answer_entities(turn, facts)

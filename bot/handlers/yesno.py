@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..answers import join_list
 from ..reply import Reply
-from .base import PRONOUNS, Turn, resolve, unknown_reply, unknown_words, who_do_you_mean
+from ..understanding.resolution import PRONOUNS, Resolution, resolve, unknown_words
+from .base import Turn, unknown_reply, who_do_you_mean
 
 
 def handle(turn: Turn) -> Reply | None:
@@ -14,10 +15,11 @@ def handle(turn: Turn) -> Reply | None:
         kinds = relation.role if field == "role" else relation.object
         check_kinds += list(kinds or []) if kinds != "text" else []
     # The thing asked about is named first or by pronoun; the film may be named, implied, or default.
-    who = resolve(turn, check_kinds, default=False, use_context=False)
+    scene = turn.scene
+    who = resolve(scene, check_kinds, default=False, use_context=False)
     if who.entity is None and not who.options and not who.unknown_words:
         who = _pronoun(turn, check_kinds)
-    film_res = resolve(turn, route.about, skip=turn.used_mentions.copy(), use_context=True)
+    film_res = resolve(scene, route.about, skip=who.used, use_context=True)
     film = film_res.entity or kb.default_subject
     cast_facts = kb.facts_about(film.id, relation.id)
     cast = join_list([kb.name(f.object) + kb.as_role(f) for f in cast_facts])
@@ -29,7 +31,7 @@ def handle(turn: Turn) -> Reply | None:
     elif who.entity is not None:
         who_entity = who.entity
     else:
-        strangers = who.unknown_words or unknown_words(turn)
+        strangers = who.unknown_words or unknown_words(scene)
         if strangers and not _one_name(turn.parse.tokens, strangers):
             # "is it cold in Madrid in March?": words scattered around the sentence are not someone's name
             return unknown_reply(turn, strangers)
@@ -54,9 +56,7 @@ def handle(turn: Turn) -> Reply | None:
                       facts=cast_facts, entities=[film.id, who_entity.id])
 
 
-def _pronoun(turn: Turn, kinds: list[str]):  # type: ignore[no-untyped-def]
-    from .base import Resolution
-
+def _pronoun(turn: Turn, kinds: list[str]) -> Resolution:
     for tok in turn.parse.tokens:
         pronoun = PRONOUNS.get(tok)
         if pronoun in ("he", "she", "they"):

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from ..knowledge import KnowledgeBase
 from .data import TrainingData, load_training_data, marked_names
-from .entities import Gazetteer, Mention, instalment
+from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
 from .text import FILLER, IRREGULAR_VERBS, STOPWORDS, fold, is_word, possessives, tokens
-from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, known_variant, opening
+from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -112,53 +112,9 @@ class NLU:
         covered = {i for m in mentions for i in range(m.start, m.end)}
         unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
                    and t not in FILLER and t not in self.known_words and not t.isdigit()]
-        mentions, unknown = self._set_aside_other_names(toks, mentions, unknown, covered)
+        # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
+        # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
         return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
-
-    def _set_aside_other_names(self, toks: list[str], mentions: list[Mention], unknown: list[str],
-                               covered: set[int]) -> tuple[list[Mention], list[str]]:
-        """Names that look like ones the bot knows but are not: they become unknown phrases, which the
-        handlers decline, while the intent stays the one ranked with them ("who directed ...?").
-
-        - "when is Windows 12 out?": a word and a small number is a title, even when the word is known;
-        - "who is Wayne Rooney?": a one-word name beside a word never seen is someone else's full name;
-        - "who directed the first Die Hard?" when only the fourth is known: another instalment.
-        """
-        def set_aside(span: tuple[int, int], mention: Mention | None = None) -> None:
-            nonlocal unknown
-            if mention is not None:
-                mentions.remove(mention)
-            phrase = toks[span[0]:span[1]]
-            unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
-
-        mentions = list(mentions)
-        for i in range(len(toks) - 1):
-            if i not in covered and i + 1 not in covered and toks[i].isalpha() and toks[i] not in STOPWORDS \
-                    and toks[i + 1].isdigit() and instalment(toks[i + 1]) is not None:
-                set_aside((i, i + 2))
-        for mention in list(mentions):
-            span = self._namesake(toks, mention, unknown, covered) or self.gazetteer.other_instalment(toks, mention)
-            if span is not None:
-                set_aside(span, mention)
-        return mentions, unknown
-
-    def _namesake(self, toks: list[str], mention: Mention, unknown: list[str],
-                  named: set[int]) -> tuple[int, int] | None:
-        """The span of a full name the one-word `mention` is only part of, or None."""
-        if mention.end - mention.start != 1 or mention.score < 100:
-            return None
-        if not all(self.kb.entities[i].pronoun in ("he", "she") for i in mention.entity_ids):
-            return None
-        def stranger(i: int) -> bool:
-            """A word the bot has never seen and no typo of one ("palys"): beside a name, even two known
-            words run together ("Goodman") are more likely the rest of that name."""
-            return 0 <= i < len(toks) and i not in named and toks[i] in unknown and \
-                not known_variant(toks[i], self.known_words, joined=False)
-        if stranger(mention.start - 1):
-            return mention.start - 1, mention.end
-        if stranger(mention.end):
-            return mention.start, mention.end + 1
-        return None
 
     @property
     def vocab(self) -> IntentVocabulary:

@@ -59,7 +59,7 @@ FILLER = frozenset(
     mean wondering wonder curious quick question quickly idea think guess bet reckon suppose man dude bro
     mate pal folks cool nice great awesome fine alright true correct wow omg plz pls please yeah yea yep ya
     okay ok guys tho though actually kinda sorta wanna gonna gotta lemme gimme gal fam bruh rn ngl smh hey
-    yo ooh oh besides else except apart""".split()
+    yo ooh oh besides else except apart remind recall forgot forget forgotten""".split()
 )
 # Irregular verb forms no suffix rule reaches ("gave" is no name): known words for telling names apart,
 # not vocabulary (they never make an intent fit a question)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ..nlu import Parse
 from .questions import Question
+from .resolution import Resolution
 
 QuestionKind = Literal["wh", "yesno", "list", "about", "chitchat", "empty", "other_language"]
 YES_NO_OPENERS = frozenset("is are was were does do did has have had will would can could should am".split())
@@ -44,6 +45,8 @@ class Interpretation:
     source_request: bool = False  # "says who?": the last question again, with its source
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
     premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
+    resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
+    ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
     verdict: Verdict = field(default_factory=Verdict)
     steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)
 

@@ -22,16 +22,20 @@ from ..knowledge import KnowledgeBase
 from ..nlu import Parse
 from ..nlu.text import STOPWORDS, tokens
 from .interpretation import Interpretation, Verdict, polarity_of, question_kind
+from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
+from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
+from .resolution import Scene, resolve, stray_numbers, unknown_subject as strangers_in_question
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
 FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
-CORRECTION_OPENERS = frozenset("sorry no nope wait oops actually rather".split())
+CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rather".split())
 CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"))
+CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
@@ -40,6 +44,21 @@ PART_SPLIT = re.compile(
     r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=and\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
     re.IGNORECASE)
 MAX_PARTS = 3
+SUBJECT_HANDLERS = frozenset({"facts", "about"})
+UNKNOWN_SUBJECT = "unknown_subject"  # verdict reasons the Brain routes: say the name is unknown...
+STRAY_NUMBER = "stray_number"  # ...or leave it to the search fallback
+# Bare ellipsis: the side of the last fact a fragment asks for, by its words (English function words and
+# film talk, no film's names), tried in this order.
+ELLIPSIS_CUES = (
+    ("role", frozenset("as playing role character part".split())),
+    ("company", frozenset("opposite alongside with beside besides costar costars co else together".split())),
+    ("film", frozenset("film movie flick picture one".split())),
+)
+ELLIPSIS_WH = frozenset("who whom what which".split())
+ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
+    "in is was s does did do that this he she they him her them star stars starring starred acting".split())
+ELLIPSIS_LENGTH = 6
+ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 
 
 class RouteLike(Protocol):
@@ -67,6 +86,7 @@ class Env:
     context: ChatContext
     threshold: float
     follow_up_confidence: float
+    gazetteer: Gazetteer | None = None  # for names of other instalments ("Underworld 2")
 
     def handler(self, intent: str | None) -> str | None:
         route = self.routes.get(intent or "")
@@ -100,11 +120,21 @@ def _fresh(text: str, parse: Parse) -> Interpretation:
 
 
 def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: object) -> Interpretation:
-    fresh = _fresh(text, env.parse(text))
+    fresh = _fresh(text, set_aside_other_names(env.parse(text), env)[0])
     return replace(fresh, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
 
 
 # --- the steps, in order -------------------------------------------------------------------------------
+
+@step
+def other_names(it: Interpretation, env: Env) -> Interpretation:
+    """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
+    Hard") become unknown phrases before anything else reads the names (bot/understanding/names.py,
+    its RULES in order). The classifier's intent stays: "who directed the first Die Hard?" is still a
+    director question, about a film the bot does not know."""
+    parse, spoke = set_aside_other_names(it.parse, env)
+    return _mark(it, "other_names", parse=parse) if spoke else it
+
 
 @step
 def opening_question(it: Interpretation, env: Env) -> Interpretation:
@@ -193,24 +223,30 @@ def _listed_names(it: Interpretation, env: Env) -> list[str]:
 
 @step
 def correction(it: Interpretation, env: Env) -> Interpretation:
-    """ "sorry, I meant Charon", "no wait, Rooney", "I meant Ballerina actually": the last question again
-    with what the correction names, or the corrected question when it asks one ("no, I mean who directs
-    it"). Words that are part of a name ("No Time To Die") are no correction."""
+    """ "sorry, I meant Charon", "no wait, Rooney", "I meant Ballerina actually", "nope, Winston I mean":
+    the last question again with what the correction names, or the corrected question when it asks one
+    ("no, I mean who directs it"). The "I mean" may open or close it. Words that are part of a name ("No
+    Time To Die") are no correction."""
     toks = it.parse.tokens
-    if not env.context.last_intent or not toks or 0 in it.parse.mentioned_tokens:
+    if not env.context.last_intent or not toks:
         return it
     k = 0
-    while k < len(toks) and toks[k] in CORRECTION_OPENERS:
+    while k < len(toks) and toks[k] in CORRECTION_OPENERS and k not in it.parse.mentioned_tokens:
         k += 1
     for phrase in CORRECTION_PHRASES:
         if tuple(toks[k:k + len(phrase)]) == phrase:
             k += len(phrase)
             break
-    if k == 0 or k >= len(toks):
+    end = len(toks)
+    for phrase in CORRECTION_CLOSERS:  # "winston I meant": the phrase closing it
+        if end - len(phrase) > k and tuple(toks[end - len(phrase):end]) == phrase:
+            end -= len(phrase)
+            break
+    if (k == 0 and end == len(toks)) or k >= end:
         return it
-    if k == 1 and toks[0] in ("actually", "rather") and len(toks) > 3:
+    if k == 1 and end == len(toks) and toks[0] in ("actually", "rather") and len(toks) > 3:
         return it  # "actually, who directs it?" is a question of its own, handled as one
-    rest = toks[k:]
+    rest = toks[k:end]
     while rest and rest[-1] in CORRECTION_TAILS:
         rest = rest[:-1]
     if not rest:
@@ -255,6 +291,46 @@ def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
+def ellipsis(it: Interpretation, env: Env) -> Interpretation:
+    """A bare fragment that only means something with the last turn's fact: "as who?", "playing who?"
+    (the role the last person plays), "opposite who?", "alongside whom?" (the rest of the last film's
+    cast), "in what movie?", "which film was that?" (the last question again: its answer names the
+    film). Nothing may be named; pronouns and filler may stand around the cue. The route is found from
+    the routes' own fields (a relation with roles, read from the side the fragment asks for), so
+    another film's files need no change."""
+    if it.follow_up or it.parse.mentions or not env.context.last_intent:
+        return it
+    last = env.routes.get(env.context.last_intent)
+    if last is None or last.handler not in FACT_HANDLERS:
+        return it
+    toks = it.parse.tokens
+    if not toks or len(toks) > ELLIPSIS_LENGTH or not any(t in ELLIPSIS_WH for t in toks):
+        return it
+    if any(t not in ELLIPSIS_WORDS and t not in ELLIPSIS_WH and t not in FOLLOW_UP_FILLER for t in toks):
+        return it
+    side = next((name for name, words in ELLIPSIS_CUES if any(t in words for t in toks)), None)
+    if side is None or (side == "role" and any(t in ELLIPSIS_PRONOUNS for t in toks)):
+        return it  # "who's playing her?" is a question of its own: who plays the character she is
+    intent = env.context.last_intent if side == "film" else _route_for_side(env, side)
+    if intent is None:
+        return it
+    return _mark(it, "ellipsis", intent=intent, follow_up=True, ellipsis=side,
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _route_for_side(env: Env, side: str) -> str | None:
+    """The fact route reading a relation with roles (a cast) for the side asked: the role a person
+    plays ("as who?") or the people of a film ("opposite who?")."""
+    given, want = ("object", "role") if side == "role" else ("subject", "object")
+    for name, route in env.routes.items():
+        if route.handler != "facts" or getattr(route, "given", "") != given or getattr(route, "want", "") != want:
+            continue
+        if any(env.kb.relations[r].role for r in route.relations if r in env.kb.relations):
+            return name
+    return None
+
+
+@step
 def bare_mention(it: Interpretation, env: Env) -> Interpretation:
     """ "Keanu?" with nothing asked before and a weak classifier: a name and filler means "tell me about"."""
     if it.follow_up or it.confidence >= env.threshold or not it.parse.mentions:
@@ -277,7 +353,7 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     an intent reads is cued as strongly ("how long until it's out?" is the release)."""
     if it.follow_up and it.intent in env.routes:
         return it
-    asked = env.questions.asked(it.parse.tokens, frozenset(it.parse.mentioned_tokens))
+    asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
     if not asked:
         return it
     subject = _map_subject(it, env, asked)
@@ -302,15 +378,46 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
                 for i in range(m.start, m.end)}
     outside = frozenset(range(len(it.parse.tokens))) - in_names
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
-    if mine & {a.question.relation for a in fitting + named}:
+    mine_cued = mine & {a.question.relation for a in fitting + named}
+    if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
-    if best.question.relation in read or routed >= best.strength:
+    if best.question.relation in read:
         return _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
+    if routed >= best.strength:
+        rerouted = _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
+        # a tie the classifier did not take up for a fact intent ("is there a *trailer* *out*?" read as
+        # off-topic) is the relation no intent reads: the honest answer, not "that's outside what I know"
+        if rerouted is not it or env.handler(it.intent) in FACT_HANDLERS:
+            return rerouted
     return _mark(it, "question_map", asked=best.question, subject=subject,
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine: set[str]) -> bool:
+    """The classifier's relation is cued only inside a longer cue of another: "*director* of
+    photography" asks for the cinematographer, not the director."""
+    best = fitting[0]
+    if best.question.relation in mine:
+        return False
+    toks = it.parse.tokens
+    skip = frozenset(it.parse.mentioned_tokens)
+    longer = env.questions.span(toks, best.question.relation, skip)
+    # the classifier's cue may sit inside a name ("the *Director*"): only the longer cue's words are left out
+    return bool(longer) and not any(env.questions.span(toks, r, longer) for r in mine)
+
+
+def _cue_skip(it: Interpretation, env: Env) -> frozenset[int]:
+    """Words that cue no relation: names ("Die Hard" asks nothing about dying), a follow-up opener."""
+    return frozenset(it.parse.mentioned_tokens) | _opener(it.parse.tokens)
+
+
+def _opener(toks: list[str]) -> frozenset[int]:
+    """The follow-up opener's words ("what *about* the music?"): they ask for nothing themselves."""
+    longest = max((len(s) for s in FOLLOW_UP_STARTS if tuple(toks[:len(s)]) == s), default=0)
+    return frozenset(range(longest))
 
 
 def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> Interpretation:
@@ -379,16 +486,22 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     """ "Why did Chad Stahelski direct Ballerina?", "what does Daniel Craig play in it?": the question takes
     as given that someone holds a part in a film (a relation cued by its words, with a person as its
     object) that the knowledge gives to others. The answer corrects it from the facts rather than
-    dodging. Yes/no questions are not premises: they ask, and their handler answers no."""
-    if it.follow_up or env.handler(it.intent) == "yesno" or it.kind == "yesno":
+    dodging. Yes/no questions are not premises: they ask, and their handler answers no ("why is he the
+    director?" is a why-question, whatever intent the classifier finds nearest)."""
+    if it.follow_up or it.kind == "yesno":  # the form decides, not the classifier's nearest intent
         return it
     kb, parse = env.kb, it.parse
-    asked = env.questions.asked(parse.tokens, frozenset(parse.mentioned_tokens))
+    # a character named for a relation's word ("the Director") cues that relation here: the premise is
+    # about the people and films named, never about a character
+    film_kind = kb.default_subject.kind
+    names = frozenset(i for m in parse.mentions
+                      if any(kb.entities[e].kind in ("person", film_kind) for e in m.entity_ids)
+                      for i in range(m.start, m.end))
+    asked = env.questions.asked(parse.tokens, names)
     person_relations = [a.question.relation for a in asked if a.question.relation in kb.relations
                         and "person" in (kb.relations[a.question.relation].object or [])]
     if not person_relations:
         return it
-    film_kind = kb.default_subject.kind
     people = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"]
     films = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == film_kind]
     if len(set(people)) != 1:
@@ -425,6 +538,69 @@ def scope(it: Interpretation, env: Env) -> Interpretation:
     if not words:
         return it
     return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words), rule))
+
+
+@step
+def resolve_subject(it: Interpretation, env: Env) -> Interpretation:
+    """Whom a fact or "tell me about" question is about, resolved once (bot/understanding/resolution.py:
+    a name, a pronoun, a description such as "the lead", the chat's context, the film by default), so
+    that the checks after it and the handler read one answer. Yes/no questions resolve their two sides
+    in their handler."""
+    handler = env.handler(it.intent)
+    if handler not in SUBJECT_HANDLERS or it.resolution is not None:
+        return it
+    kinds = list(env.routes[it.intent or ""].about) if handler == "facts" else list(env.kb.kinds)
+    return _mark(it, "resolve_subject", resolution=resolve(_scene(it, env), kinds))
+
+
+@step
+def unknown_name(it: Interpretation, env: Env) -> Interpretation:
+    """The question names something the bot does not know ("who played *Rocky*?", "the lead in
+    *Barbie*", "who directed *Underworld 2*?"): it says it does not know that name, never gives a fact
+    about something else. A name it knows with strange words around it is unknown_subject's."""
+    res = it.resolution
+    if res is None or res.options:
+        return it
+    words = res.unknown_words
+    if not words and res.entity is None and env.handler(it.intent) == "facts":
+        words = tuple(it.parse.unknown_words)
+    if not words:
+        return it
+    return _mark(it, "unknown_name", verdict=Verdict(False, UNKNOWN_SUBJECT, tuple(words), "unknown_name"))
+
+
+@step
+def unknown_subject(it: Interpretation, env: Env) -> Interpretation:
+    """A known name, but unknown words that make the question one the bot cannot answer: a word
+    extending the name ("Underworld *Awakening*"), a work named after "in" or "of" ("Ana's role in
+    *Knives* Out"), or unknown words making most of a short question ("what *band* does Keanu play *bass*
+    in?"). A long, chatty message's unknown words are its chatter: not enough."""
+    res = it.resolution
+    if res is None or res.entity is None:
+        return it
+    words = strangers_in_question(_scene(it, env), res.used)
+    if not words:
+        return it
+    return _mark(it, "unknown_subject", verdict=Verdict(False, UNKNOWN_SUBJECT, words, "unknown_subject"))
+
+
+@step
+def stray_number(it: Interpretation, env: Env) -> Interpretation:
+    """A number outside any name, with nothing named or pointed at ("what is 17 * 23", "is 1883 a
+    spin-off?"): not about the film in context, so the search fallback decides. Fact questions allow
+    an instalment's number ("why wasn't 5 shot at once"); "tell me about" allows none."""
+    res = it.resolution
+    if res is None or res.entity is None:
+        return it
+    above = MAX_INSTALMENT if env.handler(it.intent) == "facts" else 0
+    if not stray_numbers(it.parse, above):
+        return it
+    numbers = tuple(t for t in it.parse.tokens if t.isdigit())
+    return _mark(it, "stray_number", verdict=Verdict(False, STRAY_NUMBER, numbers, "stray_number"))
+
+
+def _scene(it: Interpretation, env: Env) -> Scene:
+    return Scene(env.kb, it.parse, env.context, env.known_words)
 
 
 class Interpreter:

@@ -54,14 +54,19 @@ class Cue:
         return sum(len(p) for p in self.pieces)
 
     def found(self, toks: list[str], skip: frozenset[int]) -> bool:
-        start = 0
+        return self.where(toks, skip) is not None
+
+    def where(self, toks: list[str], skip: frozenset[int]) -> frozenset[int] | None:
+        """The token indices the cue's pieces take, or None when it is not there."""
+        start, taken = 0, set()
         for n, piece in enumerate(self.pieces):
             limit = len(toks) if n == 0 else min(len(toks), start + MAX_GAP + len(piece))
             at = _find(toks, piece, start, limit, skip)
             if at < 0:
-                return False
+                return None
+            taken.update(range(at, at + len(piece)))
             start = at + len(piece)
-        return True
+        return frozenset(taken)
 
 
 def _find(toks: list[str], piece: tuple[str, ...], start: int, limit: int, skip: frozenset[int]) -> int:
@@ -104,6 +109,18 @@ class QuestionMap:
         """Relations the words cue, strongest first; words inside names (``skip``) do not count:
         "Die Hard" asks nothing about dying."""
         return list(self._asked(tuple(toks), skip))
+
+    def span(self, toks: list[str], relation: str, skip: frozenset[int] = frozenset()) -> frozenset[int]:
+        """The tokens of the longest cue of ``relation`` in the words (empty: not cued)."""
+        best: frozenset[int] = frozenset()
+        for question, cues in self._cues:
+            if question.relation != relation:
+                continue
+            for cue in cues:
+                at = cue.where(toks, skip)
+                if at is not None and len(at) > len(best):
+                    best = at
+        return best
 
     @functools.lru_cache(maxsize=4096)
     def _asked(self, toks: tuple[str, ...], skip: frozenset[int]) -> tuple[Asked, ...]:

@@ -1,0 +1,213 @@
+"""Whom or what a question is about: a name, a pronoun, the chat's context, a description, the default.
+
+    res = resolve(scene, kinds=["character"])      # -> Resolution(entity | options | unknown words, used)
+
+Pure functions of a ``Scene`` (the knowledge, the parse, the chat's context, the words the bot knows):
+the understanding stage resolves the subject once (interpreter.py: ``resolve_subject``) and the handlers
+read the result; nothing here mutates anything. ``used`` says which mentions the subject took, so that
+another name in the message can qualify it ("Ana's role in *No Time To Die*").
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from ..context import ChatContext
+from ..knowledge import Entity, KnowledgeBase
+from ..nlu import Parse
+from ..nlu.text import tokens
+from ..nlu.vocab import content_words, known_variant
+
+PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
+            "herself": "she", "it": "it", "its": "it", "they": "they", "them": "they", "their": "they"}
+# Words that pick one reading of an ambiguous name: "john wick the character".
+KIND_WORDS = {"film": "film", "movie": "film", "flick": "film", "series": "series", "franchise": "series",
+              "saga": "series", "universe": "series", "character": "character", "role": "character",
+              "actor": "person", "actress": "person", "person": "person", "director": "person"}
+FILM_WORDS = frozenset({"film", "movie", "flick", "one", "installment", "instalment", "entry"})
+SHORT_QUESTION = 4  # content words besides the names
+PLACE_WORDS = frozenset({"in", "of", "from", "on"})
+ARTICLES = frozenset({"the", "a", "an"})
+EXCLUDING = frozenset({"before", "besides", "except", "excluding", "outside", "beyond", "prior"})
+EXCLUDING_PAIRS = frozenset({("other", "than"), ("apart", "from"), ("aside", "from"), ("prior", "to")})
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What resolving reads: the knowledge, the message's parse, the chat's context, the known words."""
+
+    kb: KnowledgeBase
+    parse: Parse
+    context: ChatContext
+    known_words: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    entity: Entity | None = None
+    options: tuple[Entity, ...] = ()  # more than one: ask which
+    unknown_words: tuple[str, ...] = ()  # the question names something we do not know
+    used: frozenset[int] = field(default_factory=frozenset)  # indices of the mentions it took
+
+
+def unknown_words(scene: Scene) -> tuple[str, ...]:
+    # several words are a name set aside on purpose ("underworld 2"), never a typo
+    return tuple(w for w in scene.parse.unknown_words if " " in w or not known_variant(w, scene.known_words))
+
+
+def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),
+            use_context: bool = True) -> Resolution:
+    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default."""
+    kb, parse, ctx = scene.kb, scene.parse, scene.context
+    kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
+    # When several things are named, the last usually is what the question is about:
+    # "we saw John Wick 4, but who is directing the Ballerina movie?"
+    for index, mention in reversed(list(enumerate(parse.mentions))):
+        if index in skip:
+            continue
+        candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
+        if len(candidates) > 1 and kind_hint:
+            candidates = [e for e in candidates if e.kind in kind_hint] or candidates
+        if len(candidates) > 1 and parse.tokens[:1] == ["who"]:  # "who is John Wick?" asks about someone
+            candidates = [e for e in candidates if e.pronoun in ("he", "she")] or candidates
+        if len(candidates) == 1:
+            return Resolution(candidates[0], used=skip | {index})
+        if candidates:
+            return Resolution(options=tuple(candidates), used=skip | {index})
+    if use_context:
+        for tok in parse.tokens:
+            pronoun = PRONOUNS.get(tok)
+            entity_id = ctx.last_by_pronoun.get(pronoun) if pronoun else None
+            if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
+                return Resolution(kb.entities[entity_id], used=skip)
+    strangers = unknown_words(scene)
+    if strangers:
+        return Resolution(unknown_words=strangers, used=skip)
+    described = described_entity(scene, kinds, skip)  # after the strangers: "the lead in Barbie" is not ours
+    if described is not None:
+        return described
+    if use_context:
+        # the thing talked about most recently, if it is of a wanted kind ("the plot" of the last film or
+        # series named, whichever came last)
+        recent = ctx.last_by_pronoun.get("it")
+        if recent in kb.entities and kb.entities[recent].kind in kinds:
+            return Resolution(kb.entities[recent], used=skip)
+        for kind in kinds:
+            entity_id = ctx.last_by_kind.get(kind)
+            if entity_id in kb.entities and kind != kb.default_subject.kind:
+                return Resolution(kb.entities[entity_id], used=skip)
+        film = ctx.last_by_kind.get(kb.default_subject.kind)
+        if film in kb.entities and kb.default_subject.kind in kinds:
+            return Resolution(kb.entities[film], used=skip)
+    if default and kb.default_subject.kind in kinds:
+        return Resolution(kb.default_subject, used=skip)
+    return Resolution(used=skip)
+
+
+def named_film(scene: Scene, used: frozenset[int]) -> Entity | None:
+    """The film this message names besides the entity asked about: by its title, or as the film of a
+    character ("the 007 film", "the Bond movie": the one film the knowledge casts that character in)."""
+    kb, parse = scene.kb, scene.parse
+    kind = kb.default_subject.kind
+    for index, mention in enumerate(parse.mentions):
+        if index in used:
+            continue
+        films = [i for i in mention.entity_ids if kb.entities[i].kind == kind]
+        if len(films) == 1:
+            return kb.entities[films[0]]
+        if mention.end < len(parse.tokens) and parse.tokens[mention.end] in FILM_WORDS:
+            homes = {f.subject for i in mention.entity_ids for r in kb.relations.values() if r.role
+                     for f in kb.facts_with_role(i, r.id)
+                     if f.subject in kb.entities and kb.entities[f.subject].kind == kind}
+            if len(homes) == 1:
+                return kb.entities[homes.pop()]
+    return None
+
+
+def excluded_film(scene: Scene, used: frozenset[int]) -> Entity | None:
+    """The film a question names to leave out: "what was she in *before* Ballerina", "*besides* Chapter 4",
+    "*other than* Ballerina"."""
+    film = named_film(scene, used)
+    if film is None:
+        return None
+    toks = scene.parse.tokens
+    for mention in scene.parse.mentions:
+        if film.id in mention.entity_ids:
+            before = toks[max(0, mention.start - 3):mention.start]
+            while before and before[-1] in ARTICLES:
+                before = before[:-1]
+            if before and (before[-1] in EXCLUDING or tuple(before[-2:]) in EXCLUDING_PAIRS):
+                return film
+    return None
+
+
+def context_film(scene: Scene) -> Entity:
+    """The film talked about last in this chat, else the knowledge's own."""
+    kb = scene.kb
+    film = scene.context.last_by_kind.get(kb.default_subject.kind)
+    return kb.entities.get(film or "", kb.default_subject)
+
+
+def current_film(scene: Scene, used: frozenset[int]) -> Entity:
+    """The film named in this message (other than the entity asked about), else the one in context."""
+    return named_film(scene, used) or context_film(scene)
+
+
+def described_entity(scene: Scene, kinds: list[str], used: frozenset[int] = frozenset()) -> Resolution | None:
+    """ "who plays the lead?": a relation's descriptor ("the lead" for main_character) stands for its
+    object in the current film. None if the message uses no descriptor; nothing resolved if the film
+    has no such fact (the lead of a film the knowledge has no lead for is not our film's lead)."""
+    kb, parse = scene.kb, scene.parse
+    text = f" {' '.join(parse.tokens)} "
+    for relation in kb.relations.values():
+        if relation.literal or not set(relation.object) & set(kinds):
+            continue
+        for descriptor in relation.descriptors:
+            if _spaced(descriptor) not in text:
+                continue
+            film = current_film(scene, used)
+            # "the director of Ballerina": Ballerina is how he was named, not a film asked about
+            taken = used | {i for i, m in enumerate(parse.mentions) if film.id in m.entity_ids}
+            facts = [f for f in kb.facts_about(film.id, relation.id) if f.object in kb.entities]
+            if not facts:
+                return Resolution(unknown_words=(descriptor,), used=taken)
+            return Resolution(kb.entities[facts[0].object], used=taken)
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _spaced(phrase: str) -> str:
+    """A phrase's tokens padded with spaces (" the lead "), to match whole words; worked out once."""
+    return f" {' '.join(tokens(phrase))} "
+
+
+def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
+    """Words the bot does not know that make a question about a known name one it cannot answer:
+    a word extending the name ("Underworld *Awakening*", "Lionsgate *Bridge*"), or unknown words making
+    most of a short question ("what *band* does Keanu play *bass* in?"). Unknown words in a longer, chatty
+    message ("me and my mates *saw* JW4 and we're *arguing* about who directs Ballerina, can you *settle*
+    it") are mostly its chatter: not enough."""
+    strangers = unknown_words(scene)
+    if not strangers:
+        return ()
+    parse = scene.parse
+    toks = parse.tokens
+    # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
+    after_place = {i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
+                   for i, t in enumerate(toks) if t in PLACE_WORDS}
+    taken = [parse.mentions[i] for i in used if i < len(parse.mentions)]
+    beside = {m.start - 1 for m in taken} | {m.end for m in taken}
+    if any(0 <= i < len(toks) and toks[i] in strangers for i in after_place | beside):
+        return strangers
+    asked = content_words(toks, parse.mentioned_tokens)
+    if len(strangers) >= 2 and len(strangers) > len(asked) / 2 and len(asked) <= SHORT_QUESTION:
+        return strangers
+    return ()
+
+
+def stray_numbers(parse: Parse, above: int = 0) -> bool:
+    """A number (greater than `above`) outside any name, with nothing named or pointed at ("what is
+    17 * 23", "is 1883 a spin-off?"): the question is not about the film in context."""
+    if parse.mentions or any(t in PRONOUNS for t in parse.tokens):
+        return False
+    return any(t.isdigit() and int(t) > above for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens)
