@@ -179,6 +179,13 @@ class Admin:
         return EntityView(ent.id, ent.kind, ent.name, tuple(ent.aliases),
                           tuple(fact_view(kb, f, index[id(f)]) for f in facts))
 
+    def fact_fingerprint(self, actor: Actor, entity: str, relation: str) -> str:
+        """The (entity, relation) facts' fingerprint now, for a later change's ``expect=`` (``fact_revision``):
+        a guided edit opened here and saved later is refused if someone changed those facts in between."""
+        self.require(actor, f"show {entity}")
+        kb = KnowledgeBase.load(self.knowledge_path)
+        return fact_revision(kb, resolve_entity(kb, entity).id, resolve_relation(kb, relation).id)
+
     def relations_for(self, kind: str) -> list[tuple[str, str]]:
         """(id, label) of the relations an entity of this kind can be the subject of, for a guided edit."""
         kb = KnowledgeBase.load(self.knowledge_path)

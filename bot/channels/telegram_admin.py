@@ -31,7 +31,7 @@ from telegram.ext import (
 from ..admin import Actor, Admin, Change, EntityView
 from ..config import Settings
 from ..dialogue import Brain
-from ..errors import BotError, NotAdminError
+from ..errors import BotError, ChangedError, NotAdminError
 from ..live import Reloader
 from ..storage import Storage, open_storage
 from . import telegram_render as render
@@ -285,6 +285,9 @@ class TelegramAdmin:
         current = await asyncio.to_thread(self.admin.show, _actor(update), state["entity"], state["relation"])
         now = "; ".join(f"{f.value} ({f.attribution}, {f.known})" for f in current.facts) or "nothing yet"
         state["current"] = now
+        # what the admin saw: saving is refused if another admin (any worker) changes it meanwhile
+        state["expect"] = await asyncio.to_thread(self.admin.fact_fingerprint, _actor(update), state["entity"],
+                                                  state["relation"])
         await self._at(update, context, VALUE)
         await self._send(update, f"{state['entity_name']} · {state['relation']}\nNow: {now}\n\n"
                                  "Send the new value.")
@@ -346,7 +349,16 @@ class TelegramAdmin:
         operation: Callable[..., Change] = self.admin.set_fact if query.data == "kbe:save" else self.admin.add_fact
         try:
             change = await asyncio.to_thread(operation, _actor(update), state["entity"], state["relation"],
-                                             state["value"], state["source"])
+                                             state["value"], state["source"], expect=state.get("expect"))
+        except ChangedError as exc:  # another admin saved first: show it, and let this one decide again
+            current = await asyncio.to_thread(self.admin.show, _actor(update), state["entity"], state["relation"])
+            state["current"] = "; ".join(f"{f.value} ({f.attribution}, {f.known})" for f in current.facts) \
+                or "nothing yet"
+            state["expect"] = await asyncio.to_thread(self.admin.fact_fingerprint, _actor(update), state["entity"],
+                                                      state["relation"])
+            await self._at(update, context, VALUE)
+            await self._send(update, f"⚠️ {exc}\nNow: {state['current']}\n\nSend the new value again, or /cancel.")
+            raise ApplicationHandlerStop(VALUE) from None
         except BotError as exc:
             await self._at(update, context, VALUE)
             await self._send(update, f"⚠️ {exc}\nNothing was changed. Send another value, or /cancel.")

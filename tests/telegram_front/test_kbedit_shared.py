@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
+from bot.admin import Actor, Admin
 from bot.channels.telegram import WebhookConfig, running
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain
@@ -106,6 +107,30 @@ async def test_each_step_of_a_guided_edit_may_land_on_another_worker(
         for deliver in (one, two):
             answer = await reply_to(emu, says(emu, "who directs ballerina?"), deliver)
             assert "Len Wiseman" in answer.text
+    assert "Christmas 2025" in release_of(admin_settings)
+
+
+async def test_a_guided_edit_saved_after_another_admin_changed_the_fact_is_refused_not_lost(
+        emu: BotAPIEmulator, worker: Callable[[], Application], admin_settings: Settings) -> None:
+    async with running(worker(), poll_timeout=1):
+        await reply_to(emu, says(emu, "/kbedit"))
+        await reply_to(emu, says(emu, "balerina"))
+        await reply_to(emu, presses(emu, "kbe:rel:release"))
+        await reply_to(emu, says(emu, "Christmas 2025"))
+        assert "to: Christmas 2025" in (await reply_to(emu, says(emu, "Empire"))).text
+        # meanwhile another admin (another worker, the admin app, `kb` on another machine) saves first
+        storage = open_storage(admin_settings.database)
+        try:
+            await asyncio.to_thread(Admin(admin_settings, storage).set_fact, Actor.local_operator(), "Ballerina",
+                                    "release", "Easter 2026", source="Deadline")
+        finally:
+            storage.close()
+        refused = await reply_to(emu, presses(emu, "kbe:save"))
+        assert "changed since you opened it" in refused.text and "Easter 2026" in refused.text
+        assert "Easter 2026" in release_of(admin_settings)  # the other admin's change is kept
+        await reply_to(emu, says(emu, "Christmas 2025"))  # this admin decides again, on what is there now
+        await reply_to(emu, says(emu, "Empire"))
+        assert "Saved" in (await reply_to(emu, presses(emu, "kbe:save"))).text
     assert "Christmas 2025" in release_of(admin_settings)
 
 
