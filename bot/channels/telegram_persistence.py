@@ -5,8 +5,8 @@ the Application starts and writes them back every minute and at stop. That survi
 second worker: the next step of a guided edit may land on a worker that loaded the states before the
 edit began, and each worker's periodic write would put back its own stale copy. So here:
 
-- a step's new state and the edit's draft are written through as the step is handled
-  (``SharedConversation.handle_update``), never by PTB's periodic flush (its ``update_*`` do nothing);
+- a step's new state and the edit's draft are written, in one transaction, before the step replies
+  (``SharedConversation.save_step``), never by PTB's periodic flush (its ``update_*`` do nothing);
 - before an admin's update is routed, the conversation's state is read back from the database
   (``SharedConversation.refresh``, registered in a handler group ahead of it), and PTB's own
   ``refresh_user_data`` reads the draft back before each callback;
@@ -25,7 +25,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, BaseHandler, BasePersistence, ConversationHandler, PersistenceInput
 
-from ..storage import Storage
+from ..storage import Storage, Tx
 
 # PTB's shapes (telegram.ext._utils.types is private): a conversation's key, its states, callback data
 ConversationKey = tuple[int | str, ...]
@@ -52,13 +52,22 @@ class ConversationStore:
                                   "AND updated > ?", (name, _key(key), time.time() - self.max_age))
         return json.loads(str(rows[0][0])) if rows else None
 
-    def save_state(self, name: str, key: ConversationKey, state: object | None) -> None:
+    def save_step(self, name: str, key: ConversationKey, state: object | None, user_id: int | None,
+                  user_data: dict[str, Any] | None) -> None:
+        """A step's state and the user's kept data, together (a reader never sees one without the other)."""
+        with self.storage.transaction() as tx:
+            self.save_state(name, key, state, tx)
+            if user_id is not None and user_data is not None:
+                self.save_user(user_id, user_data, tx)
+
+    def save_state(self, name: str, key: ConversationKey, state: object | None, tx: Tx | None = None) -> None:
+        run = tx or self.storage
         if state is None:
-            self.storage.query("DELETE FROM bot_conversations WHERE name = ? AND conv_key = ?", (name, _key(key)))
+            run.query("DELETE FROM bot_conversations WHERE name = ? AND conv_key = ?", (name, _key(key)))
             return
-        self.storage.query("INSERT INTO bot_conversations(name, conv_key, state, updated) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT(name, conv_key) DO UPDATE SET state = excluded.state, "
-                           "updated = excluded.updated", (name, _key(key), json.dumps(state), time.time()))
+        run.query("INSERT INTO bot_conversations(name, conv_key, state, updated) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT(name, conv_key) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+                  (name, _key(key), json.dumps(state), time.time()))
 
     def users(self) -> dict[int, dict[str, Any]]:
         rows = self.storage.query("SELECT user_id, data FROM bot_user_data WHERE updated > ?",
@@ -70,14 +79,15 @@ class ConversationStore:
                                   (str(user_id), time.time() - self.max_age))
         return json.loads(str(rows[0][0])) if rows else {}
 
-    def save_user(self, user_id: int, data: dict[str, Any]) -> None:
+    def save_user(self, user_id: int, data: dict[str, Any], tx: Tx | None = None) -> None:
+        run = tx or self.storage
         kept = {k: data[k] for k in KEPT if k in data}
         if not kept:
-            self.storage.query("DELETE FROM bot_user_data WHERE user_id = ?", (str(user_id),))
+            run.query("DELETE FROM bot_user_data WHERE user_id = ?", (str(user_id),))
             return
-        self.storage.query("INSERT INTO bot_user_data(user_id, data, updated) VALUES (?, ?, ?) "
-                           "ON CONFLICT(user_id) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-                           (str(user_id), json.dumps(kept), time.time()))
+        run.query("INSERT INTO bot_user_data(user_id, data, updated) VALUES (?, ?, ?) "
+                  "ON CONFLICT(user_id) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+                  (str(user_id), json.dumps(kept), time.time()))
 
 
 def _key(key: ConversationKey) -> str:
@@ -130,12 +140,7 @@ class StoragePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[An
     # written through by SharedConversation, so PTB's periodic flush writes nothing -----------------
     async def write_through(self, name: str, key: ConversationKey, state: object | None, user_id: int | None,
                     user_data: dict[str, Any] | None) -> None:
-        def write() -> None:
-            self.store.save_state(name, key, state)
-            if user_id is not None and user_data is not None:
-                self.store.save_user(user_id, user_data)
-
-        await asyncio.to_thread(write)
+        await asyncio.to_thread(self.store.save_step, name, key, state, user_id, user_data)
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
         return None  # this worker's copy may be stale: the state was written when its step was handled
@@ -169,8 +174,11 @@ def persistence_for(storage: Storage, admins: Iterable[int]) -> StoragePersisten
 
 class SharedConversation(ConversationHandler[Any]):
     """A ConversationHandler whose state lives in the database (with a ``StoragePersistence``): read back
-    before each update (``refresh``), written by each step before it replies (``save_step``) and again
-    once it is handled. Without one, PTB's own."""
+    before each update (``refresh``) and written by each step before it replies (``save_step``). Only
+    then: a write after the reply could land after the next step, handled meanwhile on another worker, and
+    put back this worker's older copy. Without a StoragePersistence, PTB's own handler."""
+
+    _persistence: StoragePersistence | None = None  # set by RefreshConversation
 
     async def refresh(self, update: Update, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         persistence = application.persistence
@@ -182,8 +190,6 @@ class SharedConversation(ConversationHandler[Any]):
             self._conversations.pop(key, None)
         else:
             self._conversations[key] = state
-
-    _persistence: StoragePersistence | None = None  # set by RefreshConversation
 
     def _keyed(self, update: Update) -> bool:
         """An update whose conversation state may be in the database: an admin's, in a chat."""
@@ -200,17 +206,6 @@ class SharedConversation(ConversationHandler[Any]):
             return
         user = update.effective_user
         await persistence.write_through(str(self.name), self._get_key(update), None if state == self.END else state,
-                                        user.id if user else None, context.user_data)
-
-    async def handle_update(self, update: Update, application: Any, check_result: Any, context: Any) -> object | None:
-        key = check_result[1]
-        try:
-            return await super().handle_update(update, application, check_result, context)
-        finally:
-            persistence = application.persistence
-            if isinstance(persistence, StoragePersistence):
-                user = update.effective_user
-                await persistence.write_through(str(self.name), key, self._conversations.get(key),
                                         user.id if user else None, context.user_data)
 
 
