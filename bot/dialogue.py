@@ -35,7 +35,7 @@ from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation
-from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, split_parts
+from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, opening_cut, split_parts
 from .understanding.language import LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 MEMORY_CONTEXTS = 10_000  # chats a Brain without storage remembers
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
+EMPTY_STATE = ChatContext().state_json()
 WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
@@ -108,21 +109,31 @@ class Brain:
         saved = self.storage.load_context(chat)
         return ChatContext.from_json(saved) if saved else ChatContext()
 
-    def _save(self, chat: str | None, ctx: ChatContext) -> None:
-        if chat is not None and self.storage is not None:
-            self.storage.save_context(chat, ctx.to_json())
+    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False, read: str = EMPTY_STATE) -> None:
+        """Store the chat's context when the message changed what the next one reads (``read``: its
+        ``state_json()`` as loaded for this message): an off-topic message, or a chat that never got past
+        one, writes nothing (a write per message was a fifth of the time per message with a file database,
+        and its WAL checkpoints most of the slow tail). Compared with what this message read, never with a
+        copy kept per process, which another worker may have made stale."""
+        if chat is None or self.storage is None:
+            return
+        if not force and ctx.state_json() == read:
+            return
+        self.storage.save_context(chat, ctx.to_json())
 
     def forget(self, chat: str) -> None:
         """/cancel: the chat starts afresh."""
         with self._lock:
             self._contexts.pop(chat, None)
-        self._save(chat, ChatContext())
+        self._save(chat, ChatContext(), force=True)
 
     # the entry points --------------------------------------------------------------------------------
     def reply(self, chat: str | None, user: str | None, text: str) -> Reply:
         mind = self.mind  # one consistent version for the whole message
         text = incoming_text(text)
-        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(text))
+        # a long paste that opens with a question is understood from that question (opening_question):
+        # parsing the paste's first 500 characters too would be thrown away
+        return self.reply_parsed(mind, chat, user, text, mind.nlu.parse(opening_cut(text) or text))
 
     def reply_parsed(self, mind: Mind, chat: str | None, user: str | None, text: str, parse: Parse, *,
                      ctx: ChatContext | None = None, fallback: bool = False, fallback_intent: str | None = None,
@@ -134,6 +145,7 @@ class Brain:
         their "no intent fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
         persist = ctx is None if persist is None else persist
         ctx = self.context(chat) if ctx is None else ctx
+        read = ctx.state_json()  # what storage holds now: unchanged after the message, nothing to write
         if fallback and not self._settles_alone(mind, text, parse, ctx):
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
@@ -158,7 +170,7 @@ class Brain:
         elif answered:
             ctx.last_asked = None
         if persist:
-            self._save(chat, ctx)
+            self._save(chat, ctx, read=read)
         return reply
 
     def env(self, mind: Mind, ctx: ChatContext) -> Env:

@@ -7,7 +7,7 @@ import pytest
 
 from bot.dialogue import Brain
 from bot.evaluation import load_classified, load_conversations, per_class, run_conversations
-from bot.storage import open_storage
+from bot.storage import Storage, open_storage
 
 from .conftest import ROOT
 

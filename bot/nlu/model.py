@@ -54,8 +54,9 @@ class IntentModel:
             logits += x @ self.weights[idx]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
-        order = np.argsort(-probs)
-        return [IntentScore(self.classes[i], float(probs[i])) for i in order]
+        order = np.argsort(-probs).tolist()
+        values = probs.tolist()  # plain floats at once: indexing a NumPy array per class is slower
+        return [IntentScore(self.classes[i], values[i]) for i in order]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ Words are matched through inflection ("returning" ~ "return") and typos ("direct
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from rapidfuzz import fuzz, process
@@ -23,6 +24,7 @@ TYPO_CUTOFF = 80.0  # "palys" ~ "plays"
 MIN_FUZZY_CHARS = 5
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude stem that only joins inflections of one word: "returns", "returning" -> "return"."""
     for suffix in _SUFFIXES:

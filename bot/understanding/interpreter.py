@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Protocol
 
 from ..context import ChatContext
 from ..knowledge import KnowledgeBase
 from ..nlu import Parse
-from ..nlu.text import STOPWORDS, tokens
+from ..nlu.text import STOPWORDS, fold, tokens
 from .interpretation import Interpretation, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
@@ -94,6 +94,7 @@ class Env:
 
 
 Step = Callable[[Interpretation, Env], Interpretation]
+INTERPRETATION_FIELDS = frozenset(f.name for f in fields(Interpretation))
 STEPS: list[Step] = []
 
 
@@ -109,7 +110,15 @@ def settled(it: Interpretation) -> bool:
 
 
 def _mark(it: Interpretation, name: str, **changes: object) -> Interpretation:
-    return replace(it, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
+    """``dataclasses.replace`` without its per-call field walk (a step's mark is on every message's path):
+    a copy of the frozen value with the changes and the step's name."""
+    unknown = changes.keys() - INTERPRETATION_FIELDS
+    if unknown:
+        raise TypeError(f"Interpretation has no field(s) {sorted(unknown)}")
+    new = object.__new__(Interpretation)
+    new.__dict__.update(it.__dict__, **changes)
+    new.__dict__["steps"] = (*it.steps, name)
+    return new
 
 
 def _fresh(text: str, parse: Parse) -> Interpretation:
@@ -126,6 +135,29 @@ def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: obj
 
 # --- the steps, in order -------------------------------------------------------------------------------
 
+def opening_cut(text: str) -> str | None:
+    """The question a long message opens with (a pasted article after it), or None."""
+    if len(text) <= LONG_MESSAGE:
+        return None
+    end = text.find("?", 0, LONG_MESSAGE)
+    if end <= 0:
+        return None  # no question up front: the message is read as it is (its first 500 characters)
+    cut = text[: end + 1].strip()
+    return cut if tokens(cut) else None
+
+
+@step
+def opening_question(it: Interpretation, env: Env) -> Interpretation:
+    """A long message (a pasted article after the question) asks the question it opens with: the paste's
+    words would otherwise drown the question's and make it read as off-topic. First, so that nothing
+    reads the paste's names (the Brain parses only the opening question when it sees one)."""
+    cut = opening_cut(it.text)
+    if cut is None:
+        return it
+    parse = it.parse if it.parse.text == fold(cut) else env.parse(cut)
+    return replace(_fresh(cut, parse), steps=(*it.steps, "opening_question"))
+
+
 @step
 def other_names(it: Interpretation, env: Env) -> Interpretation:
     """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
@@ -134,19 +166,6 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
     director question, about a film the bot does not know."""
     parse, spoke = set_aside_other_names(it.parse, env)
     return _mark(it, "other_names", parse=parse) if spoke else it
-
-
-@step
-def opening_question(it: Interpretation, env: Env) -> Interpretation:
-    """A long message (a pasted article after the question) asks the question it opens with: the paste's
-    words would otherwise drown the question's and make it read as off-topic."""
-    if len(it.text) <= LONG_MESSAGE:
-        return it
-    end = it.text.find("?", 0, LONG_MESSAGE)
-    cut = it.text[: end + 1]
-    if end <= 0 or not tokens(cut):
-        return it  # no question up front: the message is read as it is (its first 500 characters)
-    return _reparsed(it, env, cut.strip(), "opening_question")
 
 
 @step
@@ -159,7 +178,8 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     words = [t for i, t in enumerate(toks) if i not in named and t.isalpha()]
     strange = [w for w in words if w not in env.known_words and w not in STOPWORDS and w not in env.questions.words]
     english = [w for w in words if w in STOPWORDS]
-    non_ascii = any(ord(ch) > 127 and ch.isalpha() for ch in it.text[:LONG_MESSAGE])
+    head = it.text[:LONG_MESSAGE]
+    non_ascii = not head.isascii() and any(ord(ch) > 127 and ch.isalpha() for ch in head)
     if not non_ascii and (len(strange) < 2 or len(strange) * 2 < len(words)):
         return it
     if words and len(english) * ENGLISH_SHARE > len(words):

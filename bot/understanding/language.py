@@ -54,7 +54,10 @@ class LanguageNotes:
                         wanted.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
                     except (AttributeError, ValueError):
                         continue
-                self._detector = LanguageDetectorBuilder.from_languages(*wanted).with_low_accuracy_mode().build()
+                # all models at once, on the first message that needs them: loading one language's
+                # models lazily on each of the next few messages made each of those slow
+                self._detector = (LanguageDetectorBuilder.from_languages(*wanted).with_low_accuracy_mode()
+                                  .with_preloaded_language_models().build())
         return self._detector
 
     def detect(self, text: str) -> str | None:
