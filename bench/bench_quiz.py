@@ -1,12 +1,13 @@
 """Benchmark quizzes: 10,000 games running at once in one process.
 
     python bench/bench_quiz.py [--games 10000] [--questions 3] [--seconds 20] [--stagger S]
-                                [--timers asyncio|jobqueue]
+                                [--database URL]
 
-Runs the real engine (SQLite file, every change saved), the real runner and its timers (what Telegram
-uses), with sending replaced by a no-op and simulated players: the figures are the quiz's own costs.
-Prints memory per running game and timer lateness (how long after its due time each hint/deadline/next
-timer fired, p50/p99/max). Asserts nothing.
+Runs the real engine (an SQLite file, or the PostgreSQL at ``--database``; every change is a transaction
+that holds the game), the real runner and its timer poller (what Telegram uses), with sending replaced by
+a no-op and simulated players: the figures are the quiz's own costs. Prints memory per running game and
+timer lateness (how long after its due time each hint/deadline/next timer fired, p50/p99/max). Asserts
+nothing.
 """
 from __future__ import annotations
 
@@ -19,10 +20,8 @@ import statistics
 import sys
 import tempfile
 import time
-import contextlib
 import tracemalloc
-from collections.abc import Awaitable, Callable
-from typing import Any
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import load_settings  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
-from bot.quiz import AsyncioTimers, Posted, QuizRunner, build_engine  # noqa: E402
+from bot.quiz import Posted, QuizRunner, build_engine  # noqa: E402
 from bot.quiz.bank import Question  # noqa: E402
 from bot.quiz.state import Game, Round  # noqa: E402
 from bot.runtime import tune_gc  # noqa: E402
-from bot.storage import Storage, open_storage# noqa: E402
+from bot.storage import open_storage  # noqa: E402
 
 
 class NullIO:
@@ -75,56 +74,6 @@ class NullIO:
         return None
 
 
-class MeasuredTimers:
-    """Wraps real timers, recording how late each one fires."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.lateness: list[float] = []
-
-    def schedule(self, key: str, delay: float, callback: Callable[[], Awaitable[None]]) -> None:
-        due = time.monotonic() + max(0.0, delay)
-
-        async def measured() -> None:
-            self.lateness.append(time.monotonic() - due)
-            await callback()
-
-        self.inner.schedule(key, delay, measured)  # type: ignore[attr-defined]
-
-    def cancel(self, key: str) -> None:
-        self.inner.cancel(key)  # type: ignore[attr-defined]
-
-
-class JobQueueTimers:
-    """The runner's timers on PTB's JobQueue (APScheduler underneath), for comparison: the bot uses
-    AsyncioTimers because of what this bench measures. Jobs are tracked by key here, as JobQueue's own
-    look-up by name scans every job (quadratic with 10,000 games)."""
-
-    def __init__(self, app: Any) -> None:
-        assert app.job_queue is not None, "install python-telegram-bot[job-queue]"
-        self.jobs = app.job_queue
-        self._pending: dict[str, Any] = {}
-
-    def schedule(self, key: str, delay: float, callback: Callable[[], Awaitable[None]]) -> None:
-        self.cancel(key)
-
-        async def run(context: Any) -> None:
-            pending = self._pending.get(key)
-            if pending is not None and context.job is not None and pending.job.id == context.job.job.id:
-                del self._pending[key]
-            await callback()
-
-        # misfire_grace_time None: a deadline that comes late under load still fires, it is never dropped
-        self._pending[key] = self.jobs.run_once(run, when=max(0.0, delay), name=key,
-                                                job_kwargs={"misfire_grace_time": None})
-
-    def cancel(self, key: str) -> None:
-        job = self._pending.pop(key, None)
-        if job is not None:
-            with contextlib.suppress(Exception):  # it has just run (APScheduler's JobLookupError)
-                job.schedule_removal()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -135,27 +84,24 @@ async def run(args: argparse.Namespace) -> None:
     settings = settings.model_copy(update={"quiz": settings.quiz.model_copy(
         update={"questions": args.questions, "seconds": args.seconds, "mode": "text"})})
     kb = KnowledgeBase.load(settings.knowledge)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-quiz-"))
-    storage = open_storage(workdir / "quiz.sqlite3")
-    engine = build_engine(settings, storage, lambda: kb, seed=1, write_behind=True)  # as in Telegram
+    if args.database:
+        storage = open_storage(args.database, check_schema=False)
+        storage.upgrade()
+        storage.query("DELETE FROM quiz_timers")
+        storage.query("DELETE FROM quiz_polls")
+        storage.query("DELETE FROM quiz_games")
+    else:
+        storage = open_storage(Path(tempfile.mkdtemp(prefix="bench-quiz-")) / "quiz.sqlite3")
+    engine = build_engine(settings, storage, lambda: kb, seed=1)
     engine.bank()  # build the shared question bank before measuring per-game memory
 
-    app = None
-    if args.timers == "jobqueue":
-        from telegram.ext import ApplicationBuilder
-
-        app = ApplicationBuilder().token("1:bench").build()
-        assert app.job_queue is not None
-        await app.job_queue.start()
-        inner: object = JobQueueTimers(app)
-    else:
-        inner = AsyncioTimers()
-    timers = MeasuredTimers(inner)
     if not args.default_gc:
         tune_gc()  # as `python -m bot serve` does after start-up (bot/runtime.py)
     io = NullIO(random.Random(2))
-    runner = QuizRunner(engine, io, timers, pause=settings.quiz.pause)
+    runner = QuizRunner(engine, io)
+    runner.timers.lateness = []
     io.runner = runner
+    await runner.start_timers()
 
     # memory: tracemalloc over the first games only (it slows every allocation, which would distort timers)
     sample = min(1000, args.games)
@@ -182,29 +128,28 @@ async def run(args: argparse.Namespace) -> None:
         await runner.start(f"chat{i}", f"user{i}", f"Player {i}")
         start_seconds += time.perf_counter() - began
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    steady_from = len(timers.lateness)  # timers due after every game is running
+    steady_from = len(runner.timers.lateness)  # timers due after every game is running
 
     # players answer: a third right, a third wrong, a third silent (their questions time out); each answer
     # comes at a random moment of its question, as a timer of its own, so the bench loop costs nothing
     done = asyncio.Event()
-    while engine.games:
+    while await asyncio.to_thread(engine.running_count):
         try:
             await asyncio.wait_for(done.wait(), timeout=0.5)
         except asyncio.TimeoutError:
             pass
-    unfinished = len(engine.games)
-    if app is not None and app.job_queue is not None:
-        await app.job_queue.stop(wait=False)
+    unfinished = engine.running_count()
+    await runner.stop_timers()
 
-    late = timers.lateness
+    late = runner.timers.lateness
     steady = late[steady_from:]
     how = f"started over {args.stagger:g} s" if args.stagger else "all started at once"
     print(f"games: {args.games} running together ({how}), {args.questions} questions of {args.seconds} s, "
-          f"timers: {args.timers}, gc: {'default' if args.default_gc else 'tuned as in serve'}")
+          f"storage: {storage.kind}, gc: {'default' if args.default_gc else 'tuned as in serve'}")
     print(f"start all games: {start_seconds:.2f} s ({start_seconds / args.games * 1000:.3f} ms per game, "
           f"question sent and saved)")
-    print(f"memory per running game: {per_game / 1024:.1f} KB (tracemalloc over {sample} games: Python objects incl. "
-          f"timers); peak RSS grew {(rss_after - rss_before) / 1024:.1f} MB for {args.games} games "
+    print(f"memory per running game: {per_game / 1024:.1f} KB (tracemalloc over {sample} games: Python objects; "
+          f"games and timers are rows in the database); peak RSS grew {(rss_after - rss_before) / 1024:.1f} MB for {args.games} games "
           f"({(rss_after - rss_before) / args.games:.1f} KB each)")
     print(f"timers fired: {len(late)}; lateness p50 {percentile(late, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(late, 0.99) * 1000:.1f} ms, max {max(late) * 1000 if late else 0:.1f} ms, "
@@ -223,8 +168,8 @@ def main() -> None:
                         help="start the games over this many seconds instead of all at once")
     parser.add_argument("--default-gc", action="store_true",
                         help="keep Python's default garbage-collector settings (the bot tunes them)")
-    parser.add_argument("--timers", choices=("asyncio", "jobqueue"), default="asyncio",
-                        help="asyncio: what the bot uses; jobqueue: PTB's JobQueue, for comparison")
+    parser.add_argument("--database", default="",
+                        help="a postgresql:// URL (its quiz tables are emptied first); default: a new SQLite file")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -12,7 +12,8 @@ from typing import TextIO
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..quiz import AsyncioTimers, Posted, QuizError, QuizRunner, build_engine, render
+from ..quiz import Posted, QuizError, QuizRunner, build_engine, render
+from ..quiz import QuizEngine
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage, open_storage
@@ -67,14 +68,22 @@ async def play(brain: Brain, settings: Settings, *, questions: int | None = None
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     quiz_settings = settings.quiz.model_copy(update={"mode": "text", **({"seconds": seconds} if seconds else {})})
     engine = build_engine(settings.model_copy(update={"quiz": quiz_settings}), open_storage(":memory:"),
-                          lambda: brain.mind.kb, seed=seed)
-    timers = AsyncioTimers()
-    runner = QuizRunner(engine, ConsoleQuizIO(stdout), timers, pause=min(settings.quiz.pause, 1.5))
+                          lambda: brain.mind.kb, seed=seed, pause=min(settings.quiz.pause, 1.5))
+    runner = QuizRunner(engine, ConsoleQuizIO(stdout))
+    await runner.start_timers()
+    try:
+        return await _play(runner, engine, brain, name, questions, stdin, stdout)
+    finally:
+        await runner.stop_timers()
+
+
+async def _play(runner: QuizRunner, engine: QuizEngine, brain: Brain, name: str, questions: int | None,
+                stdin: TextIO, stdout: TextIO) -> int:
     stdout.write(f"🎬 {brain.mind.kb.title} quiz! {HELP}\n")
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     threading.Thread(target=_read_lines, args=(stdin, asyncio.get_running_loop(), queue), daemon=True).start()
     try:
-        game = await runner.start(CHAT, USER, name, questions, "text")
+        await runner.start(CHAT, USER, name, questions, "text")
     except QuizError as exc:
         stdout.write(f"{exc}\n")
         return 0
@@ -90,7 +99,8 @@ async def play(brain: Brain, settings: Settings, *, questions: int | None = None
             elif command == "/skip":
                 await runner.skip(CHAT)
             elif command == "/score":
-                stdout.write(render.score_text(engine.running(CHAT), engine.standings(game)) + "\n")
+                current = engine.running(CHAT)
+                stdout.write(render.score_text(current, engine.standings(current) if current else []) + "\n")
             elif command:
                 outcome = await runner.on_text(CHAT, USER, name, line)
                 if outcome.verdict is not None and outcome.verdict.value == "wrong":
@@ -98,9 +108,8 @@ async def play(brain: Brain, settings: Settings, *, questions: int | None = None
         except QuizError as exc:
             stdout.write(f"{exc}\n")
         stdout.flush()
-    timers.cancel_all()
-    player = game.players.get(USER)
-    return player.points if player else 0
+    # a fresh database per game: the all-time board is this game's
+    return next((s.points for s in engine.leaderboard(CHAT) if s.user == USER), 0)
 
 
 def run_console_quiz(brain: Brain, settings: Settings, **options: object) -> int:

@@ -1,10 +1,13 @@
 """Quizzes in Telegram: commands, quiz polls, typed answers. Telegram plumbing only; rules live in bot/quiz.
 
 Typed answers are judged in handler group -1, before the chat handlers: a message that was an answer
-stops there (ApplicationHandlerStop), anything else falls through to the Brain as usual.
+stops there (ApplicationHandlerStop), anything else falls through to the Brain as usual. Games live in the
+database, so every worker of one bot knows every chat's game: an answer is judged by whichever gets it.
+Every engine call touches the database and runs in a worker thread, off the event loop.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +27,7 @@ from telegram.ext import (
 
 from ..config import Settings
 from ..dialogue import Brain
-from ..quiz import AsyncioTimers, Posted, QuizError, QuizRunner, build_engine, render
+from ..quiz import Posted, QuizError, QuizRunner, build_engine, render
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage, open_storage
@@ -79,11 +82,10 @@ class TelegramQuiz:
     def __init__(self, brain: Brain, settings: Settings, app: Application, storage: Storage | None = None) -> None:
         self.settings = settings
         storage = storage or brain.storage or open_storage(":memory:")
-        self.engine = build_engine(settings, storage, lambda: brain.mind.kb, write_behind=True)
-        # Timers on the event loop PTB runs, not JobQueue: APScheduler spends ~0.5 ms adding each job, and
-        # with 10,000 games running that made deadlines fire seconds late (bench/bench_quiz.py).
-        self.timers = AsyncioTimers()
-        self.runner = QuizRunner(self.engine, TelegramQuizIO(app), self.timers, pause=settings.quiz.pause)
+        self.engine = build_engine(settings, storage, lambda: brain.mind.kb)
+        # Timers are due events in the database, fired by a poller on the loop PTB runs (bot/quiz/poller.py),
+        # not JobQueue: a job lives in one process, and APScheduler spends ~0.5 ms adding each one.
+        self.runner = QuizRunner(self.engine, TelegramQuizIO(app))
 
     def register(self, app: Application) -> None:
         new = filters.UpdateType.MESSAGE
@@ -97,18 +99,16 @@ class TelegramQuiz:
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & new, self.on_answer), group=-1)
 
     async def shutdown(self, app: Application | None = None) -> None:
-        """Drop pending timers and save: the games resume at the next start."""
-        self.timers.cancel_all()
-        self.engine.flush()
+        """Stop firing timers (bounded): every game and its timers are already saved, for whichever worker
+        or start comes next."""
+        await self.runner.stop_timers()
 
     async def resume(self) -> None:
+        """Start firing due timers: games a restart interrupted carry on, as do a dead worker's."""
         try:
-            resumed = await self.runner.resume()
+            await self.runner.start_timers()
         except Exception:  # noqa: BLE001 - a broken old game must not keep the bot from starting
-            log.exception("could not resume quiz games")
-            return
-        if resumed:
-            log.info("resumed %d quiz game(s)", resumed)
+            log.exception("could not start the quiz timers")
 
     # commands --------------------------------------------------------------------------------------
     async def on_quiz(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -143,7 +143,7 @@ class TelegramQuiz:
         if message is None:
             return
         chat = str(message.chat_id)
-        game = self.engine.running(chat)
+        game = await asyncio.to_thread(self.engine.running, chat)
         if game is None:
             await self._reply(message, "No quiz is running here. Start one with /quiz!")
             return
@@ -160,7 +160,7 @@ class TelegramQuiz:
         message = update.effective_message
         if message is None:
             return
-        game = self.engine.running(str(message.chat_id))
+        game = await asyncio.to_thread(self.engine.running, str(message.chat_id))
         await self._reply(message, render.score_text(game, self.engine.standings(game) if game else []))
 
     async def on_leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -170,7 +170,8 @@ class TelegramQuiz:
         everywhere = tg_render.command_argument(message.text or "").strip().lower() in ("global", "all", "world")
         chat = None if everywhere else str(message.chat_id)
         scope = "every chat" if everywhere else "this chat"
-        await self._reply(message, render.leaderboard_text(self.engine.leaderboard(chat), scope))
+        board = await asyncio.to_thread(self.engine.leaderboard, chat)
+        await self._reply(message, render.leaderboard_text(board, scope))
 
     async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -179,7 +180,7 @@ class TelegramQuiz:
         chat = str(message.chat_id)
         words = tg_render.command_argument(message.text or "").replace("=", " ").split()
         if not words:
-            await self._reply(message, render.settings_text(self.engine.settings(chat)))
+            await self._reply(message, render.settings_text(await asyncio.to_thread(self.engine.settings, chat)))
             return
         if not await self._is_chat_admin(message, context):
             await self._reply(message, SETTINGS_NOT_ALLOWED)
@@ -188,7 +189,7 @@ class TelegramQuiz:
             await self._reply(message, "Usage: /quizsettings seconds 30 (or questions, mode, difficulty).")
             return
         try:
-            updated = self.engine.change_setting(chat, words[0], words[1])
+            updated = await asyncio.to_thread(self.engine.change_setting, chat, words[0], words[1])
         except QuizError as exc:
             await self._reply(message, str(exc))
             return

@@ -1,29 +1,40 @@
-"""The quiz game engine: pure rules over an injected clock, random seed, question bank and storage.
+"""The quiz game engine: pure rules over an injected clock, random seed and question bank, applied to games
+that live in the database (bot/quiz/store.py).
 
-It never sends anything and never sleeps; fronts (bot/quiz/runner.py drives them) ask it what happens
-next and schedule timers. Every change is saved before the method returns, with the points it earned,
-so a crash or restart mid-game keeps every point already scored.
+It never sends anything and never sleeps. Each public change is one transaction: the game is read with its
+row locked, the rules change it, and it is written back with the points it earned and the timers it set
+(a question's hint and deadline, the pause before the next one) before the lock is let go. So any worker
+may take any step of any game, each step happens once, and a crash keeps every point already scored. What
+a step means for the chat comes back as ``Step`` values for the runner to send once the change is saved.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import random
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 from ..config import QuizSettings
 from ..storage import Storage
 from .bank import FALSE, TRUE, Question, QuestionBank
 from .matching import Verdict, normalize
 from .state import Game, Player, Round, Standing, rank
+from .store import GameStore, Held
 
+log = logging.getLogger(__name__)
 BASE_POINTS = {"easy": 100, "medium": 150, "hard": 200}
 SPEED_BONUS = 50       # for an instant answer, falling to 0 at the deadline
 STREAK_BONUS = 25      # per consecutive correct answer after the first...
 MAX_STREAK_BONUS = 100  # ...up to this
 LATE_GRACE = 1.0       # seconds: a message sent just before the deadline may arrive just after it
+POISON_DELAY = 5.0     # seconds: a timer that fails to fire is tried again this much later
+SKIP_PAUSE = 0.5       # seconds between a skipped question's reveal and the next one
+START_GRACE = 2.0      # seconds: a new game's first question is asked at once by its starter, or by any
+                       # worker's poller this long after, if the starter died before asking it
 MODES = ("poll", "text")
 LEVELS = ("mixed", "easy", "medium", "hard")
 CHAT_SETTINGS = ("questions", "seconds", "mode", "difficulty")  # what a chat's admins may change
@@ -36,15 +47,6 @@ class QuizError(Exception):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one answer did: ``verdict`` None means it was not an answer at all (no question open)."""
-
-    verdict: Verdict | None
-    points: int = 0
-    first_try: bool = True
-
-
-@dataclass(frozen=True)
 class RoundResult:
     game: Game
     round: Round
@@ -53,28 +55,78 @@ class RoundResult:
     points: dict[str, int]       # user -> points earned this round
 
 
+# What a saved change asks the front to show; the runner sends them after the commit.
+@dataclass(frozen=True)
+class Asked:
+    game: Game
+    round: Round
+    question: Question
+
+
+@dataclass(frozen=True)
+class Revealed:
+    result: RoundResult
+
+
+@dataclass(frozen=True)
+class Hinted:
+    game: Game
+    message_id: int | None       # None: the question's message was not yet recorded when the hint fired
+    question: Question
+    hint: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    game: Game
+    standings: list[Standing]
+    stopped: bool
+
+
+Step = Union[Asked, Revealed, Hinted, Finished]
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One timer fired: in which chat, what kind, when it was due, and what it asks to show."""
+
+    chat: str
+    kind: str
+    due_at: float
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one answer did: ``verdict`` None means it was not an answer at all (no question open).
+    ``steps`` is what to show for it (a right typed answer closes the round); ``nudge`` is whether this
+    answer earns the question's one "close!" nudge."""
+
+    verdict: Verdict | None
+    points: int = 0
+    first_try: bool = True
+    steps: tuple[Step, ...] = ()
+    nudge: bool = False
+
+
 class QuizEngine:
     def __init__(self, storage: Storage, bank: Callable[[], QuestionBank], defaults: QuizSettings,
                  clock: Callable[[], float] = time.time, seed: int | None = None,
-                 write_behind: bool = False) -> None:
+                 pause: float | None = None) -> None:
         self.storage = storage
-        # write_behind: changes that score nothing (a question asked, a round closed) wait for flush(),
-        # batched into one transaction; points and game ends are always written at once.
-        self.write_behind = write_behind
-        self._dirty: dict[str, Game] = {}
+        self.store = GameStore(storage)
         self.bank = bank
         self.defaults = defaults
         self.clock = clock
+        self.pause = defaults.pause if pause is None else pause  # between a reveal and the next question
         self._rng = random.Random(seed)
-        self.games: dict[str, Game] = {}
-        self._polls: dict[str, str] = {}           # poll id -> chat
-        self._round_points: dict[str, dict[str, int]] = {}
         self._snapshots: dict[str, Question] = {}   # questions in play, in case an edit drops them mid-round
-        for state in storage.running_games():
-            game = Game.from_json(state)
-            self.games[game.chat] = game
-            if game.round and game.round.poll_id:
-                self._polls[game.round.poll_id] = game.chat
+        self._timer_listeners: list[Callable[[float], None]] = []
+
+    def on_timer(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(due_at)`` after each saved change that set a timer (from the thread that saved it),
+        so a poller in this process can wake for it rather than at its next look."""
+        self._timer_listeners.append(listener)
 
     # settings ---------------------------------------------------------------------------------------
     def settings(self, chat: str) -> QuizSettings:
@@ -102,13 +154,35 @@ class QuizEngine:
         self.storage.save_quiz_settings(chat, json.dumps(changes))
         return updated
 
-    # game life -------------------------------------------------------------------------------------
+    # reads (a snapshot: the game may change the moment after) -----------------------------------------
     def running(self, chat: str) -> Game | None:
-        return self.games.get(chat)
+        return self.store.running(chat)
 
+    def running_count(self) -> int:
+        return self.store.running_count()
+
+    def chat_of_poll(self, poll_id: str) -> str | None:
+        return self.store.chat_of_poll(poll_id)
+
+    def question(self, game: Game) -> Question | None:
+        """The round's question; falls back to the snapshot of it if the bank changed under it."""
+        if not game.round:
+            return None
+        return self.bank().by_id(game.round.question_id) or self._snapshots.get(game.round.question_id)
+
+    # game life: each method one transaction ---------------------------------------------------------
     def start(self, chat: str, user: str, count: int | None = None, mode: str | None = None) -> Game:
-        if chat in self.games:
-            raise QuizError("A quiz is already running here: answer along, or /stop it first.")
+        """A new game, its first question pending (asked by ``advance``, or by any worker's poller after
+        START_GRACE if this one dies first)."""
+        return self._start(chat, user, count, mode, ask=False)[0]
+
+    def begin(self, chat: str, user: str, count: int | None = None, mode: str | None = None
+              ) -> tuple[Game, list[Step]]:
+        """A new game with its first question asked, in one transaction (what /quiz does)."""
+        return self._start(chat, user, count, mode, ask=True)
+
+    def _start(self, chat: str, user: str, count: int | None, mode: str | None, ask: bool
+               ) -> tuple[Game, list[Step]]:
         settings = self.settings(chat)
         total = settings.questions if count is None else count
         if not 1 <= total <= 50:
@@ -117,162 +191,240 @@ class QuizEngine:
         available = self.bank().topic_count(need_choice=mode == "poll")
         if available == 0:
             raise QuizError("I have no questions to ask yet.")
-        game = Game(id=secrets.token_hex(6), chat=chat, mode=mode, seconds=settings.seconds,  # type: ignore[arg-type]
-                    total=min(total, available), difficulty=settings.difficulty, started_by=user,
-                    started_at=self.clock(), seed=self._rng.randrange(2**31))
-        self.games[chat] = game
-        self._save(game)
-        return game
+        already = QuizError("A quiz is already running here: answer along, or /stop it first.")
+        steps: list[Step] = []
+        try:
+            with self.store.hold(chat) as held:
+                if held.game is not None:
+                    raise already
+                game = Game(id=secrets.token_hex(6), chat=chat, mode=mode, seconds=settings.seconds,  # type: ignore[arg-type]
+                            total=min(total, available), difficulty=settings.difficulty, started_by=user,
+                            started_at=self.clock(), seed=self._rng.randrange(2**31))
+                if ask:
+                    steps = self._ask_or_finish(held, game)
+                else:
+                    held.save(game)
+                    held.set_timer(game, "next", 0, self.clock() + START_GRACE)
+        except QuizError:
+            raise
+        except Exception:
+            # two workers starting a game in one chat at once: the database's one-running-game rule refused
+            # the second (each backend names that error its own way: ask the database instead)
+            if self.store.running(chat) is not None:
+                raise already from None
+            raise
+        self._notify(held)
+        return game, steps
 
-    def next_round(self, chat: str, save: bool = True) -> tuple[Round, Question] | None:
-        """Ask the next question, or None when the game is over. Picks it now, from the current bank,
-        so a fact an admin corrected mid-game is asked in its new form."""
+    def advance(self, chat: str) -> list[Step]:
+        """Take the game's pending "next" step now: ask the next question, or end the game when none is
+        left. Nothing if another worker (or timer) took it first."""
+        with self.store.hold(chat) as held:
+            game = held.game
+            if game is None or not held.take_timer(game, "next"):
+                return []
+            steps = self._ask_or_finish(held, game)
+        self._notify(held)
+        return steps
+
+    def next_round(self, chat: str) -> tuple[Round, Question] | None:
+        """Ask the next question now, or None when the game is over (and ended)."""
         game = self._game(chat)
         if game.round and not game.round.closed:
             raise QuizError("The current question is still open.")
-        if len(game.asked) >= game.total:
-            return None
-        rng = random.Random(game.seed + len(game.asked))
-        level = _level_for(game.difficulty, len(game.asked), game.total)
-        picks = self.bank().pick(1, level, rng, need_choice=game.mode == "poll", exclude_topics=set(game.topics))
-        if not picks:
-            return None
-        question = picks[0]
-        options, correct = _options(question, rng, as_choice=game.mode == "poll")
-        now = self.clock()
-        game.round = Round(number=len(game.asked) + 1, question_id=question.id, options=options, correct=correct,
-                           asked_at=now, deadline=now + game.seconds)
-        game.asked.append(question.id)
-        game.topics.append(question.topic)
-        self._round_points[chat] = {}
-        if save:  # the runner saves once, in attach(), with the message id
-            self._save(game)
-        return game.round, question
-
-    def chat_of_poll(self, poll_id: str) -> str | None:
-        return self._polls.get(poll_id)
+        for step in self.advance(chat):
+            if isinstance(step, Asked):
+                return step.round, step.question
+        return None
 
     def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None) -> None:
         """Remember the message that shows round ``number`` (to edit it, and to know its poll's answers)."""
-        game = self.games.get(chat)
-        if not game or not game.round or game.round.number != number:
-            return
-        game.round.message_id = message_id
-        if poll_id:
-            game.round.poll_id = poll_id
-            self._polls[poll_id] = chat
-        self._save(game)
+        with self.store.hold(chat) as held:
+            game = held.game
+            if not game or not game.round or game.round.number != number:
+                return
+            game.round.message_id = message_id
+            if poll_id:
+                game.round.poll_id = poll_id
+                held.add_poll(poll_id, game)
+            held.save(game)
 
-    def question(self, game: Game) -> Question | None:
-        """The open round's question; falls back to the snapshot of it if the bank changed under it."""
-        if not game.round:
-            return None
-        return self.bank().by_id(game.round.question_id) or self._snapshots.get(game.round.question_id)
+    def close_round(self, chat: str, number: int, reason: str) -> RoundResult | None:
+        """Close round ``number``; None if it is already closed (a timer firing after an answer won it).
+        The next question follows after the pause, unless the game was stopped."""
+        with self.store.hold(chat) as held:
+            if held.game is None:
+                return None
+            result = self._close(held, held.game, number, reason)
+            if result is not None:
+                held.save(held.game)
+        self._notify(held)
+        return result
+
+    def skip(self, chat: str) -> list[Step]:
+        """Reveal the open question and move on soon; between questions, ask the next one now."""
+        with self.store.hold(chat) as held:
+            game = self._held_game(held)
+            if game.round and not game.round.closed:
+                result = self._close(held, game, game.round.number, "skipped", pause=SKIP_PAUSE)
+                held.save(game)
+                steps: list[Step] = [Revealed(result)] if result else []
+            else:
+                held.take_timer(game, "next")
+                steps = self._ask_or_finish(held, game)
+        self._notify(held)
+        return steps
+
+    def stop(self, chat: str) -> list[Step]:
+        with self.store.hold(chat) as held:
+            game = self._held_game(held)
+            steps: list[Step] = []
+            if game.round and not game.round.closed:
+                result = self._close(held, game, game.round.number, "stopped")
+                if result:
+                    steps.append(Revealed(result))
+            steps.append(self._finish(held, game, stopped=True))
+        return steps
+
+    def finish(self, chat: str, stopped: bool = False) -> tuple[Game, list[Standing]]:
+        with self.store.hold(chat) as held:
+            done = self._finish(held, self._held_game(held), stopped)
+        return done.game, done.standings
 
     # answers ---------------------------------------------------------------------------------------
     def answer_text(self, chat: str, user: str, name: str, text: str, at: float | None = None) -> Outcome:
-        game = self.games.get(chat)
-        if not game or game.mode != "text" or not game.round or game.round.closed or game.round.winners:
-            return Outcome(None)
+        if not _open_for_text(self.store.running(chat)):
+            return Outcome(None)  # the common case, a chat with no question open: no lock taken
         at = self.clock() if at is None else at
-        rnd = game.round
-        if at > rnd.deadline + LATE_GRACE:
-            return Outcome(None)
-        question = self.question(game)
-        if question is None:
-            return Outcome(None)
-        if rnd.options:
-            if user in rnd.tried:
-                return Outcome(None, first_try=False)  # one try per player when there are options to guess
-            choice = _chosen_option(text, rnd.options)
-            if choice is None:
-                return Outcome(None)  # chatter, not an answer
-            rnd.tried.append(user)
-            verdict = Verdict.CORRECT if choice in rnd.correct else Verdict.WRONG
-        else:
-            verdict = question.key.judge(text)
-        if verdict is not Verdict.CORRECT:
-            player = game.players.get(user)
-            if verdict is Verdict.WRONG and player and player.streak:
-                player.streak = 0
-                self._save(game)
-            elif rnd.options:
-                self._save(game)  # the player's one try is used up, restart or not
-            return Outcome(verdict)
-        points = self._score(game, question, user, name, at)
-        rnd.winners.append(user)  # the first right answer wins; the runner closes the round next
-        self._save(game, [(user, name, points, 1)])
-        return Outcome(Verdict.CORRECT, points)
+        with self.store.hold(chat) as held:
+            game = held.game
+            if not _open_for_text(game):
+                return Outcome(None)
+            assert game is not None and game.round is not None
+            rnd = game.round
+            if at > rnd.deadline + LATE_GRACE:
+                return Outcome(None)
+            question = self.question(game)
+            if question is None:
+                return Outcome(None)
+            if rnd.options:
+                if user in rnd.tried:
+                    return Outcome(None, first_try=False)  # one try per player when there are options to guess
+                choice = _chosen_option(text, rnd.options)
+                if choice is None:
+                    return Outcome(None)  # chatter, not an answer
+                rnd.tried.append(user)
+                verdict = Verdict.CORRECT if choice in rnd.correct else Verdict.WRONG
+            else:
+                verdict = question.key.judge(text)
+            if verdict is not Verdict.CORRECT:
+                player = game.players.get(user)
+                nudge = verdict is Verdict.CLOSE and not rnd.nudged
+                if nudge:
+                    rnd.nudged = True  # one per question, to keep within flood limits
+                if (verdict is Verdict.WRONG and player and player.streak) or rnd.options or nudge:
+                    if verdict is Verdict.WRONG and player:
+                        player.streak = 0
+                    held.save(game)  # the player's one try is used up, whoever judges the next answer
+                return Outcome(verdict, nudge=nudge)
+            points = self._score(game, question, user, name, at)
+            rnd.winners.append(user)  # the first right answer wins and closes the round
+            result = self._close(held, game, rnd.number, "answered")
+            held.save(game, [(user, name, points, 1)])
+        self._notify(held)
+        return Outcome(Verdict.CORRECT, points, steps=(Revealed(result),) if result else ())
 
     def answer_poll(self, poll_id: str, user: str, name: str, option_ids: list[int],
                     at: float | None = None) -> Outcome | None:
-        """A poll answer; None when the poll is not a question of ours (an old game, or another bot's)."""
-        chat = self._polls.get(poll_id)
-        game = self.games.get(chat) if chat else None
-        if not game or not game.round or game.round.poll_id != poll_id:
+        """A poll answer; None when the poll is not a question of a running game (an old one)."""
+        chat = self.store.chat_of_poll(poll_id)
+        if chat is None:
             return None
-        rnd = game.round
         at = self.clock() if at is None else at
-        if rnd.closed or at > rnd.deadline + LATE_GRACE or user in rnd.tried or not option_ids:
-            return Outcome(None, first_try=user not in rnd.tried)
-        rnd.tried.append(user)
-        question = self.question(game)
-        if question is None or option_ids[0] not in rnd.correct:
-            self._player(game, user, name).streak = 0
-            self._save(game)
-            return Outcome(Verdict.WRONG)
-        points = self._score(game, question, user, name, at)
-        rnd.winners.append(user)
-        self._save(game, [(user, name, points, 1)])
+        with self.store.hold(chat) as held:
+            game = held.game
+            if not game or not game.round or game.round.poll_id != poll_id:
+                return None
+            rnd = game.round
+            if rnd.closed or at > rnd.deadline + LATE_GRACE or user in rnd.tried or not option_ids:
+                return Outcome(None, first_try=user not in rnd.tried)
+            rnd.tried.append(user)
+            question = self.question(game)
+            if question is None or option_ids[0] not in rnd.correct:
+                self._player(game, user, name).streak = 0
+                held.save(game)
+                return Outcome(Verdict.WRONG)
+            points = self._score(game, question, user, name, at)
+            rnd.winners.append(user)
+            held.save(game, [(user, name, points, 1)])
         return Outcome(Verdict.CORRECT, points)
 
-    def note_nudge(self, chat: str) -> bool:
-        """Whether a "close!" nudge may be sent now: one per question, to keep within flood limits."""
-        game = self.games.get(chat)
-        if not game or not game.round or game.round.nudged or game.round.closed:
-            return False
-        game.round.nudged = True  # not saved, like hints
-        return True
+    # timers ----------------------------------------------------------------------------------------
+    def fire_due(self, limit: int = 50, now: float | None = None) -> list[Fired]:
+        """Fire up to ``limit`` due timers in the transaction that claims them. Called by every worker's
+        poller: a timer another worker holds is left to it. If the batch fails, its timers are fired one
+        per transaction, and one that fails alone is postponed rather than retried at once."""
+        now = self.clock() if now is None else now
+        try:
+            return self._fire_batch(now, limit)
+        except Exception:
+            if limit == 1:
+                raise
+            log.exception("could not fire a batch of quiz timers; firing them one by one")
+        fired: list[Fired] = []
+        for _ in range(limit):
+            try:
+                batch = self._fire_batch(now, 1)
+            except Exception:  # noqa: BLE001 - logged; the others go on
+                log.exception("could not fire a quiz timer; postponed by %.0f s", POISON_DELAY)
+                with contextlib.suppress(Exception):
+                    self.store.postpone_due(now, now + POISON_DELAY)
+                continue
+            if not batch:
+                break
+            fired += batch
+        return fired
 
-    def hint(self, chat: str, number: int) -> str | None:
-        game = self.games.get(chat)
-        if not game or not game.round or game.round.number != number or game.round.closed or game.round.hinted:
-            return None
-        question = self.question(game)
-        if question is None:
-            return None
-        game.round.hinted = True  # not saved: after a restart a second hint is harmless
-        if game.round.options:
-            wrong = [o for i, o in enumerate(game.round.options) if i not in game.round.correct]
-            return f"it's not {random.Random(game.seed + number).choice(wrong)}" if len(wrong) > 1 else None
-        return _letters_hint(question.answer)
+    def _fire_batch(self, now: float, limit: int) -> list[Fired]:
+        fired: list[Fired] = []
+        with self.store.claim_due(now, limit) as batch:
+            for held in batch:
+                for due in held.dues:
+                    steps = self._fire(held, held.game, due.kind, due.number) if held.game else []
+                    if held.game is not None:
+                        fired.append(Fired(held.game.chat, due.kind, due.due_at, tuple(steps)))
+        for held in batch:
+            self._notify(held)
+        return fired
 
-    def close_round(self, chat: str, number: int, reason: str) -> RoundResult | None:
-        """Close round ``number``; None if it is already closed (a timer firing after an answer won it)."""
-        game = self.games.get(chat)
-        if not game or not game.round or game.round.number != number or game.round.closed:
-            return None
-        rnd = game.round
-        rnd.closed = True
-        for user, player in game.players.items():
-            if user not in rnd.winners:
-                player.streak = 0
-        if rnd.poll_id:
-            self._polls.pop(rnd.poll_id, None)
-        self._save(game)
-        question = self.question(game)
-        if question is None:
-            return None
-        return RoundResult(game, rnd, question, reason, self._round_points.pop(chat, {}))
+    def next_due(self) -> float | None:
+        return self.store.next_due()
 
-    def finish(self, chat: str, stopped: bool = False) -> tuple[Game, list[Standing]]:
-        game = self._game(chat)
-        if game.round and game.round.poll_id:
-            self._polls.pop(game.round.poll_id, None)
-        game.status = "stopped" if stopped else "finished"
-        del self.games[chat]
-        self._save(game, finished=list(game.players))
-        return game, self.standings(game)
+    def hurry(self, chat: str, kind: str) -> bool:
+        """Make the chat's ``kind`` timer ("hint", "deadline", "next") due now; whether it was pending."""
+        now = self.clock()
+        hurried = self.store.hurry(chat, kind, now)
+        if hurried:
+            for listener in self._timer_listeners:
+                listener(now)
+        return hurried
+
+    def repair(self) -> int:
+        """Give a timer to running games that have none (saved before timers lived in the database): an
+        open question's deadline, else the next question. Safe on any number of workers at once."""
+        repaired = 0
+        for chat in self.store.untimed():
+            with self.store.hold(chat) as held:
+                game = held.game
+                if game is None or held.tx.query("SELECT 1 FROM quiz_timers WHERE game = ?", (game.id,)):
+                    continue
+                if game.round and not game.round.closed:
+                    held.set_timer(game, "deadline", game.round.number, game.round.deadline)
+                else:
+                    held.set_timer(game, "next", game.number, self.clock())
+                repaired += 1
+            self._notify(held)
+        return repaired
 
     # scores ----------------------------------------------------------------------------------------
     @staticmethod
@@ -282,12 +434,110 @@ class QuizEngine:
     def leaderboard(self, chat: str | None, limit: int = 10) -> list[Standing]:
         return rank(self.storage.quiz_scores(chat, limit))
 
-    # internals -------------------------------------------------------------------------------------
+    # the rules, on a game held by the caller's transaction -----------------------------------------------
+    def _fire(self, held: Held, game: Game, kind: str, number: int) -> list[Step]:
+        if kind == "next":
+            return self._ask_or_finish(held, game)
+        if kind == "deadline":
+            result = self._close(held, game, number, "timeout")
+            if result is None:
+                return []
+            held.save(game)
+            return [Revealed(result)]
+        if kind == "hint":
+            rnd = game.round
+            text = self._hint(game, number)
+            if text is None or rnd is None:
+                return []
+            held.save(game)
+            question = self.question(game)
+            return [Hinted(game, rnd.message_id, question, text)] if question else []
+        return []
+
+    def _ask_or_finish(self, held: Held, game: Game) -> list[Step]:
+        asked = self._ask(game)
+        if asked is None:
+            return [self._finish(held, game, stopped=False)]
+        rnd, question = asked
+        held.set_timer(game, "deadline", rnd.number, rnd.deadline)
+        if game.mode == "text":
+            held.set_timer(game, "hint", rnd.number, rnd.asked_at + game.seconds / 2)
+        held.save(game)
+        return [Asked(game, rnd, question)]
+
+    def _ask(self, game: Game) -> tuple[Round, Question] | None:
+        """Pick the next question now, from the current bank, so a fact an admin corrected mid-game is asked
+        in its new form; None when the game has had all its questions."""
+        if len(game.asked) >= game.total:
+            return None
+        rng = random.Random(game.seed + len(game.asked))
+        level = _level_for(game.difficulty, len(game.asked), game.total)
+        picks = self.bank().pick(1, level, rng, need_choice=game.mode == "poll", exclude_topics=set(game.topics))
+        if not picks:
+            return None
+        question = picks[0]
+        self._snapshots[question.id] = question
+        options, correct = _options(question, rng, as_choice=game.mode == "poll")
+        now = self.clock()
+        game.round = Round(number=len(game.asked) + 1, question_id=question.id, options=options, correct=correct,
+                           asked_at=now, deadline=now + game.seconds)
+        game.asked.append(question.id)
+        game.topics.append(question.topic)
+        return game.round, question
+
+    def _hint(self, game: Game, number: int) -> str | None:
+        rnd = game.round
+        if not rnd or rnd.number != number or rnd.closed or rnd.hinted:
+            return None
+        question = self.question(game)
+        if question is None:
+            return None
+        rnd.hinted = True
+        if rnd.options:
+            wrong = [o for i, o in enumerate(rnd.options) if i not in rnd.correct]
+            return f"it's not {random.Random(game.seed + number).choice(wrong)}" if len(wrong) > 1 else None
+        return _letters_hint(question.answer)
+
+    def _close(self, held: Held, game: Game, number: int, reason: str, pause: float | None = None
+               ) -> RoundResult | None:
+        rnd = game.round
+        if not rnd or rnd.number != number or rnd.closed:
+            return None
+        rnd.closed = True
+        for user, player in game.players.items():
+            if user not in rnd.winners:
+                player.streak = 0
+        held.clear_timers(game, "hint", "deadline")
+        if reason != "stopped":
+            held.set_timer(game, "next", number, self.clock() + (self.pause if pause is None else pause))
+        question = self.question(game)
+        if question is None:
+            return None
+        return RoundResult(game, rnd, question, reason, dict(rnd.points))
+
+    def _finish(self, held: Held, game: Game, stopped: bool) -> Finished:
+        game.status = "stopped" if stopped else "finished"
+        held.clear_timers(game)
+        held.drop_polls(game)
+        held.save(game, finished=list(game.players))
+        return Finished(game, self.standings(game), stopped)
+
+    def _notify(self, held: Held | None) -> None:
+        if held is not None and held.earliest is not None:
+            for listener in self._timer_listeners:
+                listener(held.earliest)
+
     def _game(self, chat: str) -> Game:
-        game = self.games.get(chat)
+        game = self.store.running(chat)
         if not game:
             raise QuizError("No quiz is running here. Start one with /quiz!")
         return game
+
+    @staticmethod
+    def _held_game(held: Held) -> Game:
+        if held.game is None:
+            raise QuizError("No quiz is running here. Start one with /quiz!")
+        return held.game
 
     def _player(self, game: Game, user: str, name: str) -> Player:
         player = game.players.get(user)
@@ -307,32 +557,12 @@ class QuizEngine:
         player.correct += 1
         player.streak += 1
         player.best_streak = max(player.best_streak, player.streak)
-        self._round_points.setdefault(game.chat, {})[user] = points
+        rnd.points[user] = points
         return points
 
-    def _save(self, game: Game, points: list[tuple[str, str, int, int]] = (),  # type: ignore[assignment]
-              finished: list[str] = ()) -> None:  # type: ignore[assignment]
-        if game.round:
-            question = self.bank().by_id(game.round.question_id)
-            if question:
-                self._snapshots[question.id] = question
-        if points or finished or not self.write_behind:
-            self._dirty.pop(game.id, None)
-            self.storage.save_games([(game.id, game.chat, game.status, game.to_json())], points, game.chat, finished)
-        else:
-            self._dirty[game.id] = game
 
-    @property
-    def dirty(self) -> bool:
-        return bool(self._dirty)
-
-    def flush(self, limit: int | None = None) -> None:
-        """Write changed games in one transaction: all of them, or the ``limit`` oldest changes (so one
-        write never holds the event loop long; the runner calls again while any are left)."""
-        ids = list(self._dirty)[:limit] if limit else list(self._dirty)
-        games = [self._dirty.pop(i) for i in ids]
-        if games:
-            self.storage.save_games([(g.id, g.chat, g.status, g.to_json()) for g in games])
+def _open_for_text(game: Game | None) -> bool:
+    return bool(game and game.mode == "text" and game.round and not game.round.closed and not game.round.winners)
 
 
 def _range_message(key: str) -> str:

@@ -1,31 +1,38 @@
-"""Drives quiz games for a front: asks questions, keeps the timers, reveals answers, ends games.
+"""Drives quiz games for a front: takes the engine's steps and shows them (questions, hints, reveals, the end).
 
-The front supplies a ``QuizIO`` (how to send and edit messages) and a ``Timers`` (AsyncioTimers, on
-the running event loop, in every front); the rules stay in the engine. Every step for one chat
-runs under that chat's lock, so a timer firing while an answer is being judged cannot double-close a round.
+The front supplies a ``QuizIO`` (how to send and edit messages); the rules and the game's state stay in the
+engine and the database, so any number of runners (one per worker) can drive the same games: whichever
+gets an answer judges it, whichever poller claims a due timer fires it (bot/quiz/poller.py). The engine is
+synchronous and every call touches the database, so each runs in a worker thread, never on the loop.
+
+What a step shows is sent after its change is committed, at most once: a worker that dies between the
+commit and the send loses that one message (a question nobody sees times out and the game goes on; a reveal
+or a final ranking goes missing), and never sends one twice. Sending before committing could repeat a
+question whenever a commit failed; the reverse costs one message in the rare crash at that instant.
+
+Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
+after the next question is out.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
+import time
 from dataclasses import dataclass
-from functools import partial
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
 
 from ..locks import KeyedLocks
 from . import render
 from .bank import Question
-from .engine import Outcome, QuizEngine, QuizError, RoundResult
+from .engine import Asked, Finished, Hinted, Outcome, QuizEngine, Revealed, RoundResult, Step
 from .matching import Verdict
+from .poller import TimerPoller
 from .state import Game, Round
 
 log = logging.getLogger(__name__)
-SEND_WAIT = 10.0  # s: how long a poll answer waits for its poll's sendPoll to come back
-_TIMER_CONTEXT = contextvars.Context()  # timers start tasks, which copy the context they need themselves
-FLUSH_DELAY = 0.2  # s: changes that score nothing are batched this long before they are written...
-FLUSH_BATCH = 250  # ...this many games per transaction, so a write never holds the loop for long
+SEND_WAIT = 10.0  # s: how long a poll answer waits for this worker's sendPoll to come back...
+POLL_LOOKUP_WAIT = 3.0  # s: ...or for another worker to record the poll's id
 
 
 @dataclass(frozen=True)
@@ -41,205 +48,145 @@ class QuizIO(Protocol):
     async def send_text(self, chat: str, text: str, reply_to: int | None = None) -> None: ...
 
 
-class Timers(Protocol):
-    def schedule(self, key: str, delay: float, callback: Callable[[], Awaitable[None]]) -> None: ...
-    def cancel(self, key: str) -> None: ...
-
-
-class AsyncioTimers:
-    """Timers as plain ``loop.call_later`` handles on the running loop (the bot's, in Telegram).
-
-    Not PTB's JobQueue: APScheduler spends about 0.5 ms adding each job, and with 10,000 games running
-    that made deadlines fire seconds late; call_later costs microseconds (bench/bench_quiz.py)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, tuple[asyncio.TimerHandle, Callable[[], Awaitable[None]]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def schedule(self, key: str, delay: float, callback: Callable[[], Awaitable[None]]) -> None:
-        self.cancel(key)
-        # a bound method and a shared context rather than a closure and a context copy per timer: with
-        # 10,000 games that is tens of thousands fewer objects for the garbage collector to scan
-        handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._fire, key, callback,
-                                                       context=_TIMER_CONTEXT)
-        self._pending[key] = (handle, callback)
-
-    def _fire(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
-        self._pending.pop(key, None)
-        task = asyncio.get_running_loop().create_task(callback())  # type: ignore[arg-type]
-        self._tasks.add(task)  # keep a reference until done, or the task may be collected
-        task.add_done_callback(self._tasks.discard)
-
-    def cancel(self, key: str) -> None:
-        pending = self._pending.pop(key, None)
-        if pending:
-            pending[0].cancel()
-
-    def fast_forward(self, key: str) -> bool:
-        """Fire a pending timer now (tests; time itself is not faked)."""
-        pending = self._pending.get(key)
-        if pending is None:
-            return False
-        pending[0].cancel()
-        self._fire(key, pending[1])
-        return True
-
-    def cancel_all(self) -> None:
-        for key in list(self._pending):
-            self.cancel(key)
-
-
 class QuizRunner:
-    def __init__(self, engine: QuizEngine, io: QuizIO, timers: Timers, pause: float = 3.0) -> None:
+    def __init__(self, engine: QuizEngine, io: QuizIO, *, poll_every: float = 1.0, batch: int = 50) -> None:
         self.engine = engine
         self.io = io
-        self.timers = timers
-        self.pause = pause                       # between a reveal and the next question
-        self._locks = KeyedLocks()  # one per chat with a game in play
+        self._locks = KeyedLocks()  # one per chat with a step being shown
         self._sending = 0                        # questions being sent right now
         self._sent = asyncio.Event()             # set whenever no question is being sent
         self._sent.set()
-        self._flush_pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.timers = TimerPoller(engine, self._deliver, idle=poll_every, batch=batch)
+
+    # life ------------------------------------------------------------------------------------------
+    async def start_timers(self) -> None:
+        """Start firing due timers (this worker's and any other's). Games saved before timers lived in the
+        database get theirs first; nothing is re-armed per start-up, so no timer fires twice."""
+        repaired = await asyncio.to_thread(self.engine.repair)
+        if repaired:
+            log.info("gave timers to %d quiz game(s) saved without them", repaired)
+        self.timers.start()
+
+    async def stop_timers(self, timeout: float = 5.0) -> None:
+        """Stop claiming timers and let the steps being shown finish, within ``timeout`` seconds: what is
+        not yet claimed stays in the database for the next worker or start."""
+        await self.timers.stop(timeout)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+
+    async def fire_now(self, chat: str, kind: str) -> bool:
+        """Make the chat's ``kind`` timer ("hint", "deadline", "next") due now, as a clock reaching it would."""
+        return await asyncio.to_thread(self.engine.hurry, chat, kind)
 
     # commands --------------------------------------------------------------------------------------
     async def start(self, chat: str, user: str, name: str, count: int | None = None,
                     mode: str | None = None) -> Game:
         async with self._locks.hold(chat):
-            game = self.engine.start(chat, user, count, mode)
-            await self._ask_next(chat)
+            game, steps = await asyncio.to_thread(self.engine.begin, chat, user, count, mode)
+            await self._show(steps)
             return game
 
     async def skip(self, chat: str) -> None:
         async with self._locks.hold(chat):
-            game = self.engine.running(chat)
-            if not game:
-                raise QuizError("No quiz is running here. Start one with /quiz!")
-            if game.round and not game.round.closed:
-                await self._close(chat, game.round.number, "skipped", advance_after=0.5)
-            else:  # between questions: no need to wait for the next one
-                self.timers.cancel(f"quiz:{chat}:next")
-                await self._ask_next(chat)
+            await self._show(await asyncio.to_thread(self.engine.skip, chat))
 
     async def stop(self, chat: str) -> None:
         async with self._locks.hold(chat):
-            game = self.engine.running(chat)
-            if not game:
-                raise QuizError("No quiz is running here. Start one with /quiz!")
-            if game.round and not game.round.closed:
-                await self._close(chat, game.round.number, "stopped", advance_after=None)
-            await self._finish(chat, stopped=True)
+            await self._show(await asyncio.to_thread(self.engine.stop, chat))
 
     # answers ---------------------------------------------------------------------------------------
     async def on_text(self, chat: str, user: str, name: str, text: str, message_id: int | None = None) -> Outcome:
         """Judge a typed answer; a Verdict of None means it was not an answer (let the chat bot reply)."""
-        if chat not in self.engine.games:
-            return Outcome(None)
-        async with self._locks.hold(chat):
-            game = self.engine.running(chat)
-            outcome = self.engine.answer_text(chat, user, name, text)
-            if game and outcome.verdict is Verdict.CORRECT and game.round:
-                await self._close(chat, game.round.number, "answered")
-            elif outcome.verdict is Verdict.CLOSE and self.engine.note_nudge(chat):
-                await self._say(chat, f"🤏 Close, {name}! Not quite.", reply_to=message_id)
-            self._flush_soon()
-            return outcome
+        outcome = await asyncio.to_thread(self.engine.answer_text, chat, user, name, text)
+        if outcome.steps or outcome.nudge:
+            async with self._locks.hold(chat):
+                await self._show(list(outcome.steps))
+                if outcome.nudge and outcome.verdict is Verdict.CLOSE:
+                    await self._say(chat, f"🤏 Close, {name}! Not quite.", reply_to=message_id)
+        return outcome
 
     async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int]) -> Outcome | None:
-        chat = self.engine.chat_of_poll(poll_id)
-        if chat is None and self._sending:
-            # a quick voter can beat sendPoll's response, which tells us the poll's id: wait for it
+        outcome = await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
+        if outcome is not None:
+            return outcome
+        # a quick voter can beat sendPoll's response, which tells us the poll's id: wait for this worker's
+        # send, or give another worker's a moment to record it (a poll closes at its deadline, so votes on
+        # polls nobody recorded stop coming soon after)
+        if self._sending:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._sent.wait(), timeout=SEND_WAIT)
-            chat = self.engine.chat_of_poll(poll_id)
-        if chat is None:
+            return await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
+        if not await asyncio.to_thread(self.engine.store.any_running):
             return None
-        async with self._locks.hold(chat):
-            outcome = self.engine.answer_poll(poll_id, user, name, option_ids)
-            self._flush_soon()
-            return outcome
+        deadline, pause = time.monotonic() + POLL_LOOKUP_WAIT, 0.05
+        while time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(0.4, pause * 2)
+            outcome = await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
+            if outcome is not None:
+                return outcome
+        return None
 
-    # restart ---------------------------------------------------------------------------------------
-    async def resume(self) -> int:
-        """Carry on the games a restart interrupted: reschedule open questions, close expired ones."""
-        chats = list(self.engine.games)
-        for chat in chats:
-            async with self._locks.hold(chat):
-                game = self.engine.games.get(chat)
-                if not game:
-                    continue
-                rnd = game.round
-                if rnd and not rnd.closed:
-                    left = rnd.deadline - self.engine.clock()
-                    if left > 0:
-                        self._arm(game, rnd, left)
-                        continue
-                    await self._close(chat, rnd.number, "restart")
-                else:
-                    self.timers.schedule(f"quiz:{chat}:next", self.pause, partial(self._advance, chat))
-        return len(chats)
-
-    # internals -------------------------------------------------------------------------------------
-    async def _advance(self, chat: str) -> None:
-        async with self._locks.hold(chat):
-            if chat in self.engine.games:
-                await self._ask_next(chat)
-
-    async def _ask_next(self, chat: str) -> None:
-        nxt = self.engine.next_round(chat, save=False)
-        if nxt is None:
-            await self._finish(chat, stopped=False)
+    # showing steps ---------------------------------------------------------------------------------
+    def _deliver(self, chat: str, steps: list[Step]) -> None:
+        """Show a fired timer's steps (called on the loop by the poller), concurrently with other chats'."""
+        if not steps:
             return
-        rnd, question = nxt
-        game = self.engine.games[chat]
+        task = asyncio.get_running_loop().create_task(self._show_in_order(chat, steps))
+        self._tasks.add(task)  # keep a reference until done, or the task may be collected
+        task.add_done_callback(self._tasks.discard)
+
+    async def _show_in_order(self, chat: str, steps: list[Step]) -> None:
+        async with self._locks.hold(chat):
+            await self._show(steps)
+
+    async def _show(self, steps: list[Step]) -> None:
+        for step in steps:
+            if isinstance(step, Asked):
+                await self._ask(step)
+            elif isinstance(step, Revealed):
+                await self._reveal(step.result)
+            elif isinstance(step, Hinted) and step.game.round:
+                rnd = step.game.round if step.message_id is not None else await self._recorded(step.game)
+                if rnd is not None and rnd.message_id is not None:
+                    await self._edit(step.game, rnd.message_id,
+                                     render.question_text(step.game, rnd, step.question, step.hint))
+            elif isinstance(step, Finished):
+                await self._say(step.game.chat, render.final_text(step.game, step.standings, step.stopped))
+
+    async def _ask(self, step: Asked) -> None:
+        game, rnd = step.game, step.round
         self._sending += 1
         self._sent.clear()
         posted = Posted(None)
         try:
-            posted = await self.io.send_question(game, rnd, question)
+            posted = await self.io.send_question(game, rnd, step.question)
         except Exception:  # noqa: BLE001 - a lost message must not kill the game: the timer moves it on
-            log.exception("could not send quiz question %s in chat %s", rnd.number, chat)
+            log.exception("could not send quiz question %s in chat %s", rnd.number, game.chat)
         finally:
-            self.engine.attach(chat, rnd.number, posted.message_id, posted.poll_id)  # saves the round
-            self._sending -= 1
-            if not self._sending:
-                self._sent.set()
-        self._arm(game, rnd, game.seconds)
-        self._flush_soon()
-
-    def _arm(self, game: Game, rnd: Round, left: float) -> None:
-        chat, number = game.chat, rnd.number
-        if game.mode == "text" and not rnd.hinted and left > game.seconds / 2:
-            self.timers.schedule(f"quiz:{chat}:hint", left - game.seconds / 2, partial(self._hint, chat, number))
-        self.timers.schedule(f"quiz:{chat}:deadline", left, partial(self._deadline, chat, number))
-
-    async def _hint(self, chat: str, number: int) -> None:
-        async with self._locks.hold(chat):
-            hint = self.engine.hint(chat, number)
-            game = self.engine.running(chat)
-            if hint and game and game.round and game.round.message_id is not None:
-                question = self.engine.question(game)
-                if question:
-                    await self._edit(game, game.round.message_id, render.question_text(game, game.round, question, hint))
-
-    async def _deadline(self, chat: str, number: int) -> None:
-        async with self._locks.hold(chat):
-            await self._close(chat, number, "timeout")
-
-    async def _close(self, chat: str, number: int, reason: str, advance_after: float | None = -1) -> None:
-        self.timers.cancel(f"quiz:{chat}:hint")
-        self.timers.cancel(f"quiz:{chat}:deadline")
-        result = self.engine.close_round(chat, number, reason)
-        self._flush_soon()
-        if result is None:
-            return
-        await self._reveal(result)
-        if advance_after is not None:
-            delay = self.pause if advance_after < 0 else advance_after
-            self.timers.schedule(f"quiz:{chat}:next", delay, partial(self._advance, chat))
+            try:
+                if posted.message_id is not None:
+                    await asyncio.to_thread(self.engine.attach, game.chat, rnd.number, posted.message_id,
+                                            posted.poll_id)
+            except Exception:  # noqa: BLE001 - unrecorded, the reveal cannot edit it; the game goes on
+                log.exception("could not record quiz question %s in chat %s", rnd.number, game.chat)
+            finally:
+                self._sending -= 1
+                if not self._sending:
+                    self._sent.set()
 
     async def _reveal(self, result: RoundResult) -> None:
         game, rnd = result.game, result.round
         names = {u: p.name for u, p in game.players.items()}
+        if rnd.message_id is None:
+            recorded = await self._recorded(game)
+            if recorded is not None:
+                rnd = recorded
+                result = RoundResult(result.game, rnd, result.question, result.reason, result.points)
         if rnd.poll_id:
             if rnd.message_id is not None and result.reason != "timeout":
                 try:
@@ -250,25 +197,14 @@ class QuizRunner:
         if rnd.message_id is not None:
             await self._edit(game, rnd.message_id, render.reveal_text(result, names))
 
-    async def _finish(self, chat: str, stopped: bool) -> None:
-        self.timers.cancel(f"quiz:{chat}:next")
-        game, standings = self.engine.finish(chat, stopped)
-        await self._say(chat, render.final_text(game, standings, stopped))
-
-    def _flush_soon(self) -> None:
-        if self.engine.dirty and not self._flush_pending:
-            self._flush_pending = True
-            self.timers.schedule("quiz:flush", FLUSH_DELAY, self._flush)
-
-    async def _flush(self) -> None:
-        self._flush_pending = False
-        try:
-            self.engine.flush(FLUSH_BATCH)
-        except Exception:  # noqa: BLE001 - the next change tries again; the game itself goes on
-            log.exception("could not save quiz games")
-        if self.engine.dirty and not self._flush_pending:
-            self._flush_pending = True
-            self.timers.schedule("quiz:flush", 0.01, self._flush)
+    async def _recorded(self, game: Game) -> Round | None:
+        """The game's round as saved now: a step taken before its question's message was recorded (the send
+        was still under way; this chat's lock has waited for it) reads the message back."""
+        fresh = await asyncio.to_thread(self.engine.running, game.chat)
+        rnd = game.round
+        if fresh and rnd and fresh.id == game.id and fresh.round and fresh.round.number == rnd.number:
+            return fresh.round
+        return None
 
     async def _edit(self, game: Game, message_id: int, text: str) -> None:
         try:

@@ -34,6 +34,7 @@ class Round:
     closed: bool = False
     winners: list[str] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)   # users who used their one try on an options question
+    points: dict[str, int] = field(default_factory=dict)  # user -> points earned this round, for the reveal
 
 
 @dataclass

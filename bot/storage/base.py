@@ -71,6 +71,13 @@ class Storage(abc.ABC):
         files' own locks (bot/knowledge/edit.py): nothing more to hold here. PostgreSQL: an advisory lock."""
         yield
 
+    def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
+        """The clause that ends a SELECT inside ``transaction()`` so the rows it reads stay this transaction's
+        until it ends (``skip_locked``: rows another transaction holds are passed over, not waited for; ``of``:
+        which of the joined tables' rows). SQLite needs none: its transactions begin with the write lock of
+        the whole file (BEGIN IMMEDIATE), so no other writer, in this process or another, runs meanwhile."""
+        return ""
+
     # chat context ----------------------------------------------------------------------------------
     def load_context(self, chat: str) -> str | None:
         rows = self.query("SELECT data FROM chat_context WHERE chat = ?", (chat,))

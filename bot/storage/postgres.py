@@ -81,6 +81,9 @@ class PostgresStorage(Storage):
     def close(self) -> None:
         self._pool.close()
 
+    def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
+        return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
+
     def query(self, sql: str, args: Args = ()) -> list[Row]:
         with self._pool.connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))

@@ -1,7 +1,7 @@
 """Quizzes in a Telegram group of three, end to end: real PTB Application, real HTTP, the Bot API emulator.
 
-Time is not faked: a question's deadline is made to fire now by moving its timer forward, the
-way a clock would reach it.
+Time is not faked: a question's deadline is made to fire now by moving its timer (a due event in the
+database) forward, the way a clock would reach it.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ async def reply_to(emu: BotAPIEmulator, user: int, text: str) -> Call:
 async def forward(app: Application, timer: str, chat: int = GROUP) -> None:
     """Make the chat's ``timer`` (deadline, hint) fire now; it is armed just after the question is sent."""
     for _ in range(100):
-        if quiz_of(app).timers.fast_forward(f"quiz:{chat}:{timer}"):
+        if await quiz_of(app).runner.fire_now(str(chat), timer):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"no {timer} timer in chat {chat}")

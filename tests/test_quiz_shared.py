@@ -1,0 +1,194 @@
+"""Quiz games in the database, shared by engines of several workers: the rules hold under races, on both backends.
+
+Each engine has its own connection(s), as two processes would; the races are real threads.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.knowledge.base import KnowledgeBase
+from bot.quiz import QuizEngine, QuizError, Verdict, build_engine
+from bot.quiz.engine import Asked, Finished, Revealed
+from bot.storage import Storage, open_storage
+from tests.support.postgres import PgSchema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load(ROOT / "knowledge" / "ballerina.yml")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.sqlite3")
+        return
+    schema = PgSchema()
+    try:
+        storage = open_storage(schema.url, check_schema=False)
+        storage.upgrade()
+        storage.close()
+        yield schema.url
+    finally:
+        schema.drop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Storage]]:
+    """Storages a test opened (a worker's connections each), closed after it."""
+    storages: list[Storage] = []
+    yield storages
+    for storage in storages:
+        storage.close()
+
+
+def engines(settings: Settings, kb: KnowledgeBase, target: str, clock: Clock, opened: list[Storage],
+            n: int = 2) -> list[QuizEngine]:
+    storages = [open_storage(target) for _ in range(n)]
+    opened.extend(storages)
+    return [build_engine(settings, s, lambda: kb, clock=clock, seed=i) for i, s in enumerate(storages)]
+
+
+def right_text(engine: QuizEngine, chat: str) -> str:
+    game = engine.running(chat)
+    assert game and game.round
+    if game.round.options:
+        return "ABCD"[game.round.correct[0]]
+    question = engine.question(game)
+    assert question
+    return question.answer
+
+
+def test_racing_right_answers_at_two_workers_score_one_winner_exactly(settings: Settings, kb: KnowledgeBase,
+                                                                      target: str, opened: list[Storage]) -> None:
+    clock = Clock()
+    a, b = engines(settings, kb, target, clock, opened)
+    a.start("g", "ann", count=3, mode="text")
+    totals: dict[str, int] = {}
+    for number in (1, 2, 3):
+        steps = b.advance("g")  # whichever worker: the game is the database's
+        assert [type(s) for s in steps] == [Asked]
+        clock.now += 1
+        answer = right_text(a, "g")
+        players = [(engine, f"p{i}") for i, engine in enumerate([a, b] * 4)]
+        barrier = threading.Barrier(len(players))
+
+        def answer_as(pair: tuple[QuizEngine, str]) -> tuple[str, object]:
+            engine, user = pair
+            barrier.wait(timeout=10)
+            return user, engine.answer_text("g", user, user.upper(), answer)
+
+        with ThreadPoolExecutor(len(players)) as pool:
+            outcomes = list(pool.map(answer_as, players))
+        winners = [(user, o) for user, o in outcomes if o.verdict is Verdict.CORRECT]  # type: ignore[attr-defined]
+        assert len(winners) == 1, outcomes
+        user, outcome = winners[0]
+        assert [type(s) for s in outcome.steps] == [Revealed]  # type: ignore[attr-defined]
+        totals[user] = totals.get(user, 0) + outcome.points  # type: ignore[attr-defined]
+    steps = a.advance("g")
+    assert [type(s) for s in steps] == [Finished]
+    assert b.advance("g") == []  # already taken: a step happens once
+    board = {s.user: s.points for s in a.leaderboard("g")}
+    assert board == totals and {u: p for u, _, p, _ in b.storage.quiz_scores("g")} == totals
+
+
+def test_a_timer_fires_once_however_many_workers_poll_it(settings: Settings, kb: KnowledgeBase, target: str,
+                                                         opened: list[Storage]) -> None:
+    clock = Clock()
+    workers = engines(settings, kb, target, clock, opened, n=3)
+    for chat in ("g1", "g2", "g3"):
+        workers[0].start(chat, "ann", count=1, mode="text")
+        workers[0].advance(chat)
+    clock.now += settings.quiz.seconds + 1  # every question's hint and deadline are due
+    barrier = threading.Barrier(len(workers))
+
+    def poll(engine: QuizEngine) -> list[tuple[str, str]]:
+        barrier.wait(timeout=10)
+        fired = []
+        for _ in range(5):
+            fired += [(f.chat, f.kind) for f in engine.fire_due(limit=2)]
+        return fired
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        fired = [event for events in pool.map(poll, workers) for event in events]
+    assert sorted(fired) == sorted((chat, kind) for chat in ("g1", "g2", "g3") for kind in ("deadline", "hint"))
+    clock.now += settings.quiz.pause + 1
+    ended = [f for engine in workers for f in engine.fire_due()]
+    assert sorted(f.chat for f in ended) == ["g1", "g2", "g3"]
+    assert all(isinstance(f.steps[0], Finished) for f in ended)
+    assert all(engine.fire_due() == [] for engine in workers) and workers[1].running("g1") is None
+
+
+def test_a_claim_held_by_a_worker_that_dies_is_fired_by_another(settings: Settings, kb: KnowledgeBase,
+                                                                pg: PgSchema, opened: list[Storage]) -> None:
+    """PostgreSQL only: SQLite has one writer at a time, so a held claim blocks the file rather than being
+    skipped (and one process is the honest way to run it)."""
+    upgrader = open_storage(pg.url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    clock = Clock()
+    a, b = engines(settings, kb, pg.url, clock, opened)
+    a.start("g", "ann", count=2, mode="poll")
+    a.advance("g")
+    clock.now += settings.quiz.seconds + 1
+    claimed = threading.Event()
+    die = threading.Event()
+
+    class Died(Exception):
+        pass
+
+    def dying_worker() -> None:
+        with pytest.raises(Died):
+            with a.store.claim_due(clock.now, 10) as batch:
+                assert [d.kind for held in batch for d in held.dues] == ["deadline"]
+                claimed.set()
+                die.wait(timeout=10)
+                raise Died  # the process is gone before its commit: PostgreSQL rolls the claim back
+
+    thread = threading.Thread(target=dying_worker)
+    thread.start()
+    try:
+        assert claimed.wait(timeout=10)
+        assert b.fire_due() == []  # held by the other worker: skipped, not waited for
+    finally:
+        die.set()
+        thread.join(timeout=10)
+    (fired,) = b.fire_due()
+    assert fired.kind == "deadline" and [type(s) for s in fired.steps] == [Revealed]
+    assert b.fire_due() == []
+
+
+def test_one_running_game_per_chat_whoever_starts_it(settings: Settings, kb: KnowledgeBase, target: str,
+                                                     opened: list[Storage]) -> None:
+    clock = Clock()
+    workers = engines(settings, kb, target, clock, opened, n=4)
+    barrier = threading.Barrier(len(workers))
+
+    def start(engine: QuizEngine) -> str:
+        barrier.wait(timeout=10)
+        try:
+            engine.begin("g", "ann", count=2, mode="text")
+        except QuizError as exc:
+            return str(exc)
+        return "started"
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        results = list(pool.map(start, workers))
+    assert results.count("started") == 1
+    assert all("already running" in r for r in results if r != "started")
