@@ -89,6 +89,10 @@ class Revisions:
         rows = self.storage.query("SELECT MAX(id) FROM kb_revisions")
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0  # type: ignore[call-overload]
 
+    def names_since(self, seen: int) -> list[str]:
+        """The files changed after revision ``seen`` (one indexed range scan: nothing, between edits)."""
+        return [str(r[0]) for r in self.storage.query("SELECT DISTINCT name FROM kb_revisions WHERE id > ?", (seen,))]
+
     def newest_since(self, seen: int) -> list[RevisionFile]:
         """The latest content of each file changed after revision ``seen``, oldest first."""
         rows = self.storage.query(
@@ -114,18 +118,22 @@ class SharedFiles:
 
     def pull(self) -> list[Path]:
         """Write the files of revisions newer than ``seen`` that differ here; the paths written. Under the
-        files' own locks, so a local edit never interleaves with it."""
+        files' own locks, and with the revisions read again once they are held: an edit made on this host
+        meanwhile recorded its revision before releasing them, so what is written is never older than what
+        it finds on disk (read before the locks, a revision could undo that edit until the next poll)."""
         with self._lock:
-            newest = self.revisions.newest_since(self.seen)
-            if not newest:
+            names = self.revisions.names_since(self.seen)
+            if not names:
                 return []
-            targets = [(f, self.files.path_of(f.name)) for f in newest]
+            paths = {name: self.files.path_of(name) for name in names}
+            for name in [n for n, p in paths.items() if p is None]:
+                log.warning("a revision names a file this host cannot hold: %r", name)
             written = []
-            paths = [p for _, p in targets if p is not None]
-            with locked(*paths, lock_dir=self.lock_dir):
-                for revision, path in targets:
+            with locked(*[p for p in paths.values() if p is not None], lock_dir=self.lock_dir):
+                newest = self.revisions.newest_since(self.seen)
+                for revision in newest:
+                    path = paths.get(revision.name)
                     if path is None:
-                        log.warning("revision %d names a file this host cannot hold: %r", revision.id, revision.name)
                         continue
                     data = revision.content.encode("utf-8")
                     if path.exists() and path.read_bytes() == data:
@@ -133,7 +141,10 @@ class SharedFiles:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write(path, data)
                     written.append(path)
-            self.seen = max(f.id for f in newest)
+            later = [f.id for f in newest if f.name not in paths]  # a file first changed meanwhile: next pull
+            handled = [f.id for f in newest if f.name in paths]
+            if handled:
+                self.seen = min([max(handled), *(i - 1 for i in later)])
             if written:
                 log.info("knowledge revision %d from another worker: %s", self.seen,
                          ", ".join(p.name for p in written))
