@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 MEMORY_CONTEXTS = 10_000  # chats a Brain without storage remembers
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
-EMPTY_STATE = ChatContext().state_json()
+EMPTY_STATE = ChatContext().state()
 WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
@@ -109,15 +109,16 @@ class Brain:
         saved = self.storage.load_context(chat)
         return ChatContext.from_json(saved) if saved else ChatContext()
 
-    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False, read: str = EMPTY_STATE) -> None:
+    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False,
+              read: tuple[object, ...] = EMPTY_STATE) -> None:
         """Store the chat's context when the message changed what the next one reads (``read``: its
-        ``state_json()`` as loaded for this message): an off-topic message, or a chat that never got past
+        ``state()`` as loaded for this message): an off-topic message, or a chat that never got past
         one, writes nothing (a write per message was a fifth of the time per message with a file database,
         and its WAL checkpoints most of the slow tail). Compared with what this message read, never with a
         copy kept per process, which another worker may have made stale."""
         if chat is None or self.storage is None:
             return
-        if not force and ctx.state_json() == read:
+        if not force and ctx.state() == read:
             return
         self.storage.save_context(chat, ctx.to_json())
 
@@ -145,7 +146,7 @@ class Brain:
         their "no intent fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
         persist = ctx is None if persist is None else persist
         ctx = self.context(chat) if ctx is None else ctx
-        read = ctx.state_json()  # what storage holds now: unchanged after the message, nothing to write
+        read = ctx.state()  # what storage holds now: unchanged after the message, nothing to write
         if fallback and not self._settles_alone(mind, text, parse, ctx):
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
