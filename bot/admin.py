@@ -775,7 +775,7 @@ class Admin:
 def _edit_lock(storage: Storage, wait: float) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(storage.session_lock(EDIT_LOCK, wait))
+            stack.enter_context(storage.held_lock(EDIT_LOCK, wait))
         except LockBusy as exc:
             raise EditError("the knowledge is being edited on another worker; try again in a moment") from exc
         yield

@@ -251,13 +251,13 @@ def test_the_edit_lock_is_one_for_every_process_and_says_when_it_is_busy(pg: PgS
     open_storage(pg.url, check_schema=False).upgrade()
     one, two = open_storage(pg.url), open_storage(pg.url)
     try:
-        with one.session_lock("bot:test", 1.0):
+        with one.held_lock("bot:test", 1.0):
             with pytest.raises(LockBusy, match="held by another worker"):
-                with two.session_lock("bot:test", 0.2):
+                with two.held_lock("bot:test", 0.2):
                     pass
-            with two.session_lock("bot:other", 0.2):  # another name is another lock
+            with two.held_lock("bot:other", 0.2):  # another name is another lock
                 pass
-        with two.session_lock("bot:test", 1.0):  # released at the block's end
+        with two.held_lock("bot:test", 1.0):  # released at the block's end
             pass
     finally:
         one.close()
