@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import re
 import threading
 import time
@@ -27,11 +26,6 @@ _MIGRATION_LOCK = 0x6D696772  # pg_advisory_xact_lock key for upgrades ("migr")
 def to_psycopg(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (the shared SQL has no literal ``?`` or ``%``)."""
     return sql.replace("%", "%%").replace("?", "%s")
-
-
-def advisory_key(name: str) -> int:
-    """A stable signed 64-bit key for an advisory lock named ``name`` (the same in every process)."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def redact(url: str) -> str:
@@ -168,24 +162,24 @@ class PostgresStorage(Storage):
         by the server if this process dies, so a killed worker never leaves it taken. Threads of this
         process queue on a local lock first: each one waiting in the server would hold a pooled connection
         that the holder may need."""
-        key = advisory_key(name)
         with self._local_locks_guard:
             local = self._local_locks.setdefault(name, threading.Lock())
         started = time.monotonic()
         if not local.acquire(timeout=timeout):
             raise LockBusy(f"{name} is held by another thread of this worker (waited {timeout:g} s)")
         try:
-            with self._held(name, key, max(0.001, timeout - (time.monotonic() - started))):
+            with self._held(name, max(0.001, timeout - (time.monotonic() - started))):
                 yield
         finally:
             local.release()
 
     @contextlib.contextmanager
-    def _held(self, name: str, key: int, timeout: float) -> Iterator[None]:
+    def _held(self, name: str, timeout: float) -> Iterator[None]:
+        """The advisory lock keyed like SessionLocks' (per schema: two bots on one server never share it)."""
         with self._pool.connection() as conn:
             conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
             try:
-                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+                conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY})", (name,))
             except self._psycopg.errors.LockNotAvailable as exc:
                 raise LockBusy(f"{name} is held by another worker (waited {timeout:g} s)") from exc
             finally:
@@ -193,7 +187,7 @@ class PostgresStorage(Storage):
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (name,))
 
     def applied_migrations(self) -> set[int]:
         with self._pool.connection() as conn:
