@@ -41,6 +41,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -950,8 +951,11 @@ class BotAPIEmulator:
         bot_first_name: str = "Ballerina Trivia",
         host: str = "127.0.0.1",
         port: int = 0,
+        latency: tuple[float, float] | None = None,
     ) -> None:
         self.token = token
+        # (low, high) s added to every call but getUpdates, drawn uniformly: Telegram's round trip
+        self.latency = latency
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user: JSON = {
@@ -1236,6 +1240,8 @@ class BotAPIEmulator:
             return self._fault_response(name, params, fault)
         if handler == self._m_get_updates:
             return await self._long_poll(name, params, fault, started)
+        if self.latency is not None:
+            await self._sleep_unless_stopping(random.uniform(*self.latency))
         return self._run(name, params, fault, lambda: handler(params), started)
 
     def _run(self, name: str, params: JSON, fault: _Fault | None,

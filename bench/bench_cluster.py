@@ -1,0 +1,362 @@
+"""Several webhook workers on one PostgreSQL, behind a round-robin proxy: is it one bot?
+
+    python bench/bench_cluster.py [--workers 2] [--updates 20000] [--chats 1000] [--quizzes 50]
+        [--kill] [--faults] [--latency 0.03 0.08] [--sqlite]
+
+What runs, all real: the Bot API emulator in its own process (tests/support/emulator_process.py) adding
+``--latency`` seconds to every call, N ``python -m bot serve --webhook-url ... --port P --secret-token S``
+processes sharing one fresh PostgreSQL schema (``db upgrade`` first), and a round-robin proxy in this
+process that spreads Telegram's POSTs over the workers and, like nginx's ``proxy_next_upstream``, tries
+the next worker when one refuses the connection. The bench plays Telegram: it delivers each chat's updates
+in order (the next one after the previous got its 200), ``--concurrency`` chats at a time.
+
+The chats are groups, so every answer quotes its question (``reply_to_message_id``) and can be paired with
+it exactly: a question without an answer is lost, a second answer is duplicated, an answer that arrives
+before the answer to an earlier question of the same chat is out of order. ``--quizzes`` of the groups
+also play a 3-question quiz (``/quiz 3``): each must show exactly 3 questions and one final message.
+``--faults`` injects 429s, 502s and slow answers (a time-out after the request went out) into the
+emulator while it runs; ``--kill`` kill -9s the first worker halfway. ``--sqlite`` runs one worker on an
+SQLite file instead (the CPU-per-update baseline).
+
+It prints: updates lost, duplicated, out of order; quiz questions asked more or fewer times than 3, final
+messages; sends per second (max over 1 s windows) and per group per minute (max over 60 s windows)
+against Telegram's 30/s and 20/min; updates/s; CPU per update per worker.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.emulator_process import EmulatorProcess  # noqa: E402
+
+TOKEN = "4242:CLUSTERBENCH"
+SECRET = "bench-secret-token"
+USERNAME = "ballerina_trivia_bot"
+
+
+def questions() -> list[str]:
+    """First turns of the evaluation conversations: questions as users ask them, from the data."""
+    data = yaml.safe_load((ROOT / "tests" / "eval" / "conversations.yml").read_text(encoding="utf-8"))
+    found = []
+    for conv in data.get("conversations", data) if isinstance(data, dict) else data:
+        turns = conv.get("turns", []) if isinstance(conv, dict) else []
+        if turns and isinstance(turns[0], dict) and turns[0].get("text"):
+            found.append(str(turns[0]["text"]))
+    return found or ["who directs it?"]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class Proxy:
+    """Round robin over the workers; a refused connection goes to the next one (as nginx does)."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = ports
+        self.next = 0
+        self.routed: Counter[int] = Counter()
+        self.port = 0
+
+    async def start(self) -> None:
+        from aiohttp import ClientSession, ClientTimeout, web
+
+        self._session = ClientSession(timeout=ClientTimeout(total=30))
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def forward(self, request: Any) -> Any:
+        from aiohttp import ClientError, web
+
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-telegram", "content-type"))}
+        for _ in range(len(self.ports)):
+            port = self.ports[self.next % len(self.ports)]
+            self.next += 1
+            try:
+                async with self._session.post(f"http://127.0.0.1:{port}{request.path}", data=body,
+                                              headers=headers) as resp:
+                    self.routed[port] += 1
+                    return web.Response(status=resp.status, body=await resp.read())
+            except (ClientError, OSError, asyncio.TimeoutError):
+                continue
+        return web.Response(status=502, text="no worker answered")
+
+    async def stop(self) -> None:
+        await self._session.close()
+        await self._runner.cleanup()
+
+
+def start_worker(env: dict[str, str], port: int, proxy_port: int, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--webhook-url", f"http://127.0.0.1:{proxy_port}/telegram/hook",
+         "--listen", "127.0.0.1", "--port", str(port), "--secret-token", SECRET],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"worker on {port} exited: {log.read_text()[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"worker on {port} not listening after {timeout}s: {log.read_text()[-2000:]}")
+
+
+async def deliver(session: Any, url: str, update: dict[str, Any], attempts: int = 60) -> bool:
+    """POST like Telegram: retried until a 2xx (Telegram retries for hours; the bench for a minute)."""
+    from aiohttp import ClientError
+
+    for attempt in range(attempts):
+        try:
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                if 200 <= r.status < 300:
+                    return True
+        except (ClientError, OSError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+    return False
+
+
+def reply_target(call: Any) -> int | None:
+    params = call.params
+    if params.get("reply_to_message_id") is not None:
+        return int(params["reply_to_message_id"])
+    rp = params.get("reply_parameters")
+    if isinstance(rp, str):
+        rp = json.loads(rp)
+    if isinstance(rp, dict) and rp.get("message_id") is not None:
+        return int(rp["message_id"])
+    return None
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    for name in ("knowledge", "intents"):
+        shutil.copytree(ROOT / name, tmp / name)
+    config = (ROOT / "config.yml").read_text(encoding="utf-8").replace("cache_dir: .cache",
+                                                                        f"cache_dir: {ROOT / '.cache'}")
+    (tmp / "config.yml").write_text(config, encoding="utf-8")
+    schema = None
+    if args.sqlite:
+        database = str(tmp / "bench.sqlite3")
+        args.workers = 1
+    else:
+        import psycopg
+        from urllib.parse import quote
+
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(args.database, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        database = f"{args.database}?options={quote(f'-csearch_path={schema}')}"
+    env = dict(os.environ, BOT_CONFIG=str(tmp / "config.yml"), BOT_DATABASE=database, BOT_TOKEN=TOKEN,
+               PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    emu = EmulatorProcess(token=TOKEN, bot_username=USERNAME, latency=tuple(args.latency)).start()
+    env["BOT_API_URL"] = emu.base_url
+    ports = [18600 + i + random.randrange(0, 200) * 10 for i in range(args.workers)]
+    proxy = Proxy(ports)
+    await proxy.start()
+    workers = []
+    for i, port in enumerate(ports):
+        log = tmp / f"worker{i}.log"
+        workers.append((start_worker(env, port, proxy.port, log), port, log))
+    for proc, port, log in workers:
+        wait_listening(port, proc, log)
+    cpu_before = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
+
+    rng = random.Random(1)
+    texts = questions()
+    chats = [-(1_000_000 + i) for i in range(args.chats)]
+    quiz_chats = set(chats[: args.quizzes])
+    per_chat = max(1, args.updates // args.chats)
+    plan: dict[int, list[dict[str, Any]]] = {}
+    for n, chat in enumerate(chats):
+        items = []
+        for k in range(per_chat):
+            if chat in quiz_chats and k == 0:
+                items.append({"text": "/quiz 3", "quiz": True})
+            else:
+                items.append({"text": f"/ask {rng.choice(texts)}"})
+        plan[chat] = items
+    pushed: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)  # chat -> [(message_id, update)]
+    for chat, items in plan.items():
+        batch = [{"text": it["text"], "chat_id": chat, "user_id": 500 + (chat % 97), "chat_type": "supergroup",
+                  "chat_title": f"group {chat}"} for it in items]
+        for it, update in zip(items, emu.batch("push_message", batch)):
+            pushed[chat].append((update["message"]["message_id"], update, it))  # type: ignore[arg-type]
+    total = sum(len(v) for v in pushed.values())
+    print(f"{args.workers} worker(s) on {'SQLite' if args.sqlite else 'PostgreSQL'}; {total} updates from "
+          f"{len(pushed)} groups ({len(quiz_chats)} with a quiz); latency {args.latency[0]*1000:.0f}-"
+          f"{args.latency[1]*1000:.0f} ms; faults {'on' if args.faults else 'off'}; kill -9 {'on' if args.kill else 'off'}")
+
+    from aiohttp import ClientSession, ClientTimeout
+
+    url = f"http://127.0.0.1:{proxy.port}/telegram/hook"
+    delivered = 0
+    killed = False
+    started = time.monotonic()
+    sem = asyncio.Semaphore(args.concurrency)
+
+    async with ClientSession(timeout=ClientTimeout(total=30)) as session:
+        async def play(chat: int) -> None:
+            nonlocal delivered, killed
+            async with sem:
+                for _mid, update, _it in pushed[chat]:
+                    if not await deliver(session, url, update):
+                        print(f"  update {update['update_id']} never accepted")
+                    delivered += 1
+                    if args.kill and not killed and delivered >= total // 2:
+                        killed = True
+                        os.kill(workers[0][0].pid, signal.SIGKILL)
+                        print(f"  kill -9 worker on port {workers[0][1]} after {delivered} updates")
+
+        async def faults() -> None:
+            kinds = ["429", "502", "slow"]
+            while True:
+                await asyncio.sleep(2.0)
+                kind = rng.choice(kinds)
+                emu.inject_fault("sendMessage", kind, times=1, retry_after=1, delay=12.0)
+
+        fault_task = asyncio.create_task(faults()) if args.faults else None
+        await asyncio.gather(*(play(c) for c in chats))
+        delivered_at = time.monotonic()
+        if fault_task:
+            fault_task.cancel()
+        # wait for the answers: every question's, and every quiz's final message, or quiet for 60 s
+        expected = sum(1 for v in pushed.values() for _, _, it in v if not it.get("quiz"))
+        last_count, quiet_since = -1, time.monotonic()
+        while True:
+            sends = emu.calls_to("sendMessage")
+            answered = sum(1 for c in sends if reply_target(c) is not None)
+            finals = sum(1 for c in sends if "Quiz over" in (c.text or c.params.get("text", "")))
+            if answered >= expected and finals >= len(quiz_chats):
+                break
+            activity = len(emu.get("calls"))  # polls, edits and retries too: a quiz is quiet between questions
+            if activity != last_count:
+                last_count, quiet_since = activity, time.monotonic()
+            elif time.monotonic() - quiet_since > 60:
+                break
+            await asyncio.sleep(1.0)
+        finished = time.monotonic()
+    cpu_after = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
+
+    # pairing ----------------------------------------------------------------------------------------
+    sends = emu.calls_to("sendMessage")
+    answers: dict[int, list[int]] = defaultdict(list)  # chat -> replied-to message ids, in send order
+    for c in sorted(sends, key=lambda c: c.time):
+        target = reply_target(c)
+        if target is not None:
+            answers[int(c.params["chat_id"])].append(target)
+    lost = duplicated = out_of_order = 0
+    for chat, items in pushed.items():
+        asked = [mid for mid, _u, it in items if not it.get("quiz")]
+        got = answers.get(chat, [])
+        count = Counter(got)
+        lost += sum(1 for mid in asked if count[mid] == 0)
+        duplicated += sum(n - 1 for mid, n in count.items() if n > 1 and mid in set(asked))
+        order = [mid for mid in dict.fromkeys(got) if mid in set(asked)]
+        out_of_order += sum(1 for a, b in zip(order, order[1:]) if b < a)
+    polls = Counter(int(c.params["chat_id"]) for c in emu.calls_to("sendPoll"))
+    finals = Counter(int(c.params["chat_id"]) for c in sends if "Quiz over" in (c.text or c.params.get("text", "")))
+    wrong_questions = sum(1 for chat in quiz_chats if polls[chat] != 3)
+    wrong_finals = sum(1 for chat in quiz_chats if finals[chat] != 1)
+
+    # limits -------------------------------------------------------------------------------------------
+    visible = [c for c in emu.get("calls") if c.method in ("sendMessage", "sendPoll") and c.ok]
+    per_second = Counter(int(c.time) for c in visible)
+    per_group: dict[int, list[float]] = defaultdict(list)
+    for c in visible:
+        per_group[int(c.params["chat_id"])].append(c.time)
+    worst_group = 0
+    for times in per_group.values():
+        times.sort()
+        j = 0
+        for i, t in enumerate(times):
+            while times[j] < t - 60:
+                j += 1
+            worst_group = max(worst_group, i - j + 1)
+
+    print(f"  lost {lost}, duplicated {duplicated}, out of order {out_of_order} (of {expected} questions)")
+    print(f"  quizzes: {wrong_questions} of {len(quiz_chats)} asked other than 3 questions; "
+          f"{wrong_finals} without exactly one final message")
+    print(f"  sends: max {max(per_second.values(), default=0)}/s (limit 30), max {worst_group} per group "
+          f"per minute (limit 20)")
+    print(f"  {total / max(delivered_at - started, 1e-9):.0f} updates/s accepted; all answered after "
+          f"{finished - started:.0f} s")
+    for proc, port, _log in workers:
+        routed = proxy.routed[port]
+        used = cpu_after[port] - cpu_before[port]
+        alive = "killed" if proc.poll() is not None else "alive"
+        print(f"  worker :{port} ({alive}): {routed} updates routed, CPU {used:.1f} s"
+              + (f", {1000 * used / routed:.1f} ms per update" if routed and used == used else ""))
+
+    for proc, _port, _log in workers:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, _port, _log in workers:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    await proxy.stop()
+    emu.stop()
+    if schema:
+        import psycopg
+
+        with psycopg.connect(args.database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--chats", type=int, default=1_000)
+    parser.add_argument("--quizzes", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=40, help="chats delivered at once (Telegram: 40)")
+    parser.add_argument("--latency", type=float, nargs=2, default=[0.03, 0.08])
+    parser.add_argument("--kill", action="store_true")
+    parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--database", default=os.environ.get("BOT_TEST_DATABASE",
+                                                             "postgresql://postgres@127.0.0.1:5432/test"))
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
