@@ -58,3 +58,20 @@ def status(config: Optional[Path] = ConfigOption) -> None:
     if {m.version for m in MIGRATIONS} - have:
         typer.echo("the schema is behind: run `python -m bot db upgrade`", err=True)
         raise typer.Exit(1)
+
+
+@db_app.command()
+def outbox(config: Optional[Path] = ConfigOption, failed: int = typer.Option(10, help="failed messages to list")) -> None:
+    """The outbox: outcomes counted since the start, messages waiting to be sent, and the latest given up."""
+    from .cluster.outbox import Outbox
+
+    storage = _open(config)
+    try:
+        box = Outbox(storage, owner="cli")
+        outcomes, waiting, given_up = box.outcomes(), box.waiting(), box.failed(failed)
+    finally:
+        storage.close()
+    typer.echo("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
+    typer.echo("waiting: " + (", ".join(f"{k} {v}" for k, v in sorted(waiting.items())) or "nothing"))
+    for item, error in given_up:
+        typer.echo(f"  #{item.id} {item.kind} {item.method} to chat {item.chat}, {item.attempts} tries: {error}")

@@ -49,6 +49,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from ..cluster.limits import SendBudget
+from ..cluster.outbox import Outbox
 from ..config import Settings
 from ..dialogue import Brain
 from ..lifecycle import STOP_SIGNALS, complete, install_early_signal_handlers, owned_event_loop
@@ -59,6 +61,8 @@ from ..reply import Reply
 from ..runtime import tune_gc
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
+from .telegram_limits import SharedRateLimiter
+from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import TelegramQuiz
 from .telegram_send import reply as send_reply
 from .telegram_webhook import WebhookServer
@@ -209,6 +213,11 @@ class FrontOptions:
     # aiohttp: a third of httpx's CPU per update, same behaviour
     # (bench/bench_telegram.py, tests/telegram_front/test_telegram_http.py)
     http: str = "aiohttp"  # or "httpx": PTB's own HTTPXRequest
+    # the outbox (bot/cluster/outbox.py): a failed send's first retry after outbox_backoff s (doubling);
+    # a worker holds a message it sends for outbox_lease s before another may take it over
+    outbox_backoff: float = 2.0
+    outbox_lease: float = 120.0
+    outbox_poll: float = 1.0
 
 
 class TelegramFront:
@@ -247,6 +256,9 @@ class TelegramFront:
         admin = app.bot_data.get("admin")
         if admin is not None:
             await admin.publish_app_button(app.bot)  # the admin app in each admin's menu: nobody else's
+        outbox = app.bot_data.get("outbox")
+        if outbox is not None:
+            outbox.start(app.bot)  # messages that failed before, here or on another worker, go out again
         quiz = app.bot_data.get("quiz")
         if quiz is not None:
             await quiz.resume()  # fire due quiz timers: a restart's or a dead worker's games carry on
@@ -448,6 +460,9 @@ class TelegramFront:
         if isinstance(error, Forbidden):
             log.info("cannot write%s: %s", where, error)  # blocked by the user / removed from the group
             return
+        if isinstance(error, SendDeferred):
+            log.warning("a reply could not be sent yet%s: %s", where, error)  # the outbox sends it later
+            return
         log.error("error while handling an update%s", where, exc_info=error)
         if not isinstance(update, Update) or isinstance(error, (RetryAfter, NetworkError)):
             return  # the network is what failed: an apology would fail the same way
@@ -503,7 +518,8 @@ def build_application(
                           connection_pool_size=CONNECTION_POOL_SIZE, read_timeout=read_timeout,
                           write_timeout=read_timeout, connect_timeout=5.0, pool_timeout=30.0))
         .get_updates_request(plain(connection_pool_size=2, read_timeout=read_timeout + 30, connect_timeout=5.0))
-        .rate_limiter(rate_limiter or FrontRateLimiter(max_retries=options.rate_limit_retries))
+        .rate_limiter(OutboxLimiter(rate_limiter or _flood_limiter(brain, options), _outbox(brain, options),
+                                    poll=options.outbox_poll))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(front.post_init)
@@ -523,7 +539,21 @@ def build_application(
     front.register(app)
     app.bot_data["front"] = front
     app.bot_data["quiz"] = quiz
+    app.bot_data["outbox"] = app.bot.rate_limiter
     return app
+
+
+def _flood_limiter(brain: Brain, options: FrontOptions) -> BaseRateLimiter:  # type: ignore[type-arg]
+    """One worker counts Telegram's limits in memory; workers sharing PostgreSQL count them in it, together."""
+    if brain.storage is not None and brain.storage.kind == "postgresql":
+        return SharedRateLimiter(SendBudget(brain.storage), max_retries=options.rate_limit_retries)
+    return FrontRateLimiter(max_retries=options.rate_limit_retries)
+
+
+def _outbox(brain: Brain, options: FrontOptions) -> Outbox | None:
+    if brain.storage is None:
+        return None  # nowhere to keep messages: sent as before, lost if the network fails for good
+    return Outbox(brain.storage, lease=options.outbox_lease, backoff=options.outbox_backoff)
 
 
 async def _stop_quiz(app: Application) -> None:

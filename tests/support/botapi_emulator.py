@@ -10,7 +10,8 @@ behaves like Telegram where it matters for tests:
 * Telegram-like validation (entity parsing, length limits, callback data size)
   so formatting bugs fail in tests instead of in production;
 * long polling, webhooks (with secret tokens), ``409`` conflicts;
-* fault injection (429, 502, 500, slow responses, arbitrary 400/403);
+* fault injection (429, 502, 500, slow responses, arbitrary 400/403, a connection dropped after the
+  request was carried out);
 * a thread-safe record of every call so tests can assert on what the bot did.
 
 The HTTP server is asyncio (HTTP/1.1, keep-alive) on its own event loop in a
@@ -717,7 +718,8 @@ class _Fault:
     when: Callable[[JSON], bool] | None
 
 
-_FAULT_KINDS = frozenset({"429", "502", "500", "timeout", "slow", "bad_request", "forbidden"})
+_FAULT_KINDS = frozenset({"429", "502", "500", "timeout", "slow", "bad_request", "forbidden", "drop"})
+_HANG_UP = 0  # status of an answer never sent: the connection is closed instead ("drop")
 _UNSET: Any = object()
 
 
@@ -863,6 +865,8 @@ class _AsyncHTTPServer:
                         path, query, headers.get("content-type", ""), body)
                 finally:
                     self._busy.discard(task)
+                if status == _HANG_UP:
+                    return  # the request was carried out; the client never hears so
                 writer.write(_http_response(status, ctype, payload, keep_alive))
                 await writer.drain()
                 if not keep_alive:
@@ -1079,7 +1083,9 @@ class BotAPIEmulator:
 
         kinds: "429" (RetryAfter), "502" (nginx HTML body), "500", "timeout"/"slow"
         (sleep ``delay`` s, then answer normally - the action still happens, as on
-        Telegram), "bad_request" / "forbidden" (400/403 with ``description``).
+        Telegram), "bad_request" / "forbidden" (400/403 with ``description``), "drop"
+        (the call is carried out and recorded, then the connection is closed without an
+        answer: a send that reached Telegram whose sender cannot know it did).
         ``when(params)`` limits the fault to matching calls. Faults are consumed
         in the order they were injected.
         """
@@ -1236,13 +1242,16 @@ class BotAPIEmulator:
         fault = self._take_fault(name, params)
         if fault is not None and fault.kind in ("timeout", "slow"):
             await self._sleep_unless_stopping(fault.delay)
-        elif fault is not None:
+        elif fault is not None and fault.kind != "drop":
             return self._fault_response(name, params, fault)
         if handler == self._m_get_updates:
             return await self._long_poll(name, params, fault, started)
         if self.latency is not None:
             await self._sleep_unless_stopping(random.uniform(*self.latency))
-        return self._run(name, params, fault, lambda: handler(params), started)
+        answer = self._run(name, params, fault, lambda: handler(params), started)
+        if fault is not None and fault.kind == "drop":
+            return _HANG_UP, "", b""
+        return answer
 
     def _run(self, name: str, params: JSON, fault: _Fault | None,
              call: Callable[[], Any], started: float) -> tuple[int, str, bytes]:
@@ -1892,14 +1901,17 @@ class BotAPIEmulator:
         reply_to_message_id: int | None = None,
         chat_title: str | None = None,
         message_thread_id: int | None = None,
+        date: int | None = None,
     ) -> JSON:
         """Queue a user message. ``chat_id`` defaults to the user's private chat (or a
         fixed group/supergroup id). Commands and @mentions get entities automatically
-        unless ``entities`` is given. ``reply_to_bot`` replies to the bot's last message."""
+        unless ``entities`` is given. ``reply_to_bot`` replies to the bot's last message.
+        ``date`` (Unix time) backdates it: a question the bot gets long after it was asked."""
         with self._lock:
             user, chat = self._identity(chat_id, user_id, chat_type, username, first_name, is_bot, chat_title)
             reply_to = self._reply_for_push(chat, reply_to_bot, reply_to_message_id)
             msg = self._store_message(chat, user, {
+                "date": date,
                 "text": text,
                 "entities": entities if entities is not None else self._auto_entities(text),
                 "reply_to_message": reply_to, "message_thread_id": message_thread_id,

@@ -16,6 +16,7 @@ import pytest_asyncio
 from telegram.ext import AIORateLimiter, Application
 
 from bot.channels.telegram import APOLOGY, FrontRateLimiter, WebhookConfig, build_application, running
+from bot.channels.telegram_outbox import OutboxLimiter
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.reply import Reply
@@ -360,7 +361,9 @@ def test_build_application_needs_a_token_and_does_no_io(mind: Mind, settings: Se
         build_application(Brain(mind, settings, open_storage(db)), settings.model_copy(deep=True))
     app = build_application(Brain(mind, settings, open_storage(db)), settings, token=TOKEN,
                             base_url="http://127.0.0.1:1/bot")
-    assert isinstance(app.bot.rate_limiter, AIORateLimiter)
+    limiter = app.bot.rate_limiter
+    assert isinstance(limiter, OutboxLimiter) and limiter.outbox is not None  # every message is kept until sent
+    assert isinstance(limiter.inner, AIORateLimiter)  # one process, on SQLite: the limits counted in memory
     assert app.bot.base_url == f"http://127.0.0.1:1/bot{TOKEN}"
     assert app.bot.base_file_url == f"http://127.0.0.1:1/file/bot{TOKEN}"
 

@@ -18,6 +18,7 @@ from telegram.ext import Application
 
 from bot.channels.telegram import FrontOptions, build_application, running
 from bot.channels.telegram_http import AiohttpRequest, RetryingAiohttpRequest
+from bot.channels.telegram_outbox import SendDeferred
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.storage import Storage, open_storage
@@ -98,9 +99,11 @@ async def test_connection_refused_is_retried_then_a_clean_network_error(
         await asyncio.sleep(0.1)
         with pytest.raises(NetworkError) as caught:
             await app.bot.send_message(DEFAULT_USER_ID, "hello")
-        assert not isinstance(caught.value, TimedOut)
-        assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
-        assert "aiohttp.ClientConnectorError" in str(caught.value)
+        assert isinstance(caught.value, SendDeferred)  # kept in the outbox, to be sent once the server is back
+        error = caught.value.__cause__  # what the request class raised
+        assert isinstance(error, NetworkError) and not isinstance(error, TimedOut)
+        assert isinstance(error.__cause__, aiohttp.ClientConnectorError)
+        assert "aiohttp.ClientConnectorError" in str(error)
         # never sent, so even a non-idempotent method is retried: attempts - 1 retries, then the error
         assert retries_logged(caplog, "sendMessage") == FAST.retry_attempts - 1
     request = app.bot.request

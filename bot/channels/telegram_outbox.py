@@ -1,0 +1,318 @@
+"""No reply lost: every message the bot sends goes through the outbox (bot/cluster/outbox.py) on its way out.
+
+``OutboxLimiter`` wraps the bot's rate limiter, because PTB hands every Bot API request to the rate limiter:
+sendMessage, sendPoll and edits are written down before they wait for their place in the limits, then
+sent through the inner limiter (limits, 429s) and the request class (5xx and network retries). What
+happens next depends on how the send ended:
+
+- delivered: the row goes;
+- the library's retries ran out (5xx, 429 past its retries, a network error before the request went
+  out): the row is due again after a back-off, for this or any other worker's ``resend loop``, across
+  restarts; the caller gets ``SendDeferred`` (a NetworkError: the error handler offers no apology, the
+  message is on its way);
+- undeliverable (403: blocked by the user, removed from the group; 400: chat not found, user deactivated)
+  or refused (any other 400: sending it again would fail the same way): marked, never sent again; the
+  caller gets the error as before (telegram_send falls back to plain text on "can't parse entities");
+- it may have arrived (the connection dropped after the request went out, a read timeout): by the
+  kind's rule, resent (answers, edits) or not (posts); see bot/cluster/outbox.py.
+
+A message's kind comes from its sender: ``telegram_send.reply`` tags answers with ``SendTag("answer",
+asked=...)`` (``rate_limit_args``, PTB's way to hand a limiter per-call data); an edit is an edit;
+everything else is a post. An answer resent more than a minute after its question begins with an
+apology. Chat actions, callback answers, inline results and the rest are ephemeral or idempotent:
+they pass straight to the inner limiter.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from telegram import Bot
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter
+from telegram.request._requestparameter import RequestParameter  # how PTB encodes each parameter
+
+from ..cluster.outbox import Outbox, Outgoing
+from .telegram_limits import retry_seconds
+
+log = logging.getLogger(__name__)
+
+LATE_APOLOGY = "Sorry this answer is so late: I couldn't get through to Telegram for a while."
+# the methods recorded, with the kind a message has when its sender says nothing
+RECORDED = {"sendMessage": "post", "sendPoll": "post", "editMessageText": "edit", "editMessageCaption": "edit",
+            "editMessageReplyMarkup": "edit", "stopPoll": "edit"}
+UNDELIVERABLE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked", "peer_id_invalid",
+                 "group chat was deactivated", "not enough rights", "have no rights to send", "chat_write_forbidden")
+MAX_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class SendTag:
+    """What a sender tells the outbox about one message (PTB's ``rate_limit_args``)."""
+
+    kind: str = "answer"
+    asked: float | None = None  # when the question was asked (Unix time): a late answer apologises
+
+
+@dataclass(frozen=True)
+class _Resend:
+    """A resend by the loop: the row exists already."""
+
+    item_id: int
+
+
+class SendDeferred(NetworkError):
+    """The message could not be sent now; it waits in the outbox and will be sent by some worker."""
+
+
+def encode(data: dict[str, Any]) -> dict[str, str] | None:
+    """The request's parameters as the JSON strings PTB would send; None when it uploads a file (not kept)."""
+    params: dict[str, str] = {}
+    for key, value in data.items():
+        parameter = RequestParameter.from_input(key, value)
+        if parameter.input_files:
+            return None
+        if parameter.json_value is not None:
+            params[key] = parameter.json_value
+    return params
+
+
+def may_have_arrived(exc: TelegramError) -> bool:
+    """Whether a failed request may still have reached Telegram: the connection broke after it went out.
+    Not when Telegram (or its proxy) answered with an error, nor when the connection never opened."""
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, TelegramError):
+        return False  # an HTTP answer: 5xx, or a body that was no JSON (nginx's 502 page)
+    never_sent: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    if "aiohttp" in sys.modules:  # only FrontOptions(http="aiohttp") imports it
+        from .telegram_http import NEVER_SENT
+        never_sent += NEVER_SENT
+    return not isinstance(cause, never_sent)
+
+
+def with_apology(item: Outgoing) -> Outgoing:
+    """The answer with the late apology in front; unchanged when it would not fit or is not text."""
+    text = item.params.get("text")
+    if item.method != "sendMessage" or text is None:
+        return item
+    mode = item.params.get("parse_mode")
+    if mode not in (None, "HTML"):
+        return item
+    apology = html.escape(LATE_APOLOGY, quote=False) if mode == "HTML" else LATE_APOLOGY
+    if len(apology) + 2 + len(text) > MAX_TEXT:
+        return item
+    params = {**item.params, "text": f"{apology}\n\n{text}"}
+    return Outgoing(item.id, item.chat, item.kind, item.method, params, item.attempts, item.created, item.asked,
+                    item.expires, item.unsure)
+
+
+class _Holding:
+    """While a message is being sent, this worker renews its hold on the row every third of a lease, so
+    a message that waits long in the limits (a busy group's queue, a 429) is not taken for one whose
+    worker died and sent twice. A timer, not a task: most sends are over long before it fires."""
+
+    def __init__(self, outbox: Outbox, item_id: int) -> None:
+        self.outbox = outbox
+        self.item_id = item_id
+        self._timer: asyncio.TimerHandle | None = None
+        self._renewing: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> _Holding:
+        self._schedule()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._renewing is not None:
+            self._renewing.cancel()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.outbox.lease / 3, self._renew)
+
+    def _renew(self) -> None:
+        self._renewing = asyncio.create_task(self._renew_now())
+
+    async def _renew_now(self) -> None:
+        try:
+            await asyncio.to_thread(self.outbox.renew, self.item_id)
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            log.exception("could not renew the hold on outbox message %d", self.item_id)
+        self._schedule()
+
+
+class OutboxLimiter(BaseRateLimiter[Any]):
+    """Records and retries messages around ``inner`` (the limiter that enforces Telegram's limits).
+    Without an outbox (a Brain with no storage) it only passes requests on."""
+
+    def __init__(self, inner: BaseRateLimiter[Any], outbox: Outbox | None, *, poll: float = 1.0,
+                 batch: int = 20) -> None:
+        self.inner = inner
+        self.outbox = outbox
+        self.poll = poll
+        self.batch = batch
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # lifecycle --------------------------------------------------------------------------------------
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.stop()
+        await self.inner.shutdown()
+
+    def start(self, bot: Bot) -> None:
+        """Start the resend loop (once the bot is initialised: from the Application's post_init)."""
+        if self.outbox is None or self._loop_task is not None:
+            return
+        # the loop resends stored parameters by method name, which PTB discourages for methods it wraps
+        warnings.filterwarnings("ignore", message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request")
+        self._stopping = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._resend_loop(bot, self._stopping), name="outbox-resend")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let the resends under way finish (a cancelled one may have gone out: it would count as unsure),
+        for at most ``timeout`` seconds; then cancel them."""
+        task, self._loop_task = self._loop_task, None
+        if task is None:
+            return
+        assert self._stopping is not None
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            log.warning("the outbox's resends did not finish within %.0fs; cancelled", timeout)
+            task.cancel()
+            await asyncio.wait({task}, timeout=timeout)
+
+    # the first send ---------------------------------------------------------------------------------
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: Any) -> Any:
+        tag = rate_limit_args if isinstance(rate_limit_args, SendTag) else None
+        inner_args = None if isinstance(rate_limit_args, (SendTag, _Resend)) else rate_limit_args
+        default_kind = RECORDED.get(endpoint)
+        params = None
+        if (self.outbox is not None and default_kind is not None and data.get("chat_id") is not None
+                and not isinstance(rate_limit_args, _Resend)):
+            params = encode(data)
+        if params is None:
+            if isinstance(rate_limit_args, _Resend) and self.outbox is not None:
+                with _Holding(self.outbox, rate_limit_args.item_id):
+                    return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+            return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+        assert self.outbox is not None
+        kind = tag.kind if tag is not None and default_kind == "post" else default_kind
+        try:
+            item = await asyncio.to_thread(self.outbox.record, str(data["chat_id"]), kind, endpoint, params,
+                                           tag.asked if tag is not None else None)
+        except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
+            log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
+            return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+        try:
+            with _Holding(self.outbox, item.id):
+                result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+        except TelegramError as exc:
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
+            if verdict == "pending":
+                raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
+            raise
+        except BaseException:  # cancelled mid-send (shutting down): it may have gone out
+            self._settle_logged(item, NetworkError("cancelled while sending"), unsure=True)
+            raise
+        try:
+            await asyncio.to_thread(self.outbox.delivered, item)
+        except Exception:  # noqa: BLE001 - sent all the same; its row is resent (or dropped) after its lease
+            log.exception("could not mark outbox message %d delivered", item.id)
+        return result
+
+    def _settle_logged(self, item: Outgoing, exc: TelegramError, *, unsure: bool | None = None) -> str:
+        try:
+            return self._settle(item, exc, unsure=unsure)
+        except Exception:  # noqa: BLE001 - the row keeps its lease: taken up again when it runs out
+            log.exception("could not record how outbox message %d failed", item.id)
+            return "unknown"
+
+    # what a failure means ---------------------------------------------------------------------------
+    def _settle(self, item: Outgoing, exc: TelegramError, *, unsure: bool | None = None) -> str:
+        """Record how a send failed; the verdict: "pending", "delivered", or the outcome given up with."""
+        assert self.outbox is not None
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Forbidden):
+            self.outbox.give_up(item, "undeliverable", error)
+            return "undeliverable"
+        if isinstance(exc, BadRequest):
+            text = str(exc).lower()
+            if "message is not modified" in text:  # an earlier try of this edit had landed
+                self.outbox.delivered(item, "delivered_retried" if item.attempts > 1 else "delivered")
+                return "delivered"
+            outcome = "undeliverable" if any(s in text for s in UNDELIVERABLE) else "rejected"
+            self.outbox.give_up(item, outcome, error)
+            return outcome
+        if isinstance(exc, ChatMigrated):
+            self.outbox.reroute(item, str(exc.new_chat_id))
+            return self.outbox.retry(item, error, not_before=0.0)
+        if isinstance(exc, RetryAfter):
+            return self.outbox.retry(item, error, not_before=retry_seconds(exc))
+        if unsure is None:
+            unsure = may_have_arrived(exc)
+        return self.outbox.retry(item, error, unsure=unsure)
+
+    # the resend loop --------------------------------------------------------------------------------
+    async def _resend_loop(self, bot: Bot, stopping: asyncio.Event) -> None:
+        assert self.outbox is not None
+        outbox = self.outbox
+        while not stopping.is_set():
+            try:
+                items = await asyncio.to_thread(outbox.claim_due, self.batch)
+                if items:
+                    await asyncio.gather(*(self._resend(bot, item) for item in items))
+                    continue
+                due = await asyncio.to_thread(outbox.next_due)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database is away: try again at the next poll
+                log.exception("the outbox's resend loop failed; trying again in %.1fs", self.poll)
+                due = None
+            pause = self.poll if due is None else min(self.poll, max(0.01, due - outbox.clock()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), pause)
+
+    async def _resend(self, bot: Bot, item: Outgoing) -> None:
+        assert self.outbox is not None
+        outbox = self.outbox
+        if item.unsure and not outbox.policy(item.kind).resend_if_unsure:
+            await asyncio.to_thread(outbox.give_up, item, "unsure_dropped", "its sender stopped mid-send")
+            return
+        if outbox.expired(item):
+            await asyncio.to_thread(outbox.give_up, item, "expired", "too late to send")
+            return
+        if item.unsure:
+            await asyncio.to_thread(outbox.count, "unsure_resent")
+        late = outbox.late(item)
+        sent = with_apology(item) if late else item
+        try:
+            await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
+                                     rate_limit_args=_Resend(item.id))  # type: ignore[call-arg]
+        except TelegramError as exc:
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
+            log.warning("outbox: %s to chat %s failed again (%s): %s", item.method, item.chat, exc, verdict)
+            return
+        except asyncio.CancelledError:
+            self._settle_logged(item, NetworkError("cancelled while resending"), unsure=True)
+            raise
+        outcome = "delivered_late" if late else "delivered_retried"
+        try:
+            await asyncio.to_thread(outbox.delivered, item, outcome)
+        except Exception:  # noqa: BLE001
+            log.exception("could not mark outbox message %d delivered", item.id)
+            return
+        log.info("outbox: %s to chat %s delivered on try %d", item.method, item.chat, item.attempts)

@@ -1,0 +1,1 @@
+"""Parts that make several workers on one shared database one bot (issue #13)."""

@@ -1,0 +1,90 @@
+"""Telegram's flood limits for the whole bot, however many workers send: the budget lives in the database.
+
+Telegram allows a bot about 30 messages a second overall and 20 a minute in one group. A limiter in each
+worker's memory lets N workers send N times that, so every send first claims its place here:
+
+    budget = SendBudget(storage)
+    wait = budget.claim("-1001", group=True)   # 0.0: counted, send now; else seconds to wait, then ask again
+
+A claim is one transaction. Its first statement upserts the bot's row in ``send_budget``, which in
+PostgreSQL locks that row until commit (in SQLite ``BEGIN IMMEDIATE`` already serialises writers), so
+claims from every worker are taken one at a time. Inside it, the sends of the last window are counted
+in ``send_log`` (a sliding window, exact: never more than ``count`` in any ``seconds``, not the double
+burst that fixed per-second buckets allow at their edges) and, if there is room, this send is logged.
+The clock is read after the lock is held, so the log's times are in claim order. Workers on other hosts
+need synchronised clocks (NTP); ``margin`` widens each window a little, so that skew and the spread of
+network latency between a claim and Telegram's receipt cannot add up to a breach.
+
+A 429 seen by any worker holds every worker back: ``hold(seconds)`` writes ``blocked_until`` on the same row.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..storage import Storage
+
+BOT_KEY = "bot"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` sends in any ``seconds``."""
+
+    count: int
+    seconds: float
+
+
+BOT_LIMIT = Limit(30, 1.0)  # telegram.constants.FloodLimit.MESSAGES_PER_SECOND
+GROUP_LIMIT = Limit(20, 60.0)  # FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP
+MARGIN = 0.1  # s added to each window (see the module's docstring)
+
+
+class SendBudget:
+    """The shared send budget: one claim per message, counted for the bot and, in groups, for the group."""
+
+    def __init__(self, storage: Storage, *, bot: Limit = BOT_LIMIT, group: Limit = GROUP_LIMIT,
+                 margin: float = MARGIN, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.group = group
+        self.margin = margin
+        self.clock = clock
+
+    def claim(self, chat: str, group: bool) -> float:
+        """0.0 if a message to ``chat`` may go now (it is counted); otherwise the seconds until there may
+        be room, having counted nothing."""
+        keys = [(BOT_KEY, self.bot)] + ([(f"chat:{chat}", self.group)] if group else [])
+        with self.storage.transaction() as tx:
+            rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until",
+                            (BOT_KEY, self.clock()))
+            now = self.clock()  # read under the lock: the log's times are in claim order
+            blocked = float(rows[0][0])  # type: ignore[arg-type]
+            if blocked > now:
+                return blocked - now
+            wait = 0.0
+            for key, limit in keys:
+                window = limit.seconds + self.margin
+                tx.query("DELETE FROM send_log WHERE key = ? AND at <= ?", (key, now - window))
+                count, oldest = tx.query("SELECT COUNT(*), MIN(at) FROM send_log WHERE key = ?", (key,))[0]
+                if int(count) >= limit.count:  # type: ignore[call-overload]
+                    wait = max(wait, float(oldest) + window - now)  # type: ignore[arg-type]
+            if wait > 0:
+                return wait
+            for key, _ in keys:
+                tx.query("INSERT INTO send_log(key, at) VALUES (?, ?)", (key, now))
+        return 0.0
+
+    def hold(self, seconds: float) -> None:
+        """Telegram said 429: no worker sends anything for ``seconds``."""
+        until = self.clock() + seconds
+        self.storage.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, ?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET blocked_until = excluded.blocked_until "
+                           "WHERE send_budget.blocked_until < excluded.blocked_until", (BOT_KEY, until, until))
+
+    def sweep(self) -> int:
+        """Forget the log of groups that went quiet (each claim trims only its own keys); rows removed."""
+        horizon = self.clock() - max(self.bot.seconds, self.group.seconds) - self.margin
+        return len(self.storage.query("DELETE FROM send_log WHERE at <= ? RETURNING 1", (horizon,)))

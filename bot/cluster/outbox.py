@@ -1,0 +1,232 @@
+"""The outbox: every outgoing message is written down before it is sent, so none is lost to the network.
+
+    item = outbox.record(chat, "answer", "sendMessage", params, asked=question_time)
+    ... send it ...  ->  outbox.delivered(item)          (the row goes; the outcome is counted)
+                     ->  outbox.retry(item, error)       (due again after a back-off; any worker takes it)
+                     ->  outbox.give_up(item, outcome)   (blocked by the user, chat gone, refused: kept, never sent)
+    outbox.claim_due()   # what a worker's resender sends next: due retries, and sends whose worker died
+
+A row is ``sending`` while a worker holds it (``next_try`` is then the end of its lease) and ``pending``
+while it waits for its next try; a delivered row is deleted; one that failed for good is kept as
+``failed`` with its outcome and error, for an operator to read. Claims are one UPDATE whose WHERE is
+checked again on the row itself, so two workers never both take a row (PostgreSQL re-evaluates it on
+the row a concurrent claim changed; SQLite has one writer). A row whose lease ran out was being sent by
+a worker that died or hung: whether Telegram got it is unknown, as for a dropped connection.
+
+When a send may have reached Telegram (the connection dropped after the request went out, a read
+timeout, a worker that died mid-send), each kind of message has its own rule, because Telegram has
+no idempotency key for sendMessage: resending risks a duplicate, not resending risks a loss.
+
+- ``answer``, a reply to someone's message (chat answers, admin replies, quiz feedback): at least once.
+  A question left unanswered is worse than the same answer twice, and the copy quotes the same question.
+  Retried for 6 hours; an answer going out more than 60 s after its question starts with an apology.
+- ``post``, a message the bot posts on its own (quiz questions and polls, "Quiz over", scoreboards;
+  every send not tagged otherwise): at most once. In a group everyone sees a second quiz question, with
+  its own answer buttons, while the game moves on at its timer either way. Retried for a minute only:
+  later, it would belong to a round that is over.
+- ``edit``, a change to a message already out (a quiz hint or reveal, closing a poll): resent, which is
+  exactly once in effect: an edit that had landed makes the resend fail with "message is not modified",
+  which counts as delivered. Retried for 47 hours (Telegram refuses edits of a bot's message after 48).
+
+Outcomes are counted in ``outbox_outcomes`` (``outcomes()``): delivered, delivered_retried (by a resender,
+after a failure), delivered_late (with the apology), undeliverable, rejected (Telegram refused it: sending
+it again cannot help), expired, unsure_resent and unsure_dropped (a send that may have arrived, resent or
+not by its kind's rule).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..storage import Storage, Tx
+
+OUTCOMES = ("delivered", "delivered_retried", "delivered_late", "undeliverable", "rejected", "expired",
+            "unsure_resent", "unsure_dropped")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What to do with a message of one kind when its send failed."""
+
+    resend_if_unsure: bool  # at least once (True) or at most once (False) when it may have arrived
+    give_up_after: float  # s after it was recorded
+    apologize_after: float | None = None  # s after the question: the answer starts with an apology
+
+
+POLICIES: Mapping[str, Policy] = {
+    "answer": Policy(resend_if_unsure=True, give_up_after=6 * 3600, apologize_after=60.0),
+    "post": Policy(resend_if_unsure=False, give_up_after=60.0),
+    "edit": Policy(resend_if_unsure=True, give_up_after=47 * 3600),
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One recorded message: the Bot API method and its parameters, as JSON strings."""
+
+    id: int
+    chat: str
+    kind: str
+    method: str
+    params: dict[str, str]
+    attempts: int
+    created: float
+    asked: float | None
+    expires: float
+    unsure: bool = False  # claimed after its lease ran out: an earlier send may have arrived
+
+
+_COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure"
+
+
+def _outgoing(row: tuple[object, ...]) -> Outgoing:
+    i, chat, kind, method, payload, attempts, created, asked, expires, unsure = row
+    return Outgoing(int(i), str(chat), str(kind), str(method), json.loads(str(payload)), int(attempts),  # type: ignore[call-overload]
+                    float(created), None if asked is None else float(asked), float(expires),  # type: ignore[arg-type]
+                    bool(unsure))
+
+
+def worker_name() -> str:
+    """Who holds a row: host, process, and a random part (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Outbox:
+    """The outbox's rows and their rules; knows nothing of Telegram's library (bot/channels/telegram_outbox.py
+    sends). ``lease``: how long a worker may hold a row it is sending before another takes it over; it must
+    outlast the library's own retries and 429 waits. ``backoff``: the first retry's delay, doubled each time
+    up to ``max_backoff``."""
+
+    def __init__(self, storage: Storage, *, owner: str | None = None, lease: float = 120.0, backoff: float = 2.0,
+                 max_backoff: float = 300.0, policies: Mapping[str, Policy] = POLICIES,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.owner = owner or worker_name()
+        self.lease = lease
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.policies = policies
+        self.clock = clock
+
+    def policy(self, kind: str) -> Policy:
+        return self.policies.get(kind, self.policies["post"])
+
+    # the sender's side -----------------------------------------------------------------------------
+    def record(self, chat: str, kind: str, method: str, params: Mapping[str, str],
+               asked: float | None = None) -> Outgoing:
+        """Write the message down, held by this worker, before its first send."""
+        now = self.clock()
+        expires = now + self.policy(kind).give_up_after
+        payload = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
+        rows = self.storage.query(
+            "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
+            "owner, unsure) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0) RETURNING id",
+            (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner))
+        return Outgoing(int(rows[0][0]), chat, kind, method, dict(params), 1, now, asked, expires)  # type: ignore[call-overload]
+
+    def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
+        with self.storage.transaction() as tx:
+            tx.query("DELETE FROM outbox WHERE id = ?", (item.id,))
+            _count(tx, outcome)
+
+    def retry(self, item: Outgoing, error: str, *, not_before: float = 0.0, unsure: bool = False) -> str:
+        """A send failed and may be tried again: due after a back-off (at least ``not_before`` s, as a 429
+        says), unless the kind's rule says otherwise. The outcome: "pending", "expired" or "unsure_dropped"."""
+        policy = self.policy(item.kind)
+        if unsure and not policy.resend_if_unsure:
+            self.give_up(item, "unsure_dropped", error)
+            return "unsure_dropped"
+        delay = min(self.max_backoff, self.backoff * 2 ** max(0, item.attempts - 1)) * random.uniform(0.8, 1.2)
+        due = self.clock() + max(delay, not_before)
+        if due > item.expires:
+            self.give_up(item, "expired", error)
+            return "expired"
+        with self.storage.transaction() as tx:
+            tx.query("UPDATE outbox SET status = 'pending', next_try = ?, owner = NULL, error = ? WHERE id = ?",
+                     (due, error[:500], item.id))
+            if unsure:
+                _count(tx, "unsure_resent")
+        return "pending"
+
+    def give_up(self, item: Outgoing, outcome: str, error: str) -> None:
+        """Never sent again: kept as ``failed`` for an operator, and counted."""
+        with self.storage.transaction() as tx:
+            tx.query("UPDATE outbox SET status = 'failed', owner = NULL, error = ? WHERE id = ?",
+                     (f"{outcome}: {error}"[:500], item.id))
+            _count(tx, outcome)
+
+    def renew(self, item_id: int) -> None:
+        """This worker still holds the row: its lease starts again now."""
+        self.storage.query("UPDATE outbox SET next_try = ? WHERE id = ? AND status = 'sending' AND owner = ?",
+                           (self.clock() + self.lease, item_id, self.owner))
+
+    def reroute(self, item: Outgoing, chat: str) -> Outgoing:
+        """The group became a supergroup with a new id (Telegram's "migrate_to_chat_id"): send it there."""
+        params = {**item.params, "chat_id": chat}
+        self.storage.query("UPDATE outbox SET chat = ?, payload = ? WHERE id = ?",
+                           (chat, json.dumps(params, ensure_ascii=False, separators=(",", ":")), item.id))
+        return Outgoing(item.id, chat, item.kind, item.method, params, item.attempts, item.created, item.asked,
+                        item.expires, item.unsure)
+
+    # the resender's side ---------------------------------------------------------------------------
+    def claim_due(self, limit: int = 20) -> list[Outgoing]:
+        """Take up to ``limit`` rows that are due: retries whose time came, and rows whose holder's lease ran
+        out (``unsure``). Each is held by this worker for a new lease."""
+        now = self.clock()
+        rows = self.storage.query(
+            "UPDATE outbox SET unsure = CASE WHEN status = 'sending' THEN 1 ELSE 0 END, status = 'sending', "
+            "owner = ?, next_try = ?, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_try <= ? "
+            "ORDER BY next_try LIMIT ?) AND status IN ('pending', 'sending') AND next_try <= ? "
+            f"RETURNING {_COLUMNS}", (self.owner, now + self.lease, now, limit, now))
+        return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
+
+    def next_due(self) -> float | None:
+        """When the next row falls due (a resender sleeps until then, or its poll interval)."""
+        rows = self.storage.query("SELECT MIN(next_try) FROM outbox WHERE status IN ('pending', 'sending')")
+        return None if not rows or rows[0][0] is None else float(rows[0][0])  # type: ignore[arg-type]
+
+    def late(self, item: Outgoing) -> bool:
+        """Whether this answer goes out so long after its question that it needs an apology."""
+        after = self.policy(item.kind).apologize_after
+        return after is not None and item.asked is not None and self.clock() - item.asked > after
+
+    def expired(self, item: Outgoing) -> bool:
+        return self.clock() > item.expires
+
+    def count(self, outcome: str) -> None:
+        with self.storage.transaction() as tx:
+            _count(tx, outcome)
+
+    # for operators and the bench -------------------------------------------------------------------
+    def outcomes(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        counts.update({str(o): int(n) for o, n in self.storage.query(  # type: ignore[call-overload]
+            "SELECT outcome, n FROM outbox_outcomes")})
+        return counts
+
+    def waiting(self) -> dict[str, int]:
+        """Rows by status: sending (held now), pending (waiting for a retry), failed (given up)."""
+        return {str(s): int(n) for s, n in self.storage.query(  # type: ignore[call-overload]
+            "SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+
+    def failed(self, limit: int = 20) -> list[tuple[Outgoing, str]]:
+        rows = self.storage.query(f"SELECT {_COLUMNS}, error FROM outbox WHERE status = 'failed' "
+                                  "ORDER BY id DESC LIMIT ?", (limit,))
+        return [(_outgoing(r[:-1]), str(r[-1])) for r in rows]
+
+    def sweep(self, keep: float = 7 * 86400) -> int:
+        """Forget failed rows older than ``keep`` seconds; rows removed."""
+        return len(self.storage.query("DELETE FROM outbox WHERE status = 'failed' AND created <= ? RETURNING 1",
+                                      (self.clock() - keep,)))
+
+
+def _count(tx: Tx, outcome: str) -> None:
+    tx.query("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, 1) "
+             "ON CONFLICT(outcome) DO UPDATE SET n = outbox_outcomes.n + 1", (outcome,))

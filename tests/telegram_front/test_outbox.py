@@ -1,0 +1,207 @@
+"""No reply lost: a real PTB Application against the Bot API emulator's injected faults, on both backends.
+
+The outbox (bot/cluster/outbox.py, bot/channels/telegram_outbox.py) keeps every message until it is
+delivered or clearly undeliverable; these tests break the network the ways Telegram's does and check
+what the user ends up seeing.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from telegram.ext import Application
+
+from bot.channels.telegram import FrontRateLimiter, running
+from bot.channels.telegram_outbox import LATE_APOLOGY
+from bot.cluster.outbox import Outbox
+from bot.config import Settings
+from bot.dialogue import Brain, Mind
+from bot.storage import Storage, open_storage
+from tests.support.botapi_emulator import DEFAULT_GROUP_ID, DEFAULT_USER_ID, BotAPIEmulator, Call
+from tests.support.telegram import FAST, make_app
+
+# the outbox's first retry after 0.1 s instead of 2 s; it looks for due messages every 50 ms
+QUICK = dataclasses.replace(FAST, outbox_backoff=0.1, outbox_poll=0.05)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the bot keeps its state: an SQLite file or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.sqlite3")
+        return
+    url = request.getfixturevalue("pg").url
+    upgrader = open_storage(url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    yield url
+
+
+def start(emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str,
+          options: object = QUICK, **kwargs: object) -> tuple[Application, Storage]:
+    storage = open_storage(database)
+    return make_app(emu, Brain(mind, settings, storage), settings, options=options, **kwargs), storage
+
+
+def outbox_of(storage: Storage) -> Outbox:
+    return Outbox(storage)
+
+
+def sends(emu: BotAPIEmulator, chat: int = DEFAULT_USER_ID) -> list[Call]:
+    return [c for c in emu.calls_to("sendMessage", include_failed=True) if str(c.params.get("chat_id")) == str(chat)]
+
+
+async def until(check, what: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    """Poll ``check()`` (run in a thread: it may query the database) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_an_answer_gets_through_six_502s(emu: BotAPIEmulator, mind: Mind, settings: Settings,
+                                               database: str) -> None:
+    emu.inject_fault("sendMessage", "502", times=6)  # the request class gives up after 4 (FAST): 2 more
+    app, storage = start(emu, mind, settings, database)
+    async with running(app, poll_timeout=1):
+        emu.push_message("who directs ballerina?")
+        (answer,) = await emu.wait_for_async("sendMessage", timeout=15)
+        await until(lambda: outbox_of(storage).outcomes()["delivered_retried"], "the delivery recorded")
+    assert "Len Wiseman" in (answer.text or "")
+    assert [c.fault for c in sends(emu)] == ["502"] * 6 + [None]  # delivered once, after the outbox retried
+    assert LATE_APOLOGY not in (answer.text or "")  # seconds late, not minutes: no apology
+    counts = outbox_of(storage).outcomes()
+    assert counts["delivered_retried"] == 1 and counts["delivered"] == 0
+    assert outbox_of(storage).waiting() == {}  # nothing left behind
+    storage.close()
+
+
+async def test_an_answer_refused_with_429_past_its_retries_arrives_later(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    emu.inject_fault("sendMessage", "429", times=3, retry_after=1)
+    options = dataclasses.replace(QUICK, rate_limit_retries=1)  # the limiter waits out one 429, then gives up
+    app, storage = start(emu, mind, settings, database, options)
+    async with running(app, poll_timeout=1):
+        emu.push_message("who plays Winston?")
+        (answer,) = await emu.wait_for_async("sendMessage", timeout=20)
+        await until(lambda: outbox_of(storage).outcomes()["delivered_retried"], "the delivery recorded")
+    assert "Ian McShane" in (answer.text or "")
+    faults = [c for c in sends(emu) if not c.ok]
+    assert [c.fault for c in faults] == ["429"] * 3 and len(sends(emu)) == 4
+    assert answer.time - faults[-1].time >= 1.0  # every 429 waited out as told, the outbox's too
+    assert outbox_of(storage).outcomes()["delivered_retried"] == 1
+    storage.close()
+
+
+async def test_a_blocked_user_is_marked_and_never_retried(emu: BotAPIEmulator, mind: Mind, settings: Settings,
+                                                          database: str) -> None:
+    emu.inject_fault("sendMessage", "forbidden", when=lambda p: str(p["chat_id"]) == "777")
+    emu.inject_fault("sendMessage", "bad_request", description="Bad Request: chat not found",
+                     when=lambda p: str(p["chat_id"]) == "778")
+    app, storage = start(emu, mind, settings, database)
+    outbox = outbox_of(storage)
+    async with running(app, poll_timeout=1):
+        emu.push_message("who directs ballerina?", user_id=777)
+        emu.push_message("who directs ballerina?", user_id=778)
+        emu.push_message("who plays Winston?")  # someone else is answered as usual
+        await emu.wait_for_async("sendMessage", timeout=10)
+        await until(lambda: outbox.waiting().get("failed") == 2, "both undeliverable messages marked")
+    assert [c.fault for c in sends(emu, 777)] == ["forbidden"]
+    assert [c.fault for c in sends(emu, 778)] == ["bad_request"]
+    assert outbox.outcomes()["undeliverable"] == 2
+    assert sorted(item.chat for item, _ in outbox.failed()) == ["777", "778"]
+    # no worker will ever take them up again, however much later it looks
+    assert Outbox(storage, clock=lambda: time.time() + 10 ** 7).claim_due() == []
+    storage.close()
+
+
+async def test_an_answer_that_comes_minutes_late_apologises(emu: BotAPIEmulator, mind: Mind, settings: Settings,
+                                                            database: str) -> None:
+    emu.inject_fault("sendMessage", "502", times=4)  # the first send fails for good; the outbox's goes out
+    app, storage = start(emu, mind, settings, database)
+    async with running(app, poll_timeout=1):
+        emu.push_message("who directs ballerina?", date=int(time.time()) - 120)  # asked two minutes ago
+        (answer,) = await emu.wait_for_async("sendMessage", timeout=15)
+        await until(lambda: outbox_of(storage).outcomes()["delivered_late"], "the delivery recorded")
+    text = answer.text or ""
+    assert text.startswith(LATE_APOLOGY) and "Len Wiseman" in text
+    assert outbox_of(storage).outcomes()["delivered_late"] == 1
+    storage.close()
+
+
+async def test_a_dropped_connection_resends_an_answer_but_not_a_post(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """The request reached Telegram but its answer never came back: an answer is resent (at least once),
+    a message the bot posts on its own, like a quiz question, is not (at most once)."""
+    app, storage = start(emu, mind, settings, database)
+    outbox = outbox_of(storage)
+    async with running(app, poll_timeout=1):
+        emu.inject_fault("sendMessage", "drop", when=lambda p: str(p["chat_id"]) == str(DEFAULT_USER_ID))
+        emu.push_message("who directs ballerina?")
+        answers = await emu.wait_for_async(lambda c: c.method == "sendMessage" and c.fault is None, timeout=15)
+        emu.inject_fault("sendMessage", "drop", when=lambda p: str(p["chat_id"]) == str(DEFAULT_GROUP_ID))
+        with pytest.raises(Exception):  # noqa: B017 - the sender learns it may not have gone out
+            await app.bot.send_message(DEFAULT_GROUP_ID, "Question 1 of 5")
+        await until(lambda: outbox.outcomes()["unsure_dropped"] == 1, "the post given up")
+        await until(lambda: outbox.outcomes()["delivered_retried"] == 1, "the answer's resend recorded")
+    user_copies = [c for c in sends(emu) if c.ok]
+    assert len(user_copies) == 2 and user_copies[0].fault == "drop" and answers[0] is user_copies[1]
+    assert all("Len Wiseman" in (c.text or "") for c in user_copies)  # the same answer, twice: none lost
+    assert [c.fault for c in sends(emu, DEFAULT_GROUP_ID)] == ["drop"]  # the post went out once, not resent
+    counts = outbox.outcomes()
+    assert counts["unsure_resent"] == 1 and counts["delivered_retried"] == 1 and counts["unsure_dropped"] == 1
+    storage.close()
+
+
+async def test_a_restart_between_failure_and_retry_delivers_from_the_next_process(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    emu.inject_fault("sendMessage", "502", times=4)
+    slow = dataclasses.replace(QUICK, outbox_backoff=3.0)  # the first worker is gone before its retry is due
+    first, storage = start(emu, mind, settings, database, slow)
+    outbox = outbox_of(storage)
+    async with running(first, poll_timeout=1):
+        emu.push_message("who plays Winston?")
+        await until(lambda: outbox.waiting().get("pending") == 1, "the failed answer waiting in the outbox")
+    stopped = time.time()
+    assert [c.fault for c in sends(emu)] == ["502"] * 4
+    second, storage2 = start(emu, mind, settings, database)  # a new process: new Brain, new Application
+    async with running(second, poll_timeout=1):
+        (answer,) = await emu.wait_for_async("sendMessage", timeout=15)
+        await until(lambda: outbox_of(storage2).outcomes()["delivered_retried"], "the delivery recorded")
+    assert "Ian McShane" in (answer.text or "") and answer.time > stopped
+    assert len([c for c in sends(emu) if c.ok]) == 1
+    assert outbox_of(storage2).outcomes()["delivered_retried"] == 1
+    storage.close()
+    storage2.close()
+
+
+async def test_a_message_held_long_by_the_limits_is_not_taken_for_a_dead_workers(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A worker holds a message for a lease (1.5 s here); the second message in a group waits 4 s for its
+    turn. Another worker looking for messages whose worker died must not take it and send it again."""
+    options = dataclasses.replace(QUICK, outbox_lease=1.5)
+    app, storage = start(emu, mind, settings, database, options,
+                         rate_limiter=FrontRateLimiter(group_max_rate=1, group_time_period=4.0))
+    other = Outbox(storage, owner="another worker", lease=1.5)
+    taken = []
+    async with app:
+        sending = asyncio.gather(*(app.bot.send_message(DEFAULT_GROUP_ID, f"message {i}") for i in range(2)))
+        deadline = time.monotonic() + 20
+        while not sending.done():
+            assert time.monotonic() < deadline, "the two messages were not sent within 20 s"
+            taken += await asyncio.to_thread(other.claim_due)
+            await asyncio.sleep(0.1)
+        await sending
+    group = [c for c in sends(emu, DEFAULT_GROUP_ID) if c.ok]
+    assert sorted(c.text or "" for c in group) == ["message 0", "message 1"]  # each once
+    assert group[1].time - group[0].time >= 3.5  # the second waited its turn, longer than a lease
+    assert taken == []
+    storage.close()

@@ -1,0 +1,79 @@
+"""Two workers on one PostgreSQL are one bot to Telegram's flood limits: together they stay within them.
+
+Each worker is a real PTB Application with its own connection pool, sending through its production
+limiter (bot/channels/telegram_limits.py); the Bot API emulator's record of received sends is what is
+counted, in sliding windows, as Telegram would.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from bot.channels.telegram_limits import SharedRateLimiter
+from bot.channels.telegram_outbox import OutboxLimiter
+from bot.cluster.limits import Limit, SendBudget
+from bot.config import Settings
+from bot.dialogue import Brain, Mind
+from bot.storage import Storage, open_storage
+from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator
+from tests.support.postgres import PgSchema
+from tests.support.telegram import make_app
+
+
+@pytest.fixture
+def workers_db(pg: PgSchema) -> Iterator[list[Storage]]:
+    """Two workers' storages on one upgraded PostgreSQL schema."""
+    upgrader = open_storage(pg.url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    stores = [open_storage(pg.url), open_storage(pg.url)]
+    yield stores
+    for s in stores:
+        s.close()
+
+
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_two_workers_send_at_most_30_a_second_together(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage]) -> None:
+    apps = [make_app(emu, Brain(mind, settings, s), settings) for s in workers_db]
+    for app in apps:
+        limiter = app.bot.rate_limiter
+        assert isinstance(limiter, OutboxLimiter) and isinstance(limiter.inner, SharedRateLimiter)
+    async with apps[0], apps[1]:
+        await asyncio.wait_for(asyncio.gather(*(
+            app.bot.send_message(7000 + 100 * n + i, f"message {i}") for n, app in enumerate(apps)
+            for i in range(45))), timeout=30)
+    times = [c.time for c in emu.calls_to("sendMessage")]
+    assert len(times) == 90
+    assert most_in_any_window(times, 1.0) <= 30  # each alone would have sent 30 a second: 60 together
+    assert max(times) - min(times) >= 2.0  # 90 at 30 a second take more than two seconds
+
+
+async def test_two_workers_share_one_groups_budget(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage]) -> None:
+    """Telegram's 20 a minute per group, scaled to 3 a second so that the test takes seconds, not minutes."""
+    apps = [make_app(emu, Brain(mind, settings, s), settings,
+                     rate_limiter=SharedRateLimiter(SendBudget(s, group=Limit(3, 1.0))))
+            for s in workers_db]
+    async with apps[0], apps[1]:
+        private = [app.bot.send_message(9000 + n, "not held back") for n, app in enumerate(apps)]
+        await asyncio.wait_for(asyncio.gather(*private, *(
+            app.bot.send_message(DEFAULT_GROUP_ID, f"worker {n}: {i}") for n, app in enumerate(apps)
+            for i in range(6))), timeout=30)
+    group = [c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] == DEFAULT_GROUP_ID]
+    assert len(group) == 12
+    assert most_in_any_window(group, 1.0) <= 3
+    assert max(group) - min(group) >= 3.0  # 12 at 3 a second
+    firsts = sorted(c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] != DEFAULT_GROUP_ID)
+    assert firsts[-1] - min(group) < 1.0  # the private chats did not wait for the group

@@ -1,0 +1,168 @@
+"""The shared send budget and the outbox's claims, on both backends, with a test clock."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cluster.limits import Limit, SendBudget
+from bot.cluster.outbox import Outbox
+from bot.storage import Storage, open_storage
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.sqlite3")
+        return
+    url = request.getfixturevalue("pg").url
+    upgrader = open_storage(url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    yield url
+
+
+@pytest.fixture
+def store(database: str) -> Iterator[Storage]:
+    s = open_storage(database)
+    yield s
+    s.close()
+
+
+def test_the_bot_wide_budget_is_a_sliding_window(store: Storage) -> None:
+    clock = Clock()
+    budget = SendBudget(store, bot=Limit(30, 1.0), margin=0.0, clock=clock)
+    assert [budget.claim(str(chat), group=False) for chat in range(15)] == [0.0] * 15
+    clock.now += 0.5
+    assert [budget.claim(str(chat), group=False) for chat in range(15)] == [0.0] * 15
+    assert budget.claim("99", group=False) == pytest.approx(0.5)  # full until the oldest are a second old
+    clock.now += 0.5
+    # the first 15 aged out, the last 15 did not: 15 more now, not 30 (fixed per-second buckets would allow 30)
+    assert [budget.claim(str(chat), group=False) for chat in range(16)] == [0.0] * 15 + [pytest.approx(0.5)]
+
+
+def test_a_group_has_its_own_budget_inside_the_bots(store: Storage) -> None:
+    clock = Clock()
+    budget = SendBudget(store, bot=Limit(30, 1.0), group=Limit(20, 60.0), margin=0.0, clock=clock)
+    for _ in range(20):
+        assert budget.claim("-100", group=True) == 0.0
+        clock.now += 0.1
+    assert budget.claim("-100", group=True) == pytest.approx(58.0)  # 20 a minute: the first was 2 s ago
+    assert budget.claim("-200", group=True) == 0.0  # another group, and private chats, are not held back
+    assert budget.claim("5", group=False) == 0.0
+    clock.now += 58.001
+    assert budget.claim("-100", group=True) == 0.0
+
+
+def test_a_429_holds_back_every_worker(database: str) -> None:
+    clock = Clock()
+    one, two = open_storage(database), open_storage(database)
+    try:
+        SendBudget(one, clock=clock).hold(3.0)
+        assert SendBudget(two, clock=clock).claim("5", group=False) == pytest.approx(3.0)
+        SendBudget(one, clock=clock).hold(1.0)  # a shorter wait never shortens a longer one
+        clock.now += 3.0
+        assert SendBudget(two, clock=clock).claim("5", group=False) == 0.0
+    finally:
+        one.close()
+        two.close()
+
+
+def test_claims_from_many_threads_and_connections_never_exceed_the_budget(database: str) -> None:
+    """Four workers (each its own connection pool) claim at once: exactly the budget is granted."""
+    clock = Clock()
+    stores = [open_storage(database) for _ in range(4)]
+    granted: list[int] = []
+    lock = threading.Lock()
+
+    def claim(store: Storage) -> None:
+        budget = SendBudget(store, bot=Limit(30, 1.0), clock=clock)
+        mine = sum(1 for i in range(20) if budget.claim(str(i), group=False) == 0.0)
+        with lock:
+            granted.append(mine)
+
+    try:
+        threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+        assert sum(granted) == 30  # 80 asked in the same instant, 30 allowed
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_two_workers_never_claim_the_same_message(database: str) -> None:
+    clock = Clock()
+    one, two = open_storage(database), open_storage(database)
+    try:
+        writer = Outbox(one, clock=clock, backoff=1.0)
+        for chat in range(40):
+            item = writer.record(str(chat), "answer", "sendMessage", {"chat_id": str(chat), "text": "hi"})
+            writer.retry(item, "NetworkError: Bad Gateway")
+        clock.now += 10.0
+        taken: list[list[int]] = [[], []]
+
+        def take(n: int, store: Storage) -> None:
+            outbox = Outbox(store, owner=f"w{n}", clock=clock)
+            while batch := outbox.claim_due(limit=3):
+                taken[n] += [item.id for item in batch]
+
+        threads = [threading.Thread(target=take, args=(n, s)) for n, s in enumerate((one, two))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        everything = taken[0] + taken[1]
+        assert len(everything) == 40 and len(set(everything)) == 40  # each taken once, none left
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_message_whose_worker_died_is_taken_over_after_its_lease(store: Storage) -> None:
+    clock = Clock()
+    dead = Outbox(store, owner="dead", lease=30.0, clock=clock)
+    dead.record("5", "answer", "sendMessage", {"chat_id": "5", "text": "hi"}, asked=clock.now)
+    heir = Outbox(store, owner="heir", lease=30.0, clock=clock)
+    assert heir.claim_due() == []  # its worker may still be sending it
+    clock.now += 31.0
+    (item,) = heir.claim_due()
+    assert item.unsure and item.attempts == 2 and item.params == {"chat_id": "5", "text": "hi"}
+    assert not heir.late(item)  # 31 s after the question: no apology yet; it starts past 60 s
+    assert heir.claim_due() == []  # held by the heir now
+    clock.now += 30.0
+    assert heir.late(item)
+
+
+def test_db_outbox_shows_what_was_given_up_and_why(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "bot.sqlite3"
+    store = open_storage(path)
+    outbox = Outbox(store)
+    item = outbox.record("777", "answer", "sendMessage", {"chat_id": "777", "text": "hi"})
+    outbox.give_up(item, "undeliverable", "Forbidden: bot was blocked by the user")
+    outbox.delivered(outbox.record("5", "answer", "sendMessage", {"chat_id": "5", "text": "hi"}))
+    store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_DATABASE=str(path), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-m", "bot", "db", "outbox"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "delivered 1" in done.stdout and "undeliverable 1" in done.stdout and "failed 1" in done.stdout
+    assert "to chat 777" in done.stdout and "blocked by the user" in done.stdout
