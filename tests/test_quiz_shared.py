@@ -233,3 +233,21 @@ def test_an_old_file_with_a_chat_running_two_games_keeps_the_latest(tmp_path: Pa
         assert 5 in storage.applied_migrations()
     finally:
         storage.close()
+
+
+def test_an_answer_judged_before_its_question_was_recorded_is_revealed_once(settings: Settings, kb: KnowledgeBase,
+                                                                              target: str, opened: list[Storage]
+                                                                              ) -> None:
+    """Worker A asks; a quick player's answer reaches worker B before A has saved the message's id. B has
+    nothing to edit, so A, recording it, shows the reveal: once, by one of them."""
+    clock = Clock()
+    a, b = engines(settings, kb, target, clock, opened)
+    a.start("g", "ann", count=2, mode="text")
+    (asked,) = a.advance("g")
+    outcome = b.answer_text("g", "bob", "Bob", right_text(b, "g"))
+    (revealed,) = outcome.steps
+    assert isinstance(revealed, Revealed) and revealed.result.round.message_id is None
+    (late,) = a.attach("g", 1, 77)
+    assert isinstance(late, Revealed) and late.result.round.message_id == 77
+    assert late.result.reason == "answered" and late.result.points == {"bob": outcome.points}
+    assert b.answer_text("g", "cy", "Cy", right_text(b, "g")).verdict is None  # the round is over
