@@ -384,3 +384,22 @@ def test_context_is_kept_after_an_off_topic_reply(ask) -> None:  # type: ignore[
     assert "Reddick" in ask("who plays charon?").text
     assert ask("kung-fu and gun-fu mix").kind in ("unknown", "search")
     assert "McShane" in ask("and winston?").text
+
+
+@pytest.mark.parametrize("text, wanted, not_wanted", [
+    ("who is cast as the director?", "Angelica Huston", "Wiseman"),  # a character named for a relation's word
+    ("who's playing the director in ballerina", "Angelica Huston", "Wiseman"),
+])
+def test_a_role_named_after_as_is_the_cast_question(ask, text: str, wanted: str, not_wanted: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert wanted in reply.text and not_wanted not in reply.text, reply.text
+
+
+def test_second_film_role_named(second: Brain) -> None:
+    reply = second.reply(None, None, "who is cast as edda?")
+    assert "Mira Solberg" in reply.text and "Tomas Vey" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["who directed chapter four", "john wick four cast"])
+def test_a_spelt_out_number_in_a_title_is_the_title(brain: Brain, text: str) -> None:
+    assert any("john_wick_4" in m.entity_ids for m in brain.mind.nlu.parse(text).mentions)

@@ -3,23 +3,21 @@ from __future__ import annotations
 
 from ..answers import join_list
 from ..reply import Reply
-from ..understanding.resolution import PRONOUNS, Resolution, resolve, unknown_words
+from ..understanding.resolution import resolve_yes_no, unknown_words
 from .base import Turn, unknown_reply, who_do_you_mean
 
 
 def handle(turn: Turn) -> Reply | None:
     kb, route = turn.kb, turn.route
     relation = kb.relations[route.relations[0]]
-    check_kinds: list[str] = []
-    for field in route.check:
-        kinds = relation.role if field == "role" else relation.object
-        check_kinds += list(kinds or []) if kinds != "text" else []
-    # The thing asked about is named first or by pronoun; the film may be named, implied, or default.
+    # who is asked about, named first or by pronoun; the film named, implied, or the default (the stage
+    # resolved both: bot/understanding/resolution.py resolve_yes_no)
     scene = turn.scene
-    who = resolve(scene, check_kinds, default=False, use_context=False)
-    if who.entity is None and not who.options and not who.unknown_words:
-        who = _pronoun(turn, check_kinds)
-    film_res = resolve(scene, route.about, skip=who.used, use_context=True)
+    it = turn.interpretation
+    if it is not None and it.resolution is not None and it.work is not None:
+        who, film_res = it.resolution, it.work
+    else:
+        who, film_res = resolve_yes_no(scene, relation.id, list(route.check), list(route.about))
     film = film_res.entity or kb.default_subject
     cast_facts = kb.facts_about(film.id, relation.id)
     cast = join_list([kb.name(f.object) + kb.as_role(f) for f in cast_facts])
@@ -54,16 +52,6 @@ def handle(turn: Turn) -> Reply | None:
                           entities=[film.id, who_entity.id])
     return turn.reply("utter_ask_appears_no", kind="unknown", subject=film.name, entity=who_entity.name, cast=cast,
                       facts=cast_facts, entities=[film.id, who_entity.id])
-
-
-def _pronoun(turn: Turn, kinds: list[str]) -> Resolution:
-    for tok in turn.parse.tokens:
-        pronoun = PRONOUNS.get(tok)
-        if pronoun in ("he", "she", "they"):
-            entity_id = turn.context.last_by_pronoun.get(pronoun)
-            if entity_id in turn.kb.entities and turn.kb.entities[entity_id].kind in kinds:
-                return Resolution(turn.kb.entities[entity_id])
-    return Resolution()
 
 
 def _one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:

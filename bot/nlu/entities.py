@@ -20,6 +20,9 @@ MIN_FUZZY_CHARS = 5
 SPACING_CUTOFF = 90.0
 ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
+SPELT = {str(n): w for n, w in enumerate(
+    "one two three four five six seven eight nine ten eleven twelve".split(), start=1)}
+CARDINALS = {w: int(n) for n, w in SPELT.items()}
 ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
 PART_WORDS = frozenset({"chapter", "part", "vol", "volume", "episode"})
 MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
@@ -54,7 +57,7 @@ class Mention:
 
 
 def _numbers(phrase: str) -> set[int]:
-    return {n for t in phrase.split() if (n := instalment(t)) is not None}
+    return {n for t in phrase.split() if (n := instalment(t) or CARDINALS.get(t)) is not None}
 
 
 class Gazetteer:
@@ -66,6 +69,11 @@ class Gazetteer:
                 key = " ".join(tokens(alias))
                 if key and key not in STOPWORDS:
                     names[key].add(entity.id)
+        # "chapter four" is "chapter 4": a small number in a name may be spelt out
+        for key, ids in list(names.items()):
+            spelt = " ".join(SPELT.get(w, w) for w in key.split())
+            if spelt != key:
+                names[spelt] |= ids
         # A longer alias wins over a shorter one for the same span; ties stay ambiguous.
         self.names: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in names.items()}
         self.words: frozenset[str] = frozenset(w for k in self.names for w in k.split())

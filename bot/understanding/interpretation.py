@@ -46,6 +46,7 @@ class Interpretation:
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
     premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
+    work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
     verdict: Verdict = field(default_factory=Verdict)
     steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)

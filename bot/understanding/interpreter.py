@@ -26,7 +26,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import Scene, resolve, stray_numbers, unknown_subject as strangers_in_question
+from .resolution import Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
@@ -58,6 +58,7 @@ ELLIPSIS_WH = frozenset("who whom what which".split())
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
     "in is was s does did do that this he she they him her them star stars starring starred acting".split())
 ELLIPSIS_LENGTH = 6
+ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 
 
@@ -341,13 +342,33 @@ def ellipsis(it: Interpretation, env: Env) -> Interpretation:
 def _route_for_side(env: Env, side: str) -> str | None:
     """The fact route reading a relation with roles (a cast) for the side asked: the role a person
     plays ("as who?") or the people of a film ("opposite who?")."""
-    given, want = ("object", "role") if side == "role" else ("subject", "object")
+    given, want = {"role": ("object", "role"), "actor": ("role", "object")}.get(side, ("subject", "object"))
     for name, route in env.routes.items():
         if route.handler != "facts" or getattr(route, "given", "") != given or getattr(route, "want", "") != want:
             continue
         if any(env.kb.relations[r].role for r in route.relations if r in env.kb.relations):
             return name
     return None
+
+
+@step
+def role_named(it: Interpretation, env: Env) -> Interpretation:
+    """ "who stars *as* the Director?", "who is playing Winston?": a character right after "as" or a verb
+    of playing is the role asked about, whatever relation the words of its name cue ("the Director" is
+    no directing question): the route reading the cast by its role answers."""
+    toks = it.parse.tokens
+    if it.follow_up or toks[:1] != ["who"]:
+        return it
+    route = env.routes.get(it.intent or "")
+    if route is None or route.handler != "facts" or getattr(route, "given", "") == "role":
+        return it
+    for m in it.parse.mentions:
+        if m.start and toks[m.start - 1] in ROLE_MARKERS and \
+                all(env.kb.entities[e].kind == "character" for e in m.entity_ids):
+            target = _route_for_side(env, "actor")
+            if target is not None:
+                return _mark(it, "role_named", intent=target, confidence=max(it.confidence, env.follow_up_confidence))
+    return it
 
 
 @step
@@ -564,12 +585,17 @@ def scope(it: Interpretation, env: Env) -> Interpretation:
 def resolve_subject(it: Interpretation, env: Env) -> Interpretation:
     """Whom a fact or "tell me about" question is about, resolved once (bot/understanding/resolution.py:
     a name, a pronoun, a description such as "the lead", the chat's context, the film by default), so
-    that the checks after it and the handler read one answer. Yes/no questions resolve their two sides
-    in their handler."""
+    that the checks after it and the handler read one answer. A yes/no question resolves both sides: who
+    is asked about and the work asked of (their unknown names are the handler's: "not in the cast")."""
     handler = env.handler(it.intent)
-    if handler not in SUBJECT_HANDLERS or it.resolution is not None:
+    if it.resolution is not None or handler not in (*SUBJECT_HANDLERS, "yesno"):
         return it
-    kinds = list(env.routes[it.intent or ""].about) if handler == "facts" else list(env.kb.kinds)
+    route = env.routes[it.intent or ""]
+    if handler == "yesno":
+        who, work = resolve_yes_no(_scene(it, env), route.relations[0], list(getattr(route, "check", [])),
+                                   list(route.about))
+        return _mark(it, "resolve_subject", resolution=who, work=work)
+    kinds = list(route.about) if handler == "facts" else list(env.kb.kinds)
     return _mark(it, "resolve_subject", resolution=resolve(_scene(it, env), kinds))
 
 
@@ -579,7 +605,7 @@ def unknown_name(it: Interpretation, env: Env) -> Interpretation:
     *Barbie*", "who directed *Underworld 2*?"): it says it does not know that name, never gives a fact
     about something else. A name it knows with strange words around it is unknown_subject's."""
     res = it.resolution
-    if res is None or res.options:
+    if res is None or res.options or env.handler(it.intent) not in SUBJECT_HANDLERS:
         return it
     words = res.unknown_words
     if not words and res.entity is None and env.handler(it.intent) == "facts":
@@ -596,7 +622,7 @@ def unknown_subject(it: Interpretation, env: Env) -> Interpretation:
     *Knives* Out"), or unknown words making most of a short question ("what *band* does Keanu play *bass*
     in?"). A long, chatty message's unknown words are its chatter: not enough."""
     res = it.resolution
-    if res is None or res.entity is None:
+    if res is None or res.entity is None or env.handler(it.intent) not in SUBJECT_HANDLERS:
         return it
     words = strangers_in_question(_scene(it, env), res.used)
     if not words:
@@ -610,7 +636,7 @@ def stray_number(it: Interpretation, env: Env) -> Interpretation:
     spin-off?"): not about the film in context, so the search fallback decides. Fact questions allow
     an instalment's number ("why wasn't 5 shot at once"); "tell me about" allows none."""
     res = it.resolution
-    if res is None or res.entity is None:
+    if res is None or res.entity is None or env.handler(it.intent) not in SUBJECT_HANDLERS:
         return it
     above = MAX_INSTALMENT if env.handler(it.intent) == "facts" else 0
     if not stray_numbers(it.parse, above):

@@ -104,6 +104,27 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
     return Resolution(used=skip)
 
 
+def resolve_yes_no(scene: Scene, relation: str, check: list[str], about: list[str]) -> tuple[Resolution, Resolution]:
+    """The two sides of "is Keanu in Ballerina?": who or what is asked about (of the kinds the fact's
+    ``check`` fields hold: the actor, the role), named or by a pronoun, never the context's last person
+    unasked; then the work it is asked of, named, implied or the film by default."""
+    kb = scene.kb
+    rel = kb.relations[relation]
+    kinds: list[str] = []
+    for name in check:
+        held = rel.role if name == "role" else rel.object
+        kinds += list(held or []) if held != "text" else []
+    who = resolve(scene, kinds, default=False, use_context=False)
+    if who.entity is None and not who.options and not who.unknown_words:
+        for tok in scene.parse.tokens:
+            pronoun = PRONOUNS.get(tok)
+            entity_id = scene.context.last_by_pronoun.get(pronoun) if pronoun in ("he", "she", "they") else None
+            if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
+                who = Resolution(kb.entities[entity_id])
+                break
+    return who, resolve(scene, about, skip=who.used, use_context=True)
+
+
 def named_film(scene: Scene, used: frozenset[int]) -> Entity | None:
     """The film this message names besides the entity asked about: by its title, or as the film of a
     character ("the 007 film", "the Bond movie": the one film the knowledge casts that character in)."""
