@@ -17,8 +17,9 @@ Figures:
   per group the most in any `--group-window` seconds (limit 20; the window can be shortened, with the
   group limit scaled as 20 per that window, for a quicker run);
 - messages: asked, delivered (distinct texts seen by the emulator), lost (never delivered),
-  duplicated (delivered twice: an answer resent after a dropped connection), and the outbox's counted
-  outcomes, which must account for each of them;
+  duplicated (delivered twice), and the outbox's counted outcomes, which must account for each of them:
+  a loss is a post given up after its minute (quiz messages go stale) or an undeliverable message, a
+  duplicate an answer resent after a dropped connection; "otherwise" must be 0;
 - the time the burst took, and claims that had to wait for the budget.
 """
 from __future__ import annotations
@@ -147,6 +148,12 @@ async def burst(args: argparse.Namespace, settings, mind, url: str, emu: BotAPIE
           f"(limit 20)")
     print(f"messages: asked {len(asked)}, delivered {len(delivered)}, lost {len(lost)}, duplicated {duplicated}")
     print(f"outbox outcomes: {outcomes}")
+    unexplained_lost = len(lost) - outcomes.get("expired", 0) - outcomes.get("undeliverable", 0) \
+        - outcomes.get("rejected", 0)
+    unexplained_dup = duplicated - outcomes.get("unsure_resent", 0)
+    print(f"  lost by a kind's rule (expired posts, undeliverable, rejected): {len(lost) - unexplained_lost}, "
+          f"otherwise: {unexplained_lost}; duplicated by the at-least-once rule (answers resent after a dropped "
+          f"connection): {duplicated - unexplained_dup}, otherwise: {unexplained_dup}")
     print(f"claims that waited for the budget: {sum(lim.waits for lim in limiters)}")
     for s in stores:
         s.close()

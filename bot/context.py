@@ -22,10 +22,10 @@ class ChatContext:
             self.last_by_pronoun[pronoun or "it"] = entity_id
         self.turns += 1
 
-    def state_json(self) -> str:
+    def state(self) -> tuple[object, ...]:
         """What the next message's understanding reads (the turn count aside): unchanged, nothing to save."""
-        return json.dumps([self.last_intent, self.last_by_kind, self.last_by_pronoun, self.last_asked],
-                          separators=(",", ":"), sort_keys=True)
+        return (self.last_intent, tuple(sorted(self.last_by_kind.items())),
+                tuple(sorted(self.last_by_pronoun.items())), self.last_asked)
 
     def to_json(self) -> str:
         return json.dumps({"last_intent": self.last_intent, "last_by_kind": self.last_by_kind,

@@ -42,7 +42,7 @@ from .understanding.replies import false_premise_reply, other_language_reply, qu
 log = logging.getLogger(__name__)
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
-EMPTY_STATE = ChatContext().state_json()
+EMPTY_STATE = ChatContext().state()
 WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
 
 
@@ -75,7 +75,7 @@ class Brain:
         self.storage = storage
         self.rng = rng or random.Random(settings.seed)
         self._contexts: dict[str, ChatContext] = {}
-        self._stored: dict[str, str] = {}  # chat -> state_json() of the context as storage holds it
+        self._stored: dict[str, tuple[object, ...]] = {}  # chat -> state() of the context as storage holds it
         self._lock = threading.RLock()
 
     @classmethod
@@ -97,7 +97,7 @@ class Brain:
                 saved = self.storage.load_context(chat) if self.storage else None
                 ctx = ChatContext.from_json(saved) if saved else ChatContext()
                 self._contexts[chat] = ctx
-                self._stored[chat] = ctx.state_json()
+                self._stored[chat] = ctx.state()
             return ctx
 
     def _save(self, chat: str | None, ctx: ChatContext, force: bool = False) -> None:
@@ -106,7 +106,7 @@ class Brain:
         the time per message with a file database, and its WAL checkpoints most of the slow tail)."""
         if chat is None or self.storage is None:
             return
-        state = ctx.state_json()
+        state = ctx.state()
         if not force and self._stored.get(chat, EMPTY_STATE) == state:
             return
         self.storage.save_context(chat, ctx.to_json())

@@ -59,8 +59,10 @@ from ..locks import KeyedLocks
 from ..logsafety import protect_logs
 from ..reply import Reply
 from ..runtime import tune_gc
+from ..storage import Storage
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
+from .telegram_inbox import ClusterSetupError, InboxCluster
 from .telegram_limits import SharedRateLimiter
 from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import TelegramQuiz
@@ -268,7 +270,12 @@ class TelegramFront:
     def title(self) -> str:
         return self.brain.mind.kb.title
 
-    def _ask(self, chat: str | None, user: str | None, text: str) -> Reply:
+    async def _ask(self, chat: str | None, user: str | None, text: str) -> Reply:
+        """The Brain's reply, computed in a worker thread: it reads and writes the database, and a database
+        call on the event loop would hold up every other chat (PostgreSQL is a network away)."""
+        return await asyncio.to_thread(self._ask_now, chat, user, text)
+
+    def _ask_now(self, chat: str | None, user: str | None, text: str) -> Reply:
         if not self.measure:
             return self.brain.reply(chat, user, text)
         started = time.perf_counter()
@@ -315,7 +322,7 @@ class TelegramFront:
         """Ask the Brain and send the rendered Reply; an apology if anything but sending fails."""
         group = message.chat.type != ChatType.PRIVATE
         try:
-            reply = self._ask(str(message.chat_id), _user_id(message), text)
+            reply = await self._ask(str(message.chat_id), _user_id(message), text)
             rendered = render.render_reply(reply, hide_spoilers=group, question=question)
         except Exception:
             log.exception("could not answer %r in chat %s", text[:200], message.chat_id)
@@ -367,7 +374,7 @@ class TelegramFront:
         message = update.effective_message
         if message is None or self._ignored_sender(message, context.bot.id):
             return
-        core = self._ask(None, _user_id(message), "help")
+        core = await self._ask(None, _user_id(message), "help")
         text = render.help_text(core.text, self.title, context.bot.username)
         await send_reply(message, render.Rendered(text))
 
@@ -386,7 +393,7 @@ class TelegramFront:
         message = update.effective_message
         if message is None or self._ignored_sender(message, context.bot.id):
             return
-        forget_context(self.brain, str(message.chat_id))
+        await asyncio.to_thread(forget_context, self.brain, str(message.chat_id))
         await send_reply(message, render.Rendered(render.escape(FORGOTTEN)))
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -420,7 +427,7 @@ class TelegramFront:
         await query.answer()  # stop the button's spinner at once; the answer follows as a message
         group = message.chat.type != ChatType.PRIVATE
         try:
-            reply = self._ask(str(message.chat.id), str(query.from_user.id), question)
+            reply = await self._ask(str(message.chat.id), str(query.from_user.id), question)
             rendered = render.render_reply(reply, hide_spoilers=group, question=question)
         except Exception:
             log.exception("could not answer button %r in chat %s", question, message.chat.id)
@@ -440,7 +447,7 @@ class TelegramFront:
         questions = [text] if text else list(self.brain.mind.answers.suggestions)
         results, seen = [], set()
         for number, question in enumerate(questions):
-            reply = self._ask(None, user, question)  # None: inline answers don't move any chat's topic
+            reply = await self._ask(None, user, question)  # None: inline answers don't move any chat's topic
             if text and number == 0 and reply.kind in render.SUGGESTION_KINDS:
                 questions += [s for s in reply.suggestions[:3] if s not in questions]
             article = render.inline_article(question, reply)
@@ -594,8 +601,12 @@ class WebhookConfig:
 
 @contextlib.asynccontextmanager
 async def running(app: Application, webhook: WebhookConfig | None = None, *,
-                  poll_timeout: float = 10, drop_pending_updates: bool = False) -> AsyncIterator[Application]:
-    """Run `app` inside the current event loop (tests, benchmarks, embedding); stops it on exit."""
+                  poll_timeout: float = 10, drop_pending_updates: bool = False,
+                  shared: Storage | None = None) -> AsyncIterator[Application]:
+    """Run `app` inside the current event loop (tests, benchmarks, embedding); stops it on exit.
+
+    With a webhook and a ``shared`` database (PostgreSQL), this process is one of several workers that are
+    one bot: updates go through the database's inbox (bot/channels/telegram_inbox.py)."""
     async with app:
         if app.post_init is not None:
             await app.post_init(app)
@@ -603,24 +614,40 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
         updater = app.updater
         assert updater is not None
         server: WebhookServer | None = None
+        cluster: InboxCluster | None = None
         if webhook is None:
             await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
                                         drop_pending_updates=drop_pending_updates, bootstrap_retries=5)
         else:
             quiet_network_logs(webhook.secret_token)
+            if shared is not None:
+                cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES)
+                await cluster.start()
             server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
-                                   listen=webhook.listen, port=webhook.port)
-            await server.start()
+                                   listen=webhook.listen, port=webhook.port,
+                                   store=cluster.store if cluster is not None else None)
             try:
-                await _set_webhook(app, webhook, drop_pending_updates)
+                await server.start()
+                if cluster is not None:
+                    await cluster.register_webhook(webhook.url, webhook.secret_token, ALLOWED_UPDATES,
+                                                   lambda: _set_webhook(app, webhook, drop_pending_updates))
+                else:
+                    await _set_webhook(app, webhook, drop_pending_updates)
             except BaseException:
                 await server.stop()
+                if cluster is not None:
+                    await cluster.stop()
                 raise
         try:
             yield app
         finally:
             # every step bounded: a stop that hangs (a stuck request, a lost wake-up) must not hang the
             # process; it is logged and the next step runs
+            if cluster is not None:  # take no more updates, finish the ones in hand, free their chats
+                if server is not None:
+                    await _bounded(server.stop(), "stopping the webhook server")
+                    server = None
+                await _bounded(cluster.stop(), "stopping the inbox worker", cluster.stop_timeout + 5)
             quiz = app.bot_data.get("quiz")
             if quiz is not None:
                 await _bounded(quiz.shutdown(), "stopping the quiz")
@@ -661,9 +688,10 @@ def run_polling(app: Application, *, poll_timeout: float = 30) -> None:
     _run_until_stopped(app, None, poll_timeout=poll_timeout)
 
 
-def run_webhook(app: Application, webhook: WebhookConfig) -> None:
-    """Serve the webhook (bot/channels/telegram_webhook.py) until SIGINT/SIGTERM (blocking; owns the loop)."""
-    _run_until_stopped(app, webhook)
+def run_webhook(app: Application, webhook: WebhookConfig, shared: Storage | None = None) -> None:
+    """Serve the webhook (bot/channels/telegram_webhook.py) until SIGINT/SIGTERM (blocking; owns the loop);
+    with a ``shared`` database, as one of the workers that are one bot (see ``running``)."""
+    _run_until_stopped(app, webhook, shared=shared)
 
 
 def _run_until_stopped(app: Application, webhook: WebhookConfig | None, **options: Any) -> None:
@@ -702,9 +730,14 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     try:
         if settings.telegram.webhook_url:
             webhook = WebhookConfig.from_settings(settings)
+            shared = brain.storage if brain.storage is not None and brain.storage.kind == "postgresql" else None
+            if shared is not None and not settings.telegram.secret_token:
+                raise ClusterSetupError("webhook workers on a shared database need one secret for all: "
+                                        "give each the same --secret-token (or BOT_WEBHOOK_SECRET)")
             if on_ready:
-                on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}")
-            run_webhook(app, webhook)
+                on_ready(f"webhook on {webhook.listen}:{webhook.port}/{webhook_parts(webhook.url)}"
+                         + (", one of the workers sharing the database" if shared is not None else ""))
+            run_webhook(app, webhook, shared)
         else:
             if on_ready:
                 on_ready("long polling" + (f" against {settings.telegram.api_url}" if settings.telegram.api_url

@@ -161,6 +161,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         self.batch = batch
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Event | None = None
+        self._marking: set[asyncio.Task[None]] = set()  # "delivered" being written
 
     # lifecycle --------------------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -168,6 +169,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
 
     async def shutdown(self) -> None:
         await self.stop()
+        if self._marking:  # bounded: an unwritten "delivered" only means a resend after the lease
+            await asyncio.wait(set(self._marking), timeout=5.0)
         await self.inner.shutdown()
 
     def start(self, bot: Bot) -> None:
@@ -228,11 +231,19 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         except BaseException:  # cancelled mid-send (shutting down): it may have gone out
             self._settle_logged(item, NetworkError("cancelled while sending"), unsure=True)
             raise
+        # written in the background: the sender (a quiz recording its question's message id, say) goes on
+        # at once, as it did before there was an outbox
+        task = asyncio.get_running_loop().create_task(self._delivered(item))
+        self._marking.add(task)
+        task.add_done_callback(self._marking.discard)
+        return result
+
+    async def _delivered(self, item: Outgoing) -> None:
+        assert self.outbox is not None
         try:
             await asyncio.to_thread(self.outbox.delivered, item)
         except Exception:  # noqa: BLE001 - sent all the same; its row is resent (or dropped) after its lease
             log.exception("could not mark outbox message %d delivered", item.id)
-        return result
 
     def _settle_logged(self, item: Outgoing, exc: TelegramError, *, unsure: bool | None = None) -> str:
         try:

@@ -17,13 +17,17 @@ body with 500, a JSON array with 400 and a CRITICAL traceback carrying the body,
 - not UTF-8, not JSON, nested too deep, not an object, or not an update 400;
 
 each refusal with one log line (never the body, never a traceback). An accepted update is put on
-``app.update_queue``, exactly where PTB's server puts it, and answered 200 at once.
+``app.update_queue``, exactly where PTB's server puts it, and answered 200 at once; or, given ``store``
+(several workers on one database: bot/channels/telegram_inbox.py), handed to it with its JSON text and
+answered 200 only once ``store`` returns (the update is committed), 500 if it fails, so that Telegram
+delivers it again rather than lose it.
 """
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -40,8 +44,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 class WebhookServer:
     def __init__(self, app: Application, *, secret_token: str, path: str, listen: str, port: int,
-                 max_body: int = MAX_UPDATE_BYTES) -> None:
+                 max_body: int = MAX_UPDATE_BYTES,
+                 store: Callable[[Update, str], Awaitable[None]] | None = None) -> None:
         self.app, self.secret, self.listen, self.port, self.max_body = app, secret_token, listen, port, max_body
+        self.store = store
         self.path = "/" + path.strip("/")
         self._runner: web.AppRunner | None = None
 
@@ -87,6 +93,14 @@ class WebhookServer:
             return _refuse(request, 400, f"not an update ({type(exc).__name__})")
         if update is None:
             return _refuse(request, 400, "not an update")
+        if self.store is not None:
+            try:
+                await self.store(update, raw.decode("utf-8"))
+            except Exception as exc:  # the database is away: Telegram retries what is not answered 200
+                log.error("webhook could not keep update %d (%s: %s); Telegram will deliver it again",
+                          update.update_id, type(exc).__name__, str(exc)[:200])
+                return web.json_response({"ok": False, "error": "try again"}, status=500)
+            return web.json_response({"ok": True})
         if isinstance(self.app.bot, ExtBot):
             self.app.bot.insert_callback_data(update)
         await self.app.update_queue.put(update)

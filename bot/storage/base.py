@@ -27,6 +27,30 @@ class Tx(Protocol):
     def query(self, sql: str, args: Args = ()) -> list[Row]: ...
 
 
+class SessionLocks(Protocol):
+    """Named locks that one worker holds until it releases them or dies (its connection drops).
+
+    PostgreSQL: session-level advisory locks on a connection of their own, so a killed worker's locks are
+    freed by the server the moment its connection closes. SQLite: one process, so a lock table in memory.
+    A lock is not re-entrant across callers: the caller remembers what it holds."""
+
+    def try_lock(self, name: str) -> bool: ...
+    def unlock(self, name: str) -> None: ...
+    def alive(self) -> bool:
+        """False once the locks may have been lost (the connection is gone): stop acting under them."""
+        ...
+    def close(self) -> None: ...
+
+
+class Wakeups(Protocol):
+    """Notices sent with ``Storage.notify(channel)``, from any worker (PostgreSQL's LISTEN/NOTIFY)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a notice arrives (True) or ``timeout`` seconds pass (False)."""
+        ...
+    def close(self) -> None: ...
+
+
 class SchemaBehind(StorageError):
     """The database's schema lacks migrations this code needs: ``python -m bot db upgrade``."""
 
@@ -55,6 +79,19 @@ class Storage(abc.ABC):
 
     def describe(self) -> str:
         return self.kind
+
+    # coordination between workers (what SQL alone does not give) ---------------------------------
+    @abc.abstractmethod
+    def session_locks(self) -> SessionLocks:
+        """A new holder of named locks, for one worker (see SessionLocks)."""
+
+    @abc.abstractmethod
+    def notify(self, channel: str) -> None:
+        """Wake whoever waits on ``channel`` (``listen``), in this process or another."""
+
+    @abc.abstractmethod
+    def listen(self, channel: str) -> Wakeups:
+        """Start receiving the notices sent on ``channel`` from now on."""
 
     def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
         """The clause that ends a SELECT inside ``transaction()`` so the rows it reads stay this transaction's

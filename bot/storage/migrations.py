@@ -103,6 +103,23 @@ MIGRATIONS: tuple[Migration, ...] = (
               "ALTER TABLE unanswered RENAME COLUMN user TO sender;"
               "ALTER TABLE quiz_scores RENAME COLUMN user TO player;",
               ""),  # PostgreSQL's schema began with the new names
+    # Updates a webhook worker acknowledged, until one worker has handled them (bot/cluster/inbox.py). A
+    # handled row keeps its update_id (its body emptied) for a day, so a redelivery is recognised; pending
+    # rows are read per chat in update_id order. cluster_webhook: who registered which webhook, so that
+    # workers starting together call setWebhook once (bot/channels/telegram_inbox.py).
+    Migration(3, "cluster inbox",
+              "CREATE TABLE inbox (update_id INTEGER PRIMARY KEY, chat TEXT NOT NULL, body TEXT NOT NULL, "
+              "received REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, handled REAL);"
+              "CREATE INDEX inbox_waiting ON inbox(chat, update_id) WHERE handled IS NULL;"
+              "CREATE INDEX inbox_handled ON inbox(handled) WHERE handled IS NOT NULL;"
+              "CREATE TABLE cluster_webhook (name TEXT PRIMARY KEY, url TEXT NOT NULL, "
+              "fingerprint TEXT NOT NULL, at REAL NOT NULL);",
+              "CREATE TABLE inbox (update_id BIGINT PRIMARY KEY, chat TEXT NOT NULL, body TEXT NOT NULL, "
+              "received DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, handled DOUBLE PRECISION);"
+              "CREATE INDEX inbox_waiting ON inbox(chat, update_id) WHERE handled IS NULL;"
+              "CREATE INDEX inbox_handled ON inbox(handled) WHERE handled IS NOT NULL;"
+              "CREATE TABLE cluster_webhook (name TEXT PRIMARY KEY, url TEXT NOT NULL, "
+              "fingerprint TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);"),
     # the outbox (every outgoing message, recorded before it is sent) and the bot-wide flood budget
     # (bot/cluster/outbox.py, bot/cluster/limits.py)
     Migration(4, "outbox and shared send limits", """

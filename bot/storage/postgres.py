@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -41,6 +42,62 @@ class _PgTx:
         return cur.fetchall() if cur.description else []
 
 
+# A lock's key: 64 bits of its name, within the connection's schema (schemas share a database's locks)
+_LOCK_KEY = "hashtextextended(current_schema() || '/' || %s, 0)"
+
+
+class _PgSessionLocks:
+    """Session-level advisory locks on a connection of their own: the server frees them when it closes,
+    however the worker ends (kill -9 included). Calls from several threads take turns."""
+
+    def __init__(self, psycopg: Any, url: str, timeout: float) -> None:
+        self._conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
+        self._guard = threading.Lock()
+
+    def try_lock(self, name: str) -> bool:
+        with self._guard:
+            return bool(self._conn.execute(f"SELECT pg_try_advisory_lock({_LOCK_KEY})", (name,)).fetchone()[0])
+
+    def unlock(self, name: str) -> None:
+        with self._guard:
+            self._conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (name,))
+
+    def alive(self) -> bool:
+        with self._guard:
+            try:
+                self._conn.execute("SELECT 1")
+            except Exception:  # psycopg.OperationalError: the connection, and every lock on it, is gone
+                return False
+            return True
+
+    def close(self) -> None:
+        with self._guard:
+            try:  # at once: the server notices a closed connection a moment later
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
+            except Exception:  # noqa: S110 - the connection is gone, and its locks with it
+                pass
+            self._conn.close()
+
+
+class _PgWakeups:
+    """LISTEN on a connection of its own; ``wait`` is called by one thread."""
+
+    def __init__(self, psycopg: Any, url: str, channel: str, timeout: float) -> None:
+        from psycopg import sql
+
+        self._conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
+        self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+    def wait(self, timeout: float) -> bool:
+        got = False
+        for _notice in self._conn.notifies(timeout=timeout, stop_after=1):
+            got = True
+        return got
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class PostgresStorage(Storage):
     kind = "postgresql"
 
@@ -51,6 +108,7 @@ class PostgresStorage(Storage):
 
         self.url = url
         self._psycopg = psycopg
+        self._timeout = timeout
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
         try:
@@ -71,6 +129,15 @@ class PostgresStorage(Storage):
 
     def close(self) -> None:
         self._pool.close()
+
+    def session_locks(self) -> _PgSessionLocks:
+        return _PgSessionLocks(self._psycopg, self.url, self._timeout)
+
+    def notify(self, channel: str) -> None:
+        self.query("SELECT pg_notify(?, '')", (channel,))
+
+    def listen(self, channel: str) -> _PgWakeups:
+        return _PgWakeups(self._psycopg, self.url, channel, self._timeout)
 
     def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")

@@ -6,6 +6,7 @@ its start (``BEGIN IMMEDIATE``) so two processes never deadlock upgrading a read
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 import time
@@ -22,6 +23,63 @@ class _SqliteTx:
 
     def query(self, sql: str, args: Args = ()) -> list[Row]:
         return self._db.execute(sql, tuple(args)).fetchall()
+
+
+class _ProcessLocks:
+    """SQLite serves one process, so its workers' locks are a table in memory, one per database file."""
+
+    _held: dict[tuple[str, str], int] = {}  # (database, name) -> holder
+    _guard = threading.Lock()
+    _holders = itertools.count(1)
+
+    def __init__(self, database: str) -> None:
+        self._database, self._closed, self._me = database, False, next(self._holders)
+
+    def try_lock(self, name: str) -> bool:
+        with self._guard:
+            return not self._closed and self._held.setdefault((self._database, name), self._me) == self._me
+
+    def unlock(self, name: str) -> None:
+        with self._guard:
+            if self._held.get((self._database, name)) == self._me:
+                del self._held[(self._database, name)]
+
+    def alive(self) -> bool:
+        return not self._closed
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            for key in [k for k, holder in self._held.items() if holder == self._me]:
+                del self._held[key]
+
+
+class _ProcessWakeups:
+    """Notices within this process (SQLite has no other processes to hear from)."""
+
+    _listeners: dict[tuple[str, str], set["_ProcessWakeups"]] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, database: str, channel: str) -> None:
+        self._key = (database, channel)
+        self._event = threading.Event()
+        with self._guard:
+            self._listeners.setdefault(self._key, set()).add(self)
+
+    @classmethod
+    def send(cls, database: str, channel: str) -> None:
+        with cls._guard:
+            for listener in cls._listeners.get((database, channel), ()):
+                listener._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        got = self._event.wait(timeout)
+        self._event.clear()
+        return got
+
+    def close(self) -> None:
+        with self._guard:
+            self._listeners.get(self._key, set()).discard(self)
 
 
 class SqliteStorage(Storage):
@@ -58,6 +116,19 @@ class SqliteStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # one process: locks and notices stay in it
+    def session_locks(self) -> _ProcessLocks:
+        return _ProcessLocks(self._identity())
+
+    def notify(self, channel: str) -> None:
+        _ProcessWakeups.send(self._identity(), channel)
+
+    def listen(self, channel: str) -> _ProcessWakeups:
+        return _ProcessWakeups(self._identity(), channel)
+
+    def _identity(self) -> str:
+        return f"memory:{id(self)}" if self.path == ":memory:" else str(Path(self.path).resolve())
 
     def query(self, sql: str, args: Args = ()) -> list[Row]:
         with self._lock:

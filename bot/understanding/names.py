@@ -95,9 +95,11 @@ def set_aside_other_names(parse: Parse, env: "Env") -> tuple[Parse, tuple[str, .
     """The parse with every name the rules catch turned into an unknown phrase, and the rules that spoke."""
     mentions, unknown = list(parse.mentions), list(parse.unknown_words)
     spoke: list[str] = []
+    current = parse
     for rule in RULES:
         # each rule sees what the ones before left: a mention set aside is not judged twice
-        current = replace(parse, mentions=mentions, unknown_words=unknown)
+        if spoke and current.mentions is not mentions:
+            current = replace(parse, mentions=list(mentions), unknown_words=list(unknown))
         for (start, end), mention in rule(current, env):
             if mention is not None:
                 if mention not in mentions:

@@ -49,12 +49,19 @@ class Cue:
 
     pieces: tuple[tuple[str, ...], ...]
 
-    @property
+    @functools.cached_property
     def length(self) -> int:
         return sum(len(p) for p in self.pieces)
 
     def found(self, toks: list[str], skip: frozenset[int]) -> bool:
-        return self.where(toks, skip) is not None
+        start = 0
+        for n, piece in enumerate(self.pieces):
+            limit = len(toks) if n == 0 else min(len(toks), start + MAX_GAP + len(piece))
+            at = _find(toks, piece, start, limit, skip)
+            if at < 0:
+                return False
+            start = at + len(piece)
+        return True
 
     def where(self, toks: list[str], skip: frozenset[int]) -> frozenset[int] | None:
         """The token indices the cue's pieces take, or None when it is not there."""

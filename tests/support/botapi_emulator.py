@@ -2074,6 +2074,7 @@ class BotAPIEmulator:
         secret: str | None = _UNSET,
         use_registered_secret: bool = True,
         timeout: float = 5.0,
+        url: str | None = None,
     ) -> int:
         """POST an update to the registered webhook like Telegram; returns the HTTP status.
 
@@ -2082,12 +2083,14 @@ class BotAPIEmulator:
         the update from the pending queue (otherwise Telegram would retry it).
         The X-Telegram-Bot-Api-Secret-Token header carries ``secret`` if given
         (``None`` = no header), else the registered secret if ``use_registered_secret``.
+        ``url`` posts to that address instead of the registered one: one of several workers behind the
+        registered URL, as a load balancer in front of them would.
         Blocking: use ``deliver_webhook_async`` when the bot runs in the same loop.
         """
         with self._lock:
             if self._webhook is None:
                 raise AssertionError("no webhook is registered (the bot never called setWebhook)")
-            url = self._webhook["url"]
+            url = url or self._webhook["url"]
             update = update_dict if update_dict is not None else (self._pending[0] if self._pending else None)
             if update is None:
                 raise AssertionError("no pending update to deliver")
@@ -2109,10 +2112,11 @@ class BotAPIEmulator:
         secret: str | None = _UNSET,
         use_registered_secret: bool = True,
         timeout: float = 5.0,
+        url: str | None = None,
     ) -> int:
         """``deliver_webhook`` run in a worker thread so an in-loop webhook server can answer."""
         return await asyncio.to_thread(self.deliver_webhook, update_dict, secret,
-                                       use_registered_secret, timeout)
+                                       use_registered_secret, timeout, url)
 
 
 def _strip_reply(message: JSON) -> JSON:

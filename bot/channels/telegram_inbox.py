@@ -1,0 +1,291 @@
+"""Several webhook workers on one PostgreSQL database, one bot: the inbox served through PTB.
+
+    cluster = InboxCluster(app, storage)
+    await cluster.start()                                  # the worker below, and its locks
+    server = WebhookServer(app, ..., store=cluster.store)  # acknowledge = stored and committed
+    await cluster.register_webhook(webhook, set_webhook)   # setWebhook once for all the workers
+    ...
+    await cluster.stop()                                   # bounded: see STOP_TIMEOUT
+
+The webhook server of whichever worker Telegram (or its load balancer) chose stores the update in the
+inbox (bot/cluster/inbox.py) and answers 200 only after the commit. Every worker serves the inbox: it
+claims a chat with a session-level advisory lock, held on one connection of its own, handles that chat's
+waiting updates in ``update_id`` order through ``Application.process_update``, marks each one handled,
+and lets the chat go. A worker learns of new updates by LISTEN/NOTIFY, and looks anyway every
+``POLL_INTERVAL`` seconds: a worker that died frees its chats without telling anyone (PostgreSQL drops
+its locks when its connection closes), and the poll is how another worker picks them up.
+
+What "handled" means: an update is marked handled after ``process_update`` returns for it (its handlers
+ran, its answer was sent or given up on). A worker that dies mid-update (kill -9, the machine lost) has not
+marked it, so another worker handles it again: delivery is **at least once**. The user may then see an
+answer twice (when the first worker's send reached Telegram just before it died), but is never left
+without one: an unanswered question is the worse failure for a trivia bot, and what a handler sends is
+already safe to repeat (a reply, a quiz answer scored by the game's own state). An update that took down
+``MAX_ATTEMPTS`` workers is given up on with an error in the log, so one poison update cannot block its
+chat for good. Telegram's own redelivery (a 200 it never saw) is recognised by ``update_id`` and never
+handled twice.
+
+Order: per chat, updates are handled in ``update_id`` order among those stored; an update stored after
+a later one of its chat was already handled (Telegram posted them in parallel and the later one won) is
+still handled, late. Across chats there is no order, as with one process.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ExtBot
+
+from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate
+from ..errors import BotError
+from ..storage import Storage
+from ..storage.base import SessionLocks
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 1.0  # s between looks at the inbox without a notice (a dead worker's chats wait this long)
+PRUNE_INTERVAL = 3600.0  # s between sweeps of long-handled rows (any worker may do it)
+STOP_TIMEOUT = 10.0  # s a stopping worker waits for the updates it is handling; then they go to another
+WEBHOOK_LOCK = "webhook"  # the advisory lock of the worker (re)registering the webhook
+WEBHOOK_LOCK_WAIT = 30.0  # s a starting worker waits for another one's registration
+
+
+class ClusterSetupError(BotError):
+    """Workers sharing a database were started in a way that cannot make them one bot (e.g. no secret)."""
+
+
+def update_key(update: Update) -> str:
+    """What one update must wait behind: its chat, else its user (inline queries, poll answers), else nothing.
+
+    >>> update_key(Update.de_json({"update_id": 5, "poll_answer": {"poll_id": "p", "option_ids": [0],
+    ...     "user": {"id": 7, "is_bot": False, "first_name": "A"}}}, None))
+    'user:7'
+    """
+    if update.effective_chat is not None:
+        return f"chat:{update.effective_chat.id}"
+    if update.effective_user is not None:
+        return f"user:{update.effective_user.id}"
+    return f"update:{update.update_id}"
+
+
+def _lock_name(chat: str) -> str:
+    return f"inbox/{chat}"
+
+
+class InboxCluster:
+    """One worker's share of the inbox: it stores what its webhook receives and handles what it claims."""
+
+    def __init__(self, app: Application, storage: Storage, *, concurrency: int = 16,
+                 poll_interval: float = POLL_INTERVAL, stop_timeout: float = STOP_TIMEOUT) -> None:
+        self.app, self.storage, self.inbox = app, storage, Inbox(storage)
+        self.concurrency, self.poll_interval, self.stop_timeout = concurrency, poll_interval, stop_timeout
+        self._locks: SessionLocks | None = None
+        self._busy: dict[str, asyncio.Task[None]] = {}  # chat -> the task handling it, under its lock
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._lost = False  # the lock connection failed: the chats held may be another worker's by now
+        self._task: asyncio.Task[None] | None = None
+        self._listener: threading.Thread | None = None
+        self._listening = threading.Event()
+        self._last_prune = 0.0
+        self.handled = 0  # updates this worker handled (for logs and tests)
+
+    # the webhook's side ---------------------------------------------------------------------------
+    async def store(self, update: Update, body: str) -> None:
+        """Keep an update the webhook accepted; returns once it is committed (then Telegram gets 200)."""
+        item = StoredUpdate(update.update_id, update_key(update), body)
+        if not await asyncio.to_thread(self.inbox.store, item):
+            log.info("update %d was delivered again; it is already in the inbox", update.update_id)
+
+    async def register_webhook(self, url: str, secret_token: str, allowed_updates: list[str],
+                               set_webhook: Callable[[], Awaitable[None]]) -> bool:
+        """Call ``set_webhook`` unless another worker already registered this URL with this secret; True if
+        called. Under an advisory lock, so workers starting together register once: getWebhookInfo shows
+        the URL but not the secret, so what was registered is also kept in the database (as a hash)."""
+        assert self._locks is not None, "start() first"
+        locks = self._locks
+        fingerprint = hashlib.sha256(
+            json.dumps([url, secret_token, sorted(allowed_updates)]).encode()).hexdigest()
+        deadline = time.monotonic() + WEBHOOK_LOCK_WAIT
+        while not await asyncio.to_thread(locks.try_lock, WEBHOOK_LOCK):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another worker held the webhook lock for {WEBHOOK_LOCK_WAIT:.0f} s")
+            await asyncio.sleep(0.05)  # another worker is registering: its answer is what this one needs
+        try:
+            rows = await asyncio.to_thread(self.storage.query,
+                                           "SELECT fingerprint FROM cluster_webhook WHERE name = ?", ("telegram",))
+            info = await self.app.bot.get_webhook_info()
+            if info.url == url and rows and rows[0][0] == fingerprint:
+                log.info("the webhook is already registered (by another worker): not setting it again")
+                return False
+            await set_webhook()
+            log.info("registered the webhook for every worker")
+            await asyncio.to_thread(
+                self.storage.query,
+                "INSERT INTO cluster_webhook(name, url, fingerprint, at) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET url = excluded.url, fingerprint = excluded.fingerprint, at = excluded.at",
+                ("telegram", url, fingerprint, time.time()))
+            return True
+        finally:
+            await asyncio.to_thread(locks.unlock, WEBHOOK_LOCK)
+
+    # the worker's side -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._locks = await asyncio.to_thread(self.storage.session_locks)
+        wakeups = await asyncio.to_thread(self.storage.listen, CHANNEL)
+        loop = asyncio.get_running_loop()
+        self._listener = threading.Thread(target=self._listen, args=(wakeups, loop), name="inbox-listen",
+                                          daemon=True)
+        self._listening.set()
+        self._listener.start()
+        self._task = asyncio.create_task(self._run(), name="inbox-worker")
+        log.info("inbox worker started (%s)", self.storage.describe())
+
+    async def stop(self) -> None:
+        """Stop claiming; let the updates in hand finish for up to ``stop_timeout`` s (the rest stay in the
+        inbox for another worker), then free the locks. Every step is bounded."""
+        self._stopping = True
+        self._wake.set()
+        tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=self.stop_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("stopped %d chats mid-update; another worker will handle them", len(late))
+                await asyncio.wait(late, timeout=2.0)
+        self._listening.clear()
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, self.poll_interval + 2.0)
+        if self._locks is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._locks.close)  # frees every lock this worker still holds
+        log.info("inbox worker stopped after %d updates", self.handled)
+
+    def _listen(self, wakeups: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Turn notices into wake-ups of the worker's loop (a thread: the wait blocks)."""
+        try:
+            while self._listening.is_set():
+                try:
+                    if wakeups.wait(min(self.poll_interval, 1.0)):
+                        loop.call_soon_threadsafe(self._wake.set)
+                except Exception as exc:  # the connection dropped: the poll carries on alone
+                    log.warning("inbox notices stopped (%s); polling every %.1f s", type(exc).__name__,
+                                self.poll_interval)
+                    return
+        except RuntimeError:  # the loop closed first
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                wakeups.close()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._claim()
+            except Exception:
+                log.exception("could not read the inbox; trying again in %.1f s", self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            if not self._wake.is_set() and not self._stopping:
+                await self._idle()
+
+    async def _claim(self) -> None:
+        if self._lost:
+            await self._reconnect()
+        assert self._locks is not None
+        locks = self._locks
+        if len(self._busy) >= self.concurrency:
+            return
+        chats = await asyncio.to_thread(self.inbox.waiting_chats, self.concurrency + len(self._busy))
+        for chat in chats:
+            if self._stopping or self._lost or len(self._busy) >= self.concurrency:
+                return
+            if chat in self._busy:
+                continue
+            try:
+                got = await asyncio.to_thread(locks.try_lock, _lock_name(chat))
+            except Exception:
+                self._lose("claiming a chat")
+                return
+            if got:  # else another worker has it, and will see its new updates before letting go
+                self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
+
+    async def _serve_chat(self, chat: str) -> None:
+        try:
+            while not (self._stopping or self._lost):
+                updates = await asyncio.to_thread(self.inbox.next_updates, chat)
+                if not updates:
+                    break
+                for item in updates:
+                    if self._stopping or self._lost:
+                        break
+                    await self._handle(item)
+        except Exception:  # the database failed: the updates stay in the inbox, for the next claim
+            log.exception("could not serve the inbox of %s", chat)
+        finally:
+            self._busy.pop(chat, None)
+            if not self._lost and self._locks is not None:
+                try:
+                    await asyncio.to_thread(self._locks.unlock, _lock_name(chat))
+                except Exception:
+                    self._lose("letting a chat go")
+            self._wake.set()  # an update may have come in after the last look and before the unlock
+
+    async def _handle(self, item: StoredUpdate) -> None:
+        attempts = await asyncio.to_thread(self.inbox.begin, item.update_id)
+        if attempts > MAX_ATTEMPTS:
+            log.error("giving up on update %d of %s: %d workers stopped while handling it", item.update_id,
+                      item.chat, attempts - 1)
+        else:
+            try:
+                update = Update.de_json(json.loads(item.body), self.app.bot)
+                if isinstance(self.app.bot, ExtBot):
+                    self.app.bot.insert_callback_data(update)
+                await self.app.process_update(update)  # handler errors end in the error handler, not here
+            except Exception:
+                log.exception("could not handle update %d of %s", item.update_id, item.chat)
+        await asyncio.to_thread(self.inbox.done, item.update_id)
+        self.handled += 1
+
+    async def _idle(self) -> None:
+        """Between looks: is the lock connection still there; are there old rows to sweep."""
+        locks = self._locks
+        if locks is not None and not self._lost and not await asyncio.to_thread(locks.alive):
+            self._lose("checking the connection")
+        if time.monotonic() - self._last_prune > PRUNE_INTERVAL:
+            self._last_prune = time.monotonic()
+            try:
+                pruned = await asyncio.to_thread(self.inbox.prune)
+            except Exception:
+                log.exception("could not prune the inbox")
+            else:
+                if pruned:
+                    log.info("pruned %d long-handled updates from the inbox", pruned)
+
+    def _lose(self, doing: str) -> None:
+        if not self._lost:
+            log.error("the lock connection failed while %s: finishing the updates in hand, then reconnecting",
+                      doing)
+        self._lost = True
+
+    async def _reconnect(self) -> None:
+        """Once the chats held under the lost connection are done, start again on a new one."""
+        if self._busy:
+            await asyncio.wait(list(self._busy.values()), timeout=self.stop_timeout)
+        old, self._locks = self._locks, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(old.close)
+        self._locks = await asyncio.to_thread(self.storage.session_locks)
+        self._lost = False
+        log.info("the inbox worker has a new lock connection")

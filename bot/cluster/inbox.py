@@ -1,0 +1,99 @@
+"""The inbox: updates a webhook worker has acknowledged, kept in the database until a worker handles them.
+
+Several ``serve`` workers on one PostgreSQL database are one bot; Telegram (through any load balancer) may
+hand any update to any of them. So a worker does not answer what it receives: it stores it here, commits,
+and only then tells Telegram 200 (bot/channels/telegram_webhook.py). Every worker then serves the inbox
+(bot/channels/telegram_inbox.py): it claims a chat with a lock that it holds until it is done with that
+chat or dies, handles the chat's updates in ``update_id`` order, marks each one handled, and lets go. So
+one chat's messages are answered one at a time and in order, whichever worker received them, and an
+update that a worker acknowledged and then died on is answered by another.
+
+    inbox = Inbox(storage)
+    inbox.store(StoredUpdate(update_id, "chat:-100", body))   # False: a redelivery, already here
+    for chat in inbox.waiting_chats():                        # claim one (SessionLocks), then
+        for update in inbox.next_updates(chat):
+            inbox.begin(update.update_id)                     # counts the attempt, before handling
+            ...                                               # handle it
+            inbox.done(update.update_id)
+
+A handled row keeps its ``update_id`` (its body emptied) for ``KEEP_HANDLED`` seconds, because Telegram
+redelivers an update whose 200 it never saw, and a redelivery must not be answered twice; Telegram keeps
+an update for at most 24 hours, so after that the row can go (``prune``).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..storage import Storage
+
+CHANNEL = "bot_inbox"  # Storage.notify / listen: "an update is waiting"
+KEEP_HANDLED = 26 * 3600.0  # s: Telegram's 24 hours of redelivery, and some slack for clocks
+MAX_ATTEMPTS = 3  # an update that took down this many workers is given up on (a poison update)
+
+
+@dataclass(frozen=True)
+class StoredUpdate:
+    """One update as Telegram sent it: ``body`` is its JSON text; ``chat`` what orders it ("chat:42")."""
+
+    update_id: int
+    chat: str
+    body: str
+    attempts: int = 0
+
+
+class Inbox:
+    """The inbox's queries, for any Storage backend (the locks and wake-ups are the backend's)."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    def store(self, update: StoredUpdate) -> bool:
+        """Keep ``update`` (committed when this returns) and wake the workers; False if it was already kept
+        (a redelivery: pending or handled, it is not handled again)."""
+        rows = self.storage.query(
+            "INSERT INTO inbox(update_id, chat, body, received) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(update_id) DO NOTHING RETURNING update_id",
+            (update.update_id, update.chat, update.body, self.clock()))
+        if rows:
+            self.storage.notify(CHANNEL)
+        return bool(rows)
+
+    def waiting_chats(self, limit: int = 100) -> list[str]:
+        """Chats with updates waiting, the longest-waiting first."""
+        rows = self.storage.query("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
+                                  "ORDER BY MIN(update_id) LIMIT ?", (limit,))
+        return [str(r[0]) for r in rows]
+
+    def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:
+        """The chat's waiting updates, oldest first. Only the worker holding the chat's lock asks."""
+        rows = self.storage.query("SELECT update_id, chat, body, attempts FROM inbox "
+                                  "WHERE chat = ? AND handled IS NULL ORDER BY update_id LIMIT ?", (chat, limit))
+        return [StoredUpdate(int(u), str(c), str(b), int(a)) for u, c, b, a in rows]  # type: ignore[call-overload]
+
+    def begin(self, update_id: int) -> int:
+        """Count an attempt at handling ``update_id`` before it starts; the attempts so far, this one included."""
+        rows = self.storage.query("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? "
+                                  "RETURNING attempts", (update_id,))
+        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
+    def done(self, update_id: int) -> None:
+        """``update_id`` is handled: it is never handled again, and only its id is kept (see ``prune``)."""
+        self.storage.query("UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), update_id))
+
+    def waiting(self) -> int:
+        """How many updates wait to be handled (for monitoring: it should stay near zero)."""
+        rows = self.storage.query("SELECT COUNT(*) FROM inbox WHERE handled IS NULL")
+        return int(rows[0][0])  # type: ignore[call-overload]
+
+    def handled(self, update_id: int) -> bool:
+        rows = self.storage.query("SELECT handled FROM inbox WHERE update_id = ?", (update_id,))
+        return bool(rows) and rows[0][0] is not None
+
+    def prune(self, keep: float = KEEP_HANDLED) -> int:
+        """Forget updates handled more than ``keep`` seconds ago; how many."""
+        rows = self.storage.query("DELETE FROM inbox WHERE handled IS NOT NULL AND handled < ? RETURNING update_id",
+                                  (self.clock() - keep,))
+        return len(rows)

@@ -1,0 +1,159 @@
+"""The cluster inbox (bot/cluster/inbox.py) and the coordination it stands on (locks, notices), on both
+backends: SQLite (one process) and PostgreSQL (workers in several processes)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.cluster.inbox import CHANNEL, KEEP_HANDLED, Inbox, StoredUpdate
+from bot.storage import Storage, open_storage
+from tests.support.postgres import PgSchema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        s: Storage = open_storage(tmp_path / "bot.sqlite3")
+    else:
+        schema = request.getfixturevalue("pg")
+        open_storage(schema.url, check_schema=False).upgrade()
+        s = open_storage(schema.url)
+    yield s
+    s.close()
+
+
+def update(update_id: int, chat: str = "chat:1") -> StoredUpdate:
+    return StoredUpdate(update_id, chat, f'{{"update_id": {update_id}}}')
+
+
+def test_a_redelivered_update_is_kept_once_even_after_it_was_handled(store: Storage) -> None:
+    inbox = Inbox(store)
+    assert inbox.store(update(7)) is True
+    assert inbox.store(update(7)) is False  # Telegram never saw our 200 and sent it again
+    assert [u.update_id for u in inbox.next_updates("chat:1")] == [7]
+    inbox.begin(7)
+    inbox.done(7)
+    assert inbox.store(update(7)) is False  # handled: still recognised, never handled twice
+    assert inbox.next_updates("chat:1") == [] and inbox.waiting() == 0 and inbox.handled(7)
+
+
+def test_a_chats_updates_come_oldest_first_and_the_longest_waiting_chat_first(store: Storage) -> None:
+    inbox = Inbox(store)
+    for update_id, chat in ((12, "chat:b"), (10, "chat:a"), (14, "chat:b"), (11, "chat:a"), (13, "chat:c")):
+        inbox.store(update(update_id, chat))  # stored in another order than Telegram numbered them
+    assert inbox.waiting_chats() == ["chat:a", "chat:b", "chat:c"]
+    assert [u.update_id for u in inbox.next_updates("chat:b")] == [12, 14]
+    assert inbox.next_updates("chat:a")[0].body == '{"update_id": 10}'
+    inbox.done(10)
+    inbox.done(11)
+    assert inbox.waiting_chats() == ["chat:b", "chat:c"] and inbox.waiting() == 3
+
+
+def test_attempts_are_counted_before_handling(store: Storage) -> None:
+    inbox = Inbox(store)
+    inbox.store(update(5))
+    assert [inbox.begin(5) for _ in range(3)] == [1, 2, 3]
+    assert inbox.next_updates("chat:1")[0].attempts == 3
+
+
+def test_handled_updates_are_forgotten_after_telegrams_redelivery_window(store: Storage) -> None:
+    now = [1_000_000.0]
+    inbox = Inbox(store, clock=lambda: now[0])
+    for update_id in (1, 2, 3):
+        inbox.store(update(update_id))
+    inbox.done(1)
+    inbox.done(2)
+    now[0] += KEEP_HANDLED - 1
+    assert inbox.prune() == 0
+    now[0] += 2
+    assert inbox.prune() == 2
+    assert inbox.waiting() == 1 and not inbox.handled(1)
+
+
+def test_a_lock_is_held_by_one_worker_until_it_lets_go(store: Storage) -> None:
+    first, second = store.session_locks(), store.session_locks()
+    try:
+        assert first.try_lock("inbox/chat:1")
+        assert not second.try_lock("inbox/chat:1")
+        assert second.try_lock("inbox/chat:2")  # another chat is free
+        first.unlock("inbox/chat:1")
+        assert second.try_lock("inbox/chat:1")
+        assert first.alive() and second.alive()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_closing_a_workers_locks_frees_them(store: Storage) -> None:
+    first, second = store.session_locks(), store.session_locks()
+    try:
+        assert first.try_lock("webhook")
+        first.close()
+        assert second.try_lock("webhook")
+    finally:
+        second.close()
+
+
+def test_a_notice_wakes_a_listener_and_silence_times_out(store: Storage) -> None:
+    wakeups = store.listen(CHANNEL)
+    try:
+        assert wakeups.wait(0.05) is False
+        sender = threading.Timer(0.05, lambda: Inbox(store).store(update(99)))
+        sender.start()
+        assert wakeups.wait(10.0) is True  # store() notifies; bounded, so a lost notice fails the test
+        sender.join()
+    finally:
+        wakeups.close()
+
+
+LOCK_HOLDER = """
+import sys
+from bot.storage import open_storage
+locks = open_storage(sys.argv[1]).session_locks()
+assert locks.try_lock("inbox/chat:1")
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_workers_locks_are_freed_by_the_database(pg: PgSchema) -> None:
+    """kill -9 runs no clean-up: PostgreSQL frees the locks when the dead worker's connection closes."""
+    open_storage(pg.url, check_schema=False).upgrade()
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, pg.url], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    store = open_storage(pg.url)
+    locks = store.session_locks()
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert not locks.try_lock("inbox/chat:1")
+        holder.kill()
+        holder.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not locks.try_lock("inbox/chat:1"):
+            assert time.monotonic() < deadline, "the dead worker's lock was never freed"
+            time.sleep(0.02)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+        locks.close()
+        store.close()
+
+
+def test_locks_of_two_bots_in_two_schemas_do_not_meet(pg: PgSchema) -> None:
+    """Advisory locks belong to the whole database server; each bot's are named within its schema."""
+    urls = [pg.url, pg.new()]
+    stores = [open_storage(url, check_schema=False) for url in urls]
+    locks = [s.session_locks() for s in stores]
+    try:
+        assert locks[0].try_lock("webhook") and locks[1].try_lock("webhook")
+    finally:
+        for item in (*locks, *stores):
+            item.close()
