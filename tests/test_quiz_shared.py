@@ -192,3 +192,62 @@ def test_one_running_game_per_chat_whoever_starts_it(settings: Settings, kb: Kno
         results = list(pool.map(start, workers))
     assert results.count("started") == 1
     assert all("already running" in r for r in results if r != "started")
+
+
+def test_a_game_saved_before_timers_lived_in_the_database_gets_its_deadline(settings: Settings, kb: KnowledgeBase,
+                                                                            target: str, opened: list[Storage]
+                                                                            ) -> None:
+    clock = Clock()
+    a, b = engines(settings, kb, target, clock, opened)
+    a.start("g", "ann", count=2, mode="text")
+    a.advance("g")
+    a.storage.query("DELETE FROM quiz_timers")  # as a file from before migration 5 has it
+    assert a.fire_due(now=clock.now + 3600) == []
+    assert a.repair() == 1 and b.repair() == 0  # once, whichever workers start
+    clock.now += settings.quiz.seconds + 1
+    fired = b.fire_due()
+    assert [f.kind for f in fired] == ["deadline"] and isinstance(fired[0].steps[0], Revealed)
+
+
+def test_an_old_file_with_a_chat_running_two_games_keeps_the_latest(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bot.storage.migrations import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied REAL NOT NULL)")
+    for m in MIGRATIONS:
+        if m.version <= 2:  # the schema as the last release left it
+            m.sqlite(db) if callable(m.sqlite) else [db.execute(s) for s in m.sqlite.split(";") if s.strip()]
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (m.version, m.name))
+    # two processes each resumed the chat's game and saved their copy: the bug this migration ends
+    for game_id, updated in (("old", 1.0), ("new", 2.0), ("elsewhere", 1.0)):
+        chat = "other" if game_id == "elsewhere" else "g"
+        db.execute("INSERT INTO quiz_games VALUES (?, ?, 'running', '{}', ?)", (game_id, chat, updated))
+    db.close()
+    storage = open_storage(path)  # the embedded default upgrades itself
+    try:
+        running = storage.query("SELECT id FROM quiz_games WHERE status = 'running' ORDER BY id")
+        assert [r[0] for r in running] == ["elsewhere", "new"]
+        assert 5 in storage.applied_migrations()
+    finally:
+        storage.close()
+
+
+def test_an_answer_judged_before_its_question_was_recorded_is_revealed_once(settings: Settings, kb: KnowledgeBase,
+                                                                              target: str, opened: list[Storage]
+                                                                              ) -> None:
+    """Worker A asks; a quick player's answer reaches worker B before A has saved the message's id. B has
+    nothing to edit, so A, recording it, shows the reveal: once, by one of them."""
+    clock = Clock()
+    a, b = engines(settings, kb, target, clock, opened)
+    a.start("g", "ann", count=2, mode="text")
+    (asked,) = a.advance("g")
+    outcome = b.answer_text("g", "bob", "Bob", right_text(b, "g"))
+    (revealed,) = outcome.steps
+    assert isinstance(revealed, Revealed) and revealed.result.round.message_id is None
+    (late,) = a.attach("g", 1, 77)
+    assert isinstance(late, Revealed) and late.result.round.message_id == 77
+    assert late.result.reason == "answered" and late.result.points == {"bob": outcome.points}
+    assert b.answer_text("g", "cy", "Cy", right_text(b, "g")).verdict is None  # the round is over

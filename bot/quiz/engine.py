@@ -237,17 +237,27 @@ class QuizEngine:
                 return step.round, step.question
         return None
 
-    def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None) -> None:
-        """Remember the message that shows round ``number`` (to edit it, and to know its poll's answers)."""
+    def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None) -> list[Step]:
+        """Remember the message that shows round ``number`` (to edit it, and to know its poll's answers).
+        A round closed, or hinted, before its message was known (a quick answer at another worker) had
+        nothing to edit: its reveal or hint is this step's to show."""
         with self.store.hold(chat) as held:
             game = held.game
             if not game or not game.round or game.round.number != number:
-                return
-            game.round.message_id = message_id
+                return []
+            rnd = game.round
+            rnd.message_id = message_id
             if poll_id:
-                game.round.poll_id = poll_id
+                rnd.poll_id = poll_id
                 held.add_poll(poll_id, game)
             held.save(game)
+            question = self.question(game)
+            if question is None or message_id is None:
+                return []
+            if rnd.closed and rnd.reason:
+                return [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)))]
+            hint = self._hint_text(game, question) if rnd.hinted else None
+            return [Hinted(game, message_id, question, hint)] if hint else []
 
     def close_round(self, chat: str, number: int, reason: str) -> RoundResult | None:
         """Close round ``number``; None if it is already closed (a timer firing after an answer won it).
@@ -493,9 +503,16 @@ class QuizEngine:
         if question is None:
             return None
         rnd.hinted = True
+        return self._hint_text(game, question)
+
+    @staticmethod
+    def _hint_text(game: Game, question: Question) -> str | None:
+        """The open round's hint; the same every time it is worked out (a worker may show it later)."""
+        rnd = game.round
+        assert rnd is not None
         if rnd.options:
             wrong = [o for i, o in enumerate(rnd.options) if i not in rnd.correct]
-            return f"it's not {random.Random(game.seed + number).choice(wrong)}" if len(wrong) > 1 else None
+            return f"it's not {random.Random(game.seed + rnd.number).choice(wrong)}" if len(wrong) > 1 else None
         return _letters_hint(question.answer)
 
     def _close(self, held: Held, game: Game, number: int, reason: str, pause: float | None = None
@@ -504,6 +521,7 @@ class QuizEngine:
         if not rnd or rnd.number != number or rnd.closed:
             return None
         rnd.closed = True
+        rnd.reason = reason
         for user, player in game.players.items():
             if user not in rnd.winners:
                 player.streak = 0

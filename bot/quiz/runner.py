@@ -150,11 +150,10 @@ class QuizRunner:
                 await self._ask(step)
             elif isinstance(step, Revealed):
                 await self._reveal(step.result)
-            elif isinstance(step, Hinted) and step.game.round:
-                rnd = step.game.round if step.message_id is not None else await self._recorded(step.game)
-                if rnd is not None and rnd.message_id is not None:
-                    await self._edit(step.game, rnd.message_id,
-                                     render.question_text(step.game, rnd, step.question, step.hint))
+            elif isinstance(step, Hinted) and step.game.round and step.message_id is not None:
+                # (without a message id, the worker that records the message shows the hint: engine.attach)
+                await self._edit(step.game, step.message_id,
+                                 render.question_text(step.game, step.game.round, step.question, step.hint))
             elif isinstance(step, Finished):
                 await self._say(step.game.chat, render.final_text(step.game, step.standings, step.stopped))
 
@@ -163,6 +162,7 @@ class QuizRunner:
         self._sending += 1
         self._sent.clear()
         posted = Posted(None)
+        late: list[Step] = []
         try:
             posted = await self.io.send_question(game, rnd, step.question)
         except Exception:  # noqa: BLE001 - a lost message must not kill the game: the timer moves it on
@@ -170,23 +170,21 @@ class QuizRunner:
         finally:
             try:
                 if posted.message_id is not None:
-                    await asyncio.to_thread(self.engine.attach, game.chat, rnd.number, posted.message_id,
-                                            posted.poll_id)
+                    late = await asyncio.to_thread(self.engine.attach, game.chat, rnd.number, posted.message_id,
+                                                   posted.poll_id)
             except Exception:  # noqa: BLE001 - unrecorded, the reveal cannot edit it; the game goes on
                 log.exception("could not record quiz question %s in chat %s", rnd.number, game.chat)
             finally:
                 self._sending -= 1
                 if not self._sending:
                     self._sent.set()
+        await self._show(late)  # a reveal or hint that came before the message was recorded
 
     async def _reveal(self, result: RoundResult) -> None:
         game, rnd = result.game, result.round
         names = {u: p.name for u, p in game.players.items()}
-        if rnd.message_id is None:
-            recorded = await self._recorded(game)
-            if recorded is not None:
-                rnd = recorded
-                result = RoundResult(result.game, rnd, result.question, result.reason, result.points)
+        # without a message id (closed before its message was recorded), the worker that records the
+        # message shows the reveal (engine.attach): each reveal is shown once, by one of them
         if rnd.poll_id:
             if rnd.message_id is not None and result.reason != "timeout":
                 try:
@@ -196,15 +194,6 @@ class QuizRunner:
             return  # Telegram shows a quiz poll's answer and explanation itself; scores come at the end
         if rnd.message_id is not None:
             await self._edit(game, rnd.message_id, render.reveal_text(result, names))
-
-    async def _recorded(self, game: Game) -> Round | None:
-        """The game's round as saved now: a step taken before its question's message was recorded (the send
-        was still under way; this chat's lock has waited for it) reads the message back."""
-        fresh = await asyncio.to_thread(self.engine.running, game.chat)
-        rnd = game.round
-        if fresh and rnd and fresh.id == game.id and fresh.round and fresh.round.number == rnd.number:
-            return fresh.round
-        return None
 
     async def _edit(self, game: Game, message_id: int, text: str) -> None:
         try:

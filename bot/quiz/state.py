@@ -35,6 +35,7 @@ class Round:
     winners: list[str] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)   # users who used their one try on an options question
     points: dict[str, int] = field(default_factory=dict)  # user -> points earned this round, for the reveal
+    reason: str | None = None   # why it closed ("answered", "timeout", ...), for a reveal shown later
 
 
 @dataclass
