@@ -1,6 +1,7 @@
 """How cost grows with the knowledge: 1x, 10x and 100x the article's knowledge (generated, same schema).
 
     python bench/bench_growth.py [--sizes 1,10,100] [--messages 2000] [--search-facts 100000]
+                                 [--chats 20000] [--database URL]   (--sizes none: chats only)
 
 For each size, a film folder is generated (the shipped entities and facts, plus N-1 copies under new ids
 and invented names, the same shape) and measured:
@@ -14,6 +15,8 @@ and invented names, the same shape) and measured:
 - RSS: peak resident memory of a process that builds the bot and answers 200 messages;
 - retrain after an edit: whether renaming one entity changes the model's cache key.
 Then the search fallback alone over 100,000 facts: index build, query p50/p99.
+Then chats: resident memory of one process as many distinct chats each send a message and a follow-up
+(a file database, as production runs; ``--database URL`` for PostgreSQL), and the per-message cost.
 
 Prints figures; asserts nothing.
 """
@@ -109,6 +112,37 @@ print(int(hwm.split()[1]) / 1024)
 """
 
 
+CHATS_PROBE = """
+import random, sys, time
+from bot.config import load_settings; from bot.dialogue import Brain; from bot.storage import open_storage
+def rss():
+    return int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS:')).split()[1]) / 1024
+brain = Brain.from_settings(load_settings(sys.argv[1]), open_storage(sys.argv[2]), random.Random(0))
+chats, marks, spent = int(sys.argv[3]), {}, 0.0
+for i in range(chats):
+    start = time.perf_counter()
+    brain.reply(f"chat-{i}", "bench", "who plays winston?")
+    brain.reply(f"chat-{i}", "bench", "and charon?")
+    spent += time.perf_counter() - start
+    if i + 1 in (1000, chats):
+        marks[i + 1] = rss()
+print(marks[1000], marks[chats], spent / (2 * chats) * 1000)
+"""
+
+
+def chats_at(chats: int, database: str | None, work: Path) -> dict[str, float]:
+    """RSS after 1,000 chats and after ``chats``, and the mean cost of a message, in a fresh process."""
+    target = database or str(work / "chats.sqlite3")
+    if database:
+        from bot.storage import open_storage
+        open_storage(database, check_schema=False).upgrade()
+    out = subprocess.run([sys.executable, "-c", CHATS_PROBE, str(ROOT / "config.yml"), target, str(max(chats, 1000))],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    warm, end, per_message = map(float, out)
+    return {"chats": max(chats, 1000), "warm": warm, "end": end, "per_message": per_message,
+            "backend": "postgresql" if database else "sqlite file"}
+
+
 def measure(size: int, messages: int, cache: Path, work: Path) -> dict[str, object]:
     from bot.config import load_settings
     from bot.dialogue import Brain, build_mind
@@ -191,10 +225,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,100")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--search-facts", type=int, default=100_000)
+    parser.add_argument("--chats", type=int, default=20_000)
+    parser.add_argument("--database", default=None, help="a postgresql:// URL for the chats figure")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-growth-"))
     cache = work / "cache"
     try:
+        if args.sizes == "none":
+            c = chats_at(args.chats, args.database, work)
+            print(f"chats ({c['backend']}): RSS {c['warm']:.0f} MB after 1,000 chats, {c['end']:.0f} MB after "
+                  f"{c['chats']:,} (+{c['end'] - c['warm']:.1f} MB); {c['per_message']:.2f} ms a message")
+            return
         results = [measure(int(s), args.messages, cache, work) for s in args.sizes.split(",")]
         print("size | entities | facts | cold start `ask` | load (edited file / unchanged) | start-up (mind) | "
               "train | per message p50 / p99 | RSS | name edit retrains")
@@ -205,7 +246,10 @@ def main() -> None:
         s = search_at(args.search_facts, 2000)
         print(f"search over {s['facts']:,} facts: index built in {s['build']:.2f} s; "
               f"query p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms")
-        print(json.dumps({"growth": results, "search": s}))
+        c = chats_at(args.chats, args.database, work)
+        print(f"chats ({c['backend']}): RSS {c['warm']:.0f} MB after 1,000 chats, {c['end']:.0f} MB after "
+              f"{c['chats']:,} (+{c['end'] - c['warm']:.1f} MB); {c['per_message']:.2f} ms a message")
+        print(json.dumps({"growth": results, "search": s, "chats": c}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import yaml as pyyaml
 
 from .config import Settings
+from .cluster.knowledge import EDIT_LOCK, DataFiles, SharedFiles, edit_lock_dir
 from .crashpoints import crash_point
 from .errors import BotError, ChangedError, DataFileError, EditError, NotAdminError
 from .knowledge import KnowledgeBase
@@ -44,7 +45,7 @@ from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, lite
                              remove_item, remove_stale_temporaries)
 from .knowledge.phrasing import as_value
 from .knowledge.schema import KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
-from .storage import AuditDraft, AuditEntry, Storage, UnansweredQuestion
+from .storage import AuditDraft, AuditEntry, LockBusy, Storage, UnansweredQuestion
 from .yamlio import StrictLoader, validate
 
 if TYPE_CHECKING:
@@ -140,7 +141,15 @@ class Admin:
 
             reloader = Reloader(brain, settings)
         self.settings, self.storage, self.reloader, self.clock = settings, storage, reloader, clock
+        # Several hosts on one database: each change is also a revision that the others follow, and this
+        # host's files are brought up to the latest revision before it edits them (bot/cluster/knowledge.py).
+        self.files = DataFiles(settings)
+        self.shared = SharedFiles(storage, self.files, self.lock_dir) if storage.shared else None
         self.recover(wait=0.5)  # a busy lock means a live writer, who finishes its own change
+        if self.shared is not None:
+            # another host editing now? its revision comes with the next pull
+            with contextlib.suppress(EditError), self._cluster_lock(0.5):
+                self.shared.pull()
 
     @property
     def knowledge_path(self) -> Path:
@@ -169,6 +178,13 @@ class Admin:
         index = {id(f): i for i, f in enumerate(kb.facts)}
         return EntityView(ent.id, ent.kind, ent.name, tuple(ent.aliases),
                           tuple(fact_view(kb, f, index[id(f)]) for f in facts))
+
+    def fact_fingerprint(self, actor: Actor, entity: str, relation: str) -> str:
+        """The (entity, relation) facts' fingerprint now, for a later change's ``expect=`` (``fact_revision``):
+        a guided edit opened here and saved later is refused if someone changed those facts in between."""
+        self.require(actor, f"show {entity}")
+        kb = KnowledgeBase.load(self.knowledge_path)
+        return fact_revision(kb, resolve_entity(kb, entity).id, resolve_relation(kb, relation).id)
 
     def relations_for(self, kind: str) -> list[tuple[str, str]]:
         """(id, label) of the relations an entity of this kind can be the subject of, for a guided edit."""
@@ -385,19 +401,20 @@ class Admin:
         entries = self.storage.last_undoable()
         if not entries:
             raise EditError("there is nothing to undo")
-        paths = [Path(e.file) for e in entries if e.file]
+        local = {e.id: self._local_file(e) for e in entries if e.file}
+        paths = list(local.values())
         with self._editing(*paths):
             current = self.storage.last_undoable()
             if [e.id for e in current] != [e.id for e in entries]:
                 raise EditError("another change was just made; look at the history and undo again")
             for entry in entries:
-                path = Path(str(entry.file))
+                path = local[entry.id]
                 now = path.read_bytes().decode("utf-8") if path.exists() else None
                 if now != entry.after:
                     raise EditError(f"{path.name} was changed outside the bot since change #{entry.id}; "
                                     "undo it by hand")
             at = self.clock()
-            drafts = [AuditDraft(actor.who, "undo", f"#{e.id} {e.action} {e.target}", str(e.file),
+            drafts = [AuditDraft(actor.who, "undo", f"#{e.id} {e.action} {e.target}", str(local[e.id]),
                                  e.after or "", e.before or "", e.source, at=at, undoes=e.id) for e in entries]
             ids = self._write_audited(drafts)
         self._refresh()
@@ -419,27 +436,55 @@ class Admin:
         """Finish or drop the audit rows a killed edit left pending (see the module's docstring); the
         number settled. A file whose lock is busy for ``wait`` seconds is left to its live writer."""
         settled = 0
-        for file in dict.fromkeys(str(e.file) for e in self.storage.pending_audit() if e.file):
-            try:
-                with locked(Path(file), lock_dir=self.lock_dir, timeout=wait):
-                    settled += self._settle(Path(file))
-            except EditError:
-                log.info("%s is being edited; its writer finishes its own change", file)
+        try:
+            with self._cluster_lock(wait):
+                for file in dict.fromkeys(str(e.file) for e in self.storage.pending_audit() if e.file):
+                    if self.shared is not None and self.files.name_of(file) is None:
+                        continue  # another host's file: that host settles it when its bot starts again
+                    try:
+                        with locked(Path(file), lock_dir=self.lock_dir, timeout=wait):
+                            settled += self._settle(Path(file))
+                    except EditError:
+                        log.info("%s is being edited; its writer finishes its own change", file)
+        except EditError:
+            log.info("the knowledge is being edited on another worker; its writer finishes its own change")
         return settled
+
+    def _cluster_lock(self, wait: float) -> contextlib.AbstractContextManager[None]:
+        """The lock every editor of a shared database holds for a whole edit (nothing more with SQLite)."""
+        return _edit_lock(self.storage, wait)
+
+    def _local_file(self, entry: AuditEntry) -> Path:
+        """Where this host keeps the file of an audited change (made here, or on another host)."""
+        if self.shared is not None:
+            name = self.shared.revisions.name_for_audit(entry.id)
+            path = self.files.path_of(name) if name else None
+            if path is not None:
+                return path
+        return Path(str(entry.file))
+
+    def _revision_names(self, ids: list[int], files: list[str]) -> dict[int, str]:
+        """The shared names of these rows' files, to record them as a revision (none with SQLite)."""
+        if self.shared is None:
+            return {}
+        return {i: name for i, f in zip(ids, files) if (name := self.files.name_of(f)) is not None}
 
     @property
     def lock_dir(self) -> Path:
         """Edit locks live with the cache, not in the user's knowledge folder."""
-        return Path(self.settings.cache_dir) / "locks"
+        return edit_lock_dir(self.settings)
 
     # internals --------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _editing(self, *paths: Path) -> Iterator[None]:
         """The files' locks, with any change a crash left half done on them settled first."""
-        with locked(*paths, lock_dir=self.lock_dir):
-            for path in paths:
-                self._settle(path)
-            yield
+        with self._cluster_lock(LOCK_WAIT):
+            if self.shared is not None:
+                self.shared.pull()  # edit the latest revision, never a stale copy (no lost update)
+            with locked(*paths, lock_dir=self.lock_dir):
+                for path in paths:
+                    self._settle(path)
+                yield
 
     def _settle(self, path: Path) -> int:
         """With ``path``'s lock held: settle its pending rows by what is on disk, clear stale temporaries."""
@@ -450,7 +495,7 @@ class Admin:
         now = path.read_bytes() if path.exists() else None
         for entry in pending:
             if now is not None and now == (entry.after or "").encode("utf-8"):
-                self.storage.finish_audit([entry.id])
+                self.storage.finish_audit([entry.id], self._revision_names([entry.id], [str(path)]))
                 log.warning("finished change #%d (%s %s): its file was written before a crash", entry.id,
                             entry.action, entry.target)
             else:
@@ -473,7 +518,7 @@ class Admin:
             for draft in drafts:
                 self._settle(Path(draft.file))
             raise
-        self.storage.finish_audit(ids)
+        self.storage.finish_audit(ids, self._revision_names(ids, [d.file for d in drafts]))
         crash_point("audit-finished")
         return ids
 
@@ -726,6 +771,16 @@ class Admin:
 
 
 # helpers ------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _edit_lock(storage: Storage, wait: float) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(storage.held_lock(EDIT_LOCK, wait))
+        except LockBusy as exc:
+            raise EditError("the knowledge is being edited on another worker; try again in a moment") from exc
+        yield
+
+
 class _FirstChoice:
     """A random source that always picks the first variant (a preview must not change at each look)."""
 

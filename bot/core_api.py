@@ -62,7 +62,7 @@ def answer_with_intent(brain: Brain, chat: str | None, user: str | None, text: s
         rest = [s for s in parse.ranking if s.intent != intent]
         parse = replace(parse, ranking=[IntentScore(intent, conf), *rest])
 
-    reply = brain.reply_parsed(mind, chat, user, text, parse, ctx=ctx if use_slots else None,
+    reply = brain.reply_parsed(mind, chat, user, text, parse, ctx=ctx, persist=not use_slots,
                                fallback=force_fallback, fallback_intent=intent or "nlu_fallback",
                                fallback_confidence=_clamp(confidence if confidence is not None else 0.0))
     if force_fallback and reply.intent is None and intent:

@@ -16,6 +16,7 @@ import logging
 import random
 from collections.abc import Callable
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
 
 log = logging.getLogger(__name__)
+MEMORY_CONTEXTS = 10_000  # chats a Brain without storage remembers
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
 EMPTY_STATE = ChatContext().state()
@@ -74,8 +76,8 @@ class Brain:
         self.settings = settings
         self.storage = storage
         self.rng = rng or random.Random(settings.seed)
-        self._contexts: dict[str, ChatContext] = {}
-        self._stored: dict[str, tuple[object, ...]] = {}  # chat -> state() of the context as storage holds it
+        # Without storage (a test's Brain), contexts live here, the least recent dropped past a bound.
+        self._contexts: OrderedDict[str, ChatContext] = OrderedDict()
         self._lock = threading.RLock()
 
     @classmethod
@@ -89,34 +91,42 @@ class Brain:
 
     # context -------------------------------------------------------------------------------------
     def context(self, chat: str | None) -> ChatContext:
+        """The chat's context as storage has it now, read for each message: the previous message may have
+        been answered by another worker, and a process keeps no copy, so its memory stays flat however
+        many chats there are."""
         if chat is None:
             return ChatContext()
-        with self._lock:
-            ctx = self._contexts.get(chat)
-            if ctx is None:
-                saved = self.storage.load_context(chat) if self.storage else None
-                ctx = ChatContext.from_json(saved) if saved else ChatContext()
+        if self.storage is None:
+            with self._lock:
+                ctx = self._contexts.get(chat)
+                if ctx is None:
+                    ctx = ChatContext()
                 self._contexts[chat] = ctx
-                self._stored[chat] = ctx.state()
-            return ctx
+                self._contexts.move_to_end(chat)
+                while len(self._contexts) > MEMORY_CONTEXTS:
+                    self._contexts.popitem(last=False)
+                return ctx
+        saved = self.storage.load_context(chat)
+        return ChatContext.from_json(saved) if saved else ChatContext()
 
-    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False) -> None:
-        """Store the chat's context when the message changed what the next one reads: an off-topic
-        message, or a chat that never got past one, writes nothing (a write per message was a fifth of
-        the time per message with a file database, and its WAL checkpoints most of the slow tail)."""
+    def _save(self, chat: str | None, ctx: ChatContext, force: bool = False,
+              read: tuple[object, ...] = EMPTY_STATE) -> None:
+        """Store the chat's context when the message changed what the next one reads (``read``: its
+        ``state()`` as loaded for this message): an off-topic message, or a chat that never got past
+        one, writes nothing (a write per message was a fifth of the time per message with a file database,
+        and its WAL checkpoints most of the slow tail). Compared with what this message read, never with a
+        copy kept per process, which another worker may have made stale."""
         if chat is None or self.storage is None:
             return
-        state = ctx.state()
-        if not force and self._stored.get(chat, EMPTY_STATE) == state:
+        if not force and ctx.state() == read:
             return
         self.storage.save_context(chat, ctx.to_json())
-        self._stored[chat] = state
 
     def forget(self, chat: str) -> None:
-        """/cancel: the chat starts afresh, in memory and in storage."""
+        """/cancel: the chat starts afresh."""
         with self._lock:
-            self._contexts[chat] = ctx = ChatContext()
-        self._save(chat, ctx, force=True)
+            self._contexts.pop(chat, None)
+        self._save(chat, ChatContext(), force=True)
 
     # the entry points --------------------------------------------------------------------------------
     def reply(self, chat: str | None, user: str | None, text: str) -> Reply:
@@ -128,14 +138,15 @@ class Brain:
 
     def reply_parsed(self, mind: Mind, chat: str | None, user: str | None, text: str, parse: Parse, *,
                      ctx: ChatContext | None = None, fallback: bool = False, fallback_intent: str | None = None,
-                     fallback_confidence: float = 0.0) -> Reply:
+                     fallback_confidence: float = 0.0, persist: bool | None = None) -> Reply:
         """The core once a message is understood: answer, log what went unanswered, remember the topic.
 
         For fronts whose own NLU understood the message (Rasa): ``parse`` may carry their intent, ``ctx``
-        a context rebuilt from their slots (then it is not saved here), and ``fallback`` their "no intent
-        fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
-        persist = ctx is None
+        a context rebuilt from their slots (then it is not saved here, unless ``persist``), and ``fallback``
+        their "no intent fits" verdict, which still lets a follow-up ("and Charon?") through before searching."""
+        persist = ctx is None if persist is None else persist
         ctx = self.context(chat) if ctx is None else ctx
+        read = ctx.state()  # what storage holds now: unchanged after the message, nothing to write
         if fallback and not self._settles_alone(mind, text, parse, ctx):
             reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
         else:
@@ -160,7 +171,7 @@ class Brain:
         elif answered:
             ctx.last_asked = None
         if persist:
-            self._save(chat, ctx)
+            self._save(chat, ctx, read=read)
         return reply
 
     def env(self, mind: Mind, ctx: ChatContext) -> Env:

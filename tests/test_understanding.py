@@ -12,7 +12,7 @@ import yaml
 from bot.context import ChatContext
 from bot.dialogue import INTERPRETER, Brain, build_mind
 from bot.knowledge import KnowledgeBase
-from bot.storage import Storage, open_storage
+from bot.storage import open_storage
 from bot.understanding.interpreter import STEPS
 
 SECOND_FILM = {

@@ -53,8 +53,10 @@ from ..cluster.limits import SendBudget
 from ..cluster.outbox import Outbox
 from ..config import Settings
 from ..dialogue import Brain
+from ..cluster.knowledge import follow
 from ..lifecycle import STOP_SIGNALS, complete, install_early_signal_handlers, owned_event_loop
 from ..live import KnowledgeWatcher, Reloader
+from .telegram_persistence import persistence_for
 from ..locks import KeyedLocks
 from ..logsafety import protect_logs
 from ..reply import Reply
@@ -532,6 +534,8 @@ def build_application(
         .post_init(front.post_init)
         .post_stop(_stop_quiz)
     )
+    if brain.storage is not None:  # /kbedit continues after a restart, or on another worker
+        builder = builder.persistence(persistence_for(brain.storage, settings.admins))
     url = base_url or settings.telegram.api_url
     if url:
         builder = builder.base_url(url).base_file_url(_file_url(url))
@@ -725,6 +729,8 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
     app = build_application(brain, settings)
     # edits made with `python -m bot kb` (or by hand) reach the running bot within a second
     watcher = KnowledgeWatcher(brain, reloader=app.bot_data["reloader"]).start()
+    # ...and, on a shared database, edits made on any worker or host (bot/cluster/knowledge.py)
+    follower = follow(brain.storage, settings, app.bot_data["reloader"]) if brain.storage else None
     web = _start_admin_web(brain, settings, app.bot_data["reloader"]) if settings.admin_web.url else None
     tune_gc()  # after loading everything: see bot/runtime.py
     try:
@@ -745,6 +751,8 @@ def serve(brain: Brain, settings: Settings, on_ready: Callable[[str], None] | No
             run_polling(app)
     finally:
         watcher.stop()
+        if follower is not None:
+            follower.stop()
         if web is not None:
             web.stop()
 

@@ -31,10 +31,11 @@ from telegram.ext import (
 from ..admin import Actor, Admin, Change, EntityView
 from ..config import Settings
 from ..dialogue import Brain
-from ..errors import BotError, NotAdminError
+from ..errors import BotError, ChangedError, NotAdminError
 from ..live import Reloader
 from ..storage import Storage, open_storage
 from . import telegram_render as render
+from .telegram_persistence import RefreshConversation, SharedConversation, StoragePersistence
 from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ Quote names with spaces: {example}"""
 OPTIONS = {"--source": "source", "-s": "source", "--known": "known", "--role": "role", "--intent": "intent"}
 FLAGS = {"--preview": "preview", "--dry-run": "preview"}  # options without a value
 ENTITY, RELATION, VALUE, SOURCE, CONFIRM = range(5)
-TIMEOUT = 600  # s: an abandoned guided edit ends by itself
+TIMEOUT = 600  # s: an abandoned guided edit ends by itself (telegram_persistence.MAX_AGE: also when stored)
 MAX_SHOWN = 25  # facts listed in one reply
 
 
@@ -108,6 +109,7 @@ class TelegramAdmin:
                            reloader=reloader)
         self.brain = brain
         self.app_url = settings.admin_web.url  # the admin Mini App, if it is served
+        self._guided: SharedConversation | None = None
 
     def usage(self) -> str:
         """USAGE, its example about this bot's own film (read when asked: the knowledge may change)."""
@@ -139,13 +141,16 @@ class TelegramAdmin:
             # per_message=False is what we want (the conversation follows the admin, not one message);
             # PTB warns that its buttons are then not tracked per message, which is fine here.
             warnings.filterwarnings("ignore", message=".*per_message=False.*")
-            guided = self._conversation()
+            guided = self._conversation(persistent=isinstance(app.persistence, StoragePersistence))
+        self._guided = guided
         # Group -2: before the quiz (-1) and the chat (0), and an edit's typed values stop there.
+        if isinstance(app.persistence, StoragePersistence):  # a step may land on another worker (PTB persistence)
+            app.add_handler(RefreshConversation(guided, app.persistence), group=-3)
         app.add_handler(guided, group=-2)
         app.add_handler(CommandHandler("kb", self.on_kb, filters=filters.UpdateType.MESSAGE), group=-2)
 
-    def _conversation(self) -> ConversationHandler[Any]:
-        return ConversationHandler(
+    def _conversation(self, persistent: bool = False) -> SharedConversation:
+        return SharedConversation(
             entry_points=[CommandHandler("kbedit", self.edit_start)],
             states={
                 ENTITY: [MessageHandler(filters.TEXT & ~filters.COMMAND, self.edit_entity)],
@@ -159,6 +164,7 @@ class TelegramAdmin:
                        CallbackQueryHandler(self.edit_cancel, pattern=r"^kbe:cancel$")],
             conversation_timeout=TIMEOUT,
             name="kbedit",
+            persistent=persistent,
         )
 
     # /kb ---------------------------------------------------------------------------------------------
@@ -247,7 +253,8 @@ class TelegramAdmin:
         except NotAdminError as exc:
             await self._reply(message, str(exc))
             raise ApplicationHandlerStop(ConversationHandler.END) from None
-        context.user_data["kbedit"] = {"actor": actor}  # type: ignore[index]
+        context.user_data["kbedit"] = {}  # type: ignore[index]  # JSON only: it may be stored (telegram_persistence.py)
+        await self._at(update, context, ENTITY)
         await self._reply(message, "✏️ Which entity do you want to change? Send its name, e.g. "
                                    f"{self.brain.mind.kb.default_subject.name}. (/cancel to stop)")
         raise ApplicationHandlerStop(ENTITY)
@@ -257,7 +264,7 @@ class TelegramAdmin:
         state = self._state(context)
         assert message is not None and message.text is not None
         try:
-            view = await asyncio.to_thread(self.admin.show, state["actor"], message.text.strip())
+            view = await asyncio.to_thread(self.admin.show, _actor(update), message.text.strip())
         except BotError as exc:
             await self._reply(message, f"⚠️ {exc}\nTry another name, or /cancel.")
             raise ApplicationHandlerStop(ENTITY) from None
@@ -265,6 +272,7 @@ class TelegramAdmin:
         relations = self.admin.relations_for(view.kind)
         rows = [[InlineKeyboardButton(label, callback_data=f"kbe:rel:{rel_id}")] for rel_id, label in relations]
         rows.append([InlineKeyboardButton("✖ Cancel", callback_data="kbe:cancel")])
+        await self._at(update, context, RELATION)
         await self._reply(message, entity_text(view) + "\n\nWhich fact?", InlineKeyboardMarkup(rows))
         raise ApplicationHandlerStop(RELATION)
 
@@ -274,9 +282,13 @@ class TelegramAdmin:
         assert query is not None and query.data is not None
         await query.answer()
         state["relation"] = query.data.removeprefix("kbe:rel:")
-        current = await asyncio.to_thread(self.admin.show, state["actor"], state["entity"], state["relation"])
+        current = await asyncio.to_thread(self.admin.show, _actor(update), state["entity"], state["relation"])
         now = "; ".join(f"{f.value} ({f.attribution}, {f.known})" for f in current.facts) or "nothing yet"
         state["current"] = now
+        # what the admin saw: saving is refused if another admin (any worker) changes it meanwhile
+        state["expect"] = await asyncio.to_thread(self.admin.fact_fingerprint, _actor(update), state["entity"],
+                                                  state["relation"])
+        await self._at(update, context, VALUE)
         await self._send(update, f"{state['entity_name']} · {state['relation']}\nNow: {now}\n\n"
                                  "Send the new value.")
         raise ApplicationHandlerStop(VALUE)
@@ -288,6 +300,7 @@ class TelegramAdmin:
         state["value"] = message.text.strip()
         sources = self.admin.source_names()[:6]
         rows = [[InlineKeyboardButton(name[:60], callback_data=f"kbe:src:{sid}")] for sid, name in sources]
+        await self._at(update, context, SOURCE)
         await self._reply(message, "Who says so? Send the source (e.g. Variety), or pick one:",
                           InlineKeyboardMarkup(rows) if rows else None)
         raise ApplicationHandlerStop(SOURCE)
@@ -308,9 +321,10 @@ class TelegramAdmin:
         state["source"] = source
         today = dt.date.today().isoformat()
         try:  # the change checked as it would be saved, and the answer the bot would then give
-            preview = await asyncio.to_thread(self.admin.preview_fact, state["actor"], state["entity"],
+            preview = await asyncio.to_thread(self.admin.preview_fact, _actor(update), state["entity"],
                                               state["relation"], state["value"], source)
         except BotError as exc:
+            await self._at(update, context, VALUE)
             await self._send(update, f"⚠️ {exc}\nNothing was changed. Send another value, or /cancel.")
             raise ApplicationHandlerStop(VALUE) from None
         shown = "; ".join(f.sentence for f in preview.facts)
@@ -321,6 +335,7 @@ class TelegramAdmin:
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Save", callback_data="kbe:save"),
                                           InlineKeyboardButton("➕ Add alongside", callback_data="kbe:add")],
                                          [InlineKeyboardButton("✖ Cancel", callback_data="kbe:cancel")]])
+        await self._at(update, context, CONFIRM)
         await self._send(update, text, keyboard)
         raise ApplicationHandlerStop(CONFIRM)
 
@@ -333,25 +348,43 @@ class TelegramAdmin:
         await query.answer("Saving…")
         operation: Callable[..., Change] = self.admin.set_fact if query.data == "kbe:save" else self.admin.add_fact
         try:
-            change = await asyncio.to_thread(operation, state["actor"], state["entity"], state["relation"],
-                                             state["value"], state["source"])
+            change = await asyncio.to_thread(operation, _actor(update), state["entity"], state["relation"],
+                                             state["value"], state["source"], expect=state.get("expect"))
+        except ChangedError as exc:  # another admin saved first: show it, and let this one decide again
+            current = await asyncio.to_thread(self.admin.show, _actor(update), state["entity"], state["relation"])
+            state["current"] = "; ".join(f"{f.value} ({f.attribution}, {f.known})" for f in current.facts) \
+                or "nothing yet"
+            state["expect"] = await asyncio.to_thread(self.admin.fact_fingerprint, _actor(update), state["entity"],
+                                                      state["relation"])
+            await self._at(update, context, VALUE)
+            await self._send(update, f"⚠️ {exc}\nNow: {state['current']}\n\nSend the new value again, or /cancel.")
+            raise ApplicationHandlerStop(VALUE) from None
         except BotError as exc:
+            await self._at(update, context, VALUE)
             await self._send(update, f"⚠️ {exc}\nNothing was changed. Send another value, or /cancel.")
             raise ApplicationHandlerStop(VALUE) from None
         if query.message is not None and isinstance(query.message, Message):
             await query.message.edit_reply_markup(None)  # the buttons are spent
-        await self._send(update, f"✅ Saved. {change.message}\nUndo with /kb undo.")
         context.user_data.pop("kbedit", None)  # type: ignore[union-attr]
+        await self._at(update, context, ConversationHandler.END)
+        await self._send(update, f"✅ Saved. {change.message}\nUndo with /kb undo.")
         raise ApplicationHandlerStop(ConversationHandler.END)
 
     async def edit_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         if update.callback_query is not None:
             await update.callback_query.answer()
         context.user_data.pop("kbedit", None)  # type: ignore[union-attr]
+        await self._at(update, context, ConversationHandler.END)
         await self._send(update, "OK, nothing was changed.")
         raise ApplicationHandlerStop(ConversationHandler.END)
 
     # helpers -----------------------------------------------------------------------------------------
+    async def _at(self, update: Update, context: ContextTypes.DEFAULT_TYPE, state: object) -> None:
+        """Store the step the edit moves to before the admin sees its question: the answer may land on
+        another worker at once (with no persistence, PTB keeps it in memory as usual)."""
+        if self._guided is not None:
+            await self._guided.save_step(update, context, state)
+
     @staticmethod
     def _state(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
         return context.user_data.setdefault("kbedit", {})  # type: ignore[union-attr,no-any-return]
@@ -365,6 +398,13 @@ class TelegramAdmin:
     async def _reply(self, message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
         text = text[:4000]
         await send_reply(message, render.Rendered(render.escape(text), keyboard, text))
+
+
+def _actor(update: Update) -> Actor:
+    """Who is editing: the update's user (a guided edit is per user, so it is never stored)."""
+    user = update.effective_user
+    assert user is not None
+    return Actor.telegram(user.id, user.username)
 
 
 def _number(args: list[str], default: int) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StorageError
-from .base import SchemaBehind, Storage, Tx
+from .base import LockBusy, SchemaBehind, Storage, Tx
 from .records import AuditDraft, AuditEntry, Unanswered, UnansweredQuestion
 from .sqlite import SqliteStorage
 
-__all__ = ["AuditDraft", "AuditEntry", "SchemaBehind", "SqliteStorage", "Storage", "StorageError", "Tx", "Unanswered",
-           "UnansweredQuestion", "is_database_url", "open_storage"]
+__all__ = ["AuditDraft", "AuditEntry", "LockBusy", "SchemaBehind", "SqliteStorage", "Storage", "StorageError", "Tx",
+           "Unanswered", "UnansweredQuestion", "is_database_url", "open_storage"]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from ..errors import StorageError
@@ -26,6 +26,9 @@ class Tx(Protocol):
 
     def query(self, sql: str, args: Args = ()) -> list[Row]: ...
 
+
+class LockBusy(StorageError):
+    """Another process held the lock for longer than the caller would wait."""
 
 class SessionLocks(Protocol):
     """Named locks that one worker holds until it releases them or dies (its connection drops).
@@ -79,6 +82,17 @@ class Storage(abc.ABC):
 
     def describe(self) -> str:
         return self.kind
+
+    # Shared by several processes on several hosts (PostgreSQL), or one host's file (SQLite)? Workers of a
+    # shared database follow each other's knowledge edits through revisions (bot/cluster/knowledge.py).
+    shared: bool = False
+
+    @contextlib.contextmanager
+    def held_lock(self, name: str, timeout: float) -> Iterator[None]:
+        """Hold the lock ``name`` for every process using this database, waiting at most ``timeout``
+        seconds (``LockBusy`` after). SQLite's database is one host's file, whose writers already take the
+        files' own locks (bot/knowledge/edit.py): nothing more to hold here. PostgreSQL: an advisory lock."""
+        yield
 
     # coordination between workers (what SQL alone does not give) ---------------------------------
     @abc.abstractmethod
@@ -182,9 +196,15 @@ class Storage(abc.ABC):
                 ids.append(int(rows[0][0]))  # type: ignore[call-overload]
         return ids
 
-    def finish_audit(self, ids: list[int]) -> None:
-        """The files of these pending rows are on disk: the rows become history (an undo marks what it undid)."""
+    def finish_audit(self, ids: list[int], revisions: Mapping[int, str] | None = None) -> None:
+        """The files of these pending rows are on disk: the rows become history (an undo marks what it undid).
+        ``revisions`` (audit id -> the file's name on every host) also records each file's new content as a
+        knowledge revision, in the same transaction, for the other workers to follow (bot/cluster/knowledge.py)."""
         with self.transaction() as tx:
+            for entry_id, name in (revisions or {}).items():
+                tx.query("INSERT INTO kb_revisions(at, audit, name, content) "
+                         "SELECT ?, id, ?, after FROM audit WHERE id = ? AND pending = 1 AND after IS NOT NULL",
+                         (time.time(), name, entry_id))
             for entry_id in ids:
                 tx.query("UPDATE audit SET undone = 1 WHERE id = "
                          "(SELECT undoes FROM audit WHERE id = ? AND pending = 1)", (entry_id,))

@@ -1,0 +1,81 @@
+"""A chat's context lives in the database: the next message may land on any worker, on either backend."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.dialogue import Brain
+from bot.reply import Reply
+from bot.storage import Storage, open_storage
+from tests.support.postgres import PgSchema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "bot.sqlite3")
+    schema: PgSchema = request.getfixturevalue("pg")
+    open_storage(schema.url, check_schema=False).upgrade()
+    return schema.url
+
+
+def meaning(reply: Reply) -> tuple[object, ...]:
+    """What a reply says, whatever variant of its template was drawn (each worker draws its own)."""
+    return reply.kind, reply.intent, reply.entities
+
+
+def worker(settings: Settings, database: str, opened: list[Storage]) -> Brain:
+    storage = open_storage(database)
+    opened.append(storage)
+    return Brain.from_settings(settings, storage, random.Random(7))
+
+
+def test_a_follow_up_continues_on_another_worker(settings: Settings, database: str) -> None:
+    opened: list[Storage] = []
+    try:
+        one, other = worker(settings, database, opened), worker(settings, database, opened)
+        alone = worker(settings, str(Path(settings.database).with_name("alone.sqlite3")), opened)
+        # what one worker answers for the whole conversation is what two workers answer between them
+        expected = [meaning(alone.reply("solo", "u", "who plays winston?")),
+                    meaning(alone.reply("solo", "u", "and charon?"))]
+        fresh = meaning(alone.reply("fresh", "u", "and charon?"))  # the follow-up with no context
+        assert expected[1] != fresh
+        got = [meaning(one.reply("chat", "u", "who plays winston?")),
+               meaning(other.reply("chat", "u", "and charon?"))]
+        assert got == expected
+    finally:
+        for storage in opened:
+            storage.close()
+
+
+def test_a_worker_sees_a_context_changed_by_another_after_it_read_it(settings: Settings, database: str) -> None:
+    """No stale copy: worker one answered the chat before, then the topic moved on worker two."""
+    opened: list[Storage] = []
+    try:
+        one, other = worker(settings, database, opened), worker(settings, database, opened)
+        alone = worker(settings, str(Path(settings.database).with_name("alone.sqlite3")), opened)
+        script = ["who plays winston?", "who directs ballerina?", "what else has he directed?"]
+        expected = [meaning(alone.reply("solo", "u", text)) for text in script]
+        got = [meaning(one.reply("chat", "u", script[0])), meaning(other.reply("chat", "u", script[1])),
+               meaning(one.reply("chat", "u", script[2]))]
+        assert got == expected
+    finally:
+        for storage in opened:
+            storage.close()
+
+
+def test_cancel_on_one_worker_forgets_on_the_other(settings: Settings, database: str) -> None:
+    opened: list[Storage] = []
+    try:
+        one, other = worker(settings, database, opened), worker(settings, database, opened)
+        alone = worker(settings, str(Path(settings.database).with_name("alone.sqlite3")), opened)
+        fresh = meaning(alone.reply("fresh", "u", "and charon?"))
+        one.reply("chat", "u", "who plays winston?")
+        other.forget("chat")
+        assert meaning(one.reply("chat", "u", "and charon?")) == fresh
+    finally:
+        for storage in opened:
+            storage.close()
