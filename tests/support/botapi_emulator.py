@@ -1095,6 +1095,11 @@ class BotAPIEmulator:
         with self._lock:
             self._faults.setdefault(method.lower(), []).append(fault)
 
+    def faults_left(self, method: str = "*") -> int:
+        """How many injected faults of ``method`` are still to be taken (0: every one hit a request)."""
+        with self._lock:
+            return sum(f.remaining for f in self._faults.get(method.lower(), []))
+
     # ------------------------------------------------------------------ inspection
 
     def calls_to(self, method: str, *, include_failed: bool = False) -> list[Call]:

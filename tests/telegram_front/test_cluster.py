@@ -187,6 +187,10 @@ def test_updates_a_killed_worker_acknowledged_are_answered_by_the_other(cluster:
                              lambda: "a worker to take the chat")
     (holder,) = [w for w in workers if w.app_name in holder_name]
     (survivor,) = [w for w in workers if w is not holder]
+    # holding the chat's lock comes before the answer's request: wait until that request is in flight
+    # (it took the slow fault), or the survivor's answer would take the fault instead
+    wait_until(lambda: emu.faults_left("sendMessage") == 0, ANSWER_TIMEOUT,
+               lambda: "the holder's answer to reach the Bot API")
     later = [ask_in_group(emu, chat, "who plays Winston?"), ask_in_group(emu, chat, "and Charon?"),
              ask_in_group(emu, other, "who plays Eve?")]
     for update, worker in zip(later, (holder, survivor, holder)):
