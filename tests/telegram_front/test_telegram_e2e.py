@@ -16,6 +16,7 @@ import pytest_asyncio
 from telegram.ext import AIORateLimiter, Application
 
 from bot.channels.telegram import APOLOGY, FrontRateLimiter, WebhookConfig, build_application, running
+from bot.channels.telegram_limits import SharedRateLimiter
 from bot.channels.telegram_outbox import OutboxLimiter
 from bot.config import Settings
 from bot.dialogue import Brain, Mind
@@ -363,7 +364,7 @@ def test_build_application_needs_a_token_and_does_no_io(mind: Mind, settings: Se
                             base_url="http://127.0.0.1:1/bot")
     limiter = app.bot.rate_limiter
     assert isinstance(limiter, OutboxLimiter) and limiter.outbox is not None  # every message is kept until sent
-    assert isinstance(limiter.inner, AIORateLimiter)  # one process, on SQLite: the limits counted in memory
+    assert isinstance(limiter.inner, SharedRateLimiter)  # Telegram's limits as sliding windows, SQLite too
     assert app.bot.base_url == f"http://127.0.0.1:1/bot{TOKEN}"
     assert app.bot.base_file_url == f"http://127.0.0.1:1/file/bot{TOKEN}"
 
