@@ -55,4 +55,4 @@ def ask(brain: Brain) -> Callable[..., object]:
     return _ask
 
 
-from tests.support.postgres import pg  # noqa: E402,F401  (the PostgreSQL schema fixture, for every test)
+from tests.support.postgres import database, pg, store  # noqa: E402,F401  (both backends, for every test)

@@ -13,14 +13,6 @@ from bot.storage import Storage, open_storage
 from tests.support.postgres import PgSchema
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "bot.sqlite3")
-    schema: PgSchema = request.getfixturevalue("pg")
-    open_storage(schema.url, check_schema=False).upgrade()
-    return schema.url
-
 
 def meaning(reply: Reply) -> tuple[object, ...]:
     """What a reply says, whatever variant of its template was drawn (each worker draws its own)."""

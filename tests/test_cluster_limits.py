@@ -20,23 +20,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "bot.sqlite3")
-        return
-    url = request.getfixturevalue("pg").url
-    upgrader = open_storage(url, check_schema=False)
-    upgrader.upgrade()
-    upgrader.close()
-    yield url
-
-
-@pytest.fixture
-def store(database: str) -> Iterator[Storage]:
-    s = open_storage(database)
-    yield s
-    s.close()
 
 
 def test_the_bot_wide_budget_is_a_sliding_window(store: Storage) -> None:

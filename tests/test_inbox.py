@@ -17,17 +17,6 @@ from tests.support.postgres import PgSchema
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        s: Storage = open_storage(tmp_path / "bot.sqlite3")
-    else:
-        schema = request.getfixturevalue("pg")
-        open_storage(schema.url, check_schema=False).upgrade()
-        s = open_storage(schema.url)
-    yield s
-    s.close()
-
 
 def update(update_id: int, chat: str = "chat:1") -> StoredUpdate:
     return StoredUpdate(update_id, chat, f'{{"update_id": {update_id}}}')

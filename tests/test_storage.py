@@ -18,17 +18,6 @@ from tests.support.postgres import PgSchema
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        s: Storage = open_storage(tmp_path / "bot.sqlite3")
-    else:
-        schema = request.getfixturevalue("pg")
-        open_storage(schema.url, check_schema=False).upgrade()
-        s = open_storage(schema.url)
-    yield s
-    s.close()
-
 
 def test_context_is_kept_and_replaced(store: Storage) -> None:
     assert store.load_context("42") is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -67,3 +68,29 @@ def pg() -> Iterator[PgSchema]:
         yield schema
     finally:
         schema.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a bot keeps its state, once per backend: an SQLite file, or a PostgreSQL schema of its own
+    with the migrations applied (what ``db upgrade`` does before workers start)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.sqlite3")
+        return
+    from bot.storage import open_storage
+
+    url = request.getfixturevalue("pg").url
+    upgrader = open_storage(url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    yield url
+
+
+@pytest.fixture
+def store(database: str):  # type: ignore[no-untyped-def]
+    """The storage on ``database``, closed afterwards."""
+    from bot.storage import open_storage
+
+    s = open_storage(database)
+    yield s
+    s.close()

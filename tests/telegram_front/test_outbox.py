@@ -28,18 +28,6 @@ from tests.support.telegram import FAST, make_app
 QUICK = dataclasses.replace(FAST, outbox_backoff=0.1, outbox_poll=0.05)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where the bot keeps its state: an SQLite file or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "bot.sqlite3")
-        return
-    url = request.getfixturevalue("pg").url
-    upgrader = open_storage(url, check_schema=False)
-    upgrader.upgrade()
-    upgrader.close()
-    yield url
-
 
 def start(emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str,
           options: object = QUICK, **kwargs: object) -> tuple[Application, Storage]:

@@ -23,17 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "4243:outbox-restart"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "bot.sqlite3")
-        return
-    url = request.getfixturevalue("pg").url
-    upgrader = open_storage(url, check_schema=False)
-    upgrader.upgrade()
-    upgrader.close()
-    yield url
-
 
 def serve(emu: BotAPIEmulator, database: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}

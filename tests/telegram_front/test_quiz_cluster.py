@@ -134,20 +134,6 @@ async def until(predicate: Any, what: str, timeout: float = 10.0) -> None:
 # --------------------------------------------------------------------------- two Applications, one database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "bot.sqlite3")
-        return
-    schema = PgSchema()
-    try:
-        storage = open_storage(schema.url, check_schema=False)
-        storage.upgrade()
-        storage.close()
-        yield schema.url
-    finally:
-        schema.drop()
-
 
 @pytest.fixture(scope="module")
 def quick(settings: Settings) -> Settings:
