@@ -67,7 +67,7 @@ from .telegram_admin import TelegramAdmin
 from .telegram_inbox import ClusterSetupError, InboxCluster
 from .telegram_limits import SharedRateLimiter
 from .telegram_outbox import OutboxLimiter, SendDeferred
-from .telegram_quiz import TelegramQuiz
+from .telegram_quiz import LINK_PREFIX, TelegramQuiz
 from .telegram_send import reply as send_reply
 from .telegram_webhook import WebhookServer
 
@@ -542,6 +542,8 @@ def build_application(
     app = builder.build()
     quiz = TelegramQuiz(brain, settings, app)
     quiz.register(app)  # first: the front's catch-all for unknown commands would shadow /quiz
+    if isinstance(app.bot.rate_limiter, OutboxLimiter):
+        app.bot.rate_limiter.follow(LINK_PREFIX, quiz.followup)
     reloader = Reloader(brain, settings)  # one for /kb edits and the file watcher: no double rebuilds
     admin = TelegramAdmin(brain, settings, reloader=reloader)
     admin.register(app)

@@ -21,18 +21,24 @@ asked=...)`` (``rate_limit_args``, PTB's way to hand a limiter per-call data); a
 everything else is a post. An answer resent more than a minute after its question begins with an
 apology. Chat actions, callback answers, inline results and the rest are ephemeral or idempotent:
 they pass straight to the inner limiter.
+
+A message can also carry a link to what it belongs to (``SendTag(link="quiz:<game>:<round>")``): when the
+resend loop, on any worker, delivers it, the ``Followup`` registered for the link's prefix learns the
+message's id (a late quiz question gets its hint and reveal), and is asked first whether it is still
+wanted (a question whose game moved on is dropped as expired).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from telegram import Bot
@@ -61,6 +67,18 @@ class SendTag:
 
     kind: str = "answer"
     asked: float | None = None  # when the question was asked (Unix time): a late answer apologises
+    link: str | None = None  # what the message belongs to, "<prefix>:...": see Followup
+
+
+class Followup(Protocol):
+    """Who a linked message belongs to (a quiz round: ``quiz:<game>:<round>``), registered for its link's
+    prefix with ``OutboxLimiter.follow``. A message whose first send failed is resent later, maybe by
+    another worker: its sender never learns the message's id. So before each resend the owner is asked
+    whether the message is still wanted (a question whose game moved on is not posted at all), and after
+    a resend delivered it, it is told what Telegram returned (the question's id, for its reveal)."""
+
+    async def wanted(self, chat: str, link: str) -> bool: ...
+    async def delivered(self, chat: str, link: str, message: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -111,8 +129,7 @@ def with_apology(item: Outgoing) -> Outgoing:
     if len(apology) + 2 + len(text) > MAX_TEXT:
         return item
     params = {**item.params, "text": f"{apology}\n\n{text}"}
-    return Outgoing(item.id, item.chat, item.kind, item.method, params, item.attempts, item.created, item.asked,
-                    item.expires, item.unsure)
+    return dataclasses.replace(item, params=params)
 
 
 class _Holding:
@@ -163,6 +180,14 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Event | None = None
         self._marking: set[asyncio.Task[None]] = set()  # "delivered" being written
+        self._followups: dict[str, Followup] = {}
+
+    def follow(self, prefix: str, followup: Followup) -> None:
+        """Tell ``followup`` about resends of messages whose link starts with ``prefix:``."""
+        self._followups[prefix] = followup
+
+    def _followup(self, item: Outgoing) -> Followup | None:
+        return None if item.link is None else self._followups.get(item.link.partition(":")[0])
 
     # lifecycle --------------------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -217,7 +242,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
         try:
             item = await asyncio.to_thread(self.outbox.record, str(data["chat_id"]), kind, endpoint, params,
-                                           tag.asked if tag is not None else None)
+                                           tag.asked if tag is not None else None,
+                                           tag.link if tag is not None else None)
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
@@ -311,12 +337,16 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         if outbox.expired(item):
             await asyncio.to_thread(outbox.give_up, item, "expired", "too late to send")
             return
+        followup = self._followup(item)
+        if followup is not None and item.link is not None and not await self._wanted(followup, item.chat, item.link):
+            await asyncio.to_thread(outbox.give_up, item, "expired", "what it belongs to is over")
+            return
         if item.unsure:
             await asyncio.to_thread(outbox.count, "unsure_resent")
         late = outbox.late(item)
         sent = with_apology(item) if late else item
         try:
-            await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
+            result = await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
                                      rate_limit_args=_Resend(item.id))  # type: ignore[call-arg]
         except TelegramError as exc:
             verdict = await asyncio.to_thread(self._settle_logged, item, exc)
@@ -332,3 +362,16 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             log.exception("could not mark outbox message %d delivered", item.id)
             return
         log.info("outbox: %s to chat %s delivered on try %d", item.method, item.chat, item.attempts)
+        if followup is not None and item.link is not None and isinstance(result, dict):
+            try:
+                await followup.delivered(item.chat, item.link, result)
+            except Exception:  # noqa: BLE001 - the message is out; only what follows it (a reveal) is lost
+                log.exception("outbox: could not tell %s that its message was delivered", item.link)
+
+    @staticmethod
+    async def _wanted(followup: Followup, chat: str, link: str) -> bool:
+        try:
+            return await followup.wanted(chat, link)
+        except Exception:  # noqa: BLE001 - the database is away: send it, as if nobody were asked
+            log.exception("outbox: could not ask whether %s is still wanted", link)
+            return True

@@ -32,12 +32,14 @@ from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage, open_storage
 from . import telegram_render as tg_render
+from .telegram_outbox import SendDeferred, SendTag
 from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 NOT_ALLOWED = "Only this chat's admins (or whoever started the quiz) can do that."
 SETTINGS_NOT_ALLOWED = "Only this chat's admins can change the quiz settings."
+LINK_PREFIX = "quiz"
 
 
 def html(text: str, bold_first_line: bool = False) -> str:
@@ -48,6 +50,17 @@ def html(text: str, bold_first_line: bool = False) -> str:
     return f"<b>{tg_render.escape(first)}</b>" + (f"\n{tg_render.escape(rest)}" if rest else "")
 
 
+def question_link(game: Game, rnd: Round) -> str:
+    """The outbox link of a round's question message (telegram_outbox.Followup)."""
+    return f"{LINK_PREFIX}:{game.id}:{rnd.number}"
+
+
+def parse_link(link: str) -> tuple[str, int] | None:
+    """``quiz:<game>:<round>`` -> (game, round); None for anything else."""
+    prefix, game_id, number = (link.split(":") + ["", ""])[:3]
+    return (game_id, int(number)) if prefix == LINK_PREFIX and game_id and number.isdigit() else None
+
+
 class TelegramQuizIO:
     """How the runner's messages reach Telegram: one message per question, edited for hint and reveal."""
 
@@ -56,15 +69,20 @@ class TelegramQuizIO:
 
     async def send_question(self, game: Game, rnd: Round, question: Question) -> Posted:
         bot = self.app.bot
-        if game.mode == "poll":
-            message = await bot.send_poll(
-                int(game.chat), render.clip(render.poll_question(game, rnd, question), 300),
-                [render.clip(o, 100) for o in rnd.options], is_anonymous=False, type=PollType.QUIZ,
-                correct_option_ids=rnd.correct, explanation=render.poll_explanation(question),
-                open_period=game.seconds)
-            return Posted(message.message_id, message.poll.id if message.poll else None)
-        message = await bot.send_message(int(game.chat), html(render.question_text(game, rnd, question), True),
-                                         parse_mode=ParseMode.HTML)
+        tag = SendTag(kind="post", link=question_link(game, rnd))  # a late delivery finds its round
+        try:
+            if game.mode == "poll":
+                message = await bot.send_poll(
+                    int(game.chat), render.clip(render.poll_question(game, rnd, question), 300),
+                    [render.clip(o, 100) for o in rnd.options], is_anonymous=False, type=PollType.QUIZ,
+                    correct_option_ids=rnd.correct, explanation=render.poll_explanation(question),
+                    open_period=game.seconds, rate_limit_args=tag)
+                return Posted(message.message_id, message.poll.id if message.poll else None)
+            message = await bot.send_message(int(game.chat), html(render.question_text(game, rnd, question), True),
+                                             parse_mode=ParseMode.HTML, rate_limit_args=tag)
+        except SendDeferred as exc:  # in the outbox: QuizFollowup records it when some worker delivers it
+            log.info("quiz question %s in chat %s waits in the outbox: %s", rnd.number, game.chat, exc)
+            return Posted(None)
         return Posted(message.message_id)
 
     async def edit_question(self, game: Game, message_id: int, text: str) -> None:
@@ -78,6 +96,28 @@ class TelegramQuizIO:
         await self.app.bot.send_message(int(chat), html(text, True), parse_mode=ParseMode.HTML, **extra)
 
 
+class QuizFollowup:
+    """The outbox's ``Followup`` for quiz questions: a question resent after its first send failed is
+    posted only while its round is still the chat's, and once delivered (by whichever worker), its
+    message is recorded on the game, so its hint and reveal edit it like any other."""
+
+    def __init__(self, runner: QuizRunner) -> None:
+        self.runner = runner
+
+    async def wanted(self, chat: str, link: str) -> bool:
+        parsed = parse_link(link)
+        return parsed is not None and await self.runner.still_asking(chat, *parsed)
+
+    async def delivered(self, chat: str, link: str, message: dict[str, Any]) -> None:
+        parsed = parse_link(link)
+        message_id = message.get("message_id")
+        if parsed is None or not isinstance(message_id, int):
+            return
+        poll = message.get("poll")
+        poll_id = str(poll["id"]) if isinstance(poll, dict) and poll.get("id") else None
+        await self.runner.delivered_late(chat, parsed[0], parsed[1], message_id, poll_id)
+
+
 class TelegramQuiz:
     def __init__(self, brain: Brain, settings: Settings, app: Application, storage: Storage | None = None) -> None:
         self.settings = settings
@@ -86,6 +126,7 @@ class TelegramQuiz:
         # Timers are due events in the database, fired by a poller on the loop PTB runs (bot/quiz/poller.py),
         # not JobQueue: a job lives in one process, and APScheduler spends ~0.5 ms adding each one.
         self.runner = QuizRunner(self.engine, TelegramQuizIO(app))
+        self.followup = QuizFollowup(self.runner)  # for the outbox: questions it delivers late
 
     def register(self, app: Application) -> None:
         new = filters.UpdateType.MESSAGE

@@ -35,6 +35,7 @@ not by its kind's rule).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -80,16 +81,17 @@ class Outgoing:
     asked: float | None
     expires: float
     unsure: bool = False  # claimed after its lease ran out: an earlier send may have arrived
+    link: str | None = None  # what it belongs to ("quiz:<game>:<round>"): told when a resend delivers it
 
 
-_COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure"
+_COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure, link"
 
 
 def _outgoing(row: tuple[object, ...]) -> Outgoing:
-    i, chat, kind, method, payload, attempts, created, asked, expires, unsure = row
+    i, chat, kind, method, payload, attempts, created, asked, expires, unsure, link = row
     return Outgoing(int(i), str(chat), str(kind), str(method), json.loads(str(payload)), int(attempts),  # type: ignore[call-overload]
                     float(created), None if asked is None else float(asked), float(expires),  # type: ignore[arg-type]
-                    bool(unsure))
+                    bool(unsure), None if link is None else str(link))
 
 
 def worker_name() -> str:
@@ -119,16 +121,17 @@ class Outbox:
 
     # the sender's side -----------------------------------------------------------------------------
     def record(self, chat: str, kind: str, method: str, params: Mapping[str, str],
-               asked: float | None = None) -> Outgoing:
-        """Write the message down, held by this worker, before its first send."""
+               asked: float | None = None, link: str | None = None) -> Outgoing:
+        """Write the message down, held by this worker, before its first send. ``link``: what the message
+        belongs to, for whichever worker delivers it after a retry to tell (a quiz question's round)."""
         now = self.clock()
         expires = now + self.policy(kind).give_up_after
         payload = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
         rows = self.storage.query(
             "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
-            "owner, unsure) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0) RETURNING id",
-            (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner))
-        return Outgoing(int(rows[0][0]), chat, kind, method, dict(params), 1, now, asked, expires)  # type: ignore[call-overload]
+            "owner, unsure, link) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
+            (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link))
+        return Outgoing(int(rows[0][0]), chat, kind, method, dict(params), 1, now, asked, expires, link=link)  # type: ignore[call-overload]
 
     def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
         with self.storage.transaction() as tx:
@@ -171,8 +174,7 @@ class Outbox:
         params = {**item.params, "chat_id": chat}
         self.storage.query("UPDATE outbox SET chat = ?, payload = ? WHERE id = ?",
                            (chat, json.dumps(params, ensure_ascii=False, separators=(",", ":")), item.id))
-        return Outgoing(item.id, chat, item.kind, item.method, params, item.attempts, item.created, item.asked,
-                        item.expires, item.unsure)
+        return dataclasses.replace(item, chat=chat, params=params)
 
     # the resender's side ---------------------------------------------------------------------------
     def claim_due(self, limit: int = 20) -> list[Outgoing]:

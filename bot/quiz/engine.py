@@ -66,6 +66,7 @@ class Asked:
 @dataclass(frozen=True)
 class Revealed:
     result: RoundResult
+    late: bool = False           # its question's message was recorded after the round closed (a resend)
 
 
 @dataclass(frozen=True)
@@ -237,13 +238,15 @@ class QuizEngine:
                 return step.round, step.question
         return None
 
-    def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None) -> list[Step]:
+    def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None,
+               game_id: str | None = None) -> list[Step]:
         """Remember the message that shows round ``number`` (to edit it, and to know its poll's answers).
-        A round closed, or hinted, before its message was known (a quick answer at another worker) had
-        nothing to edit: its reveal or hint is this step's to show."""
+        A round closed, or hinted, before its message was known (a quick answer at another worker, or a
+        question the outbox delivered late) had nothing to edit: its reveal or hint is this step's to show.
+        ``game_id``: the game the message was sent for (a late delivery may find another game running)."""
         with self.store.hold(chat) as held:
             game = held.game
-            if not game or not game.round or game.round.number != number:
+            if not game or not game.round or game.round.number != number or game_id not in (None, game.id):
                 return []
             rnd = game.round
             rnd.message_id = message_id
@@ -255,7 +258,7 @@ class QuizEngine:
             if question is None or message_id is None:
                 return []
             if rnd.closed and rnd.reason:
-                return [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)))]
+                return [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)), late=True)]
             hint = self._hint_text(game, question) if rnd.hinted else None
             return [Hinted(game, message_id, question, hint)] if hint else []
 

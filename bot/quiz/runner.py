@@ -131,6 +131,21 @@ class QuizRunner:
                 return outcome
         return None
 
+    # questions the outbox delivered late -------------------------------------------------------------
+    async def still_asking(self, chat: str, game_id: str, number: int) -> bool:
+        """Whether round ``number`` of game ``game_id`` is the chat's round still (open, or in the pause
+        after it): a question resent later than that is not worth posting."""
+        game = await asyncio.to_thread(self.engine.running, chat)
+        return bool(game and game.id == game_id and game.round and game.round.number == number)
+
+    async def delivered_late(self, chat: str, game_id: str, number: int, message_id: int,
+                             poll_id: str | None = None) -> None:
+        """A question whose first send failed went out later (from any worker's outbox): record its message,
+        and show what it missed meanwhile (its reveal, if the round closed; its hint)."""
+        async with self._locks.hold(chat):
+            steps = await asyncio.to_thread(self.engine.attach, chat, number, message_id, poll_id, game_id)
+            await self._show(steps)
+
     # showing steps ---------------------------------------------------------------------------------
     def _deliver(self, chat: str, steps: list[Step]) -> None:
         """Show a fired timer's steps (called on the loop by the poller), concurrently with other chats'."""
@@ -149,7 +164,7 @@ class QuizRunner:
             if isinstance(step, Asked):
                 await self._ask(step)
             elif isinstance(step, Revealed):
-                await self._reveal(step.result)
+                await self._reveal(step.result, step.late)
             elif isinstance(step, Hinted) and step.game.round and step.message_id is not None:
                 # (without a message id, the worker that records the message shows the hint: engine.attach)
                 await self._edit(step.game, step.message_id,
@@ -180,13 +195,15 @@ class QuizRunner:
                     self._sent.set()
         await self._show(late)  # a reveal or hint that came before the message was recorded
 
-    async def _reveal(self, result: RoundResult) -> None:
+    async def _reveal(self, result: RoundResult, late: bool = False) -> None:
         game, rnd = result.game, result.round
         names = {u: p.name for u, p in game.players.items()}
         # without a message id (closed before its message was recorded), the worker that records the
-        # message shows the reveal (engine.attach): each reveal is shown once, by one of them
+        # message shows the reveal (engine.attach): each reveal is shown once, by one of them. A question
+        # never delivered has no reveal: nobody saw it, and the game moves on at its timer all the same
         if rnd.poll_id:
-            if rnd.message_id is not None and result.reason != "timeout":
+            # a poll closes itself at its deadline (open_period), unless it was posted late
+            if rnd.message_id is not None and (result.reason != "timeout" or late):
                 try:
                     await self.io.close_poll(game, rnd.message_id)
                 except Exception:  # noqa: BLE001 - already closed by its open_period

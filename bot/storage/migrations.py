@@ -164,6 +164,9 @@ CREATE INDEX send_log_key ON send_log(key, at);
               "updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (name, conv_key));"
               "CREATE TABLE bot_user_data (user_id TEXT PRIMARY KEY, data TEXT NOT NULL, "
               "updated DOUBLE PRECISION NOT NULL);"),
+    # what an outgoing message belongs to ("quiz:<game>:<round>"), so whichever worker delivers it late
+    # tells its owner the message's id (bot/channels/telegram_outbox.py, Followup)
+    Migration(8, "outbox link", "ALTER TABLE outbox ADD COLUMN link TEXT;", "ALTER TABLE outbox ADD COLUMN link TEXT;"),
 )
 
 
