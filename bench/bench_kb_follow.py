@@ -3,10 +3,10 @@
     python bench/bench_kb_follow.py [--edits 20] [--database postgresql://postgres@127.0.0.1:5432/test]
 
 Two hosts, each its own copy of the config folder, share a fresh schema. Host A sets a new release date
-through the Admin (as /kb, the admin app or `kb` do); host B runs the follower every worker runs (polling
-every 0.25 s) and is asked until it answers with the new date. Prints the edit's own time on A (validation,
+through the Admin (as /kb, the admin app or `kb` do); host B runs the follower every worker runs (woken by
+LISTEN/NOTIFY, looking every 5 s besides) and is asked until it answers with the new date. Prints the edit's own time on A (validation,
 audited write, A's own reload), the time until B answers, from the edit's start and from its return
-(median / max), and what an idle poll costs. Asserts nothing.
+(median / max), and what a look that finds nothing new costs (the safety net's, every 5 s). Asserts nothing.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def main() -> None:
         print(f"{args.edits} edits on host A: edit {statistics.median(edit_s) * 1000:.0f} ms (median); "
               f"answered on host B {statistics.median(seen_s) * 1000:.0f} ms after it began (median), "
               f"{max(seen_s) * 1000:.0f} ms max; {statistics.median(after_s) * 1000:.0f} ms after it returned "
-              f"(median), {max(after_s) * 1000:.0f} ms max; an idle poll {statistics.median(idle):.2f} ms")
+              f"(median), {max(after_s) * 1000:.0f} ms max; an idle look {statistics.median(idle):.2f} ms")
         for follower in (follower_a, follower_b):
             if follower is not None:
                 follower.stop()

@@ -135,7 +135,9 @@ class Change:
 # the operations -----------------------------------------------------------------------------------
 class Admin:
     def __init__(self, settings: Settings, storage: Storage, brain: "Brain | None" = None,
-                 reloader: "Reloader | None" = None, clock: Callable[[], float] = time.time) -> None:
+                 reloader: "Reloader | None" = None, clock: Callable[[], float] = time.time,
+                 pull: bool = True) -> None:
+        """``pull=False``: leave this host's files as they are (``import_files`` publishes them as edited)."""
         if reloader is None and brain is not None:
             from .live import Reloader
 
@@ -146,7 +148,7 @@ class Admin:
         self.files = DataFiles(settings)
         self.shared = SharedFiles(storage, self.files, self.lock_dir) if storage.shared else None
         self.recover(wait=0.5)  # a busy lock means a live writer, who finishes its own change
-        if self.shared is not None:
+        if self.shared is not None and pull:
             # another host editing now? its revision comes with the next pull
             with contextlib.suppress(EditError), self._cluster_lock(0.5):
                 self.shared.pull()
@@ -392,6 +394,49 @@ class Admin:
         self._refresh()
         return Change("quiz-add", question_id, f"Added the quiz question {question.question.strip()!r}.",
                       files=(str(self.quiz_path),))
+
+    # import ---------------------------------------------------------------------------------------
+    def import_files(self, actor: Actor, config: Path | str | None = None) -> Change:
+        """Publish this host's data files as they are on disk (edited by hand) as one change: checked like
+        ``python -m bot check`` (``config``: the config file to check the folder of), audited, followed by
+        every worker, undone by ``undo`` (which restores each file's previous revision). Only files that
+        differ from their latest revision are published; a file that never had one has no earlier shared
+        version, so its row's "before" is the file as it is (undo leaves it as imported).
+
+        With SQLite the files are the knowledge already: they are checked, nothing is published. An Admin
+        for an import is built with ``pull=False``, since pulling first would overwrite the hand edits."""
+        from .validation import check_folder
+
+        self.require(actor, "import")
+        paths = self.files.paths()
+        with self._cluster_lock(LOCK_WAIT), locked(*paths, lock_dir=self.lock_dir):
+            for path in paths:
+                self._settle(path)
+            errors = [p for p in check_folder(config) if p.severity == "error"]
+            if errors:
+                raise EditError("the files are not valid, so nothing was published:\n"
+                                + "\n".join(str(p) for p in errors))
+            if self.shared is None:
+                return Change("import", "files", "The files are valid. With SQLite they are the knowledge "
+                              "itself: a running bot picks up their changes within a second, nothing to publish.")
+            published = self.shared.revisions.published()
+            at = self.clock()
+            drafts = []
+            for path in paths:
+                name = self.files.name_of(path)
+                now = path.read_bytes().decode("utf-8")
+                before = published.get(name) if name else None
+                if name is None or before == now:
+                    continue
+                drafts.append(AuditDraft(actor.who, "import", name, str(path), now if before is None else before,
+                                         now, None, at=at))
+            if not drafts:
+                raise EditError("nothing to import: the files are what every worker already has")
+            ids = self._write_audited(drafts)
+        self._refresh()
+        names = ", ".join(d.target or "" for d in drafts)
+        return Change("import", names, f"Published {len(drafts)} file{'s' * (len(drafts) != 1)} to every worker: "
+                      f"{names} (change #{ids[0]}; `kb undo` reverts it).", tuple(ids), tuple(d.file for d in drafts))
 
     # undo and reload --------------------------------------------------------------------------------
     def undo(self, actor: Actor) -> Change:

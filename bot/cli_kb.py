@@ -26,7 +26,7 @@ PreviewOption = typer.Option(False, "--preview", "--dry-run",
 T = TypeVar("T")
 
 
-def _run(config: Optional[Path], action: Callable[[Any, Any], T]) -> T:
+def _run(config: Optional[Path], action: Callable[[Any, Any], T], pull: bool = True) -> T:
     """Build an Admin for the local operator, run ``action(admin, actor)``, turn errors into messages."""
     from . import cli
     from .admin import Actor, Admin
@@ -38,7 +38,7 @@ def _run(config: Optional[Path], action: Callable[[Any, Any], T]) -> T:
     try:
         settings = cli.settings()
         storage = open_storage(settings.database)
-        return action(Admin(settings, storage), Actor.local_operator())
+        return action(Admin(settings, storage, pull=pull), Actor.local_operator())
     except NotAdminError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -158,6 +158,17 @@ def history(limit: int = typer.Option(20, "--limit", "-n"), config: Optional[Pat
 def undo(config: Optional[Path] = ConfigOption) -> None:
     """Revert the latest change not yet undone (the file is restored byte for byte)."""
     typer.echo(_run(config, lambda admin, me: admin.undo(me)).message)
+
+
+@kb_app.command("import")
+def import_(config: Optional[Path] = ConfigOption) -> None:
+    """Publish the folder's YAML files, edited by hand, as one change: checked as by `python -m bot check`,
+    audited, undone by `kb undo`. On a shared database (PostgreSQL) every worker, on every host, follows it
+    within a second; until then the others keep the last published version (and so does this host's,
+    the next time anything is pulled). With SQLite the files are the knowledge: they are only checked."""
+    from . import cli
+
+    typer.echo(_run(config, lambda admin, me: admin.import_files(me, cli._state["config"]), pull=False).message)
 
 
 @kb_app.command()

@@ -4,6 +4,9 @@
     ...
     watcher.stop()
 
+The loop itself (``FollowLoop``) is shared with the follower of a shared database's revisions
+(bot/cluster/knowledge.py), which wakes on LISTEN/NOTIFY instead of polling.
+
 Polling is a ``stat`` of each file (mtime, size, inode: an atomic replace changes the inode), so it costs
 nothing between edits. On a change the files are loaded and validated off the message path; a new Mind
 is built (the intent model is reused unless the training examples changed) and swapped in whole, so a
@@ -12,13 +15,17 @@ and the old Mind keeps answering.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .dialogue import Brain, build_mind
 from .errors import BotError
 from .knowledge import KnowledgeBase
+from .storage.base import Wakeups
 
 log = logging.getLogger(__name__)
 Signature = tuple[tuple[str, int, int, int], ...]
@@ -97,19 +104,36 @@ class Reloader:
         return mind
 
 
-class KnowledgeWatcher:
-    """Polls the data files in a daemon thread and reloads the Brain when they change."""
+class FollowLoop:
+    """The one loop behind every follower of the knowledge (this host's files, the shared revisions): a
+    daemon thread that runs ``step`` whenever something may have changed.
 
-    def __init__(self, brain: Brain, settings: object | None = None, interval: float = 0.5,
-                 reloader: Reloader | None = None) -> None:
-        self.reloader = reloader or Reloader(brain, settings)
+    Without ``listen`` it polls: ``step`` every ``interval`` seconds. With ``listen`` (a Storage's
+    LISTEN/NOTIFY, bot/cluster/knowledge.py) it runs ``step`` as soon as a notice arrives, and every
+    ``interval`` seconds as a safety net; listening starts before the first step, so no notice falls between
+    them. A lost listening connection is opened again at the next turn, the safety net polling meanwhile,
+    and a step after it catches up on what was missed. A step that fails is logged and tried again at the
+    next turn: the loop never dies."""
+
+    SLICE = 0.25  # s: the longest a wait lasts before the loop looks whether it was stopped
+
+    def __init__(self, name: str, step: Callable[[], object], interval: float,
+                 listen: Callable[[], Wakeups] | None = None) -> None:
+        self.name = name
+        self.step = step
         self.interval = interval
+        self.listen = listen
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wakeups: Wakeups | None = None
 
-    def start(self) -> "KnowledgeWatcher":
+    def start(self, *, step_first: bool = False) -> "FollowLoop":
+        """Start the thread; ``step_first``: one step now, in the caller's thread, before returning."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="knowledge-watcher", daemon=True)
+            self._open()
+            if step_first:
+                self.step()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
         return self
 
@@ -118,6 +142,71 @@ class KnowledgeWatcher:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def _open(self) -> bool:
+        """Listen, if there is something to listen to and not yet; whether it (re)opened now."""
+        if self.listen is None or self._wakeups is not None:
+            return False
+        try:
+            self._wakeups = self.listen()
+        except Exception:  # noqa: BLE001 - the database is away: the safety net polls until it is back
+            log.warning("%s: could not listen for notices; polling every %g s", self.name, self.interval,
+                        exc_info=True)
+            return False
+        return True
+
+    def _wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` s for a notice (True) or nothing (False)."""
+        if self._wakeups is None:
+            self._stop.wait(timeout)
+            return False
+        try:
+            return self._wakeups.wait(timeout)
+        except Exception:  # noqa: BLE001 - the connection dropped: listen again next turn
+            log.warning("%s: lost the connection it listened on", self.name, exc_info=True)
+            self._close()
+            return False
+
+    def _close(self) -> None:
+        wakeups, self._wakeups = self._wakeups, None
+        if wakeups is not None:
+            with contextlib.suppress(Exception):
+                wakeups.close()
+
+    def _run(self) -> None:
+        due = time.monotonic() + self.interval
+        try:
+            while not self._stop.is_set():
+                reopened = self._open()
+                woke = self._wait(max(0.0, min(self.SLICE, due - time.monotonic())))
+                if self._stop.is_set():
+                    break
+                if not (woke or reopened or time.monotonic() >= due):
+                    continue
+                due = time.monotonic() + self.interval
+                try:
+                    self.step()
+                except Exception:  # never let the loop die: the next turn may succeed
+                    log.exception("%s failed", self.name)
+        finally:
+            self._close()
+
+
+class KnowledgeWatcher:
+    """Polls the data files (a FollowLoop) and reloads the Brain when they change."""
+
+    def __init__(self, brain: Brain, settings: object | None = None, interval: float = 0.5,
+                 reloader: Reloader | None = None) -> None:
+        self.reloader = reloader or Reloader(brain, settings)
+        self.interval = interval
+        self._loop = FollowLoop("knowledge-watcher", self.poll, interval)
+
+    def start(self) -> "KnowledgeWatcher":
+        self._loop.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._loop.stop(timeout)
 
     def __enter__(self) -> "KnowledgeWatcher":
         return self.start()
@@ -128,10 +217,3 @@ class KnowledgeWatcher:
     def poll(self) -> bool:
         """One check; True if a new Mind was swapped in (for fronts with their own scheduler)."""
         return self.reloader.changed() and self.reloader.reload()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:  # never let the watcher die: the next poll may succeed
-                log.exception("knowledge watcher failed")

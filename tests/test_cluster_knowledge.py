@@ -6,6 +6,7 @@ as two machines would have; they share one PostgreSQL schema and nothing else.
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.admin import Actor, Admin, fact_revision
-from bot.cluster.knowledge import KnowledgeFollower, Revisions, follow
+from bot.cluster.knowledge import DataFiles, KnowledgeFollower, Revisions, follow
 from bot.config import Settings, load_settings
 from bot.dialogue import Brain
 from bot.errors import ChangedError, EditError
@@ -26,7 +27,10 @@ from tests.conftest import copy_project
 from tests.support.postgres import PgSchema
 
 ME = Actor.telegram(1001, "boss")
-WAIT = 10.0  # s: the bound of every wait (a follower polls four times a second)
+WAIT = 10.0  # s: the bound of every wait
+# a follower's safety-net look comes after every wait has given up: what reaches a host within WAIT came
+# by a notice (LISTEN/NOTIFY), not by polling
+SAFETY_NET = 600.0
 
 
 @dataclass
@@ -67,7 +71,7 @@ def hosts(pg: PgSchema, tmp_path: Path, model_cache: Path) -> Iterator[Callable[
         brain = Brain.from_settings(settings, storage, random.Random(7))
         reloader = Reloader(brain, settings)
         host = Host(settings, storage, brain, Admin(settings, storage, reloader=reloader),
-                    follow(storage, settings, reloader, interval=0.05))
+                    follow(storage, settings, reloader, interval=SAFETY_NET))
         made.append(host)
         return host
 
@@ -174,12 +178,14 @@ def test_the_second_of_two_edits_to_one_fact_is_refused_not_lost(hosts: Callable
 def test_a_revision_is_recorded_with_its_audited_change(hosts: Callable[[str], Host]) -> None:
     a = hosts("a")
     revisions = Revisions(a.storage)
-    assert revisions.latest() == 0
+    seeded = revisions.latest()  # the first worker recorded its files as their first revisions
+    assert set(revisions.published()) == {n for p in DataFiles(a.settings).paths()
+                                          if (n := DataFiles(a.settings).name_of(p))}
     change = a.admin.add_example(ME, "ask_release", "when can i see it in cinemas")
     [entry] = a.storage.audit_log(changes_only=True)
     assert revisions.name_for_audit(entry.id) == "intents/" + Path(change.files[0]).relative_to(
         Path(a.settings.intents)).as_posix()
-    [newest] = revisions.newest_since(0)
+    [newest] = revisions.newest_since(seeded)
     assert newest.content == entry.after
 
 
@@ -262,3 +268,71 @@ def test_the_edit_lock_is_one_for_every_process_and_says_when_it_is_busy(pg: PgS
     finally:
         one.close()
         two.close()
+
+
+def kb_command(host: Host, pg: PgSchema, *args: str) -> "subprocess.CompletedProcess[str]":
+    """`python -m bot kb ARGS` on ``host``'s machine (its folder, the shared database)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BOT_CONFIG": str(host.settings.root / "config.yml"), "BOT_DATABASE": pg.url}
+    return subprocess.run([sys.executable, "-m", "bot", "kb", *args], check=False, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def edit_by_hand(host: Host, tmp_path: Path) -> None:
+    """Change ``host``'s knowledge file the way a person with an editor would: in place, telling no one
+    (written here by an Admin over a scratch SQLite file, so the YAML stays as a person would keep it)."""
+    scratch = host.settings.model_copy(update={"database": str(tmp_path / "scratch.sqlite3")})
+    Admin(scratch, open_storage(scratch.database)).set_fact(ME, "Ballerina", "release", "12 March 2031",
+                                                            source="Variety")
+
+
+def test_kb_import_publishes_hand_edits_to_every_worker_and_undo_takes_them_back(
+        hosts: Callable[[str], Host], pg: PgSchema, tmp_path: Path) -> None:
+    a, b = hosts("a"), hosts("b")
+    question = "when does ballerina come out?"
+    original = b.knowledge
+    edit_by_hand(a, tmp_path)
+    edited = a.knowledge
+    done = kb_command(a, pg, "import")
+    assert done.returncode == 0, done.stderr
+    assert "Published 1 file" in done.stdout and "knowledge" in done.stdout
+    assert a.knowledge == edited  # importing kept the hand edit (nothing pulled over it first)
+    wait_for("the other worker answers with the imported edit", lambda: "2031" in b.ask(question))
+    assert b.knowledge == edited
+    again = kb_command(a, pg, "import")
+    assert again.returncode == 1 and "nothing to import" in again.stderr  # published already
+    undone = kb_command(b, pg, "undo")  # from any host, like any other change
+    assert undone.returncode == 0 and "import" in undone.stdout, undone.stderr
+    wait_for("both workers are back on the previous knowledge",
+             lambda: a.knowledge == original == b.knowledge and "2031" not in a.ask(question))
+
+
+def test_kb_import_of_broken_files_publishes_nothing_and_keeps_them(hosts: Callable[[str], Host], pg: PgSchema,
+                                                                    tmp_path: Path) -> None:
+    a, b = hosts("a"), hosts("b")
+    edit_by_hand(a, tmp_path)
+    knowledge = Path(a.settings.knowledge)
+    broken = knowledge.read_bytes() + b"\nentities: [unclosed\n"
+    knowledge.write_bytes(broken)
+    published = Revisions(b.storage).latest()
+    done = kb_command(a, pg, "import")
+    assert done.returncode == 1 and "not valid" in done.stderr and knowledge.name in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert knowledge.read_bytes() == broken  # the person's work is still there to fix
+    assert Revisions(b.storage).latest() == published
+    assert "2031" not in b.ask("when does ballerina come out?")
+
+
+def test_kb_import_with_sqlite_checks_the_files_and_publishes_nothing(project: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BOT_CONFIG": str(project)}
+    env.pop("BOT_DATABASE", None)
+    done = subprocess.run([sys.executable, "-m", "bot", "kb", "import"], check=False, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "The files are valid" in done.stdout, done.stderr

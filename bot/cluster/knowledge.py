@@ -7,10 +7,12 @@
 
 With a shared database (PostgreSQL), each accepted change records the new content of the files it
 changed as a revision (``Storage.finish_audit``, in the transaction that finishes the audited write, so a
-crash never records a revision whose file was not written, nor loses one whose file was). Every worker
-polls the latest revision id (one indexed ``max`` a poll, a few per second) and, when it is newer than its
-own, writes those files where its own config keeps them and reloads through the Reloader (bot/live.py):
-an edit made on one host answers on every host within a second. Editors hold one advisory lock for the
+crash never records a revision whose file was not written, nor loses one whose file was), then notifies
+``CHANNEL``. Every worker LISTENs on it and, woken, reads the revisions newer than its own (one indexed
+range scan), writes those files where its own config keeps them and reloads through the Reloader
+(bot/live.py): an edit made on one host answers on every host within a second. A notice lost with a
+dropped connection is made up by a look every ``SAFETY_INTERVAL`` seconds (bot/live.py's FollowLoop, the
+loop the file watcher runs too). Editors hold one advisory lock for the
 whole edit and bring their files up to the latest revision first (``pull``), so an edit from a second host
 is applied on top of the first, or refused by the usual checks; it never overwrites it with a stale file.
 
@@ -22,20 +24,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..knowledge.edit import atomic_write, locked
-from ..storage import Storage
+from ..storage import LockBusy, Storage
+from ..storage.base import REVISIONS_CHANNEL
 
 if TYPE_CHECKING:
     from ..live import Reloader
 
 log = logging.getLogger(__name__)
 EDIT_LOCK = "bot:knowledge-edits"  # the advisory lock every knowledge editor holds (bot/admin.py)
-POLL_INTERVAL = 0.25  # seconds between looks at the latest revision: an edit shows within a second
+CHANNEL = REVISIONS_CHANNEL  # Storage.notify / listen: "a knowledge revision was recorded"
+SAFETY_INTERVAL = 5.0  # s between looks when no notice came (one lost with a dropped connection)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,11 @@ class DataFiles:
         if resolved.is_relative_to(self.intents) and resolved.suffix == ".yml":
             return "intents/" + resolved.relative_to(self.intents).as_posix()
         return None
+
+    def paths(self) -> list[Path]:
+        """Every data file this host has: the knowledge, the quiz, each intents file."""
+        intents = sorted(self.intents.rglob("*.yml")) if self.intents.is_dir() else []
+        return [p for p in (self.knowledge, self.quiz, *intents) if p.is_file()]
 
     def path_of(self, name: str) -> Path | None:
         """Where this host keeps the file ``name``; None for a name it cannot hold (never outside its folder)."""
@@ -99,6 +109,15 @@ class Revisions:
             "SELECT id, name, content FROM kb_revisions WHERE id IN "
             "(SELECT MAX(id) FROM kb_revisions WHERE id > ? GROUP BY name) ORDER BY id", (seen,))
         return [RevisionFile(int(i), str(n), str(c)) for i, n, c in rows]  # type: ignore[call-overload]
+
+    def published(self) -> dict[str, str]:
+        """The latest content of every file that has a revision, by name."""
+        return {f.name: f.content for f in self.newest_since(0)}
+
+    def record(self, name: str, content: str, at: float) -> None:
+        """A revision with no audited change behind it (a file's first published version)."""
+        self.storage.query("INSERT INTO kb_revisions(at, audit, name, content) VALUES (?, NULL, ?, ?)",
+                           (at, name, content))
 
     def name_for_audit(self, audit_id: int) -> str | None:
         rows = self.storage.query("SELECT name FROM kb_revisions WHERE audit = ? ORDER BY id DESC LIMIT 1",
@@ -151,15 +170,42 @@ class SharedFiles:
             return written
 
 
-class KnowledgeFollower:
-    """A worker's thread that follows the shared knowledge: new revisions' files, then a reload."""
+    def seed(self, wait: float = 0.5) -> list[str]:
+        """Record this host's copy of every file no revision names yet, as that file's first revision: the
+        shared version later changes are made on, and undone back to (a hand edit published by ``kb
+        import`` included). Under the edit lock; a host that seeds second finds the files recorded, and
+        its first pull brings it onto them, so hosts deployed with different copies end on one. The names
+        seeded; none when the lock is busy (an editor is at work: the next start seeds)."""
+        try:
+            lock = self.revisions.storage.held_lock(EDIT_LOCK, wait)
+            with lock:
+                have = set(self.revisions.published())
+                missing = [(n, p) for p in self.files.paths() if (n := self.files.name_of(p)) and n not in have]
+                now = time.time()
+                for name, path in missing:
+                    self.revisions.record(name, path.read_bytes().decode("utf-8"), now)
+        except LockBusy:
+            return []
+        if missing:
+            self.revisions.storage.notify(CHANNEL)
+            log.info("first revision of %s, from this host's files", ", ".join(n for n, _ in missing))
+        return [n for n, _ in missing]
 
-    def __init__(self, shared: SharedFiles, reloader: "Reloader", interval: float = POLL_INTERVAL) -> None:
+
+class KnowledgeFollower:
+    """A worker's thread that follows the shared knowledge: new revisions' files, then a reload. It wakes
+    on the revisions' notices (LISTEN/NOTIFY) and looks every ``interval`` seconds besides (bot/live.py's
+    FollowLoop, the same loop as the file watcher's)."""
+
+    def __init__(self, shared: SharedFiles, reloader: "Reloader", interval: float = SAFETY_INTERVAL,
+                 storage: Storage | None = None) -> None:
+        from ..live import FollowLoop
+
         self.shared = shared
         self.reloader = reloader
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        listen = (lambda: storage.listen(CHANNEL)) if storage is not None else None
+        self._loop = FollowLoop("knowledge-follower", self.poll, interval, listen)
 
     def poll(self) -> bool:
         """One look; True if a new Mind was swapped in. The Reloader rebuilds only if the files differ from
@@ -168,34 +214,27 @@ class KnowledgeFollower:
         return self.reloader.reload()
 
     def start(self) -> "KnowledgeFollower":
-        if self._thread is None:
-            self.poll()  # a worker starts on the shared knowledge, not on what its files held at deploy time
-            self._thread = threading.Thread(target=self._run, name="knowledge-follower", daemon=True)
-            self._thread.start()
+        try:
+            self.shared.seed()
+        except Exception:  # noqa: BLE001 - a file without a revision is then published by its first edit
+            log.exception("could not record this host's files as their first revisions")
+        # a worker starts on the shared knowledge, not on what its files held at deploy time
+        self._loop.start(step_first=True)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:  # the database may be away for a moment: the next poll retries
-                log.exception("following the shared knowledge failed")
+        self._loop.stop(timeout)
 
 
 def follow(storage: Storage, settings: Settings, reloader: "Reloader", lock_dir: Path | None = None,
-           interval: float = POLL_INTERVAL) -> KnowledgeFollower | None:
+           interval: float = SAFETY_INTERVAL) -> KnowledgeFollower | None:
     """The follower a worker runs when its database is shared, started; None with SQLite (one host: the
     file watcher sees every edit). ``lock_dir``: the edit locks' folder, the Admin's by default."""
     if not storage.shared:
         return None
     folder = lock_dir or edit_lock_dir(settings)
-    return KnowledgeFollower(SharedFiles(storage, DataFiles(settings), folder), reloader, interval).start()
+    return KnowledgeFollower(SharedFiles(storage, DataFiles(settings), folder), reloader, interval,
+                             storage).start()
 
 
 def edit_lock_dir(settings: Settings) -> Path:

@@ -58,6 +58,9 @@ class SchemaBehind(StorageError):
     """The database's schema lacks migrations this code needs: ``python -m bot db upgrade``."""
 
 
+REVISIONS_CHANNEL = "bot_knowledge"  # notified after a knowledge revision is recorded (bot/cluster/knowledge.py)
+
+
 class Storage(abc.ABC):
     kind: str = "?"  # "sqlite" or "postgresql", for messages and the bench
 
@@ -209,6 +212,8 @@ class Storage(abc.ABC):
                 tx.query("UPDATE audit SET undone = 1 WHERE id = "
                          "(SELECT undoes FROM audit WHERE id = ? AND pending = 1)", (entry_id,))
                 tx.query("UPDATE audit SET pending = 0 WHERE id = ?", (entry_id,))
+        if revisions and self.shared:
+            self.notify(REVISIONS_CHANNEL)  # committed: the other workers read it at once
 
     def drop_audit(self, ids: list[int]) -> None:
         """The files of these pending rows were never replaced: the change did not happen."""
