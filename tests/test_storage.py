@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.quiz.state import Game
+from bot.quiz.store import GameStore
 from bot.storage import AuditDraft, SchemaBehind, Storage, StorageError, open_storage
 from bot.storage.migrations import MIGRATIONS, latest
 from tests.support.postgres import PgSchema
@@ -51,20 +53,34 @@ def test_audit_write_ahead_then_finish_or_drop(store: Storage) -> None:
     assert store.audit_entry(ids[0]).undone  # type: ignore[union-attr]
 
 
+def a_game(game_id: str = "g1", chat: str = "c") -> Game:
+    return Game(id=game_id, chat=chat, mode="text", seconds=20, total=3, difficulty="mixed", started_by="7",
+                started_at=0.0, seed=1)
+
+
 def test_quiz_points_are_credited_with_their_game_or_not_at_all(store: Storage) -> None:
-    store.save_games([("g1", "c", "running", "{}")], [("7", "Ann", 3, 1), ("8", "Bo", 1, 1)], "c")
-    store.save_games([("g1", "c", "finished", "{}")], [("7", "Ann", 2, 1)], "c", finished_players=["7", "8"])
+    games = GameStore(store)
+    game = a_game()
+    with games.hold("c") as held:
+        held.save(game, [("7", "Ann", 3, 1), ("8", "Bo", 1, 1)])
+    game.status = "finished"
+    with games.hold("c") as held:
+        held.save(game, [("7", "Ann", 2, 1)], finished=["7", "8"])
     assert store.quiz_scores("c") == [("7", "Ann", 5, 2), ("8", "Bo", 1, 1)]
-    assert store.running_games() == []
+    assert games.running("c") is None
     with pytest.raises(Exception):  # a failure inside the transaction keeps neither the game nor the points
-        store.save_games([("g2", "c", "running", "{}")], [("9", "Cy", 1, 1), ("9", None, 1, 1)], "c")  # type: ignore[list-item]
-    assert store.running_games() == [] and [p for p, *_ in store.quiz_scores(None)] == ["7", "8"]
+        with games.hold("c") as held:
+            held.save(a_game("g2"), [("9", "Cy", 1, 1), ("9", None, 1, 1)])  # type: ignore[list-item]
+    assert games.running("c") is None and [p for p, *_ in store.quiz_scores(None)] == ["7", "8"]
 
 
 def test_concurrent_writers_lose_nothing(store: Storage) -> None:
+    games = GameStore(store)
+
     def credit() -> None:
         for _ in range(25):
-            store.save_games([("g", "c", "running", "{}")], [("7", "Ann", 1, 1)], "c")
+            with games.hold("c") as held:
+                held.save(held.game or a_game("g"), [("7", "Ann", 1, 1)])
 
     threads = [threading.Thread(target=credit) for _ in range(4)]
     for t in threads:

@@ -92,10 +92,25 @@ class Storage(abc.ABC):
 
     @contextlib.contextmanager
     def held_lock(self, name: str, timeout: float) -> Iterator[None]:
-        """Hold the lock ``name`` for every process using this database, waiting at most ``timeout``
-        seconds (``LockBusy`` after). SQLite's database is one host's file, whose writers already take the
-        files' own locks (bot/knowledge/edit.py): nothing more to hold here. PostgreSQL: an advisory lock."""
-        yield
+        """Hold the lock ``name`` for one block, for every worker of this database, waiting at most
+        ``timeout`` seconds (``LockBusy`` after). The same locks as ``session_locks`` (there is one kind),
+        on a holder of its own, so a process killed in the block frees it at once (PostgreSQL drops its
+        connection's advisory locks). For rare, long holds (a knowledge edit): it opens a connection."""
+        locks = self.session_locks()
+        try:
+            deadline, pause = time.monotonic() + timeout, 0.005
+            while not locks.try_lock(name):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LockBusy(f"{name} is held by another worker (waited {timeout:g} s)")
+                time.sleep(min(pause, left))
+                pause = min(0.1, pause * 2)
+            try:
+                yield
+            finally:
+                locks.unlock(name)
+        finally:
+            locks.close()
 
     # coordination between workers (what SQL alone does not give) ---------------------------------
     @abc.abstractmethod
@@ -226,29 +241,7 @@ class Storage(abc.ABC):
         rows = self.query(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE pending = 1 ORDER BY id")
         return [AuditEntry.from_row(r) for r in rows]
 
-    # quiz games and scores (bot/quiz) ---------------------------------------------------------------
-    def save_games(self, games: list[tuple[str, str, str, str]], points: Sequence[tuple[str, str, int, int]] = (),
-                   chat: str | None = None, finished_players: Sequence[str] = ()) -> None:
-        """Save games' states (id, chat, status, state) and credit ``points`` in ``chat``'s all-time scores,
-        in one transaction: a crash can never keep points without the game that earned them, or the reverse."""
-        now = time.time()
-        with self.transaction() as tx:
-            for g in games:
-                tx.query("INSERT INTO quiz_games(id, chat, status, state, updated) VALUES (?,?,?,?,?) "
-                         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, "
-                         "updated = excluded.updated", (*g, now))
-            for user, name, gained, correct in points:
-                tx.query("INSERT INTO quiz_scores(chat, player, name, points, correct, games, updated) "
-                         "VALUES (?,?,?,?,?,0,?) ON CONFLICT(chat, player) DO UPDATE SET name = excluded.name, "
-                         "points = quiz_scores.points + excluded.points, "
-                         "correct = quiz_scores.correct + excluded.correct, updated = excluded.updated",
-                         (chat, user, name, gained, correct, now))
-            for user in finished_players:
-                tx.query("UPDATE quiz_scores SET games = games + 1 WHERE chat = ? AND player = ?", (chat, user))
-
-    def running_games(self) -> list[str]:
-        return [str(r[0]) for r in self.query("SELECT state FROM quiz_games WHERE status = 'running'")]
-
+    # quiz scores and settings (games live in bot/quiz/store.py) -----------------------------------
     def quiz_scores(self, chat: str | None, limit: int = 10) -> list[tuple[str, str, int, int]]:
         """All-time scores in a chat, or across every chat (a player's points summed) when chat is None."""
         if chat is None:

@@ -108,8 +108,6 @@ class PostgresStorage(Storage):
 
         self.url = url
         self._psycopg = psycopg
-        self._local_locks: dict[str, threading.Lock] = {}
-        self._local_locks_guard = threading.Lock()
         self._timeout = timeout
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
@@ -155,39 +153,6 @@ class PostgresStorage(Storage):
             yield _PgTx(conn)
 
     shared = True
-
-    @contextlib.contextmanager
-    def held_lock(self, name: str, timeout: float) -> Iterator[None]:
-        """A session advisory lock on a connection of its own, held until the block ends; it is released
-        by the server if this process dies, so a killed worker never leaves it taken. Threads of this
-        process queue on a local lock first: each one waiting in the server would hold a pooled connection
-        that the holder may need."""
-        with self._local_locks_guard:
-            local = self._local_locks.setdefault(name, threading.Lock())
-        started = time.monotonic()
-        if not local.acquire(timeout=timeout):
-            raise LockBusy(f"{name} is held by another thread of this worker (waited {timeout:g} s)")
-        try:
-            with self._held(name, max(0.001, timeout - (time.monotonic() - started))):
-                yield
-        finally:
-            local.release()
-
-    @contextlib.contextmanager
-    def _held(self, name: str, timeout: float) -> Iterator[None]:
-        """The advisory lock keyed like SessionLocks' (per schema: two bots on one server never share it)."""
-        with self._pool.connection() as conn:
-            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
-            try:
-                conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY})", (name,))
-            except self._psycopg.errors.LockNotAvailable as exc:
-                raise LockBusy(f"{name} is held by another worker (waited {timeout:g} s)") from exc
-            finally:
-                conn.execute("SELECT set_config('lock_timeout', '0', false)")
-            try:
-                yield
-            finally:
-                conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (name,))
 
     def applied_migrations(self) -> set[int]:
         with self._pool.connection() as conn:

@@ -2,6 +2,8 @@
 building the real Application against an emulator."""
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from telegram.ext import Application
@@ -21,3 +23,15 @@ def make_app(emu: BotAPIEmulator, brain: Brain, settings: Settings, **kwargs: An
     """The production Application for `brain`, talking to `emu` (not started)."""
     kwargs.setdefault("options", FAST)
     return build_application(brain, settings, token=TOKEN, base_url=emu.base_url, **kwargs)
+
+
+async def until(check: Any, what: str, timeout: float = 10.0) -> Any:
+    """Poll ``check()`` (run in a thread: it may query the database) until it is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)

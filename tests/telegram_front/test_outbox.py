@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, DEFAULT_USER_ID, BotAPIEmulator, Call
-from tests.support.telegram import FAST, make_app
+from tests.support.telegram import FAST, make_app, until
 
 # the outbox's first retry after 0.1 s instead of 2 s; it looks for due messages every 50 ms
 QUICK = dataclasses.replace(FAST, outbox_backoff=0.1, outbox_poll=0.05)
@@ -41,18 +41,6 @@ def outbox_of(storage: Storage) -> Outbox:
 
 def sends(emu: BotAPIEmulator, chat: int = DEFAULT_USER_ID) -> list[Call]:
     return [c for c in emu.calls_to("sendMessage", include_failed=True) if str(c.params.get("chat_id")) == str(chat)]
-
-
-async def until(check, what: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    """Poll ``check()`` (run in a thread: it may query the database) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_an_answer_gets_through_six_502s(emu: BotAPIEmulator, mind: Mind, settings: Settings,

@@ -7,11 +7,8 @@ have nothing to edit. A question that could not go out before its game moved on 
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
-import time
-from typing import Any
 
 import pytest
 from telegram.ext import Application
@@ -23,7 +20,7 @@ from bot.config import Settings, load_settings
 from bot.dialogue import Brain, Mind
 from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator, Call
-from tests.support.telegram import FAST, make_app
+from tests.support.telegram import FAST, make_app, until
 
 GROUP = DEFAULT_GROUP_ID
 ANN = 11
@@ -57,18 +54,6 @@ class Blocked:
         marker = "1/" if method == "sendPoll" else "Question 1/"
         emu.inject_fault(method, "502", times=10_000,
                          when=lambda p: self.on.is_set() and marker in str(p.get(field, "")))
-
-
-async def until(check: Any, what: str, timeout: float = 15.0) -> Any:
-    """Poll ``check()`` (in a thread: it may query the database) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def delivered(emu: BotAPIEmulator, method: str, marker: str) -> list[Call]:
