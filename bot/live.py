@@ -111,8 +111,8 @@ class FollowLoop:
     Without ``listen`` it polls: ``step`` every ``interval`` seconds. With ``listen`` (a Storage's
     LISTEN/NOTIFY, bot/cluster/knowledge.py) it runs ``step`` as soon as a notice arrives, and every
     ``interval`` seconds as a safety net; listening starts before the first step, so no notice falls between
-    them. A lost listening connection is opened again at the next turn, the safety net polling meanwhile,
-    and a step after it catches up on what was missed. A step that fails is logged and tried again at the
+    them. A lost listening connection is opened again at the safety net's next turn, whose step catches up
+    on what was missed. A step that fails is logged and tried again at the
     next turn: the loop never dies."""
 
     SLICE = 0.25  # s: the longest a wait lasts before the loop looks whether it was stopped
@@ -143,17 +143,15 @@ class FollowLoop:
             self._thread.join(timeout)
             self._thread = None
 
-    def _open(self) -> bool:
-        """Listen, if there is something to listen to and not yet; whether it (re)opened now."""
+    def _open(self) -> None:
+        """Listen, if there is something to listen to and not yet."""
         if self.listen is None or self._wakeups is not None:
-            return False
+            return
         try:
             self._wakeups = self.listen()
         except Exception:  # noqa: BLE001 - the database is away: the safety net polls until it is back
-            log.warning("%s: could not listen for notices; polling every %g s", self.name, self.interval,
+            log.warning("%s: could not listen for notices; looking every %g s", self.name, self.interval,
                         exc_info=True)
-            return False
-        return True
 
     def _wait(self, timeout: float) -> bool:
         """Wait at most ``timeout`` s for a notice (True) or nothing (False)."""
@@ -177,13 +175,13 @@ class FollowLoop:
         due = time.monotonic() + self.interval
         try:
             while not self._stop.is_set():
-                reopened = self._open()
                 woke = self._wait(max(0.0, min(self.SLICE, due - time.monotonic())))
                 if self._stop.is_set():
                     break
-                if not (woke or reopened or time.monotonic() >= due):
+                if not woke and time.monotonic() < due:
                     continue
                 due = time.monotonic() + self.interval
+                self._open()  # lost (or never opened): listen again at the safety net's turn, then catch up
                 try:
                     self.step()
                 except Exception:  # never let the loop die: the next turn may succeed
