@@ -63,6 +63,40 @@ def questions() -> list[str]:
     return found or ["who directs it?"]
 
 
+class ServerCpu:
+    """CPU of the PostgreSQL backends serving this bench's workers (found by ``application_name``), sampled
+    while they live: a backend's CPU is lost with it once its connection closes, so the bench reads each
+    one's latest figure every ``every`` seconds and sums the last ones seen. Only readable when the server
+    runs on this host (its /proc); ``nan`` otherwise. Background processes (WAL writer, checkpointer) are
+    not counted: they serve every database on the server."""
+
+    def __init__(self, database: str, tag: str, every: float = 0.5) -> None:
+        self.database, self.tag, self.every = database, tag, every
+        self.seen: dict[int, float] = {}
+        self.readable = True
+
+    def sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            pids = [int(r[0]) for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.tag,)).fetchall()]
+        for pid in pids:
+            used = cpu_seconds(pid)
+            if used != used:
+                self.readable = False
+            else:
+                self.seen[pid] = max(self.seen.get(pid, 0.0), used)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(self.every)
+
+    def total(self) -> float:
+        return sum(self.seen.values()) if self.readable and self.seen else float("nan")
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -180,7 +214,7 @@ async def run(args: argparse.Namespace) -> None:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(args.database, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
-        database = f"{args.database}?options={quote(f'-csearch_path={schema}')}"
+        database = f"{args.database}?options={quote(f'-csearch_path={schema}')}&application_name={schema}"
     env = dict(os.environ, BOT_CONFIG=str(tmp / "config.yml"), BOT_DATABASE=database, BOT_TOKEN=TOKEN,
                PYTHONPATH=str(ROOT))
     subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True,
@@ -197,6 +231,11 @@ async def run(args: argparse.Namespace) -> None:
     for proc, port, log in workers:
         wait_listening(port, proc, log)
     cpu_before = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
+    server = ServerCpu(args.database, schema) if schema else None
+    if server:
+        server.sample()
+        server_before = server.total()
+        server_task = asyncio.create_task(server.run())
 
     rng = random.Random(1)
     texts = questions()
@@ -273,6 +312,9 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(1.0)
         finished = time.monotonic()
     cpu_after = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
+    if server:
+        server_task.cancel()
+        server.sample()
 
     # pairing ----------------------------------------------------------------------------------------
     sends = emu.calls_to("sendMessage")
@@ -323,6 +365,17 @@ async def run(args: argparse.Namespace) -> None:
         alive = "killed" if proc.poll() is not None else "alive"
         print(f"  worker :{port} ({alive}): {routed} updates routed, CPU {used:.1f} s"
               + (f", {1000 * used / routed:.1f} ms per update" if routed and used == used else ""))
+
+    # CPU of the worker processes (user + sys, from /proc; a killed worker's up to its last reading)
+    workers_cpu = sum(cpu_after[p] - cpu_before[p] for _proc, p, _l in workers if cpu_after[p] == cpu_after[p])
+    line = f"  CPU per update, all workers: {1000 * workers_cpu / total:.1f} ms ({workers_cpu:.1f} s user+sys"
+    if server:
+        used = server.total() - server_before
+        line += (f"); PostgreSQL backends: {1000 * used / total:.1f} ms ({used:.1f} s); together "
+                 f"{1000 * (workers_cpu + used) / total:.1f} ms" if used == used else "); PostgreSQL backends: n/a")
+    else:
+        line += "); no database server (SQLite runs inside the worker)"
+    print(line)
 
     for proc, _port, _log in workers:
         if proc.poll() is None:
