@@ -12,7 +12,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import StorageError
@@ -148,6 +148,17 @@ class PostgresStorage(Storage):
         with self._pool.connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))
             return cur.fetchall() if cur.description else []
+
+    def batch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+        with self._pool.connection() as conn:
+            with conn.pipeline(), conn.transaction():
+                cursors = [conn.execute(to_psycopg(sql), tuple(args)) for sql, args in statements]
+            return [cur.fetchall() if cur.description else [] for cur in cursors]
+
+    def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+        """The statement's rows, each with the notice sent by the same statement (delivered at its commit)."""
+        rows = self.query(f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, '') IS NULL FROM q", (*args, channel))
+        return [row[:-1] for row in rows]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_PgTx]:
