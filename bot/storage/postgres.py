@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 import threading
 import time
@@ -118,6 +119,7 @@ class PostgresStorage(Storage):
         self.url = url
         self._psycopg = psycopg
         self._timeout = timeout
+        self._schema: str | None = None  # current_schema(), looked up once (channels are per schema)
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
         try:
@@ -143,10 +145,18 @@ class PostgresStorage(Storage):
         return _PgSessionLocks(self._psycopg, self.url, self._timeout)
 
     def notify(self, channel: str) -> None:
-        self.query("SELECT pg_notify(?, '')", (channel,))
+        self.query("SELECT pg_notify(?, '')", (self._channel(channel),))
 
     def listen(self, channel: str) -> _PgWakeups:
-        return _PgWakeups(self._psycopg, self.url, channel, self._timeout)
+        return _PgWakeups(self._psycopg, self.url, self._channel(channel), self._timeout)
+
+    def _channel(self, channel: str) -> str:
+        """The channel within this schema, as locks are: two bots (or test schemas) on one database never
+        wake each other. Hashed when the name would pass PostgreSQL's 63-byte limit."""
+        if self._schema is None:
+            self._schema = str(self.query("SELECT current_schema()")[0][0])
+        name = f"{self._schema}/{channel}"
+        return name if len(name.encode()) <= 63 else f"{hashlib.sha1(name.encode()).hexdigest()}/{channel}"[:63]
 
     def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
@@ -166,7 +176,7 @@ class PostgresStorage(Storage):
 
     def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
         """The statement's rows, each with the notice sent by the same statement (delivered at its commit)."""
-        rows = self.query(f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, '') IS NULL FROM q", (*args, channel))
+        rows = self.query(f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, '') IS NULL FROM q", (*args, self._channel(channel)))
         return [row[:-1] for row in rows]
 
     @contextlib.contextmanager
