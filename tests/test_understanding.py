@@ -150,7 +150,25 @@ def test_other_languages_get_a_note_in_their_language(brain: Brain, text: str, c
     assert reply.suggestions  # English questions to try
 
 
-@pytest.mark.parametrize("text", ["who directs ballerina", "mcshain character?", "hey there", "ana de armas"])
+# Short messages, where trigrams alone failed: the film's names read Italian or English ("Ballerina",
+# "Rooney"), and lingua's low-accuracy mode took short French for Dutch. Other sentences than the
+# held-out sets'; the class is "short, names inside, in a language with a note".
+@pytest.mark.parametrize("text, code", [
+    ("Quand sort Ballerina ?", "fr"),
+    ("C'est qui Rooney ?", "fr"),
+    ("Qui a réalisé Ballerina ?", "fr"),
+    ("Chi interpreta Winston?", "it"),
+    ("Wann startet Ballerina?", "de"),
+    ("Quién es Charon?", "es"),
+    ("Quem interpreta Rooney?", "pt"),
+    ("誰がバレリーナを監督しましたか", "ja"),
+])
+def test_short_messages_in_other_languages_are_told_apart(brain: Brain, text: str, code: str) -> None:
+    assert interpret(brain, text).language == code
+
+
+@pytest.mark.parametrize("text", ["who directs ballerina", "mcshain character?", "hey there", "ana de armas",
+                                  "who penned the script?", "wat is ballerina even about", "whos directin??"])
 def test_english_is_not_taken_for_another_language(brain: Brain, text: str) -> None:
     assert interpret(brain, text).kind != "other_language"
 

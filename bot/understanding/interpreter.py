@@ -160,20 +160,12 @@ def opening_question(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
-def other_names(it: Interpretation, env: Env) -> Interpretation:
-    """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
-    Hard") become unknown phrases before anything else reads the names (bot/understanding/names.py,
-    its RULES in order). The classifier's intent stays: "who directed the first Die Hard?" is still a
-    director question, about a film the bot does not know."""
-    parse, spoke = set_aside_other_names(it.parse, env)
-    return _mark(it, "other_names", parse=parse) if spoke else it
-
-
-@step
 def other_language(it: Interpretation, env: Env) -> Interpretation:
     """Another language gets a note in that language (intents/languages.yml), never a guess from the few
-    words it shares with English. The detector runs only on messages with letters outside ASCII or with
-    most words unknown to the bot, so English messages never pay for it."""
+    words it shares with English. It runs before other_names, which would turn "Chi ... Winston" into
+    someone else's name: the names the bot knows are no evidence of a language. The detector runs only on
+    messages with letters outside ASCII or with half their words or more unknown to the bot, so English
+    messages never pay for it."""
     toks = it.parse.tokens
     named = it.parse.mentioned_tokens
     words = [t for i, t in enumerate(toks) if i not in named and t.isalpha()]
@@ -181,14 +173,25 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     english = [w for w in words if w in STOPWORDS]
     head = it.text[:LONG_MESSAGE]
     non_ascii = not head.isascii() and any(ord(ch) > 127 and ch.isalpha() for ch in head)
-    if not non_ascii and (len(strange) < 2 or len(strange) * 2 < len(words)):
+    if not non_ascii and (not strange or len(strange) * 2 < len(words)):
         return it
     if words and len(english) * ENGLISH_SHARE > len(words):
         return it  # "who penned the script?": English's own small words say English, whatever the rest
-    code = env.languages.detect(it.text)
+    names = frozenset(toks[i] for i in named)  # "Ballerina", "Rooney": no evidence of a language
+    code = env.languages.detect(head, names)
     if code is None:
         return it
     return _mark(it, "other_language", kind="other_language", language=code, intent=None)
+
+
+@step
+def other_names(it: Interpretation, env: Env) -> Interpretation:
+    """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
+    Hard") become unknown phrases before anything else reads the names (bot/understanding/names.py,
+    its RULES in order). The classifier's intent stays: "who directed the first Die Hard?" is still a
+    director question, about a film the bot does not know."""
+    parse, spoke = set_aside_other_names(it.parse, env)
+    return _mark(it, "other_names", parse=parse) if spoke else it
 
 
 @step
