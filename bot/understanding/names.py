@@ -41,9 +41,8 @@ def namesake(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]]:
     found: list[tuple[Span, Mention | None]] = []
 
     def stranger(i: int) -> bool:
-        # a word of the question map asks something ("Keanu *born*"): it is no part of a name
         return 0 <= i < len(toks) and i not in named and toks[i] in parse.unknown_words and \
-            toks[i] not in env.questions.words and not known_variant(toks[i], env.known_words, joined=False)
+            not known_variant(toks[i], env.known_words, joined=False)
 
     for mention in parse.mentions:
         if mention.end - mention.start != 1 or mention.score < 100:
