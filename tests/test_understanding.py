@@ -13,6 +13,7 @@ from bot.context import ChatContext
 from bot.dialogue import INTERPRETER, Brain, build_mind
 from bot.knowledge import KnowledgeBase
 from bot.storage import open_storage
+from bot.nlu.scope import RULES
 from bot.understanding.interpreter import STEPS
 
 SECOND_FILM = {
@@ -69,7 +70,7 @@ def interpret(brain: Brain, text: str, ctx: ChatContext | None = None):  # type:
 def test_steps_are_registered_in_order_and_documented() -> None:
     names = [s.__name__ for s in STEPS]
     assert names.index("opening_question") < names.index("other_language") < names.index("empty")
-    assert names.index("question_map") < names.index("confidence") < names.index("scope")
+    assert names.index("question_map") < names.index("confidence") < names.index("scope_opening")
     assert all((s.__doc__ or "").strip() for s in STEPS)
 
 
@@ -256,6 +257,12 @@ def test_correction_table(brain: Brain, text: str, corrected: bool) -> None:
     assert interpret(brain, text, ctx).correction is corrected
 
 
+def test_each_scope_rule_is_a_step_in_its_order() -> None:
+    names = [s.__name__ for s in STEPS]
+    steps = [names.index("scope_" + rule) for rule in RULES]
+    assert steps == sorted(steps) and names.index("scope_opening") < names.index("scope_words") < steps[1]
+
+
 @pytest.mark.parametrize("text, rule", [
     ("why so late?", "opening"),  # chit-chat opens only with its own question words
     ("when is oppenheimer out?", "unnamed"),  # nothing named, a word no answerable question uses
@@ -288,7 +295,7 @@ def test_the_guard_steps_run_in_order_around_the_subject() -> None:
     names = [s.__name__ for s in STEPS]
     # before anything reads the names; another language first, whose known names are no evidence
     assert names[:3] == ["opening_question", "other_language", "other_names"]
-    assert names.index("scope") < names.index("resolve_subject") < names.index("unknown_name") \
+    assert names.index("scope_elsewhere") < names.index("resolve_subject") < names.index("unknown_name") \
         < names.index("unknown_subject") < names.index("stray_number")
     assert names.index("follow_up") < names.index("ellipsis") < names.index("question_map")
 

@@ -25,7 +25,7 @@ class Verdict:
     in_scope: bool = True
     reason: str = ""  # the step that decided: "off_topic", "low_confidence", ...
     words: tuple[str, ...] = ()  # the words that showed it
-    rule: str = ""  # the rule within the step that decided (a scope rule: "opening", "unnamed", ...)
+    rule: str = ""  # the rule that decided (a scope rule: "opening", "unnamed", ...), also when it fits
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Interpretation:
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
+    foreign: tuple[str, ...] | None = None  # words the intent's family was never trained with (scope_words)
     verdict: Verdict = field(default_factory=Verdict)
     steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)
 

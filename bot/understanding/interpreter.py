@@ -70,7 +70,9 @@ class RouteLike(Protocol):
 
 
 class ScopeLike(Protocol):
-    def verdict(self, parse: Parse, intent: str) -> tuple[str, list[str]]: ...
+    def applies(self, intent: str) -> str | None: ...
+    def foreign(self, parse: Parse, intent: str) -> list[str]: ...
+    def rule(self, name: str, parse: Parse, intent: str, foreign: list[str]) -> list[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -570,18 +572,74 @@ def confidence(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "confidence", verdict=Verdict(False, "low_confidence"))
 
 
-@step
-def scope(it: Interpretation, env: Env) -> Interpretation:
-    """The words besides the names must fit the intent picked (nlu/scope.py, its RULES in order: opening,
-    yes_no, chit_chat, unnamed, elsewhere): "does Wick *die*" is not "is Wick in it", "when did *filming*
-    start" is no release question. The verdict names the rule. A follow-up is exempt: its question was
-    checked when it was first asked."""
-    if it.follow_up or env.scope is None or it.intent is None:
+def _scope_checks(it: Interpretation, env: Env) -> bool:
+    """Whether the scope steps still have a say: an intent they check, not yet decided by one of them.
+    A follow-up is exempt: its question was checked when it was first asked."""
+    return not (it.follow_up or env.scope is None or it.intent is None or it.verdict.rule
+                or env.scope.applies(it.intent) is None)
+
+
+def _scope_rule(it: Interpretation, env: Env, name: str) -> Interpretation:
+    """Run one of nlu/scope.py's rules: the first that speaks decides, fitting ([]) or not (its words)."""
+    if not _scope_checks(it, env) or (name != "opening" and not it.foreign):
         return it
-    rule, words = env.scope.verdict(it.parse, it.intent)
+    assert env.scope is not None and it.intent is not None
+    words = env.scope.rule(name, it.parse, it.intent, list(it.foreign or ()))
+    if words is None:
+        return it
     if not words:
+        return _mark(it, "scope_" + name, verdict=Verdict(True, "", (), name))
+    return _mark(it, "scope_" + name, verdict=Verdict(False, "off_topic", tuple(words), name))
+
+
+@step
+def scope_opening(it: Interpretation, env: Env) -> Interpretation:
+    """The words besides the names must fit the intent picked; the scope rules (nlu/scope.py) are these
+    steps, in its RULES order, and the first that speaks decides. First the opening: a question opening
+    as none of the intent's examples do asks something else ("*why* so late?" is no goodbye, "*where* is
+    Ana de Armas from?" no filmography)."""
+    return _scope_rule(it, env, "opening")
+
+
+@step
+def scope_words(it: Interpretation, env: Env) -> Interpretation:
+    """The words (names aside) that neither the intent nor its relation family was trained with, found
+    once for the rules after it; none means the message fits and no rule needs to run."""
+    if not _scope_checks(it, env):
         return it
-    return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words), rule))
+    assert env.scope is not None and it.intent is not None
+    foreign = tuple(env.scope.foreign(it.parse, it.intent))
+    if not foreign:
+        return _mark(it, "scope_words", foreign=(), verdict=Verdict(True, "", (), "words"))
+    return _mark(it, "scope_words", foreign=foreign)
+
+
+@step
+def scope_yes_no(it: Interpretation, env: Env) -> Interpretation:
+    """A yes/no asserts the whole sentence: a word no intent of its relation was trained with makes it
+    another question ("does Wick *die* in it"), unless nobody is named or pointed at and the strange
+    words are the name asked about ("is Carrie-Anne Moss in it?": the handler's honest "not that I know")."""
+    return _scope_rule(it, env, "yes_no")
+
+
+@step
+def scope_chit_chat(it: Interpretation, env: Env) -> Interpretation:
+    """Chit-chat with a topic is not chit-chat: "did you see the match last night" is no goodbye."""
+    return _scope_rule(it, env, "chit_chat")
+
+
+@step
+def scope_unnamed(it: Interpretation, env: Env) -> Interpretation:
+    """Nothing named, nothing pointed at: a word no answerable question uses names something else
+    ("when is *Oppenheimer* out?" is not "when is it out?")."""
+    return _scope_rule(it, env, "unnamed")
+
+
+@step
+def scope_elsewhere(it: Interpretation, env: Env) -> Interpretation:
+    """A word only off-topic questions use ("imax"), or one naming a relative or part of someone named
+    ("Rooney's *father*"): the question is about something the knowledge does not hold."""
+    return _scope_rule(it, env, "elsewhere")
 
 
 @step
