@@ -429,3 +429,33 @@ def test_second_film_role_named(second: Brain) -> None:
 @pytest.mark.parametrize("text", ["who directed chapter four", "john wick four cast"])
 def test_a_spelt_out_number_in_a_title_is_the_title(brain: Brain, text: str) -> None:
     assert any("john_wick_4" in m.entity_ids for m in brain.mind.nlu.parse(text).mentions)
+
+
+# --- false premises about a part, and yes/no questions a fact route answers ----------------------------
+
+@pytest.mark.parametrize("text, right, wrong", [
+    ("how come lance reddick plays winston?", "McShane", "Reddick stars in Ballerina as Winston"),
+    ("why is charon played by keanu", "Reddick", "Keanu Reeves stars in Ballerina as Charon"),
+])
+def test_a_part_given_to_the_wrong_person_is_corrected(ask, text: str, right: str, wrong: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert right in reply.text and wrong not in reply.text
+
+
+def test_a_part_given_to_the_wrong_person_is_corrected_in_a_second_film(second: Brain) -> None:
+    reply = second.reply(None, None, "why does tomas vey play edda?")
+    assert "Mira Solberg" in reply.text and reply.kind == "answer"
+
+
+@pytest.mark.parametrize("text, first", [
+    ("did len wiseman direct the spinoff?", "yes"),
+    ("was ballerina directed by chad stahelski?", "no"),
+])
+def test_a_yes_no_a_fact_answers_says_yes_or_no_first(ask, text: str, first: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.text.lower().startswith(first) and "Wiseman" in reply.text
+
+
+def test_a_yes_no_in_a_second_film_says_yes_or_no_first(second: Brain) -> None:
+    assert second.reply(None, None, "is tomas vey directing harbour lights?").text.lower().startswith("yes")
+    assert second.reply(None, None, "is mira solberg directing harbour lights?").text.lower().startswith("no")

@@ -45,6 +45,7 @@ class Interpretation:
     source_request: bool = False  # "says who?": the last question again, with its source
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
     premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
+    premise_role: str | None = None  # the character the premise casts the person as ("why does X play Charon?")
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")

@@ -546,22 +546,53 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     asked = env.questions.asked(parse.tokens, names)
     person_relations = [a.question.relation for a in asked if a.question.relation in kb.relations
                         and "person" in (kb.relations[a.question.relation].object or [])]
-    if not person_relations:
-        return it
     people = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"]
     films = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == film_kind]
     if len(set(people)) != 1:
         return it
-    if not films and any(t in ("it", "this", "that") for t in parse.tokens):
+    roles = _premise_roles(it, env, asked)
+    if not person_relations and not roles:
+        return it
+    if not films and (roles or any(t in ("it", "this", "that") for t in parse.tokens)):
         films = [env.context.last_by_kind.get(film_kind) or kb.default_subject.id]
     if len(set(films)) != 1:
         return it
     person, film = people[0], films[0]
+    for relation, character in roles:  # "why does Ian McShane play Charon?": Lance Reddick does
+        facts = [f for f in kb.facts_about(film, relation) if f.role == character]
+        if facts and not any(f.object == person for f in facts):
+            return _mark(it, "false_premise", premise=(relation, person, film), premise_role=character)
+    if roles:
+        return it
     for relation in person_relations:
         facts = kb.facts_about(film, relation)
         if facts and not any(f.object == person for f in facts):
             return _mark(it, "false_premise", premise=(relation, person, film))
     return it
+
+
+def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tuple[str, str]]:
+    """(relation, character) pairs the question casts its person in: a character it names ("play
+    *Charon*"), or the character a cued relation names in the film ("the *lead*": the main character),
+    for the relations whose facts carry a role of that kind (a cast)."""
+    kb, parse = env.kb, it.parse
+    role_relations = [r for r in kb.relations.values() if r.role and "person" in (r.object or [])]
+    if not role_relations:
+        return []
+    # a character named for a relation's word ("the Director") is that relation's cue here, not a role
+    characters = [i for m in parse.mentions for i in m.entity_ids
+                  if any(kb.entities[i].kind in (r.role or []) for r in role_relations)
+                  and not env.questions.asked(parse.tokens[m.start:m.end])]
+    if not characters:
+        film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
+        for a in asked:
+            relation = kb.relations.get(a.question.relation)
+            if relation is not None and relation.object != "text" and not {"person"} & set(relation.object or []):
+                characters += [f.object for f in kb.facts_about(film, relation.id)
+                               if f.object in kb.entities and any(kb.entities[f.object].kind in (r.role or [])
+                                                                  for r in role_relations)]
+    return [(r.id, c) for c in dict.fromkeys(characters) for r in role_relations
+            if kb.entities[c].kind in (r.role or [])]
 
 
 @step
