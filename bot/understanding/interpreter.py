@@ -41,9 +41,10 @@ PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
 PART_SPLIT = re.compile(
-    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=and\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
+    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
     re.IGNORECASE)
 MAX_PARTS = 3
+MULTI_WORD_CUE = 2  # words: a question-map cue this long says which relation is asked
 SUBJECT_HANDLERS = frozenset({"facts", "about"})
 UNKNOWN_SUBJECT = "unknown_subject"  # verdict reasons the Brain routes: say the name is unknown...
 STRAY_NUMBER = "stray_number"  # ...or leave it to the search fallback
@@ -426,6 +427,11 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
     mine_cued = mine & {a.question.relation for a in fitting + named}
     if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
+        # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
+        # is no reason for the search fallback
+        strength = max((a.strength for a in fitting if a.question.relation in mine_cued), default=0)
+        if strength >= MULTI_WORD_CUE and it.confidence < env.follow_up_confidence:
+            return _mark(it, "question_map", confidence=env.follow_up_confidence)
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
@@ -479,7 +485,11 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
         names = [name for name, r in env.routes.items() if r.handler == "facts" and r.given == "subject"
                  and asked.question.relation in r.relations and kind in r.about]
         if len(names) == 1:
-            return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,))
+            # a cue of several words ("who was in", "who made") is as plain as a follow-up: the
+            # classifier's doubt between near intents no longer sends it to the search fallback
+            sure = max(it.confidence, env.follow_up_confidence) if top >= MULTI_WORD_CUE else it.confidence
+            return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,),
+                         confidence=sure)
     return it
 
 
