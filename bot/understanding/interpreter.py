@@ -26,7 +26,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
+from .resolution import FILM_WORDS, Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
@@ -37,6 +37,7 @@ CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rath
 CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"))
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
+CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
@@ -208,6 +209,8 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
+    if env.questions.asked(it.parse.tokens, _cue_skip(it, env)):
+        return it  # "who starred in that?" asks a relation of its own, not the last answer's source
     last = env.context.last_intent
     if not last or last not in env.routes:
         return _mark(it, "source_request", source_request=True)
@@ -260,9 +263,17 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     k = 0
     while k < len(toks) and toks[k] in CORRECTION_OPENERS and k not in it.parse.mentioned_tokens:
         k += 1
-    for phrase in CORRECTION_PHRASES:
-        if tuple(toks[k:k + len(phrase)]) == phrase:
-            k += len(phrase)
+    # "ugh no I meant...", "oh sorry, I mean...": a little filler may come before the phrase
+    for start in range(k, min(k + CORRECTION_FILLER, len(toks)) + 1):
+        if any(i in it.parse.mentioned_tokens for i in range(start)):
+            break
+        # ...and something after it: "oops, Winston I meant" closes with it
+        phrase = next((p for p in CORRECTION_PHRASES if len(p) > 1 and tuple(toks[start:start + len(p)]) == p
+                       and start + len(p) < len(toks)), None)
+        if start == k:
+            phrase = phrase or next((p for p in CORRECTION_PHRASES if tuple(toks[k:k + len(p)]) == p), None)
+        if phrase is not None:
+            k = start + len(phrase)
             break
     end = len(toks)
     for phrase in CORRECTION_CLOSERS:  # "winston I meant": the phrase closing it
@@ -791,7 +802,14 @@ def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = Fals
         kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
     if route.handler == "about":
         kinds = {e.kind for e in kb.entities.values()}
-    mentioned = {kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
+    film_kind = kb.default_subject.kind
+    # "the Bond one", "the 007 film": a character's name before a film word names that character's film
+    mentioned = {film_kind if m.end < len(toks) and toks[m.end] in FILM_WORDS else kb.entities[i].kind
+                 for m in parse.mentions for i in m.entity_ids}
+    if mentioned == {film_kind} and route.handler == "facts" and route.given != "subject" \
+            and film_kind not in kinds and any(ctx.last_by_kind.get(k) in kb.entities for k in route.about):
+        # "and in No Time To Die?" after "who is Ana de Armas playing?": the same person, in that film
+        return ctx.last_intent
     if mentioned & kinds:
         return ctx.last_intent
     for name, other in env.routes.items():
