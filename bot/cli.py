@@ -139,32 +139,23 @@ def ask(
     out.flush()
 
 
+MAX_BATCH_LINE = 1 << 20  # bytes: a line is one message (Telegram's longest is 4,096 characters)
+
+
 def batch_item(raw: bytes) -> tuple[str | None, str]:
-    """One line of an ``ask --batch`` file as (chat, text); ValueError says what is wrong with it.
+    """One line of an ``ask --batch`` file as (chat, text) (bot/incoming.py decodes it); BadInput
+    (a ValueError) says what is wrong with it.
 
     >>> batch_item(b'{"chat": 7, "text": "hi"}')
     ('7', 'hi')
     >>> batch_item(b'[1, 2]')
     Traceback (most recent call last):
-    ValueError: not a JSON object with "text"
+    bot.incoming.BadInput: not a JSON object with "text"
     """
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte {exc.start + 1})") from None
-    try:
-        item = json.loads(line)
-    except RecursionError:
-        raise ValueError("not a JSON object (nested too deeply)") from None
-    except ValueError as exc:
-        raise ValueError(f"not JSON ({str(exc)[:80]})") from None
-    if not isinstance(item, dict):
-        raise ValueError('not a JSON object with "text"')
-    chat, text = item.get("chat"), item.get("text")
-    if chat is not None and (isinstance(chat, bool) or not isinstance(chat, (str, int))):
-        raise ValueError('"chat" must be a string, a number or null')
-    if text is not None and not isinstance(text, str):
-        raise ValueError('"text" must be a string')
+    from .incoming import decode_object, field
+
+    item = decode_object(raw, limit=MAX_BATCH_LINE, expected='a JSON object with "text"')
+    chat, text = field(item, "chat", (str, int)), field(item, "text", (str,))
     return (None if chat is None else str(chat)), (text or "")
 
 

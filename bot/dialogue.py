@@ -268,9 +268,11 @@ class Brain:
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:
+    # knowledge read here is the file's bytes: a verdict on them reached before is reused (validation.py)
+    files = [] if kb else [Path(settings.knowledge), Path(settings.answers_path)]
     kb = kb or KnowledgeBase.load(Path(settings.knowledge), Path(settings.cache_dir))
     answers = Answers.load(settings.answers_path)
-    require_consistent(settings, kb, answers)  # the files agree with each other (bot/validation.py)
+    require_consistent(settings, kb, answers, files)  # the files agree with each other (bot/validation.py)
     kb = kb.covering(r for route in answers.routes.values() for r in route.relations)  # missing: "I don't know"
     answers = answers.with_knowledge(kb)
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))

@@ -12,11 +12,13 @@ runs bot/__main__.py meets the operating system's default (the process ends by t
 """
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # asyncio is imported by the servers that use it: `ask` starts without it
+    import asyncio
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SERVER_COMMANDS = frozenset({"actions", "serve"})
@@ -69,6 +71,8 @@ def complete(loop: asyncio.AbstractEventLoop, awaitable: Any) -> Any:
     traceback inside the shut-down). The stale stop is spent by then, so running the same future again
     finishes it.
     """
+    import asyncio
+
     future = asyncio.ensure_future(awaitable, loop=loop)
     for _ in range(3):
         try:
@@ -88,6 +92,8 @@ def owned_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
     its task pending, to be finalised without a loop. So the loop is built with the signals deferred,
     and on the way out (as ``asyncio.run`` does) what is still pending is cancelled before it closes.
     """
+    import asyncio
+
     loop: asyncio.AbstractEventLoop | None = None
     try:
         with stop_signals_deferred():

@@ -17,7 +17,10 @@ load and by `check`, and do not stop the bot; errors do.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -201,11 +204,38 @@ def cross_problems(kb: "KnowledgeBase", answers: "Answers", quiz: "QuizFile | No
 
 
 _reported: dict[str, frozenset[str]] = {}
+_CHECK_CODE = ("validation.py", "answers.py", "quiz/bank.py", "quiz/schema.py", "knowledge/schema.py")
 
 
-def require_consistent(settings: "Settings", kb: "KnowledgeBase", answers: "Answers") -> None:
+def require_consistent(settings: "Settings", kb: "KnowledgeBase", answers: "Answers",
+                       files: Iterable[Path] = ()) -> None:
     """Start-up's, `kb reload`'s and the watcher's check across files: errors raise (the bot does not
-    answer from them, or keeps its previous files), warnings are logged once per set."""
+    answer from them, or keeps its previous files), warnings are logged once per set.
+
+    ``files``: the files ``kb`` and ``answers`` were read from, unchanged. Then a verdict reached before
+    on the same bytes (these files, the quiz file and the checking code) is read back from the cache
+    folder: reading the quiz file imports the quiz package, a fifth of `ask`'s cold start."""
+    files = list(files)
+    verdict = _verdict_path(settings, files) if files else None
+    warnings: frozenset[str] | None = None
+    if verdict is not None:
+        try:
+            cached = json.loads(verdict.read_text(encoding="utf-8"))
+            warnings = frozenset(str(w) for w in cached["warnings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            warnings = None
+    if warnings is None:
+        warnings = _checked(settings, kb, answers)  # raises on errors: never cached
+        if verdict is not None:
+            _write_verdict(verdict, warnings)
+    key = str(settings.knowledge)
+    if warnings and _reported.get(key) != warnings:
+        for line in sorted(warnings):
+            log.warning("%s", line)
+    _reported[key] = warnings
+
+
+def _checked(settings: "Settings", kb: "KnowledgeBase", answers: "Answers") -> frozenset[str]:
     from .quiz.bank import load_quiz
 
     problems = answers_problems(kb, answers)
@@ -219,12 +249,34 @@ def require_consistent(settings: "Settings", kb: "KnowledgeBase", answers: "Answ
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise _as_error(errors)
-    warnings = frozenset(str(p) for p in problems)
-    key = str(settings.knowledge)
-    if warnings and _reported.get(key) != warnings:
-        for line in sorted(warnings):
-            log.warning("%s", line)
-    _reported[key] = warnings
+    return frozenset(str(p) for p in problems)
+
+
+def _verdict_path(settings: "Settings", files: list[Path]) -> Path | None:
+    """Where the verdict on exactly these bytes is kept; None when a file cannot be read."""
+    digest = hashlib.sha256()
+    code = Path(__file__).parent
+    try:
+        for path in [*files, Path(settings.quiz_file), *(code / c for c in _CHECK_CODE)]:
+            digest.update(str(path).encode() + b"\0")
+            digest.update(path.read_bytes() if path.exists() else b"<none>")
+            digest.update(b"\0")
+    except OSError:
+        return None
+    return Path(settings.cache_dir) / f"consistent-{Path(settings.knowledge).stem[:40]}-{digest.hexdigest()[:32]}.json"
+
+
+def _write_verdict(path: Path, warnings: frozenset[str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"warnings": sorted(warnings)}), encoding="utf-8")
+        tmp.replace(path)  # never a half-written verdict
+        for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only cache: the next start checks again
 
 
 def _as_error(problems: list[Problem]) -> DataFileError:

@@ -10,20 +10,16 @@ import pytest
 from bot.cluster.limits import Limit, SendBudget
 from bot.cluster.outbox import Outbox
 from bot.storage import Storage, open_storage
+from tests.support.clock import Clock
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+START = 1_000_000.0  # seconds: windows reach back from here
 
 
 
 
 def test_the_bot_wide_budget_is_a_sliding_window(store: Storage) -> None:
-    clock = Clock()
+    clock = Clock(START)
     budget = SendBudget(store, bot=Limit(30, 1.0), margin=0.0, clock=clock)
     assert [budget.claim(str(chat), group=False) for chat in range(15)] == [0.0] * 15
     clock.now += 0.5
@@ -35,7 +31,7 @@ def test_the_bot_wide_budget_is_a_sliding_window(store: Storage) -> None:
 
 
 def test_a_group_has_its_own_budget_inside_the_bots(store: Storage) -> None:
-    clock = Clock()
+    clock = Clock(START)
     budget = SendBudget(store, bot=Limit(30, 1.0), group=Limit(20, 60.0), margin=0.0, clock=clock)
     for _ in range(20):
         assert budget.claim("-100", group=True) == 0.0
@@ -48,7 +44,7 @@ def test_a_group_has_its_own_budget_inside_the_bots(store: Storage) -> None:
 
 
 def test_a_429_holds_back_every_worker(database: str) -> None:
-    clock = Clock()
+    clock = Clock(START)
     one, two = open_storage(database), open_storage(database)
     try:
         SendBudget(one, clock=clock).hold(3.0)
@@ -63,7 +59,7 @@ def test_a_429_holds_back_every_worker(database: str) -> None:
 
 def test_claims_from_many_threads_and_connections_never_exceed_the_budget(database: str) -> None:
     """Four workers (each its own connection pool) claim at once: exactly the budget is granted."""
-    clock = Clock()
+    clock = Clock(START)
     stores = [open_storage(database) for _ in range(4)]
     granted: list[int] = []
     lock = threading.Lock()
@@ -88,7 +84,7 @@ def test_claims_from_many_threads_and_connections_never_exceed_the_budget(databa
 
 
 def test_two_workers_never_claim_the_same_message(database: str) -> None:
-    clock = Clock()
+    clock = Clock(START)
     one, two = open_storage(database), open_storage(database)
     try:
         writer = Outbox(one, clock=clock, backoff=1.0)
@@ -116,7 +112,7 @@ def test_two_workers_never_claim_the_same_message(database: str) -> None:
 
 
 def test_a_message_whose_worker_died_is_taken_over_after_its_lease(store: Storage) -> None:
-    clock = Clock()
+    clock = Clock(START)
     dead = Outbox(store, owner="dead", lease=30.0, clock=clock)
     dead.record("5", "answer", "sendMessage", {"chat_id": "5", "text": "hi"}, asked=clock.now)
     heir = Outbox(store, owner="heir", lease=30.0, clock=clock)
@@ -152,7 +148,7 @@ def test_db_outbox_shows_what_was_given_up_and_why(tmp_path: Path) -> None:
 
 
 def test_sweeps_forget_quiet_groups_and_old_failures(store: Storage) -> None:
-    clock = Clock()
+    clock = Clock(START)
     budget = SendBudget(store, clock=clock)
     assert budget.claim("-100", group=True) == 0.0
     outbox = Outbox(store, clock=clock)

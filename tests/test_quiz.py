@@ -10,34 +10,13 @@ from hypothesis import given, settings as hsettings, strategies as st
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
 from bot.admin import Actor, Admin
-from bot.quiz import QuizEngine, QuizError, Verdict, build_engine
-from bot.quiz.bank import bank_for, build_bank, load_quiz_file
+from bot.quiz import QuizError, Verdict
+from bot.quiz.bank import bank_for
 from bot.quiz.matching import AnswerKey, normalize
-from bot.storage import Storage, open_storage
+from bot.storage import open_storage
+from tests.support.quiz import Clock, bank, kb, make_engine, right_text  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(ROOT / "knowledge" / "ballerina.yml")
-
-
-@pytest.fixture(scope="module")
-def bank(kb: KnowledgeBase):  # type: ignore[no-untyped-def]
-    return build_bank(kb, load_quiz_file(ROOT / "knowledge" / "quiz.yml"))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_engine(settings: Settings, kb: KnowledgeBase, storage: Storage, clock: Clock, seed: int = 1) -> QuizEngine:
-    return build_engine(settings, storage, lambda: kb, clock=clock, seed=seed)
 
 
 # --------------------------------------------------------------------------- the bank
@@ -159,22 +138,6 @@ def test_another_name_from_the_question_is_never_accepted(other: str) -> None:
 # --------------------------------------------------------------------------- the engine
 
 
-def _right_text(engine: QuizEngine, chat: str) -> str:
-    game = engine.running(chat)
-    assert game and game.round
-    if game.round.options:
-        return "ABCD"[game.round.correct[0]]
-    question = engine.question(game)
-    assert question
-    return question.answer
-
-
-def _wrong_letter(engine: QuizEngine, chat: str) -> str:
-    game = engine.running(chat)
-    assert game and game.round and game.round.options
-    return "ABCD"[next(i for i in range(len(game.round.options)) if i not in game.round.correct)]
-
-
 def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings, kb: KnowledgeBase,
                                                               tmp_path: Path) -> None:
     clock = Clock()
@@ -183,15 +146,15 @@ def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings
     base = {"easy": 100, "medium": 150, "hard": 200}
     _, question = engine.next_round("c")  # type: ignore[misc]
     clock.now += 2
-    first = engine.answer_text("c", "u1", "Ann", _right_text(engine, "c"))
-    second = engine.answer_text("c", "u2", "Bob", _right_text(engine, "c"))
+    first = engine.answer_text("c", "u1", "Ann", right_text(engine, "c"))
+    second = engine.answer_text("c", "u2", "Bob", right_text(engine, "c"))
     assert first.verdict is Verdict.CORRECT
     assert second.verdict is None  # the round was already won
     fast_bonus = first.points - base[question.difficulty]
     engine.close_round("c", 1, "answered")
     _, question = engine.next_round("c")  # type: ignore[misc]
     clock.now += 15
-    slow = engine.answer_text("c", "u2", "Bob", _right_text(engine, "c"))
+    slow = engine.answer_text("c", "u2", "Bob", right_text(engine, "c"))
     assert slow.verdict is Verdict.CORRECT
     assert fast_bonus > slow.points - base[question.difficulty] > 0
 
@@ -248,14 +211,14 @@ def test_a_restart_keeps_the_game_and_every_point(settings: Settings, kb: Knowle
     engine = make_engine(settings, kb, open_storage(db), clock)
     engine.start("c", "u1", count=3, mode="text")
     engine.next_round("c")
-    scored = engine.answer_text("c", "u1", "Ann", _right_text(engine, "c"))
+    scored = engine.answer_text("c", "u1", "Ann", right_text(engine, "c"))
     engine.close_round("c", 1, "answered")
     engine.next_round("c")
 
     revived = make_engine(settings, kb, open_storage(db), clock)  # a new process on the same file
     game = revived.running("c")
     assert game is not None and game.number == 2 and game.players["u1"].points == scored.points
-    assert revived.answer_text("c", "u2", "Bob", _right_text(revived, "c")).verdict is Verdict.CORRECT
+    assert revived.answer_text("c", "u2", "Bob", right_text(revived, "c")).verdict is Verdict.CORRECT
     revived.close_round("c", 2, "answered")
     _, standings = revived.finish("c", stopped=True)
     assert {s.name: s.points for s in standings}["Ann"] == scored.points
@@ -277,7 +240,7 @@ def test_the_global_leaderboard_sums_a_player_over_chats(settings: Settings, kb:
     for chat in ("group-a", "group-b"):
         engine.start(chat, "ann", count=1, mode="text")
         engine.next_round(chat)
-        earned[chat] = engine.answer_text(chat, "ann", "Ann", _right_text(engine, chat)).points
+        earned[chat] = engine.answer_text(chat, "ann", "Ann", right_text(engine, chat)).points
         engine.close_round(chat, 1, "answered")
         engine.finish(chat)
     assert [(s.name, s.points) for s in engine.leaderboard("group-a")] == [("Ann", earned["group-a"])]

@@ -5,7 +5,6 @@ Each engine has its own connection(s), as two processes would; the races are rea
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,72 +12,16 @@ import pytest
 
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
-from bot.quiz import QuizEngine, QuizError, Verdict, build_engine
+from bot.quiz import QuizEngine, QuizError, Verdict
 from bot.quiz.engine import Asked, Finished, Revealed
 from bot.storage import Storage, open_storage
 from tests.support.postgres import PgSchema
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(ROOT / "knowledge" / "ballerina.yml")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "bot.sqlite3")
-        return
-    schema = PgSchema()
-    try:
-        storage = open_storage(schema.url, check_schema=False)
-        storage.upgrade()
-        storage.close()
-        yield schema.url
-    finally:
-        schema.drop()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def opened() -> Iterator[list[Storage]]:
-    """Storages a test opened (a worker's connections each), closed after it."""
-    storages: list[Storage] = []
-    yield storages
-    for storage in storages:
-        storage.close()
-
-
-def engines(settings: Settings, kb: KnowledgeBase, target: str, clock: Clock, opened: list[Storage],
-            n: int = 2) -> list[QuizEngine]:
-    storages = [open_storage(target) for _ in range(n)]
-    opened.extend(storages)
-    return [build_engine(settings, s, lambda: kb, clock=clock, seed=i) for i, s in enumerate(storages)]
-
-
-def right_text(engine: QuizEngine, chat: str) -> str:
-    game = engine.running(chat)
-    assert game and game.round
-    if game.round.options:
-        return "ABCD"[game.round.correct[0]]
-    question = engine.question(game)
-    assert question
-    return question.answer
-
+from tests.support.quiz import Clock, engines, kb, opened, right_text  # noqa: F401 (fixtures)
 
 def test_racing_right_answers_at_two_workers_score_one_winner_exactly(settings: Settings, kb: KnowledgeBase,
-                                                                      target: str, opened: list[Storage]) -> None:
+                                                                      database: str, opened: list[Storage]) -> None:
     clock = Clock()
-    a, b = engines(settings, kb, target, clock, opened)
+    a, b = engines(settings, kb, database, clock, opened)
     a.start("g", "ann", count=3, mode="text")
     totals: dict[str, int] = {}
     for number in (1, 2, 3):
@@ -108,10 +51,10 @@ def test_racing_right_answers_at_two_workers_score_one_winner_exactly(settings: 
     assert board == totals and {u: p for u, _, p, _ in b.storage.quiz_scores("g")} == totals
 
 
-def test_a_timer_fires_once_however_many_workers_poll_it(settings: Settings, kb: KnowledgeBase, target: str,
+def test_a_timer_fires_once_however_many_workers_poll_it(settings: Settings, kb: KnowledgeBase, database: str,
                                                          opened: list[Storage]) -> None:
     clock = Clock()
-    workers = engines(settings, kb, target, clock, opened, n=3)
+    workers = engines(settings, kb, database, clock, opened, n=3)
     for chat in ("g1", "g2", "g3"):
         workers[0].start(chat, "ann", count=1, mode="text")
         workers[0].advance(chat)
@@ -174,10 +117,10 @@ def test_a_claim_held_by_a_worker_that_dies_is_fired_by_another(settings: Settin
     assert b.fire_due() == []
 
 
-def test_one_running_game_per_chat_whoever_starts_it(settings: Settings, kb: KnowledgeBase, target: str,
+def test_one_running_game_per_chat_whoever_starts_it(settings: Settings, kb: KnowledgeBase, database: str,
                                                      opened: list[Storage]) -> None:
     clock = Clock()
-    workers = engines(settings, kb, target, clock, opened, n=4)
+    workers = engines(settings, kb, database, clock, opened, n=4)
     barrier = threading.Barrier(len(workers))
 
     def start(engine: QuizEngine) -> str:
@@ -195,10 +138,10 @@ def test_one_running_game_per_chat_whoever_starts_it(settings: Settings, kb: Kno
 
 
 def test_a_game_saved_before_timers_lived_in_the_database_gets_its_deadline(settings: Settings, kb: KnowledgeBase,
-                                                                            target: str, opened: list[Storage]
+                                                                            database: str, opened: list[Storage]
                                                                             ) -> None:
     clock = Clock()
-    a, b = engines(settings, kb, target, clock, opened)
+    a, b = engines(settings, kb, database, clock, opened)
     a.start("g", "ann", count=2, mode="text")
     a.advance("g")
     a.storage.query("DELETE FROM quiz_timers")  # as a file from before migration 5 has it
@@ -236,12 +179,12 @@ def test_an_old_file_with_a_chat_running_two_games_keeps_the_latest(tmp_path: Pa
 
 
 def test_an_answer_judged_before_its_question_was_recorded_is_revealed_once(settings: Settings, kb: KnowledgeBase,
-                                                                              target: str, opened: list[Storage]
+                                                                              database: str, opened: list[Storage]
                                                                               ) -> None:
     """Worker A asks; a quick player's answer reaches worker B before A has saved the message's id. B has
     nothing to edit, so A, recording it, shows the reveal: once, by one of them."""
     clock = Clock()
-    a, b = engines(settings, kb, target, clock, opened)
+    a, b = engines(settings, kb, database, clock, opened)
     a.start("g", "ann", count=2, mode="text")
     (asked,) = a.advance("g")
     outcome = b.answer_text("g", "bob", "Bob", right_text(b, "g"))

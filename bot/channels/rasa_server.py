@@ -27,6 +27,7 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from ..incoming import BadInput, TooLarge, decode_object, field
 from ..lifecycle import STOP_SIGNALS, Shutdown, install_early_signal_handlers  # noqa: F401 (Shutdown: re-exported)
 from . import rasa_actions
 
@@ -35,7 +36,6 @@ ACTIONS_MODULE = "bot.channels.rasa_actions"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
 MAX_BODY = 4 * 1024 * 1024  # bytes, as sent and once inflated
-MAX_DEPTH = 64  # JSON nesting; Rasa's trackers nest about 6 deep
 
 
 def build_app(brain: Any = None) -> Sanic:
@@ -80,20 +80,6 @@ def inflate(data: bytes, limit: int) -> bytes:
     return out
 
 
-def nesting_depth(value: Any, limit: int) -> int:
-    """How deep lists and objects nest in parsed JSON (counting stops past ``limit``), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
 async def _check_webhook_body(request: Request) -> response.HTTPResponse | None:
     if request.path != "/webhook" or request.method != "POST":
         return None
@@ -116,28 +102,19 @@ async def _check_webhook_body(request: Request) -> response.HTTPResponse | None:
         except zlib.error as exc:
             return _refuse(request, f"Invalid body request: not deflate data ({exc})")
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except RecursionError:
-        return _refuse(request, "Invalid body request: JSON nested too deeply")
-    except ValueError as exc:  # (UnicodeDecodeError too: not UTF-8)
-        return _refuse(request, f"Invalid body request: not JSON ({str(exc)[:120]})")
-    if not isinstance(body, dict):
-        return _refuse(request, "Invalid body request: expected a JSON object with next_action, tracker and domain")
-    if nesting_depth(body, MAX_DEPTH) > MAX_DEPTH:
-        return _refuse(request, f"Invalid body request: JSON nested more than {MAX_DEPTH} deep")
-    action = body.get("next_action")
-    if not isinstance(action, str) or not action:
-        return _refuse(request, "Invalid body request: next_action must be a non-empty string")
-    tracker = body.get("tracker")
-    if not isinstance(tracker, dict):
-        log.warning("refused %s %s: tracker is not an object", request.method, request.path)
-        return response.json({"error": "Invalid body request: tracker must be an object", "action_name": action},
-                             status=400)
-    domain = body.get("domain")
-    if domain is not None and not isinstance(domain, dict):
-        log.warning("refused %s %s: domain is not an object", request.method, request.path)
-        return response.json({"error": "Invalid body request: domain must be an object", "action_name": action},
-                             status=400)
+        body = decode_object(raw, limit=MAX_BODY, expected="a JSON object with next_action, tracker and domain")
+        action = field(body, "next_action", (str,), required=True, nonempty=True)
+    except TooLarge:
+        return _refuse(request, f"Request body exceeds the size limit ({MAX_BODY} bytes)", 413)
+    except BadInput as exc:
+        return _refuse(request, f"Invalid body request: {exc}")
+    for key, required in (("tracker", True), ("domain", False)):
+        try:
+            field(body, key, (dict,), required=required)
+        except BadInput as exc:
+            log.warning("refused %s %s: %s", request.method, request.path, exc)
+            return response.json({"error": f"Invalid body request: {exc}", "action_name": action}, status=400)
+    tracker = body["tracker"]
     if not isinstance(body.get("version"), str):
         body.pop("version", None)
     sender = tracker.get("sender_id", body.get("sender_id"))

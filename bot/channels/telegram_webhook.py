@@ -25,7 +25,6 @@ delivers it again rather than lose it.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,11 +33,12 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
+from ..incoming import BadInput, TooLarge, decode_object, field
+
 log = logging.getLogger(__name__)
 # Telegram's largest updates (a message with 4,096 characters of text and as many entities, a poll, a
 # reply to another message) are tens of KB; 1 MB leaves room and bounds what a stranger can make us read.
 MAX_UPDATE_BYTES = 1 << 20
-MAX_DEPTH = 64  # JSON nesting; real updates nest about 6 deep
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -85,9 +85,11 @@ class WebhookServer:
         except web.HTTPRequestEntityTooLarge:
             return _refuse(request, 413, f"body over {self.max_body} bytes")
         try:
-            data = parse_update_json(raw)
+            data = parse_update_json(raw, self.max_body)
             update = Update.de_json(data, self.app.bot)
-        except ValueError as exc:
+        except TooLarge as exc:
+            return _refuse(request, 413, str(exc))
+        except BadInput as exc:
             return _refuse(request, 400, str(exc))
         except Exception as exc:  # PTB could not build an Update from this object
             return _refuse(request, 400, f"not an update ({type(exc).__name__})")
@@ -107,39 +109,15 @@ class WebhookServer:
         return web.json_response({"ok": True})
 
 
-def parse_update_json(raw: bytes) -> dict[str, Any]:
-    """The JSON object in ``raw``; ValueError says why it is not one.
+def parse_update_json(raw: bytes, limit: int = MAX_UPDATE_BYTES) -> dict[str, Any]:
+    """The update object in ``raw`` (bot/incoming.py decodes it); BadInput says why it is not one.
 
     >>> parse_update_json(b'{"update_id": 1}')
     {'update_id': 1}
     """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 (byte {exc.start + 1})") from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise ValueError(f"not JSON ({str(exc)[:80]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        raise ValueError("not a JSON object with an update_id")
-    if _depth(data) > MAX_DEPTH:
-        raise ValueError(f"JSON nested more than {MAX_DEPTH} deep")
+    data = decode_object(raw, limit=limit, expected="a JSON object with an update_id")
+    field(data, "update_id", (int,), required=True)
     return data
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            break
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return deepest
 
 
 def _refuse(request: web.Request, status: int, reason: str) -> web.Response:

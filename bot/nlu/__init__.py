@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..knowledge import KnowledgeBase
-from .data import TrainingData, load_training_data, marked_names
+from .data import TrainingData, load_training_data, marked_names, training_digest
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
@@ -65,8 +65,13 @@ def model_key(data: TrainingData, kb: KnowledgeBase | None = None) -> str:
     Not the knowledge: names are placeholders ("who plays __character__") matched at answer time, so an
     admin's edit of a fact or a name never retrains (13-21 s at 100 times the knowledge), and another
     film's folder with the same intents reuses the model. ``kb`` is accepted for old callers."""
+    return digest_key(data.digest)
+
+
+def digest_key(digest: str) -> str:
+    """:func:`model_key` from the training files' digest alone (``training_digest``)."""
     lexicon = " ".join(sorted(STOPWORDS | FILLER))
-    text = f"{FORMAT_VERSION}:{data.digest}:{lexicon}"
+    text = f"{FORMAT_VERSION}:{digest}:{lexicon}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -79,7 +84,12 @@ class NLU:
 
     @classmethod
     def build(cls, kb: KnowledgeBase, intents_dir: Path, cache_dir: Path) -> "NLU":
-        """Load the cached model for this training data, training it first if there is none."""
+        """Load the cached model for this training data, training it first if there is none (the files are
+        parsed only then: the model's key is their bytes' digest)."""
+        try:
+            return cls(kb, IntentModel.load(cache_dir / f"nlu-{digest_key(training_digest(intents_dir))}.npz"))
+        except (OSError, ValueError, KeyError):
+            pass
         data = load_training_data(intents_dir)
         path = cache_dir / f"nlu-{model_key(data, kb)}.npz"
         try:

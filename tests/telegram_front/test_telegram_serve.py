@@ -21,12 +21,17 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`python -m bot serve ARGS` as its own process, its output kept for the test to read."""
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_serve_polls_the_given_server_answers_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
     with BotAPIEmulator(token=TOKEN) as emu:
         env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = serve(env)
         try:
             emu.push_message("who directs ballerina?")
             (answer,) = emu.wait_for("sendMessage", timeout=20)
@@ -68,9 +73,8 @@ def test_serve_with_a_webhook_answers_keeps_the_secret_out_of_the_logs_and_stops
     secret = "serve-webhook-S3CRET"
     with BotAPIEmulator(token=TOKEN) as emu:
         env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url, BOT_WEBHOOK_SECRET=secret)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--webhook-url",
-                                 f"http://127.0.0.1:{port}/hook", "--listen", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = serve(env, "--webhook-url", f"http://127.0.0.1:{port}/hook", "--listen", "127.0.0.1",
+                     "--port", str(port))
         try:
             emu.wait_for("setWebhook", timeout=30)
             update = emu.push_message("who directs ballerina?")
@@ -93,8 +97,7 @@ def test_a_stop_signal_as_serve_starts_ends_it_cleanly(tmp_path: Path, stop: sig
     """The signal lands as the bot starts (on its 'starting' line, before or as PTB takes the signals over)."""
     with BotAPIEmulator(token=TOKEN) as emu:
         env = _env(tmp_path, BOT_TOKEN=TOKEN, BOT_API_URL=emu.base_url)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = serve(env)
         try:
             assert proc.stderr is not None
             seen = []
