@@ -52,6 +52,33 @@ def test_attempts_are_counted_before_handling(store: Storage) -> None:
     assert inbox.next_updates("chat:1")[0].attempts == 3
 
 
+def test_advance_marks_the_last_update_done_and_begins_the_chats_next_in_order(store: Storage) -> None:
+    inbox = Inbox(store)
+    for update_id, chat in ((21, "chat:a"), (20, "chat:a"), (30, "chat:b")):
+        inbox.store(update(update_id, chat))
+    first = inbox.advance("chat:a")
+    assert first is not None and (first.update_id, first.attempts, first.body) == (20, 1, '{"update_id": 20}')
+    again = inbox.advance("chat:a")  # the worker died before marking 20 done: the next one begins it again
+    assert again is not None and (again.update_id, again.attempts) == (20, 2)
+    second = inbox.advance("chat:a", done=20)
+    assert second is not None and second.update_id == 21 and inbox.handled(20)
+    assert inbox.advance("chat:a", done=21) is None  # nothing more: chat:b's update is not this chat's
+    assert inbox.handled(21) and inbox.waiting_chats() == ["chat:b"]
+    assert inbox.store(update(21, "chat:a")) is False  # a handled update is still recognised
+
+
+def test_storing_an_update_wakes_a_listener_and_a_redelivery_does_not(store: Storage) -> None:
+    inbox = Inbox(store)
+    wakeups = store.listen(CHANNEL)
+    try:
+        assert inbox.store(update(40)) is True
+        assert wakeups.wait(10.0) is True
+        assert inbox.store(update(40)) is False
+        assert wakeups.wait(0.3) is False
+    finally:
+        wakeups.close()
+
+
 def test_handled_updates_are_forgotten_after_telegrams_redelivery_window(store: Storage) -> None:
     now = [1_000_000.0]
     inbox = Inbox(store, clock=lambda: now[0])

@@ -61,6 +61,20 @@ def test_quiz_points_are_credited_with_their_game_or_not_at_all(store: Storage) 
     assert store.running_games() == [] and [p for p, *_ in store.quiz_scores(None)] == ["7", "8"]
 
 
+def test_a_batch_commits_together_each_statement_seeing_the_ones_before(store: Storage) -> None:
+    results = store.batch([
+        ("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?)", ("b1", "it's 100% {}", 1.0)),
+        ("UPDATE chat_context SET updated = updated + 1 WHERE chat = ? RETURNING data, updated", ("b1",)),
+        ("SELECT COUNT(*) FROM chat_context WHERE chat = ?", ("nobody",)),
+    ])
+    assert results == [[], [("it's 100% {}", 2.0)], [(0,)]]  # quotes and % in values are only values
+    with pytest.raises(Exception):  # the second fails (the chat is taken): the first is undone with it
+        store.batch([("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?)", ("b2", "{}", 1.0)),
+                     ("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?)", ("b1", "{}", 1.0))])
+    assert store.load_context("b2") is None and store.load_context("b1") == "it's 100% {}"
+    assert store.batch([("SELECT data FROM chat_context WHERE chat = ?", ("b1",))]) == [[("it's 100% {}",)]]
+
+
 def test_concurrent_writers_lose_nothing(store: Storage) -> None:
     def credit() -> None:
         for _ in range(25):

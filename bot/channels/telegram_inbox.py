@@ -96,6 +96,9 @@ class InboxCluster:
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()
         self._last_prune = 0.0
+        # chats another worker held at the last try: not tried again before the time noted (its holder
+        # sees their new updates before it lets go, and a dead holder's chats are found by the poll)
+        self._held_elsewhere: dict[str, float] = {}
         self.handled = 0  # updates this worker handled (for logs and tests)
 
     # the webhook's side ---------------------------------------------------------------------------
@@ -206,33 +209,43 @@ class InboxCluster:
         locks = self._locks
         if len(self._busy) >= self.concurrency:
             return
-        chats = await asyncio.to_thread(self.inbox.waiting_chats, self.concurrency + len(self._busy))
+        now = time.monotonic()
+        held = self._held_elsewhere
+        for chat in [c for c, until in held.items() if until <= now]:
+            del held[chat]
+        chats = await asyncio.to_thread(self.inbox.waiting_chats,
+                                        self.concurrency + len(self._busy) + len(held))
         for chat in chats:
             if self._stopping or self._lost or len(self._busy) >= self.concurrency:
                 return
-            if chat in self._busy:
+            if chat in self._busy or chat in held:
                 continue
             try:
                 got = await asyncio.to_thread(locks.try_lock, _lock_name(chat))
             except Exception:
                 self._lose("claiming a chat")
                 return
-            if got:  # else another worker has it, and will see its new updates before letting go
+            if got:
                 self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
+            else:  # another worker has it, and will see its new updates before letting go
+                held[chat] = now + self.poll_interval
 
     async def _serve_chat(self, chat: str) -> None:
+        done: int | None = None  # the update handled last, marked done with the next one's claim
         try:
             while not (self._stopping or self._lost):
-                updates = await asyncio.to_thread(self.inbox.next_updates, chat)
-                if not updates:
+                item = await asyncio.to_thread(self.inbox.advance, chat, done)
+                done = None
+                if item is None:
                     break
-                for item in updates:
-                    if self._stopping or self._lost:
-                        break
-                    await self._handle(item)
+                await self._handle(item)
+                done = item.update_id
         except Exception:  # the database failed: the updates stay in the inbox, for the next claim
             log.exception("could not serve the inbox of %s", chat)
         finally:
+            if done is not None:  # stopping: the last one handled is done, the next is left unbegun
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.inbox.done, done)
             self._busy.pop(chat, None)
             if not self._lost and self._locks is not None:
                 try:
@@ -242,10 +255,10 @@ class InboxCluster:
             self._wake.set()  # an update may have come in after the last look and before the unlock
 
     async def _handle(self, item: StoredUpdate) -> None:
-        attempts = await asyncio.to_thread(self.inbox.begin, item.update_id)
-        if attempts > MAX_ATTEMPTS:
+        """Handle one begun update (its attempt counted); the caller marks it done."""
+        if item.attempts > MAX_ATTEMPTS:
             log.error("giving up on update %d of %s: %d workers stopped while handling it", item.update_id,
-                      item.chat, attempts - 1)
+                      item.chat, item.attempts - 1)
         else:
             try:
                 update = Update.de_json(json.loads(item.body), self.app.bot)
@@ -254,7 +267,6 @@ class InboxCluster:
                 await self.app.process_update(update)  # handler errors end in the error handler, not here
             except Exception:
                 log.exception("could not handle update %d of %s", item.update_id, item.chat)
-        await asyncio.to_thread(self.inbox.done, item.update_id)
         self.handled += 1
 
     async def _idle(self) -> None:

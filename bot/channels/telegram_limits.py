@@ -5,6 +5,12 @@ Telegram's limits; this one claims each message's place in the database first. I
 FrontRateLimiter's behaviour: a chat action ("typing…") is no message and goes straight out (a 429 on it
 drops it), requests without a chat are not counted, and a RetryAfter is waited out as Telegram says and
 the request sent again, up to ``max_retries`` times; the wait holds back every worker, not just this one.
+
+Sends that must wait queue in the worker, not in the database: a chat's sends take turns behind one
+asker, and while the bot's own window is full only one send of the worker asks again, when the window
+has room. Without the queue every waiting send asked again at the same moment and all but one were
+told to wait again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends
+four to one, and were most of a worker's database work (bench/bench_cluster.py).
 """
 from __future__ import annotations
 
@@ -54,6 +60,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self.max_retries = max_retries
         self.waits = 0  # claims that had to wait (for the bench)
         self._claims = 0
+        self._asking = asyncio.Lock()  # one claim of this worker at a time; held through a bot-wide wait
+        self._chats: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat -> its queue, and how many are in it
 
     async def initialize(self) -> None:
         pass
@@ -90,10 +98,29 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                 await asyncio.to_thread(self.budget.sweep)
             except Exception:  # noqa: BLE001 - a later sweep tries again
                 log.exception("could not sweep the send log")
+        lock, users = self._chats.setdefault(chat, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:  # FIFO: the chat's sends ask in the order they came
+                await self._claim_in_turn(chat, group)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._chats[chat]
+
+    async def _claim_in_turn(self, chat: str, group: bool) -> None:
         while True:
-            wait = await asyncio.to_thread(self.budget.claim, chat, group)
-            if wait <= 0:
-                return
-            self.waits += 1
-            # a little jitter: the workers that waited for the same slot do not all ask at the same instant
-            await asyncio.sleep(wait + random.uniform(0.0, 0.02))
+            async with self._asking:
+                answer = await asyncio.to_thread(self.budget.try_claim, chat, group)
+                if answer.wait <= 0:
+                    return
+                self.waits += 1
+                if answer.bot_wide:  # every send of this worker would be told the same: they wait behind it
+                    await asyncio.sleep(answer.wait + _jitter())
+                    continue
+            await asyncio.sleep(answer.wait + _jitter())  # only this group is full: the others go on
+
+
+def _jitter() -> float:
+    """The workers that waited for the same slot do not all ask at the same instant."""
+    return random.uniform(0.0, 0.02)

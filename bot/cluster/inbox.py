@@ -11,10 +11,10 @@ update that a worker acknowledged and then died on is answered by another.
     inbox = Inbox(storage)
     inbox.store(StoredUpdate(update_id, "chat:-100", body))   # False: a redelivery, already here
     for chat in inbox.waiting_chats():                        # claim one (SessionLocks), then
-        for update in inbox.next_updates(chat):
-            inbox.begin(update.update_id)                     # counts the attempt, before handling
+        update = inbox.advance(chat)                          # the oldest, its attempt counted
+        while update is not None:
             ...                                               # handle it
-            inbox.done(update.update_id)
+            update = inbox.advance(chat, done=update.update_id)  # it is done; the next one
 
 A handled row keeps its ``update_id`` (its body emptied) for ``KEEP_HANDLED`` seconds, because Telegram
 redelivers an update whose 200 it never saw, and a redelivery must not be answered twice; Telegram keeps
@@ -53,12 +53,10 @@ class Inbox:
     def store(self, update: StoredUpdate) -> bool:
         """Keep ``update`` (committed when this returns) and wake the workers; False if it was already kept
         (a redelivery: pending or handled, it is not handled again)."""
-        rows = self.storage.query(
+        rows = self.storage.query_notify(
             "INSERT INTO inbox(update_id, chat, body, received) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(update_id) DO NOTHING RETURNING update_id",
-            (update.update_id, update.chat, update.body, self.clock()))
-        if rows:
-            self.storage.notify(CHANNEL)
+            (update.update_id, update.chat, update.body, self.clock()), CHANNEL)
         return bool(rows)
 
     def waiting_chats(self, limit: int = 100) -> list[str]:
@@ -78,6 +76,23 @@ class Inbox:
         rows = self.storage.query("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? "
                                   "RETURNING attempts", (update_id,))
         return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
+    def advance(self, chat: str, done: int | None = None) -> StoredUpdate | None:
+        """``done(done)`` (if given), then ``begin`` the chat's oldest waiting update and return it (None:
+        nothing waits), in one transaction sent at once (``Storage.batch``): one round trip per update
+        where ``done``, ``next_updates`` and ``begin`` took three. Only the worker holding the chat's lock
+        asks. The attempt is counted before the update is handled, as with ``begin``."""
+        statements: list[tuple[str, tuple[object, ...]]] = []
+        if done is not None:
+            statements.append(("UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), done)))
+        statements.append(("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = (SELECT update_id FROM inbox "
+                           "WHERE chat = ? AND handled IS NULL ORDER BY update_id LIMIT 1) "
+                           "RETURNING update_id, chat, body, attempts", (chat,)))
+        rows = self.storage.batch(statements)[-1]
+        if not rows:
+            return None
+        u, c, b, a = rows[0]
+        return StoredUpdate(int(u), str(c), str(b), int(a))  # type: ignore[call-overload]
 
     def done(self, update_id: int) -> None:
         """``update_id`` is handled: it is never handled again, and only its id is kept (see ``prune``)."""

@@ -44,6 +44,14 @@ GROUP_LIMIT = Limit(20, 60.0)  # FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP
 MARGIN = 0.25
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claim's answer: ``wait`` 0.0 means counted, send now; else the seconds until there may be room."""
+
+    wait: float
+    bot_wide: bool  # the bot's own window (or a 429's hold) is the one full, not only the group's
+
+
 class SendBudget:
     """The shared send budget: one claim per message, counted for the bot and, in groups, for the group."""
 
@@ -58,6 +66,12 @@ class SendBudget:
     def claim(self, chat: str, group: bool) -> float:
         """0.0 if a message to ``chat`` may go now (it is counted); otherwise the seconds until there may
         be room, having counted nothing."""
+        return self.try_claim(chat, group).wait
+
+    def try_claim(self, chat: str, group: bool) -> Claim:
+        """``claim``, saying also whether a wait is the whole bot's (its window is full, or a 429 holds it):
+        then every other send of this worker would wait as long, and need not ask meanwhile. Each key's
+        window is counted, trimmed and logged with one statement for all the keys (2 in a group)."""
         keys = [(BOT_KEY, self.bot)] + ([(f"chat:{chat}", self.group)] if group else [])
         with self.storage.transaction() as tx:
             rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
@@ -66,19 +80,25 @@ class SendBudget:
             now = self.clock()  # read under the lock: the log's times are in claim order
             blocked = float(rows[0][0])  # type: ignore[arg-type]
             if blocked > now:
-                return blocked - now
-            wait = 0.0
+                return Claim(blocked - now, bot_wide=True)
+            starts = [(key, now - limit.seconds - self.margin) for key, limit in keys]
+            counted = {str(k): (int(n), float(oldest)) for k, n, oldest in tx.query(  # type: ignore[call-overload, arg-type]
+                "SELECT key, COUNT(*), MIN(at) FROM send_log WHERE "
+                + " OR ".join(["(key = ? AND at > ?)"] * len(starts)) + " GROUP BY key",
+                [v for pair in starts for v in pair])}
+            waits = {}
             for key, limit in keys:
-                window = limit.seconds + self.margin
-                tx.query("DELETE FROM send_log WHERE key = ? AND at <= ?", (key, now - window))
-                count, oldest = tx.query("SELECT COUNT(*), MIN(at) FROM send_log WHERE key = ?", (key,))[0]
-                if int(count) >= limit.count:  # type: ignore[call-overload]
-                    wait = max(wait, float(oldest) + window - now)  # type: ignore[arg-type]
-            if wait > 0:
-                return wait
-            for key, _ in keys:
-                tx.query("INSERT INTO send_log(key, at) VALUES (?, ?)", (key, now))
-        return 0.0
+                count, oldest = counted.get(key, (0, now))
+                if count >= limit.count:
+                    waits[key] = oldest + limit.seconds + self.margin - now
+            if waits:
+                wait = max(waits.values())
+                return Claim(wait, bot_wide=waits.get(BOT_KEY, 0.0) >= wait)
+            tx.query("DELETE FROM send_log WHERE " + " OR ".join(["(key = ? AND at <= ?)"] * len(starts)),
+                     [v for pair in starts for v in pair])
+            tx.query("INSERT INTO send_log(key, at) VALUES " + ", ".join(["(?, ?)"] * len(keys)),
+                     [v for key, _ in keys for v in (key, now)])
+        return Claim(0.0, bot_wide=False)
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: no worker sends anything for ``seconds``."""

@@ -131,9 +131,8 @@ class Outbox:
         return Outgoing(int(rows[0][0]), chat, kind, method, dict(params), 1, now, asked, expires)  # type: ignore[call-overload]
 
     def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
-        with self.storage.transaction() as tx:
-            tx.query("DELETE FROM outbox WHERE id = ?", (item.id,))
-            _count(tx, outcome)
+        """The row goes and the outcome is counted, together (one round trip: ``Storage.batch``)."""
+        self.storage.batch([("DELETE FROM outbox WHERE id = ?", (item.id,)), (_COUNT, (outcome,))])
 
     def retry(self, item: Outgoing, error: str, *, not_before: float = 0.0, unsure: bool = False) -> str:
         """A send failed and may be tried again: due after a back-off (at least ``not_before`` s, as a 429
@@ -227,6 +226,9 @@ class Outbox:
                                       (self.clock() - keep,)))
 
 
+_COUNT = ("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, 1) "
+          "ON CONFLICT(outcome) DO UPDATE SET n = outbox_outcomes.n + 1")
+
+
 def _count(tx: Tx, outcome: str) -> None:
-    tx.query("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, 1) "
-             "ON CONFLICT(outcome) DO UPDATE SET n = outbox_outcomes.n + 1", (outcome,))
+    tx.query(_COUNT, (outcome,))

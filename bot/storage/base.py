@@ -70,6 +70,21 @@ class Storage(abc.ABC):
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """Several statements that commit together or not at all; writers wait for each other."""
 
+    def batch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+        """Several statements in one transaction, each one's rows in order. For statements that do not
+        need each other's answers to be written: PostgreSQL sends them all at once (pipeline mode), one
+        round trip instead of one per statement and two for the transaction."""
+        with self.transaction() as tx:
+            return [tx.query(sql, args) for sql, args in statements]
+
+    def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+        """``query``, and if it returned rows, ``notify(channel)`` once it is committed (PostgreSQL: in the
+        same statement, one round trip)."""
+        rows = self.query(sql, args)
+        if rows:
+            self.notify(channel)
+        return rows
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

@@ -12,7 +12,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import StorageError
@@ -31,6 +31,15 @@ def to_psycopg(sql: str) -> str:
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _run_batch(cur: Any, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+    cur.execute("; ".join(to_psycopg(sql) for sql, _ in statements), [a for _, args in statements for a in args])
+    results: list[list[Row]] = []
+    while True:
+        results.append(cur.fetchall() if cur.description else [])
+        if not cur.nextset():
+            return results
 
 
 class _PgTx:
@@ -148,6 +157,19 @@ class PostgresStorage(Storage):
         with self._pool.connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))
             return cur.fetchall() if cur.description else []
+
+    def batch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+        """The statements as one query string, its parameters bound by the client: PostgreSQL runs the
+        statements of one such query in one transaction, each with its own snapshot (so a statement sees
+        what the ones before it wrote). One round trip and no BEGIN/COMMIT: a third of the CPU of a
+        ``transaction()`` with two statements here, where pipeline mode cost more than that."""
+        with self._pool.connection() as conn:
+            return _run_batch(self._psycopg.ClientCursor(conn), statements)
+
+    def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+        """The statement's rows, each with the notice sent by the same statement (delivered at its commit)."""
+        rows = self.query(f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, '') IS NULL FROM q", (*args, channel))
+        return [row[:-1] for row in rows]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_PgTx]:
