@@ -11,7 +11,9 @@ or a final ranking goes missing), and never sends one twice. Sending before comm
 question whenever a commit failed; the reverse costs one message in the rare crash at that instant.
 
 Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
-after the next question is out.
+after the next question is out. A timer's steps are computed before the lock is taken, so a /stop can
+commit and show "Quiz stopped" in between: a question is therefore sent only if its round is still the
+game's when its turn comes (one read). Across workers the window between that read and the send remains.
 """
 from __future__ import annotations
 
@@ -131,6 +133,13 @@ class QuizRunner:
                 return outcome
         return None
 
+    # questions the outbox delivered late -------------------------------------------------------------
+    async def still_asking(self, chat: str, game_id: str, number: int) -> bool:
+        """Whether round ``number`` of game ``game_id`` is the chat's round still (open, or in the pause
+        after it): a question resent later than that is not worth posting."""
+        game = await asyncio.to_thread(self.engine.running, chat)
+        return bool(game and game.id == game_id and game.round and game.round.number == number)
+
     # showing steps ---------------------------------------------------------------------------------
     def _deliver(self, chat: str, steps: list[Step]) -> None:
         """Show a fired timer's steps (called on the loop by the poller), concurrently with other chats'."""
@@ -159,6 +168,11 @@ class QuizRunner:
 
     async def _ask(self, step: Asked) -> None:
         game, rnd = step.game, step.round
+        if not await self.still_asking(game.chat, game.id, rnd.number):
+            # a /stop or /skip took the chat's lock between this timer's commit and now, and its message
+            # is out: the question would arrive after "Quiz stopped" (or after the next one)
+            log.info("quiz question %s in chat %s not sent: the game moved on first", rnd.number, game.chat)
+            return
         self._sending += 1
         self._sent.clear()
         posted = Posted(None)
