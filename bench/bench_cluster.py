@@ -316,8 +316,9 @@ async def run(args: argparse.Namespace) -> None:
         last_count, quiet_since = -1, time.monotonic()
         while True:
             sends = emu.calls_to("sendMessage")
-            answered = sum(1 for c in sends if reply_target(c) is not None)
-            finals = sum(1 for c in sends if "Quiz over" in (c.text or c.params.get("text", "")))
+            # distinct questions answered: a duplicate answer must not stand in for one still on its way
+            answered = len({(c.params["chat_id"], reply_target(c)) for c in sends if reply_target(c) is not None})
+            finals = len({c.params["chat_id"] for c in sends if "Quiz over" in (c.text or c.params.get("text", ""))})
             if answered >= expected and finals >= len(quiz_chats):
                 break
             activity = len(emu.get("calls"))  # polls, edits and retries too: a quiz is quiet between questions

@@ -244,7 +244,7 @@ def evaluate(
     s = settings()
     path = eval_set or (s.root / "tests" / "eval" / "conversations.yml")
     try:
-        held = [heldout] if heldout else [s.root / "tests" / "eval" / n for n in ("heldout.yml", "heldout_fresh.yml", "heldout_session5.yml")]
+        held = [heldout] if heldout else [s.root / "tests" / "eval" / n for n in ("heldout.yml", "heldout_fresh.yml", "heldout_session5.yml", "heldout_session6.yml")]
         report = evaluate_all(s, path if path.exists() else None, folds, [h for h in held if h.exists()] or None)
     except BotError as exc:
         fail(explain(exc))

@@ -23,6 +23,7 @@ from pathlib import Path
 from .answers import Answers
 from .config import Settings
 from .context import ChatContext
+from .conversation import answers_its_part, follow_up_context, joined
 from .handlers import HANDLERS, Turn
 from .handlers.base import entity_ref, unknown_reply
 from .incoming import incoming_text
@@ -157,19 +158,7 @@ class Brain:
                                             reply.confidence)
             except Exception:  # logging a question must never cost the answer
                 log.exception("could not log an unanswered question")
-        # A fact question answered "not as far as I know" is still the question in play: "is Daniel Craig in
-        # it?" -> "no" -> "what about Ian McShane?" asks the same.
-        answered = reply.kind in ("answer", "clarify") or (
-            reply.kind == "unknown" and reply.intent in mind.answers.routes
-            and mind.answers.routes[reply.intent].handler in ("facts", "yesno"))
-        ctx.remember(reply.intent if answered else None,
-                     [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities])
-        # a question-map relation stays the question in play, known or not ("who wrote it?" "and John Wick 4?")
-        asked = (reply.intent or "").removeprefix("ask_")
-        if reply.intent not in mind.answers.routes and asked in mind.questions.by_relation:
-            ctx.last_asked = asked
-        elif answered:
-            ctx.last_asked = None
+        follow_up_context(ctx, reply, mind.answers.routes, mind.questions, self._refs(mind, reply))
         if persist:
             self._save(chat, ctx, read=read)
         return reply
@@ -237,25 +226,20 @@ class Brain:
         trial = ChatContext.from_json(ctx.to_json())
         replies = []
         for text in it.parts:
-            part_parse = mind.nlu.parse(text)
-            reply = self._answer(mind, text, part_parse, trial, chat, split=False)
-            # an honest "the article doesn't say who wrote it" answers its part too
-            honest = reply.kind == "unknown" and reply.intent not in mind.answers.routes and \
-                (reply.intent or "").removeprefix("ask_") in mind.questions.by_relation
-            if reply.kind != "answer" and not honest:
+            reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat, split=False)
+            if not answers_its_part(reply, mind.answers.routes, mind.questions):
                 return None
-            trial.remember(reply.intent, [entity_ref(mind.kb.entities[i]) for i in reply.entities
-                                          if i in mind.kb.entities])
+            trial.remember(reply.intent, self._refs(mind, reply))  # the context flows to the next part
             replies.append(reply)
-        ctx.last_by_kind.update(trial.last_by_kind)
-        ctx.last_by_pronoun.update(trial.last_by_pronoun)
-        if not any(r.kind == "answer" for r in replies):
-            return None
-        last = next(r for r in reversed(replies) if r.kind == "answer")
-        return replace(last, text=" ".join(r.text for r in replies),
-                       sources=tuple(dict.fromkeys(s for r in replies for s in r.sources)),
-                       spoilers=tuple(s for r in replies for s in r.spoilers),
-                       entities=tuple(dict.fromkeys(e for r in replies for e in r.entities)))
+        whole = joined(replies)
+        if whole is not None:
+            ctx.last_by_kind.update(trial.last_by_kind)
+            ctx.last_by_pronoun.update(trial.last_by_pronoun)
+        return whole
+
+    @staticmethod
+    def _refs(mind: Mind, reply: Reply) -> list[tuple[str, str, str | None]]:
+        return [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities]
 
     def _turn(self, mind: Mind, parse: Parse, ctx: ChatContext, intent: str, confidence: float,
               chat: str | None, interpretation: Interpretation | None = None) -> Turn:

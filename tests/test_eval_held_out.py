@@ -12,7 +12,8 @@ from bot.nlu.data import load_training_data
 from .conftest import ROOT
 
 EVAL = ROOT / "tests" / "eval"
-CONVERSATION_FILES = ("conversations.yml", "heldout.yml", "heldout_fresh.yml", "heldout_session5.yml")
+CONVERSATION_FILES = ("conversations.yml", "heldout.yml", "heldout_fresh.yml", "heldout_session5.yml",
+                      "heldout_session6.yml")
 CONTENT_KEYS = ("contains", "contains_any", "not_contains")
 
 

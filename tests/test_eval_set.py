@@ -33,7 +33,8 @@ def test_eval_set_meets_its_floors(settings) -> None:  # type: ignore[no-untyped
 # The held-out sets written as users would (each measured once before any change made for it; see the
 # file's head). A floor per set, a little under what it measured when set, so a regression in any class
 # of question shows; every class of each set must still answer most of its turns.
-HELD_OUT_FLOORS = {"heldout.yml": 0.94, "heldout_fresh.yml": 0.9, "heldout_session5.yml": 0.96}
+HELD_OUT_FLOORS = {"heldout.yml": 0.94, "heldout_fresh.yml": 0.9, "heldout_session5.yml": 0.96,
+                   "heldout_session6.yml": 0.92}
 MIN_CLASS_SHARE = 0.6
 
 

@@ -140,7 +140,33 @@ def handle(turn: Turn) -> Reply | None:
     )
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
-    return reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
+    reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
+    return confirmed(turn, reply, facts)
+
+
+def confirmed(turn: Turn, reply: Reply, facts: list[Fact]) -> Reply:
+    """A yes/no question a fact route answers says yes or no first: "is Len Wiseman directing it?" ->
+    "Yes. Len Wiseman directs Ballerina"; "did he do Underworld?" -> "Yes. He directed Underworld...".
+    Yes when everything else the message names is on the facts; no when something named is of the kind
+    the facts name but is not on them ("did Chad Stahelski direct it?"); else the answer as it is."""
+    it, kb = turn.interpretation, turn.kb
+    if it is None or it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
+        return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
+    if any(kb.relations[f.relation].literal for f in facts):
+        return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
+    on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
+    others = {i for n, m in enumerate(turn.parse.mentions) if n not in turn.used
+              for i in m.entity_ids[:1]} - {turn.resolution.entity.id if turn.resolution.entity else ""}
+    if not others:
+        return reply
+    if others <= on_facts and turn.answers.has("utter_confirmed"):
+        response = "utter_confirmed"
+    elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
+            and not others & on_facts and turn.answers.has("utter_contradicted"):
+        response = "utter_contradicted"
+    else:
+        return reply
+    return replace(reply, text=turn.answers.render(response, turn.rng, answer=reply.text))
 
 
 def salient(turn: Turn, answered: list[Entity]) -> list[str]:

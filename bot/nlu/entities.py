@@ -18,6 +18,7 @@ MAX_NGRAM = 5
 FUZZY_CUTOFF = 80.0
 MIN_FUZZY_CHARS = 5
 SPACING_CUTOFF = 90.0
+WORD_CUTOFF = 70.0  # each word of a many-word name is a typo of its own word ("redick"), not another word
 ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 SPELT = {str(n): w for n, w in enumerate(
@@ -149,6 +150,12 @@ class Gazetteer:
                 match = None
             if match and len(match[0].split()) != len(phrase.split()) and \
                     fuzz.ratio(match[0].replace(" ", ""), phrase.replace(" ", "")) < SPACING_CUTOFF:
+                match = None
+            # and a typo is in one name's words: "ballerina imdb" is no misspelt "ballerina film", however
+            # close the whole strings are
+            if match and len(match[0].split()) == len(phrase.split()) and any(
+                    fuzz.ratio(a, b) < WORD_CUTOFF and min(len(a), len(b)) > 2
+                    for a, b in zip(match[0].split(), phrase.split())):
                 match = None
             self._fuzzy_cache[phrase] = (match[0], match[1]) if match else None
         return self._fuzzy_cache[phrase]

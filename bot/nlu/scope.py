@@ -27,7 +27,8 @@ CHAT_HANDLERS = frozenset({"smalltalk", "help"})
 PERSONAL_PRONOUNS = frozenset("he him his she her hers they them their".split())
 POINTING = PERSONAL_PRONOUNS | {"it", "its", "this", "that", "film", "movie", "flick", "spinoff", "spin", "one"}
 NARROW_OPENINGS = frozenset({"where", "when", "why", "how", "which"})
-# The scope rules in the order they are tried (Scope._rule_NAME); the first that speaks decides.
+# The scope rules in the order they are tried (Scope._rule_NAME), each a registered step of the understanding
+# stage (bot/understanding/interpreter.py, scope_NAME); the first that speaks decides.
 RULES = ("opening", "yes_no", "chit_chat", "unnamed", "elsewhere")
 GENERIC_SHARE = 0.5  # a word used by at least this share of the fact intents says nothing about which
 
@@ -83,26 +84,19 @@ class Scope:
         words = [w for w in content_words(parse.tokens, parse.mentioned_tokens) if w not in self.generic]
         return self.vocab.foreign(words, self.families.get(intent, {intent}))
 
-    def off_topic(self, parse: ParseLike, intent: str) -> list[str]:
-        """The words showing the message asks something ``intent`` does not answer (empty: it fits)."""
-        return self.verdict(parse, intent)[1]
-
-    def verdict(self, parse: ParseLike, intent: str) -> tuple[str, list[str]]:
-        """(the rule that decided, the words that showed it): the rules of ``RULES`` in order, the first
-        that speaks decides; words empty means the message fits the intent."""
+    def applies(self, intent: str) -> str | None:
+        """The intent's handler if the scope rules check it (fact and chat intents), else None."""
         handler = self.handlers.get(intent)
-        if handler not in FACT_HANDLERS and handler not in CHAT_HANDLERS:
-            return "", []
-        foreign: list[str] | None = None
-        for name in RULES:
-            if name != "opening" and foreign is None:
-                foreign = self.foreign(parse, intent)
-                if not foreign:
-                    return "", []
-            words = getattr(self, "_rule_" + name)(parse, intent, handler, foreign or [])
-            if words is not None:
-                return name, words
-        return "", []
+        return handler if handler in FACT_HANDLERS or handler in CHAT_HANDLERS else None
+
+    def rule(self, name: str, parse: ParseLike, intent: str, foreign: list[str]) -> list[str] | None:
+        """One rule of ``RULES`` on its own (the understanding stage registers each as a step): None when
+        it has nothing to say, [] when it decides the message fits, else the words that show it does not.
+        ``foreign``: the message's words the intent's family was never trained with (``foreign()``)."""
+        handler = self.applies(intent)
+        if handler is None or name not in RULES:
+            return None
+        return getattr(self, "_rule_" + name)(parse, intent, handler, foreign)  # type: ignore[no-any-return]
 
     def _rule_opening(self, parse: ParseLike, intent: str, handler: str, foreign: list[str]) -> list[str] | None:
         """A question opening as none of the intent's examples do asks for something else: "why so late?"

@@ -11,7 +11,9 @@ or a final ranking goes missing), and never sends one twice. Sending before comm
 question whenever a commit failed; the reverse costs one message in the rare crash at that instant.
 
 Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
-after the next question is out.
+after the next question is out. A timer's steps are computed before the lock is taken, so a /stop can
+commit and show "Quiz stopped" in between: a question is therefore sent only if its round is still the
+game's when its turn comes (one read). Across workers the window between that read and the send remains.
 """
 from __future__ import annotations
 
@@ -174,6 +176,11 @@ class QuizRunner:
 
     async def _ask(self, step: Asked) -> None:
         game, rnd = step.game, step.round
+        if not await self.still_asking(game.chat, game.id, rnd.number):
+            # a /stop or /skip took the chat's lock between this timer's commit and now, and its message
+            # is out: the question would arrive after "Quiz stopped" (or after the next one)
+            log.info("quiz question %s in chat %s not sent: the game moved on first", rnd.number, game.chat)
+            return
         self._sending += 1
         self._sent.clear()
         posted = Posted(None)

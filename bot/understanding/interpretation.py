@@ -25,7 +25,7 @@ class Verdict:
     in_scope: bool = True
     reason: str = ""  # the step that decided: "off_topic", "low_confidence", ...
     words: tuple[str, ...] = ()  # the words that showed it
-    rule: str = ""  # the rule within the step that decided (a scope rule: "opening", "unnamed", ...)
+    rule: str = ""  # the rule that decided (a scope rule: "opening", "unnamed", ...), also when it fits
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,11 @@ class Interpretation:
     source_request: bool = False  # "says who?": the last question again, with its source
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
     premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
+    premise_role: str | None = None  # the character the premise casts the person as ("why does X play Charon?")
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
+    foreign: tuple[str, ...] | None = None  # words the intent's family was never trained with (scope_words)
     verdict: Verdict = field(default_factory=Verdict)
     steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)
 

@@ -26,7 +26,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
+from .resolution import FILM_WORDS, Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
@@ -37,13 +37,15 @@ CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rath
 CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"))
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
+CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
 PART_SPLIT = re.compile(
-    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=and\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
+    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
     re.IGNORECASE)
 MAX_PARTS = 3
+MULTI_WORD_CUE = 2  # words: a question-map cue this long says which relation is asked
 SUBJECT_HANDLERS = frozenset({"facts", "about"})
 UNKNOWN_SUBJECT = "unknown_subject"  # verdict reasons the Brain routes: say the name is unknown...
 STRAY_NUMBER = "stray_number"  # ...or leave it to the search fallback
@@ -70,7 +72,9 @@ class RouteLike(Protocol):
 
 
 class ScopeLike(Protocol):
-    def verdict(self, parse: Parse, intent: str) -> tuple[str, list[str]]: ...
+    def applies(self, intent: str) -> str | None: ...
+    def foreign(self, parse: Parse, intent: str) -> list[str]: ...
+    def rule(self, name: str, parse: Parse, intent: str, foreign: list[str]) -> list[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -160,20 +164,12 @@ def opening_question(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
-def other_names(it: Interpretation, env: Env) -> Interpretation:
-    """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
-    Hard") become unknown phrases before anything else reads the names (bot/understanding/names.py,
-    its RULES in order). The classifier's intent stays: "who directed the first Die Hard?" is still a
-    director question, about a film the bot does not know."""
-    parse, spoke = set_aside_other_names(it.parse, env)
-    return _mark(it, "other_names", parse=parse) if spoke else it
-
-
-@step
 def other_language(it: Interpretation, env: Env) -> Interpretation:
     """Another language gets a note in that language (intents/languages.yml), never a guess from the few
-    words it shares with English. The detector runs only on messages with letters outside ASCII or with
-    most words unknown to the bot, so English messages never pay for it."""
+    words it shares with English. It runs before other_names, which would turn "Chi ... Winston" into
+    someone else's name: the names the bot knows are no evidence of a language. The detector runs only on
+    messages with letters outside ASCII or with half their words or more unknown to the bot, so English
+    messages never pay for it."""
     toks = it.parse.tokens
     named = it.parse.mentioned_tokens
     words = [t for i, t in enumerate(toks) if i not in named and t.isalpha()]
@@ -181,14 +177,25 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     english = [w for w in words if w in STOPWORDS]
     head = it.text[:LONG_MESSAGE]
     non_ascii = not head.isascii() and any(ord(ch) > 127 and ch.isalpha() for ch in head)
-    if not non_ascii and (len(strange) < 2 or len(strange) * 2 < len(words)):
+    if not non_ascii and (not strange or len(strange) * 2 < len(words)):
         return it
     if words and len(english) * ENGLISH_SHARE > len(words):
         return it  # "who penned the script?": English's own small words say English, whatever the rest
-    code = env.languages.detect(it.text)
+    names = frozenset(toks[i] for i in named)  # "Ballerina", "Rooney": no evidence of a language
+    code = env.languages.detect(head, names)
     if code is None:
         return it
     return _mark(it, "other_language", kind="other_language", language=code, intent=None)
+
+
+@step
+def other_names(it: Interpretation, env: Env) -> Interpretation:
+    """Names that read like ours but are someone else's ("Wayne Rooney", "Windows 12", "the first Die
+    Hard") become unknown phrases before anything else reads the names (bot/understanding/names.py,
+    its RULES in order). The classifier's intent stays: "who directed the first Die Hard?" is still a
+    director question, about a film the bot does not know."""
+    parse, spoke = set_aside_other_names(it.parse, env)
+    return _mark(it, "other_names", parse=parse) if spoke else it
 
 
 @step
@@ -202,6 +209,8 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
+    if env.questions.asked(it.parse.tokens, _cue_skip(it, env)):
+        return it  # "who starred in that?" asks a relation of its own, not the last answer's source
     last = env.context.last_intent
     if not last or last not in env.routes:
         return _mark(it, "source_request", source_request=True)
@@ -254,9 +263,17 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     k = 0
     while k < len(toks) and toks[k] in CORRECTION_OPENERS and k not in it.parse.mentioned_tokens:
         k += 1
-    for phrase in CORRECTION_PHRASES:
-        if tuple(toks[k:k + len(phrase)]) == phrase:
-            k += len(phrase)
+    # "ugh no I meant...", "oh sorry, I mean...": a little filler may come before the phrase
+    for start in range(k, min(k + CORRECTION_FILLER, len(toks)) + 1):
+        if any(i in it.parse.mentioned_tokens for i in range(start)):
+            break
+        # ...and something after it: "oops, Winston I meant" closes with it
+        phrase = next((p for p in CORRECTION_PHRASES if len(p) > 1 and tuple(toks[start:start + len(p)]) == p
+                       and start + len(p) < len(toks)), None)
+        if start == k:
+            phrase = phrase or next((p for p in CORRECTION_PHRASES if tuple(toks[k:k + len(p)]) == p), None)
+        if phrase is not None:
+            k = start + len(phrase)
             break
     end = len(toks)
     for phrase in CORRECTION_CLOSERS:  # "winston I meant": the phrase closing it
@@ -421,6 +438,11 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
     mine_cued = mine & {a.question.relation for a in fitting + named}
     if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
+        # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
+        # is no reason for the search fallback
+        strength = max((a.strength for a in fitting if a.question.relation in mine_cued), default=0)
+        if strength >= MULTI_WORD_CUE and it.confidence < env.follow_up_confidence:
+            return _mark(it, "question_map", confidence=env.follow_up_confidence)
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
@@ -474,7 +496,11 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
         names = [name for name, r in env.routes.items() if r.handler == "facts" and r.given == "subject"
                  and asked.question.relation in r.relations and kind in r.about]
         if len(names) == 1:
-            return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,))
+            # a cue of several words ("who was in", "who made") is as plain as a follow-up: the
+            # classifier's doubt between near intents no longer sends it to the search fallback
+            sure = max(it.confidence, env.follow_up_confidence) if top >= MULTI_WORD_CUE else it.confidence
+            return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,),
+                         confidence=sure)
     return it
 
 
@@ -541,22 +567,53 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     asked = env.questions.asked(parse.tokens, names)
     person_relations = [a.question.relation for a in asked if a.question.relation in kb.relations
                         and "person" in (kb.relations[a.question.relation].object or [])]
-    if not person_relations:
-        return it
     people = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"]
     films = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == film_kind]
     if len(set(people)) != 1:
         return it
-    if not films and any(t in ("it", "this", "that") for t in parse.tokens):
+    roles = _premise_roles(it, env, asked)
+    if not person_relations and not roles:
+        return it
+    if not films and (roles or any(t in ("it", "this", "that") for t in parse.tokens)):
         films = [env.context.last_by_kind.get(film_kind) or kb.default_subject.id]
     if len(set(films)) != 1:
         return it
     person, film = people[0], films[0]
+    for relation, character in roles:  # "why does Ian McShane play Charon?": Lance Reddick does
+        facts = [f for f in kb.facts_about(film, relation) if f.role == character]
+        if facts and not any(f.object == person for f in facts):
+            return _mark(it, "false_premise", premise=(relation, person, film), premise_role=character)
+    if roles:
+        return it
     for relation in person_relations:
         facts = kb.facts_about(film, relation)
         if facts and not any(f.object == person for f in facts):
             return _mark(it, "false_premise", premise=(relation, person, film))
     return it
+
+
+def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tuple[str, str]]:
+    """(relation, character) pairs the question casts its person in: a character it names ("play
+    *Charon*"), or the character a cued relation names in the film ("the *lead*": the main character),
+    for the relations whose facts carry a role of that kind (a cast)."""
+    kb, parse = env.kb, it.parse
+    role_relations = [r for r in kb.relations.values() if r.role and "person" in (r.object or [])]
+    if not role_relations:
+        return []
+    # a character named for a relation's word ("the Director") is that relation's cue here, not a role
+    characters = [i for m in parse.mentions for i in m.entity_ids
+                  if any(kb.entities[i].kind in (r.role or []) for r in role_relations)
+                  and not env.questions.asked(parse.tokens[m.start:m.end])]
+    if not characters:
+        film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
+        for a in asked:
+            relation = kb.relations.get(a.question.relation)
+            if relation is not None and relation.object != "text" and not {"person"} & set(relation.object or []):
+                characters += [f.object for f in kb.facts_about(film, relation.id)
+                               if f.object in kb.entities and any(kb.entities[f.object].kind in (r.role or [])
+                                                                  for r in role_relations)]
+    return [(r.id, c) for c in dict.fromkeys(characters) for r in role_relations
+            if kb.entities[c].kind in (r.role or [])]
 
 
 @step
@@ -567,18 +624,74 @@ def confidence(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "confidence", verdict=Verdict(False, "low_confidence"))
 
 
-@step
-def scope(it: Interpretation, env: Env) -> Interpretation:
-    """The words besides the names must fit the intent picked (nlu/scope.py, its RULES in order: opening,
-    yes_no, chit_chat, unnamed, elsewhere): "does Wick *die*" is not "is Wick in it", "when did *filming*
-    start" is no release question. The verdict names the rule. A follow-up is exempt: its question was
-    checked when it was first asked."""
-    if it.follow_up or env.scope is None or it.intent is None:
+def _scope_checks(it: Interpretation, env: Env) -> bool:
+    """Whether the scope steps still have a say: an intent they check, not yet decided by one of them.
+    A follow-up is exempt: its question was checked when it was first asked."""
+    return not (it.follow_up or env.scope is None or it.intent is None or it.verdict.rule
+                or env.scope.applies(it.intent) is None)
+
+
+def _scope_rule(it: Interpretation, env: Env, name: str) -> Interpretation:
+    """Run one of nlu/scope.py's rules: the first that speaks decides, fitting ([]) or not (its words)."""
+    if not _scope_checks(it, env) or (name != "opening" and not it.foreign):
         return it
-    rule, words = env.scope.verdict(it.parse, it.intent)
+    assert env.scope is not None and it.intent is not None
+    words = env.scope.rule(name, it.parse, it.intent, list(it.foreign or ()))
+    if words is None:
+        return it
     if not words:
+        return _mark(it, "scope_" + name, verdict=Verdict(True, "", (), name))
+    return _mark(it, "scope_" + name, verdict=Verdict(False, "off_topic", tuple(words), name))
+
+
+@step
+def scope_opening(it: Interpretation, env: Env) -> Interpretation:
+    """The words besides the names must fit the intent picked; the scope rules (nlu/scope.py) are these
+    steps, in its RULES order, and the first that speaks decides. First the opening: a question opening
+    as none of the intent's examples do asks something else ("*why* so late?" is no goodbye, "*where* is
+    Ana de Armas from?" no filmography)."""
+    return _scope_rule(it, env, "opening")
+
+
+@step
+def scope_words(it: Interpretation, env: Env) -> Interpretation:
+    """The words (names aside) that neither the intent nor its relation family was trained with, found
+    once for the rules after it; none means the message fits and no rule needs to run."""
+    if not _scope_checks(it, env):
         return it
-    return _mark(it, "scope", verdict=Verdict(False, "off_topic", tuple(words), rule))
+    assert env.scope is not None and it.intent is not None
+    foreign = tuple(env.scope.foreign(it.parse, it.intent))
+    if not foreign:
+        return _mark(it, "scope_words", foreign=(), verdict=Verdict(True, "", (), "words"))
+    return _mark(it, "scope_words", foreign=foreign)
+
+
+@step
+def scope_yes_no(it: Interpretation, env: Env) -> Interpretation:
+    """A yes/no asserts the whole sentence: a word no intent of its relation was trained with makes it
+    another question ("does Wick *die* in it"), unless nobody is named or pointed at and the strange
+    words are the name asked about ("is Carrie-Anne Moss in it?": the handler's honest "not that I know")."""
+    return _scope_rule(it, env, "yes_no")
+
+
+@step
+def scope_chit_chat(it: Interpretation, env: Env) -> Interpretation:
+    """Chit-chat with a topic is not chit-chat: "did you see the match last night" is no goodbye."""
+    return _scope_rule(it, env, "chit_chat")
+
+
+@step
+def scope_unnamed(it: Interpretation, env: Env) -> Interpretation:
+    """Nothing named, nothing pointed at: a word no answerable question uses names something else
+    ("when is *Oppenheimer* out?" is not "when is it out?")."""
+    return _scope_rule(it, env, "unnamed")
+
+
+@step
+def scope_elsewhere(it: Interpretation, env: Env) -> Interpretation:
+    """A word only off-topic questions use ("imax"), or one naming a relative or part of someone named
+    ("Rooney's *father*"): the question is about something the knowledge does not hold."""
+    return _scope_rule(it, env, "elsewhere")
 
 
 @step
@@ -689,7 +802,14 @@ def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = Fals
         kinds |= set(relation.role or []) | (set(relation.object) if relation.object != "text" else set())
     if route.handler == "about":
         kinds = {e.kind for e in kb.entities.values()}
-    mentioned = {kb.entities[i].kind for m in parse.mentions for i in m.entity_ids}
+    film_kind = kb.default_subject.kind
+    # "the Bond one", "the 007 film": a character's name before a film word names that character's film
+    mentioned = {film_kind if m.end < len(toks) and toks[m.end] in FILM_WORDS else kb.entities[i].kind
+                 for m in parse.mentions for i in m.entity_ids}
+    if mentioned == {film_kind} and route.handler == "facts" and route.given != "subject" \
+            and film_kind not in kinds and any(ctx.last_by_kind.get(k) in kb.entities for k in route.about):
+        # "and in No Time To Die?" after "who is Ana de Armas playing?": the same person, in that film
+        return ctx.last_intent
     if mentioned & kinds:
         return ctx.last_intent
     for name, other in env.routes.items():

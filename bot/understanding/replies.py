@@ -62,7 +62,7 @@ def false_premise_reply(turn: Any, it: Interpretation) -> Reply:
     kb = turn.kb
     assert it.premise is not None
     relation, person, film = it.premise
-    facts = kb.facts_about(film, relation)[:5]
+    facts = [f for f in kb.facts_about(film, relation) if it.premise_role in (None, f.role)][:5]
     entity = kb.entities[person]
     reply = turn.reply("utter_false_premise", facts=facts, entity=entity.name, subject=kb.name(film),
                        label=kb.relations[relation].label, pronoun=entity.pronoun or "they",

@@ -323,23 +323,24 @@ async def test_kill_9_of_a_worker_mid_game_the_other_fires_its_timers(emu: BotAP
         lb = Balancer(emu, [w.url for w in workers])
         emu.set_chat_admins(GROUP, [ANN])
         await lb.say(ANN, "/quizsettings seconds 5", worker=1)
-        await until(lambda: any("Saved" in (c.text or "") for c in emu.calls_to("sendMessage")), "settings saved")
+        await until(lambda: any("Saved" in (c.text or "") for c in emu.calls_to("sendMessage")), "settings saved",
+                    timeout=30)
         await lb.say(ANN, "/quiz 3 text", worker=0)
-        await until(lambda: questions_asked(emu)[1] == 1, "question 1", timeout=20)
+        await until(lambda: questions_asked(emu)[1] == 1, "question 1", timeout=60)
         await lb.say(BOB, str(right_answer(engine)), worker=1)
-        await until(lambda: questions_asked(emu)[2] == 1, "question 2", timeout=20)
+        await until(lambda: questions_asked(emu)[2] == 1, "question 2", timeout=60)
 
         def recorded() -> bool:  # its message id saved: a worker killed between sending and saving loses
             game = engine.running(str(GROUP))  # that one reveal (at most once, bot/quiz/runner.py)
             return bool(game and game.round and game.round.number == 2 and game.round.message_id)
 
-        await until(recorded, "question 2's message recorded")
+        await until(recorded, "question 2's message recorded", timeout=30)
         workers[0].kill()  # kill -9: no clean-up of any kind; its pool's connections just drop
         # question 2's deadline, the next question and the end are all the survivor's
-        await until(lambda: len(reveals(emu)) == 2, "question 2 timing out at the survivor", timeout=20)
-        await until(lambda: questions_asked(emu)[3] == 1, "question 3", timeout=20)
+        await until(lambda: len(reveals(emu)) == 2, "question 2 timing out at the survivor", timeout=60)
+        await until(lambda: questions_asked(emu)[3] == 1, "question 3", timeout=60)
         await lb.say(CY, str(right_answer(engine)), worker=1)
-        await until(lambda: len(finals(emu)) >= 1, "the final ranking", timeout=20)
+        await until(lambda: len(finals(emu)) >= 1, "the final ranking", timeout=60)
         await asyncio.sleep(1.5)  # a poller looks at least every second: a second firing would show by now
     finally:
         for worker in workers:

