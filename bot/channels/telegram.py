@@ -65,7 +65,7 @@ from ..storage import Storage
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_inbox import ClusterSetupError, InboxCluster
-from .telegram_limits import SharedRateLimiter
+from .telegram_limits import RECLAIM, SharedRateLimiter
 from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import LINK_PREFIX, TelegramQuiz
 from .telegram_send import reply as send_reply
@@ -136,6 +136,9 @@ class RetryMixin(BaseRequest):
             log.warning("Bot API %s failed (%s); retry %d/%d in %.2fs", api_method, reason, attempt,
                         self.attempts - 1, delay)
             await asyncio.sleep(delay)
+            reclaim = RECLAIM.get()
+            if reclaim is not None:  # a resend is a request of its own to Telegram's limits
+                await reclaim()
         raise AssertionError("unreachable")  # pragma: no cover
 
 

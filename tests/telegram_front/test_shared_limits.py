@@ -94,3 +94,18 @@ async def test_two_workers_share_one_groups_budget(
     private = [c.time for c in emu.calls_to("sendMessage") if c.params["chat_id"] != DEFAULT_GROUP_ID]
     assert len(private) == 2
     assert max(private) < sorted(group)[3]  # the private chats did not wait for the group's full window
+
+
+async def test_a_resend_after_a_bad_gateway_claims_a_place_of_its_own(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, workers_db: list[Storage], pg: PgSchema) -> None:
+    """The request layer resends a 502 seconds later: that resend is a request to Telegram too, and goes out
+    only with a place in the budget, never on the first attempt's (it would land in a later window whose
+    places other sends already took)."""
+    app = make_app(emu, Brain(mind, settings, workers_db[0]), settings)
+    emu.inject_fault("sendMessage", "502", times=4)
+    async with app:
+        await asyncio.wait_for(asyncio.gather(*(app.bot.send_message(8000 + i, f"message {i}")
+                                                for i in range(6))), timeout=30)
+    attempts = emu.calls_to("sendMessage", include_failed=True)
+    assert len(emu.calls_to("sendMessage")) == 6 and len(attempts) == 10  # every message out, 4 resent
+    assert len(claims(pg, "bot")) == len(attempts)
