@@ -208,8 +208,13 @@ class Brain:
             return self._fallback(mind, parse, ctx, chat, intent, confidence)
         if it.verdict.reason == "off_topic":
             # The classifier's best guess asks something else than this message: say so, never guess.
-            reply = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat).reply(
-                "utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            turn = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat)
+            if it.verdict.rule == "unnamed" and it.verdict.words:
+                # nothing it knows is named, so the strange words name what was asked about ("who plays
+                # *Eve*?", "when is *Oppenheimer* out?"): say which, as for a name it does not know
+                reply = unknown_reply(turn, it.verdict.words)
+            else:
+                reply = turn.reply("utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
             return replace(reply, intent="out_of_scope")
         route = mind.answers.routes.get(intent)
         if route is not None and it.verdict.in_scope:

@@ -273,6 +273,20 @@ def test_scope_verdicts_name_their_rule(brain: Brain, text: str, rule: str) -> N
     assert not it.verdict.in_scope and it.verdict.reason == "off_topic" and it.verdict.rule == rule
 
 
+@pytest.mark.parametrize("text, unknown", [
+    ("who plays Zelda?", "zelda"),                 # a part the knowledge has no one for
+    ("when is oppenheimer out?", "oppenheimer"),   # another film, unnamed as such
+])
+def test_an_unnamed_subject_is_said_to_be_unknown_by_name_on_both_films(brain: Brain, second: Brain, text: str,
+                                                                          unknown: str) -> None:
+    """Nothing it knows is named, so the strange word is what was asked about: the reply says which, on
+    either film, and claims no fact."""
+    for bot in (brain, second):
+        reply = bot.reply(None, None, text)
+        assert reply.kind == "unknown" and f'"{unknown}"' in reply.text.lower(), reply.text
+        assert not reply.sources
+
+
 def test_second_film_scope(second: Brain) -> None:
     it = interpret(second, "when is oppenheimer out?")
     assert not it.verdict.in_scope and it.verdict.rule == "unnamed"
