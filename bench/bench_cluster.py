@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import random
@@ -411,14 +412,21 @@ async def run(args: argparse.Namespace) -> None:
         for key, at in claims:
             if key != "bot":
                 group_claims[key].append(at)
-        # the k-th claim of a group is its k-th send (a chat's sends take turns): how long after its claim
-        # each send reached the emulator, the spread the limiter's margin must cover
-        lags = sorted(arrival - claim for chat, times in per_group.items()
-                      for claim, arrival in zip(sorted(group_claims.get(f"chat:{chat}", [])), sorted(times)))
+        # a chat's sends take turns, so a send's claim is its group's latest claim before it arrived: how
+        # long after it each send reached the emulator, the spread the limiter's margin must cover
+        lags = []
+        for chat, times in per_group.items():
+            taken = sorted(group_claims.get(f"chat:{chat}", []))
+            for arrival in times:
+                k = bisect.bisect_right(taken, arrival)
+                if k:
+                    lags.append(arrival - taken[k - 1])
+        lags.sort()
         print(f"  claims: max {most_in_window(bot_claims, 1.0)} in any 1 s, max "
               f"{max((most_in_window(sorted(t), 60.0) for t in group_claims.values()), default=0)} for one group "
               f"in any 60 s, counted when the limiter logged them ({len(bot_claims)} claims, "
-              f"{len(visible)} sends)")
+              f"{len(visible)} sends; {len(bot_claims) - len(visible)} more claims than sends: taken again "
+              f"after a hold-up, or for a request that failed)")
         if lags:
             print(f"  claim to arrival: p50 {1000 * lags[len(lags) // 2]:.0f} ms, p99 "
                   f"{1000 * lags[int(len(lags) * 0.99)]:.0f} ms, max {1000 * lags[-1]:.0f} ms")
