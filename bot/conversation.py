@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from .context import ChatContext
+from .knowledge import Entity
 from .reply import Reply
 from .understanding.questions import QuestionMap
 
@@ -25,6 +26,11 @@ class RouteLike(Protocol):
 
 
 EntityRef = tuple[str, str, str | None]
+
+
+def entity_ref(entity: Entity) -> EntityRef:
+    """What the context keeps of an entity a reply was about: its id, kind and pronoun."""
+    return entity.id, entity.kind, entity.pronoun
 
 
 def answered(reply: Reply, routes: Mapping[str, RouteLike]) -> bool:

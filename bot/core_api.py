@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from .context import ChatContext
 from .dialogue import Brain, Mind
-from .handlers.base import entity_ref
+from .conversation import entity_ref
 from .incoming import incoming_text
 from .nlu import IntentScore, Mention, Parse
 from .nlu.text import tokens

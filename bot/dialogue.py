@@ -17,20 +17,21 @@ import random
 from collections.abc import Callable
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from .answers import Answers
 from .config import Settings
 from .context import ChatContext
-from .conversation import answers_its_part, follow_up_context, joined
-from .handlers import HANDLERS, Turn
-from .handlers.base import entity_ref, unknown_reply
+from .conversation import answers_its_part, entity_ref, follow_up_context, joined
+from .handlers import HANDLERS
+from .handlers.base import unknown_reply
 from .incoming import incoming_text
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
 from .nlu.scope import Scope
 from .nlu.text import STOPWORDS, tokens
+from .rendering import Renderer
 from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
@@ -149,7 +150,7 @@ class Brain:
         ctx = self.context(chat) if ctx is None else ctx
         read = ctx.state()  # what storage holds now: unchanged after the message, nothing to write
         if fallback and not self._settles_alone(mind, text, parse, ctx):
-            reply = self._fallback(mind, parse, ctx, chat, fallback_intent or "out_of_scope", fallback_confidence)
+            reply = self._fallback(mind, parse, fallback_intent or "out_of_scope", fallback_confidence)
         else:
             reply = self._answer(mind, text, parse, ctx, chat)
         if reply.kind == "unknown" and self.storage is not None and parse.tokens:
@@ -186,43 +187,40 @@ class Brain:
         return self._route(mind, it, ctx, chat)
 
     def _route(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
-        parse = it.parse
+        out = self.renderer(mind)
+        suggest = mind.answers.suggestions[:3]
         if it.kind == "empty":
-            return self._turn(mind, parse, ctx, "out_of_scope", 1.0, chat).reply(
-                "utter_empty", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            return out.reply("utter_empty", "out_of_scope", 1.0, kind="unknown", suggestions=suggest)
         if it.kind == "other_language":
-            return other_language_reply(mind, it)
+            return other_language_reply(it, out, mind.languages)
         if it.source_request and not it.follow_up:
-            return self._turn(mind, parse, ctx, SOURCE_INTENT, it.confidence, chat).reply(
-                "utter_source_of_what", kind="unknown", suggestions=mind.answers.suggestions[:3])
+            return out.reply("utter_source_of_what", SOURCE_INTENT, it.confidence, kind="unknown",
+                             suggestions=suggest)
         if it.premise is not None:
-            return false_premise_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it)
+            return false_premise_reply(it, mind.kb, out)
         if it.asked is not None:
-            return question_map_reply(self._turn(mind, parse, ctx, "out_of_scope", it.confidence, chat), it,
-                                      mind.questions)
+            return question_map_reply(it, mind.kb, out, mind.questions)
         intent, confidence = it.intent or "out_of_scope", it.confidence
         if it.verdict.reason == UNKNOWN_SUBJECT:
             # a name it does not know, or strange words around one it does: say so, never another's fact
-            return unknown_reply(self._turn(mind, parse, ctx, intent, confidence, chat, it), it.verdict.words)
+            return unknown_reply(it, out, it.verdict.words)
         if it.verdict.reason == STRAY_NUMBER:
-            return self._fallback(mind, parse, ctx, chat, intent, confidence)
+            return self._fallback(mind, it.parse, intent, confidence, out)
         if it.verdict.reason == "off_topic":
             # The classifier's best guess asks something else than this message: say so, never guess.
-            turn = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat)
             if it.verdict.rule == "unnamed" and it.verdict.words:
                 # nothing it knows is named, so the strange words name what was asked about ("who plays
                 # *Eve*?", "when is *Oppenheimer* out?"): say which, as for a name it does not know
-                reply = unknown_reply(turn, it.verdict.words)
-            else:
-                reply = turn.reply("utter_unknown_predicate", kind="unknown", suggestions=mind.answers.suggestions[:3])
-            return replace(reply, intent="out_of_scope")
+                return out.reply("utter_unknown_subject", "out_of_scope", confidence, kind="unknown",
+                                 words=" ".join(it.verdict.words), suggestions=suggest)
+            return out.reply("utter_unknown_predicate", "out_of_scope", confidence, kind="unknown",
+                             suggestions=suggest)
         route = mind.answers.routes.get(intent)
         if route is not None and it.verdict.in_scope:
-            turn = self._turn(mind, parse, ctx, intent, confidence, chat, it)
-            reply = HANDLERS[route.handler](turn)
+            reply = HANDLERS[route.handler](it, mind.kb, out)
             if reply is not None:
                 return reply
-        return self._fallback(mind, parse, ctx, chat, intent, confidence)
+        return self._fallback(mind, it.parse, intent, confidence, out)
 
     def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
@@ -246,16 +244,14 @@ class Brain:
     def _refs(mind: Mind, reply: Reply) -> list[tuple[str, str, str | None]]:
         return [entity_ref(mind.kb.entities[i]) for i in reply.entities if i in mind.kb.entities]
 
-    def _turn(self, mind: Mind, parse: Parse, ctx: ChatContext, intent: str, confidence: float,
-              chat: str | None, interpretation: Interpretation | None = None) -> Turn:
-        route = mind.answers.routes.get(intent) or mind.answers.routes["out_of_scope"]
-        return Turn(mind.kb, mind.answers, self.rng, parse, ctx, intent, confidence, route,
-                    known_words=mind.nlu.known_words, chat=chat, today=self.today(),
-                    interpretation=interpretation)
+    def renderer(self, mind: Mind) -> Renderer:
+        """What the handlers render with for one message: the templates, the Brain's random source and
+        the day by its clock."""
+        return Renderer(mind.kb, mind.answers, self.rng, self.today())
 
-    def _fallback(self, mind: Mind, parse: Parse, ctx: ChatContext, chat: str | None, intent: str,
-                  confidence: float) -> Reply:
-        turn = self._turn(mind, parse, ctx, "out_of_scope", confidence, chat)
+    def _fallback(self, mind: Mind, parse: Parse, intent: str, confidence: float,
+                  out: Renderer | None = None) -> Reply:
+        out = out or self.renderer(mind)
         if intent != "out_of_scope" or confidence < self.settings.nlu.threshold:
             hit = mind.search.search(parse.text, self.settings.search.min_coverage, self.settings.search.min_terms)
             if hit is not None:
@@ -268,8 +264,8 @@ class Brain:
                                        source.url),),
                     suggestions=mind.answers.suggestions[:2],
                 )
-        reply = turn.reply("utter_unknown", kind="unknown", suggestions=mind.answers.suggestions[:3])
-        return replace(reply, intent="out_of_scope" if intent == "out_of_scope" else None, confidence=confidence)
+        return out.reply("utter_unknown", "out_of_scope" if intent == "out_of_scope" else None, confidence,
+                         kind="unknown", suggestions=mind.answers.suggestions[:3])
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:

@@ -473,3 +473,75 @@ def test_a_yes_no_a_fact_answers_says_yes_or_no_first(ask, text: str, first: str
 def test_a_yes_no_in_a_second_film_says_yes_or_no_first(second: Brain) -> None:
     assert second.reply(None, None, "is tomas vey directing harbour lights?").text.lower().startswith("yes")
     assert second.reply(None, None, "is mira solberg directing harbour lights?").text.lower().startswith("no")
+
+
+def _slots(brain: Brain, text: str, ctx: ChatContext | None = None):  # type: ignore[no-untyped-def]
+    it = interpret(brain, text, ctx)
+    assert it.slots is not None, it.steps
+    s = it.slots
+    return (it.resolution.entity.id if it.resolution and it.resolution.entity else None,
+            s.named_film.id if s.named_film else None, s.excluded_film.id if s.excluded_film else None,
+            s.film.id, sorted(s.others))
+
+
+@pytest.mark.parametrize("text, subject, named, excluded, film, others", [
+    ("who does ana de armas play in no time to die?", "ana_de_armas", "no_time_to_die", None, "no_time_to_die",
+     ["no_time_to_die"]),
+    ("what was ana de armas in before ballerina?", "ana_de_armas", "ballerina", "ballerina", "ballerina",
+     ["ballerina"]),
+    ("who plays winston?", "winston", None, None, "ballerina", []),
+    ("did len wiseman direct underworld?", "len_wiseman", "underworld", None, "underworld", ["underworld"]),
+])
+def test_resolve_subject_fills_the_slots_table(brain: Brain, text: str, subject: str, named: str | None,
+                                               excluded: str | None, film: str, others: list[str]) -> None:
+    assert _slots(brain, text) == (subject, named, excluded, film, others)
+
+
+@pytest.mark.parametrize("text, subject, named, film", [
+    ("who does mira solberg play in low tide?", "mira_solberg", "low_tide", "low_tide"),
+    ("who plays edda?", "edda", None, "harbour_lights"),
+])
+def test_second_film_slots_table(second: Brain, text: str, subject: str, named: str | None, film: str) -> None:
+    got = _slots(second, text)
+    assert got[:2] + (got[3],) == (subject, named, film)
+
+
+def test_the_film_in_context_is_a_slot_not_the_handlers_reading(brain: Brain) -> None:
+    ctx = ChatContext()
+    ctx.remember("ask_director", [("john_wick_4", "film", "it")])
+    assert _slots(brain, "who plays winston?", ctx)[3] == "john_wick_4"
+
+
+@pytest.mark.parametrize("text, strangers, one_name", [
+    ("is carrie-anne moss in it?", True, True),
+    ("is keanu reeves in it?", False, False),
+])
+def test_a_yes_no_reads_its_unknown_words_from_the_slots(brain: Brain, text: str, strangers: bool,
+                                                        one_name: bool) -> None:
+    it = interpret(brain, text)
+    assert it.slots is not None and it.work is not None
+    assert bool(it.slots.strangers) is strangers and it.slots.one_name is one_name
+
+
+def test_a_handler_is_a_pure_function_of_the_interpretation(brain: Brain, second: Brain) -> None:
+    """The same Interpretation and knowledge give the same answer whatever chat it came from: a handler
+    reads the stage's slots, never the parse or the chat's context."""
+    from bot.handlers import HANDLERS
+    from bot.rendering import Renderer
+
+    for bot, text, wanted in ((brain, "who plays winston?", "Ian McShane"), (second, "who plays edda?", "Mira Solberg")):
+        it = interpret(bot, text)
+        route = bot.mind.answers.routes[it.intent]
+        replies = {HANDLERS[route.handler](it, bot.mind.kb, Renderer(bot.mind.kb, bot.mind.answers, random.Random(1),
+                                                                      bot.today())).text for _ in range(2)}
+        assert len(replies) == 1 and wanted in replies.pop()
+
+
+def test_handlers_read_neither_the_parse_nor_the_chat() -> None:
+    """What a handler reads is the Interpretation's typed fields: the NLU and the context are the stage's."""
+    import ast
+
+    for path in (Path(__file__).resolve().parent.parent / "bot" / "handlers").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[-1] in ("nlu", "context") or ".nlu." in f".{m}."}, path

@@ -1,13 +1,9 @@
-"""Handler registry: one visible table from a route's handler name to the function that answers it."""
+"""Handler registry: one visible table from a route's handler name to the function that answers it.
+Each is ``(Interpretation, KnowledgeBase, Renderer) -> Reply | None`` (bot/handlers/base.py)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..reply import Reply
 from . import about, facts, smalltalk, yesno
-from .base import Turn
-
-Handler = Callable[[Turn], Reply | None]
+from .base import Handler
 
 HANDLERS: dict[str, Handler] = {
     "facts": facts.handle,
@@ -18,4 +14,4 @@ HANDLERS: dict[str, Handler] = {
     "out_of_scope": smalltalk.out_of_scope,
 }
 
-__all__ = ["HANDLERS", "Handler", "Turn"]
+__all__ = ["HANDLERS", "Handler"]

@@ -1,20 +1,26 @@
 """Open questions about one entity ("tell me about Len Wiseman"): its description and key facts."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..knowledge import KnowledgeBase
+from ..rendering import Renderer
 from ..reply import Reply
-from .base import Turn, clarify_reply, describe, who_do_you_mean
+from ..understanding.interpretation import Interpretation
+from .base import clarify_reply, describe, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
 
 
-def handle(turn: Turn) -> Reply | None:
+def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
     """The subject's description and a few facts (the stage resolved it and checked its name)."""
-    kb = turn.kb
-    res = turn.resolution
+    res = it.resolution
+    if res is None:
+        return None  # not resolved by the stage: nothing here to answer from
     if res.options:
-        return clarify_reply(turn, res.options)
+        return clarify_reply(it, out, res.options)
     if res.entity is None:
-        return who_do_you_mean(turn)
+        return who_do_you_mean(it, out)
     entity = res.entity
     description, desc_facts = describe(kb, entity)
     # Free-text facts (story, box office) say more than links, so they come first.
@@ -22,17 +28,11 @@ def handle(turn: Turn) -> Reply | None:
                     key=lambda f: not kb.relations[f.relation].literal)[:MAX_EXTRA_FACTS]
     if not description and not others:
         return None
-    extra = " ".join(kb.sentence(f, turn.today) + "." for f in others)
+    extra = " ".join(kb.sentence(f, out.today) + "." for f in others)
     if not description:
-        return turn.reply("utter_about_facts", facts=others, name=entity.name, sentence=extra,
-                          entities=[entity.id])
-    text_facts = desc_facts[:1] + others
-    reply = turn.reply("utter_about", facts=text_facts, name=entity.name, description=description,
+        return out.say(it, "utter_about_facts", facts=others, name=entity.name, sentence=extra,
                        entities=[entity.id])
-    return reply if not extra else _append(reply, extra)
-
-
-def _append(reply: Reply, extra: str) -> Reply:
-    from dataclasses import replace
-
-    return replace(reply, text=f"{reply.text} {extra}")
+    text_facts = desc_facts[:1] + others
+    reply = out.say(it, "utter_about", facts=text_facts, name=entity.name, description=description,
+                    entities=[entity.id])
+    return reply if not extra else replace(reply, text=f"{reply.text} {extra}")

@@ -5,16 +5,18 @@ import re
 import weakref
 from dataclasses import replace
 
-from ..answers import join_list
+from ..answers import Route, join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..knowledge.dates import when_of
+from ..rendering import Renderer
 from ..reply import Reply
-from ..understanding.resolution import excluded_film
-from .base import Turn, clarify_reply, context_film, current_film, describe, named_film, who_do_you_mean
+from ..understanding.interpretation import Interpretation
+from ..understanding.resolution import Slots
+from .base import clarify_reply, describe, who_do_you_mean
 
 
-def gather(turn: Turn, entity: Entity) -> list[Fact]:
-    kb, route = turn.kb, turn.route
+def gather(kb: KnowledgeBase, route: Route, slots: Slots, entity: Entity) -> list[Fact]:
+    """The route's facts about ``entity``, in the film the slots say (named, else the chat's)."""
     found: list[Fact] = []
     for relation in route.relations:
         if route.given == "subject":
@@ -29,26 +31,26 @@ def gather(turn: Turn, entity: Entity) -> list[Fact]:
     if route.want == "role":
         found = [f for f in found if f.role]  # "Bruce Willis's character in Die Hard is ." is no answer
     if route.given != "subject":
-        named = named_film(turn)
+        named = slots.named_film
         if route.exclude_current_film:
             # "what else has he made?" leaves out the film we are talking about; "did he direct Underworld?"
             # asks about the film it names, so that one comes first; "before / besides Ballerina" leaves
             # the film it names out
-            excluded = excluded_film(turn.scene, turn.used)
+            excluded = slots.excluded_film
             keep = {named.id} if named and named is not excluded else set()
-            left_out = {context_film(turn).id} | ({excluded.id} if excluded else set())
+            left_out = {slots.context_film.id} | ({excluded.id} if excluded else set())
             found = [f for f in found if f.subject not in left_out or f.subject in keep]
             found.sort(key=lambda f: f.subject not in keep)
         else:  # "who plays Winston?" means in the film we are talking about, if it says
-            film = named or context_film(turn)
+            film = named or slots.context_film
             in_film = [f for f in found if f.subject == film.id]
             # ...but "who plays the Director in John Wick 4?" is not answered with Ballerina's Director
             found = in_film or ([] if named else found[:1])
     return found
 
 
-def _wanted(turn: Turn, fact: Fact) -> str:
-    kb, want = turn.kb, turn.route.want
+def _wanted(kb: KnowledgeBase, route: Route, fact: Fact) -> str:
+    want = route.want
     if want == "subject":
         return kb.name(fact.subject)
     if want == "role":
@@ -56,73 +58,74 @@ def _wanted(turn: Turn, fact: Fact) -> str:
     return kb.value(fact)
 
 
-def answer_text(turn: Turn, facts: list[Fact]) -> str:
-    route, kb = turn.route, turn.kb
+def answer_text(kb: KnowledgeBase, route: Route, facts: list[Fact]) -> str:
     if route.verbs:  # "directed A and B, and starred in C": one verb per relation
         parts = []
         for relation, verb in route.verbs.items():
-            names = [_wanted(turn, f) + (kb.as_role(f) if route.want != "role" else "")
+            names = [_wanted(kb, route, f) + (kb.as_role(f) if route.want != "role" else "")
                      for f in facts if f.relation == relation]
             if names:
                 parts.append(f"{verb} {join_list(names)}")
         return join_list(parts)
-    items = [route.item.format(name=_wanted(turn, f), as_role=kb.as_role(f) if route.want != "role" else "",
+    items = [route.item.format(name=_wanted(kb, route, f), as_role=kb.as_role(f) if route.want != "role" else "",
                                verb="") for f in facts]
     return join_list(list(dict.fromkeys(i for i in items if i)))
 
 
-def answer_entities(turn: Turn, facts: list[Fact]) -> list[Entity]:
-    kb, want = turn.kb, turn.route.want
-    ids = [getattr(f, want) for f in facts]
+def answer_entities(kb: KnowledgeBase, route: Route, facts: list[Fact]) -> list[Entity]:
+    ids = [getattr(f, route.want) for f in facts]
     return [kb.entities[i] for i in ids if i in kb.entities]
 
 
-def handle(turn: Turn) -> Reply | None:
+def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
     """The facts of the route's relation about the subject the understanding stage resolved (names it
     does not know, strange words and stray numbers were its steps' business: unknown_name,
-    unknown_subject, stray_number)."""
-    kb, route = turn.kb, turn.route
-    res = turn.resolution
+    unknown_subject, stray_number), in the film its slots say."""
+    res, slots = it.resolution, it.slots
+    if res is None or slots is None:
+        return None  # not resolved by the stage: nothing here to answer from
+    route = out.route(it.intent)
     if res.options:
-        return clarify_reply(turn, res.options)
+        return clarify_reply(it, out, res.options)
     if res.entity is None:
-        return who_do_you_mean(turn)
+        return who_do_you_mean(it, out)
     entity = res.entity
-    facts = gather(turn, entity)
-    in_context = context_film(turn)
-    film = in_context if route.exclude_current_film else current_film(turn)
+    facts = gather(kb, route, slots, entity)
+    in_context = slots.context_film
+    film = in_context if route.exclude_current_film else slots.film
     if not facts and route.given == "subject" and film.id != entity.id:
         # "is it a John Wick movie?": the named thing is the answer side of a fact about our film.
-        film_facts = gather(turn, film)
+        film_facts = gather(kb, route, slots, film)
         if any(f.object == entity.id or entity.name.lower() in kb.value(f).lower() for f in film_facts):
             entity, facts = film, film_facts
     label = kb.relations[route.relations[0]].label
     if not facts:
-        if route.exclude_current_film and turn.answers.has(f"utter_{turn.intent}_none"):
-            return turn.reply(f"utter_{turn.intent}_none", kind="answer", subject=entity.name, film=film.name,
-                              entities=[entity.id])
-        return no_fact(turn, entity, label, named=bool(turn.used))
+        if route.exclude_current_film and out.has(f"utter_{it.intent}_none"):
+            return out.say(it, f"utter_{it.intent}_none", kind="answer", subject=entity.name, film=film.name,
+                           entities=[entity.id])
+        return no_fact(it, kb, out, route, entity, label, named=res.named)
     first = facts[0]
-    answer = answer_text(turn, facts)
-    answered = answer_entities(turn, facts)
+    answer = answer_text(kb, route, facts)
+    answered = answer_entities(kb, route, facts)
     description = describe(kb, answered[0])[0] if answered else ""
-    response = f"utter_{turn.intent}"
-    if turn.answers.has(f"{response}_{first.relation}"):
+    response = f"utter_{it.intent}"
+    if out.has(f"{response}_{first.relation}"):
         response = f"{response}_{first.relation}"
     when = answer
     if kb.relations[first.relation].dated:  # "is due for release in 2027" / "came out in July 1985"
-        tense, when = when_of(first.object, first.known, turn.today)
-        if turn.answers.has(f"{response}_{tense}"):
+        tense, when = when_of(first.object, first.known, out.today)
+        if out.has(f"{response}_{tense}"):
             response = f"{response}_{tense}"
-    if route.exclude_current_film and turn.answers.has(f"{response}_elsewhere") and \
+    if route.exclude_current_film and out.has(f"{response}_elsewhere") and \
             not any(entity.id in (f.object, f.role) for f in kb.all_facts_of(in_context.id)):
         response = f"{response}_elsewhere"  # "Besides Ballerina, Daniel Craig..." would put him in it
     fact_film = kb.name(first.subject) if route.given != "subject" else entity.name
     if route.exclude_current_film:
         fact_film = in_context.name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
-    quoted = speakers(turn, facts)
-    reply = turn.reply(
+    quoted = speakers(kb, facts)
+    reply = out.say(
+        it, 
         response, facts=facts, spoilers=spoilers,
         # who said it comes first, so "he" means them only if the answer names no one else ("when is it
         # out?" "Joe Drake says..." "who does he work for?"); then the film a fact is about, so "it" next
@@ -131,9 +134,9 @@ def handle(turn: Turn) -> Reply | None:
         # is its lead, not the last woman listed
         # ...except that a series answered about a film does not take "it" from the film: after "Ballerina
         # is a spin-off of the John Wick series", "who's in it?" still means Ballerina
-        entities=[*quoted, *salient(turn, [kb.entities[f.subject] for f in facts]), *backdrop(turn, entity, answered),
-                  entity.id, *named_in_text(turn, facts),
-                  *(i for i in reversed(salient(turn, answered)) if i not in backdrop(turn, entity, answered))],
+        entities=[*quoted, *salient(kb, [kb.entities[f.subject] for f in facts]), *backdrop(kb, entity, answered),
+                  entity.id, *named_in_text(kb, facts),
+                  *(i for i in reversed(salient(kb, answered)) if i not in backdrop(kb, entity, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
@@ -141,61 +144,57 @@ def handle(turn: Turn) -> Reply | None:
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
-    return confirmed(turn, reply, facts)
+    return confirmed(it, kb, out, reply, facts)
 
 
-def confirmed(turn: Turn, reply: Reply, facts: list[Fact]) -> Reply:
+def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply, facts: list[Fact]) -> Reply:
     """A yes/no question a fact route answers says yes or no first: "is Len Wiseman directing it?" ->
     "Yes. Len Wiseman directs Ballerina"; "did he do Underworld?" -> "Yes. He directed Underworld...".
     Yes when everything else the message names is on the facts; no when something named is of the kind
     the facts name but is not on them ("did Chad Stahelski direct it?"); else the answer as it is."""
-    it, kb = turn.interpretation, turn.kb
-    if it is None or it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
+    if it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
         return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
     if any(kb.relations[f.relation].literal for f in facts):
         return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
     on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
-    others = {i for n, m in enumerate(turn.parse.mentions) if n not in turn.used
-              for i in m.entity_ids[:1]} - {turn.resolution.entity.id if turn.resolution.entity else ""}
+    others = it.slots.others if it.slots is not None else frozenset()
     if not others:
         return reply
-    if others <= on_facts and turn.answers.has("utter_confirmed"):
+    if others <= on_facts and out.has("utter_confirmed"):
         response = "utter_confirmed"
     elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
-            and not others & on_facts and turn.answers.has("utter_contradicted"):
+            and not others & on_facts and out.has("utter_contradicted"):
         response = "utter_contradicted"
     else:
         return reply
-    return replace(reply, text=turn.answers.render(response, turn.rng, answer=reply.text))
+    return replace(reply, text=out.render(response, answer=reply.text))
 
 
-def salient(turn: Turn, answered: list[Entity]) -> list[str]:
+def salient(kb: KnowledgeBase, answered: list[Entity]) -> list[str]:
     """The answer's names that later "it", "he" or "she" may mean. Several films listed ("he directed
     Transporter, Die Hard 4 and Underworld") are no new film to talk about: "when is it out?" next still
     means the film in context."""
-    film_kind = turn.kb.default_subject.kind
+    film_kind = kb.default_subject.kind
     films = {e.id for e in answered if e.kind == film_kind}
     return list(dict.fromkeys(e.id for e in answered if len(films) < 2 or e.kind != film_kind))
 
 
-def backdrop(turn: Turn, entity: Entity, answered: list[Entity]) -> list[str]:
+def backdrop(kb: KnowledgeBase, entity: Entity, answered: list[Entity]) -> list[str]:
     """Answered things that are not films and take "it", when the question was about a film."""
-    film_kind = turn.kb.default_subject.kind
+    film_kind = kb.default_subject.kind
     if entity.kind != film_kind:
         return []
     return [e.id for e in answered if e.kind != film_kind and e.pronoun in (None, "it")]
 
 
-def speakers(turn: Turn, facts: list[Fact]) -> list[str]:
+def speakers(kb: KnowledgeBase, facts: list[Fact]) -> list[str]:
     """The people the facts' sources quote ("according to Lionsgate chair Joe Drake")."""
-    kb = turn.kb
     return list(dict.fromkeys(s for f in facts if (s := kb.sources[f.source].said_by) in kb.entities))
 
 
-def named_in_text(turn: Turn, facts: list[Fact]) -> list[str]:
+def named_in_text(kb: KnowledgeBase, facts: list[Fact]) -> list[str]:
     """People a free-text answer names ("centres on Rooney, a young assassin..."), so that "and who plays
     her?" can follow. Only someone (he/she), so "it" keeps meaning the film asked about."""
-    kb = turn.kb
     texts = [kb.value(f).lower() for f in facts if kb.relations[f.relation].literal]
     if not texts:
         return []
@@ -222,29 +221,28 @@ def _people(kb: KnowledgeBase) -> tuple[re.Pattern[str] | None, list[tuple[str, 
     return cached
 
 
-def no_fact(turn: Turn, entity: Entity, label: str, named: bool) -> Reply:
+def no_fact(it: Interpretation, kb: KnowledgeBase, out: Renderer, route: Route, entity: Entity, label: str,
+            named: bool) -> Reply:
     """Say we do not know; if the same relation is known for another work, offer that instead.
 
     The offer counts as an answer when the question named something linked to the other entity (the
     series of the film that has the fact); otherwise it stays an "I don't know" with a pointer
     ("Ballerina's box office?"), because the question may have meant something else entirely.
     """
-    kb = turn.kb
     # films compare ("Ballerina's box office?" -> Chapter 4's); people don't: another person's employer
     # is no answer to "who does Keanu work for?"
     comparable = entity.pronoun not in ("he", "she")
-    for relation in turn.route.relations:
+    for relation in route.relations:
         others = [f for f in kb.facts_of_relation(relation) if f.subject != entity.id]
-        if others and turn.route.given == "subject" and comparable:
+        if others and route.given == "subject" and comparable:
             other = others[0]
             linked = any(entity.id in (f.subject, f.object) for f in kb.all_facts_of(other.subject))
             if linked and named:
-                return turn.reply("utter_no_fact_elsewhere", kind="answer", facts=[other], subject=entity.name,
-                                  other=kb.name(other.subject), sentence=kb.sentence(other, turn.today),
-                                  entities=[entity.id, other.subject])
+                return out.say(it, "utter_no_fact_elsewhere", kind="answer", facts=[other], subject=entity.name,
+                               other=kb.name(other.subject), sentence=kb.sentence(other, out.today),
+                               entities=[entity.id, other.subject])
             # not the answer, so not stated: another film's figure would read as this one's
-            return turn.reply("utter_no_fact_offer", kind="unknown", subject=entity.name, label=label,
-                              other=kb.name(other.subject), suggestions=turn.answers.suggestions[:3],
-                              entities=[entity.id])
-    return turn.reply("utter_no_fact", kind="unknown", subject=entity.name, label=label,
-                      suggestions=turn.answers.suggestions[:3], entities=[entity.id])
+            return out.say(it, "utter_no_fact_offer", kind="unknown", subject=entity.name, label=label,
+                           other=kb.name(other.subject), suggestions=out.suggestions[:3], entities=[entity.id])
+    return out.say(it, "utter_no_fact", kind="unknown", subject=entity.name, label=label,
+                   suggestions=out.suggestions[:3], entities=[entity.id])

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..knowledge import KnowledgeBase
+from ..rendering import Renderer
 from ..reply import Reply
-from .base import Turn
+from ..understanding.interpretation import Interpretation
 
 
-def smalltalk(turn: Turn) -> Reply | None:
-    return turn.reply(f"utter_{turn.intent}", kind="smalltalk")
+def smalltalk(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
+    return out.say(it, f"utter_{it.intent}", kind="smalltalk")
 
 
-def help_(turn: Turn) -> Reply | None:
-    examples = turn.answers.suggestions
-    reply = turn.reply("utter_help", kind="smalltalk", suggestions=examples[:4])
+def help_(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
+    examples = out.suggestions
+    reply = out.say(it, "utter_help", kind="smalltalk", suggestions=examples[:4])
     return replace(reply, text=reply.text + "\n" + "\n".join(f"• {e}" for e in examples))
 
 
-def out_of_scope(turn: Turn) -> Reply | None:
-    return turn.reply("utter_unknown", kind="unknown", suggestions=turn.answers.suggestions[:3])
+def out_of_scope(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
+    return out.say(it, "utter_unknown", kind="unknown", suggestions=out.suggestions[:3])

@@ -11,7 +11,7 @@ from typing import Literal
 
 from ..nlu import Parse
 from .questions import Question
-from .resolution import Resolution
+from .resolution import Resolution, Slots
 
 QuestionKind = Literal["wh", "yesno", "list", "about", "chitchat", "empty", "other_language"]
 YES_NO_OPENERS = frozenset("is are was were does do did has have had will would can could should am".split())
@@ -48,6 +48,7 @@ class Interpretation:
     premise_role: str | None = None  # the character the premise casts the person as ("why does X play Charon?")
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
+    slots: Slots | None = None  # the film qualifier, the film left out, the other names (with resolution)
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
     foreign: tuple[str, ...] | None = None  # words the intent's family was never trained with (scope_words)
     verdict: Verdict = field(default_factory=Verdict)

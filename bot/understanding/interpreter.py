@@ -26,7 +26,8 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import FILM_WORDS, Scene, resolve, resolve_yes_no, stray_numbers, unknown_subject as strangers_in_question
+from .resolution import (FILM_WORDS, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
+                         unknown_subject as strangers_in_question)
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
@@ -699,17 +700,22 @@ def resolve_subject(it: Interpretation, env: Env) -> Interpretation:
     """Whom a fact or "tell me about" question is about, resolved once (bot/understanding/resolution.py:
     a name, a pronoun, a description such as "the lead", the chat's context, the film by default), so
     that the checks after it and the handler read one answer. A yes/no question resolves both sides: who
-    is asked about and the work asked of (their unknown names are the handler's: "not in the cast")."""
+    is asked about and the work asked of (their unknown names are the handler's: "not in the cast").
+    The slots around the subject come with it: the film named as a qualifier or left out, the film in
+    context, the other names and the unknown words, so a handler reads neither the parse nor the chat."""
     handler = env.handler(it.intent)
     if it.resolution is not None or handler not in (*SUBJECT_HANDLERS, "yesno"):
         return it
     route = env.routes[it.intent or ""]
+    scene = _scene(it, env)
     if handler == "yesno":
-        who, work = resolve_yes_no(_scene(it, env), route.relations[0], list(getattr(route, "check", [])),
+        who, work = resolve_yes_no(scene, route.relations[0], list(getattr(route, "check", [])),
                                    list(route.about))
-        return _mark(it, "resolve_subject", resolution=who, work=work)
+        strangers = who.unknown_words or unknown_words(scene)
+        return _mark(it, "resolve_subject", resolution=who, work=work, slots=slots_of(scene, who, strangers))
     kinds = list(route.about) if handler == "facts" else list(env.kb.kinds)
-    return _mark(it, "resolve_subject", resolution=resolve(_scene(it, env), kinds))
+    res = resolve(scene, kinds)
+    return _mark(it, "resolve_subject", resolution=res, slots=slots_of(scene, res))
 
 
 @step

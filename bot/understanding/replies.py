@@ -1,25 +1,25 @@
 """Replies the understanding stage settles by itself: a question from the map, another language.
 
-Pure functions of (interpretation, knowledge, templates): the question map's answer reads the facts of
-the relation asked and nothing else, so "who wrote it?" is never answered with the main character.
+Pure functions of (interpretation, knowledge, renderer), like the handlers: the question map's answer
+reads the facts of the relation asked and nothing else, so "who wrote it?" is never answered with the
+main character.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from ..answers import join_list
+from ..knowledge import KnowledgeBase
+from ..rendering import Renderer
 from ..reply import Reply
 from .interpretation import Interpretation
+from .language import LanguageNotes
 from .questions import QuestionMap
 
 MAX_FACTS = 3
 
 
-def question_map_reply(turn: Any, it: Interpretation, questions: QuestionMap) -> Reply:
+def question_map_reply(it: Interpretation, kb: KnowledgeBase, out: Renderer, questions: QuestionMap) -> Reply:
     """The asked relation's facts for the subject, or "the article doesn't say who wrote X" and what the
     knowledge does say nearby. Never a "no": an unknown fact is unknown, whatever the question's form."""
-    kb = turn.kb
     question = it.asked
     assert question is not None and it.subject is not None
     entity = kb.entities[it.subject]
@@ -32,40 +32,35 @@ def question_map_reply(turn: Any, it: Interpretation, questions: QuestionMap) ->
     asks = question.asks.format(subject=entity.name)
     if facts:
         sentence = join_list([kb.sentence(f) for f in facts])
-        reply = turn.reply("utter_map_fact", facts=facts, sentence=sentence, subject=entity.name,
-                           according_to=kb.attribution(facts[0]), entities=[entity.id])
-        return replace(reply, intent=intent, confidence=it.confidence)
+        return out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
+                         subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id])
     near = next((r for r in question.near if r in kb.relations and kb.facts_about(entity.id, r)), None)
     offer = questions.by_relation[near].asks.format(subject=entity.name) \
         if near is not None and near in questions.by_relation else None
     if offer is None:
-        reply = turn.reply("utter_map_unknown", kind="unknown", answer=asks, subject=entity.name,
-                           suggestions=turn.answers.suggestions[:3], entities=[entity.id])
-    else:
-        # what is known nearby is offered as a question to ask, not stated: a fact nobody asked for
-        # would read as the answer
-        reply = turn.reply("utter_map_unknown_near", kind="unknown", answer=asks, subject=entity.name,
-                           other=offer, suggestions=turn.answers.suggestions[:3], entities=[entity.id])
-    return replace(reply, intent=intent, confidence=it.confidence)
+        return out.reply("utter_map_unknown", intent, it.confidence, kind="unknown", answer=asks,
+                         subject=entity.name, suggestions=out.suggestions[:3], entities=[entity.id])
+    # what is known nearby is offered as a question to ask, not stated: a fact nobody asked for would
+    # read as the answer
+    return out.reply("utter_map_unknown_near", intent, it.confidence, kind="unknown", answer=asks,
+                     subject=entity.name, other=offer, suggestions=out.suggestions[:3], entities=[entity.id])
 
 
-def other_language_reply(mind: Any, it: Interpretation) -> Reply:
+def other_language_reply(it: Interpretation, out: Renderer, languages: LanguageNotes) -> Reply:
     """A note in the message's language that the bot answers in English, and English questions to try."""
-    note = mind.languages.notes.get(it.language or "", "")
-    suggestions = tuple(mind.answers.suggestions[:3])
+    note = languages.notes.get(it.language or "", "")
+    suggestions = out.suggestions[:3]
     text = note + "\n" + "\n".join(f"• {s}" for s in suggestions) if suggestions else note
     return Reply(text, "unknown", None, round(it.confidence, 4), suggestions=suggestions)
 
 
-def false_premise_reply(turn: Any, it: Interpretation) -> Reply:
+def false_premise_reply(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply:
     """ "He doesn't: Len Wiseman directs Ballerina": the premise corrected from the facts, with their source."""
-    kb = turn.kb
     assert it.premise is not None
     relation, person, film = it.premise
     facts = [f for f in kb.facts_about(film, relation) if it.premise_role in (None, f.role)][:5]
     entity = kb.entities[person]
-    reply = turn.reply("utter_false_premise", facts=facts, entity=entity.name, subject=kb.name(film),
-                       label=kb.relations[relation].label, pronoun=entity.pronoun or "they",
-                       sentence=join_list([kb.sentence(f) for f in facts]), according_to=kb.attribution(facts[0]),
-                       entities=[film, person, *(f.object for f in facts)])
-    return replace(reply, intent=f"ask_{relation}", confidence=it.confidence)
+    return out.reply("utter_false_premise", f"ask_{relation}", it.confidence, facts=facts, entity=entity.name,
+                     subject=kb.name(film), label=kb.relations[relation].label, pronoun=entity.pronoun or "they",
+                     sentence=join_list([kb.sentence(f) for f in facts]), according_to=kb.attribution(facts[0]),
+                     entities=[film, person, *(f.object for f in facts)])

@@ -49,6 +49,53 @@ class Resolution:
     unknown_words: tuple[str, ...] = ()  # the question names something we do not know
     used: frozenset[int] = field(default_factory=frozenset)  # indices of the mentions it took
 
+    @property
+    def named(self) -> bool:
+        """Did the message's own names give the subject (a name, or a description with its film named),
+        rather than a pronoun, the context or the default?"""
+        return bool(self.used)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What else a fact question's words point at, once its subject is resolved (``slots_of``): the
+    film it is set in (named as a qualifier, "Ana's role *in No Time To Die*", else the chat's), the
+    film it names to leave out ("what was she in *before* Ballerina"), the other names, and the words
+    the bot does not know. Handlers read these and nothing of the parse or the chat's context."""
+
+    context_film: Entity  # the film talked about last in the chat, else the knowledge's own
+    named_film: Entity | None = None  # the film the message names besides the subject
+    excluded_film: Entity | None = None  # ...when it names it to leave it out
+    others: frozenset[str] = frozenset()  # the first reading of each name the subject did not take
+    named: frozenset[str] = frozenset()  # every reading of every name in the message
+    strangers: tuple[str, ...] = ()  # words the bot does not know (a yes/no's "not in the cast")
+    one_name: bool = False  # ...sitting together as a name does ("is Carrie-Anne Moss in it?")
+
+    @property
+    def film(self) -> Entity:
+        """The film named in this message (other than the subject), else the one in context."""
+        return self.named_film or self.context_film
+
+
+def slots_of(scene: Scene, subject: Resolution, strangers: tuple[str, ...] = ()) -> Slots:
+    """The slots around a resolved subject (``strangers``: the unknown words a yes/no reads)."""
+    mentions = scene.parse.mentions
+    named = named_film(scene, subject.used)
+    taken = subject.entity.id if subject.entity is not None else ""
+    return Slots(
+        context_film(scene), named, excluded_film(scene, subject.used) if named is not None else None,
+        frozenset(i for n, m in enumerate(mentions) if n not in subject.used for i in m.entity_ids[:1]) - {taken},
+        frozenset(i for m in mentions for i in m.entity_ids),
+        strangers, bool(strangers) and one_name(scene.parse.tokens, strangers))
+
+
+def one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:
+    """Do the unknown words sit together, as a name does ("is Carrie-Anne Moss in it")? Words scattered
+    around the sentence ("is it cold in Madrid in March?") are not someone's name."""
+    words = {w for s in strangers for w in s.split()}
+    at = [i for i, t in enumerate(toks) if t in words]
+    return bool(at) and at[-1] - at[0] + 1 == len(at) <= 4
+
 
 def unknown_words(scene: Scene) -> tuple[str, ...]:
     # several words are a name set aside on purpose ("underworld 2"), never a typo
