@@ -545,3 +545,44 @@ def test_handlers_read_neither_the_parse_nor_the_chat() -> None:
         tree = ast.parse(path.read_text())
         imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if m.split(".")[-1] in ("nlu", "context") or ".nlu." in f".{m}."}, path
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("who coined car-fu?", "Keanu Reeves"),            # a word the article quotes, and whose it is
+    ("what does car-fu mean?", "kung-fu"),
+    ("which agency does paloma work for?", "CIA"),     # the organisation a character works for
+    ("who was collider's source?", "Keanu Reeves"),    # who a claim came from
+    ("who is john wick up against in chapter 4?", "High Table"),
+    ("is lance reddick still alive?", "late"),
+])
+def test_facts_the_article_states_in_passing_are_reachable(ask, text: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "answer" and wanted in reply.text and reply.sources, reply.text
+
+
+@pytest.mark.parametrize("text, first", [
+    ("did keanu reeves coin car-fu?", "Yes"),
+    ("did ian mcshane coin car-fu?", "No"),
+    ("does paloma work for the cia?", "Yes"),
+])
+def test_a_yes_no_on_the_question_map_says_yes_or_no_from_its_facts(ask, text: str, first: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "answer" and reply.text.startswith(first), reply.text
+
+
+def test_a_yes_no_whose_fact_is_unknown_is_never_no(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("is keanu reeves canadian?", chat=None)
+    assert reply.kind == "unknown" and reply.text.split()[0].strip(".,!").lower() not in ("no", "nope"), reply.text
+    assert "Keanu Reeves" in reply.text  # ...and says what it does not know
+
+
+def test_a_yes_no_on_the_question_map_in_a_second_film(second: Brain) -> None:
+    yes = second.reply(None, None, "did mira solberg write harbour lights?")
+    no = second.reply(None, None, "did tomas vey write harbour lights?")
+    assert yes.text.startswith("Yes") and "Mira Solberg" in yes.text, yes.text
+    assert no.text.startswith(("No", "Not so")) and "Mira Solberg" in no.text, no.text
+
+
+def test_who_told_you_is_still_the_last_answers_source(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("when is ballerina out?")
+    assert "Joe Drake" in ask("who told you that?").text

@@ -12,7 +12,7 @@ from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
 from ..understanding.resolution import Slots
-from .base import clarify_reply, describe, who_do_you_mean
+from .base import clarify_reply, confirmed, describe, who_do_you_mean
 
 
 def gather(kb: KnowledgeBase, route: Route, slots: Slots, entity: Entity) -> list[Fact]:
@@ -145,29 +145,6 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
     return confirmed(it, kb, out, reply, facts)
-
-
-def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply, facts: list[Fact]) -> Reply:
-    """A yes/no question a fact route answers says yes or no first: "is Len Wiseman directing it?" ->
-    "Yes. Len Wiseman directs Ballerina"; "did he do Underworld?" -> "Yes. He directed Underworld...".
-    Yes when everything else the message names is on the facts; no when something named is of the kind
-    the facts name but is not on them ("did Chad Stahelski direct it?"); else the answer as it is."""
-    if it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
-        return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
-    if any(kb.relations[f.relation].literal for f in facts):
-        return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
-    on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
-    others = it.slots.others if it.slots is not None else frozenset()
-    if not others:
-        return reply
-    if others <= on_facts and out.has("utter_confirmed"):
-        response = "utter_confirmed"
-    elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
-            and not others & on_facts and out.has("utter_contradicted"):
-        response = "utter_contradicted"
-    else:
-        return reply
-    return replace(reply, text=out.render(response, answer=reply.text))
 
 
 def salient(kb: KnowledgeBase, answered: list[Entity]) -> list[str]:

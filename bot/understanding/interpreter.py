@@ -26,7 +26,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import (FILM_WORDS, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
+from .resolution import (FILM_WORDS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
@@ -210,8 +210,11 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
-    if env.questions.asked(it.parse.tokens, _cue_skip(it, env)):
-        return it  # "who starred in that?" asks a relation of its own, not the last answer's source
+    asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
+    if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked):
+        # "who starred in that?" asks a relation of its own, not the last answer's source; a relation of
+        # something nobody named ("who told you that?" cues a publication's informant) does not
+        return it
     last = env.context.last_intent
     if not last or last not in env.routes:
         return _mark(it, "source_request", source_request=True)
@@ -426,6 +429,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     # de Armas in?" asks about her, not about Bond's appearances
     film_kind = env.kb.default_subject.kind
     allowed = set(fitting[0].question.about) | {film_kind, "publication"}  # "what did he tell Collider?"
+    # ...or the other side of the fact asked: "did *Keanu Reeves* coin car-fu?", "does she work for *the CIA*?"
+    relation = env.kb.relations.get(fitting[0].question.relation)
+    allowed |= set(relation.object) if relation is not None and relation.object != "text" else set()
     if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
         return it
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
@@ -455,7 +461,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         # off-topic) is the relation no intent reads: the honest answer, not "that's outside what I know"
         if rerouted is not it or env.handler(it.intent) in FACT_HANDLERS:
             return rerouted
-    return _mark(it, "question_map", asked=best.question, subject=subject,
+    taken = frozenset(n for n, m in enumerate(it.parse.mentions) if subject in m.entity_ids)
+    slots = slots_of(_scene(it, env), Resolution(env.kb.entities[subject], used=taken))
+    return _mark(it, "question_map", asked=best.question, subject=subject, slots=slots,
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
 
