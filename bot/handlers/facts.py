@@ -124,6 +124,7 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         fact_film = in_context.name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     quoted = speakers(kb, facts)
+    actors = played_by(kb, first, answered)
     reply = out.say(
         it, 
         response, facts=facts, spoilers=spoilers,
@@ -134,17 +135,28 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         # is its lead, not the last woman listed
         # ...except that a series answered about a film does not take "it" from the film: after "Ballerina
         # is a spin-off of the John Wick series", "who's in it?" still means Ballerina
-        entities=[*quoted, *salient(kb, [kb.entities[f.subject] for f in facts]), *backdrop(kb, entity, answered),
+        entities=[*quoted, *(f.object for f in actors), *salient(kb, [kb.entities[f.subject] for f in facts]),
+                  *backdrop(kb, entity, answered),
                   entity.id, *named_in_text(kb, facts),
                   *(i for i in reversed(salient(kb, answered)) if i not in backdrop(kb, entity, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
+        played_by=f", played by {join_list([kb.name(f.object) for f in actors])}" if actors else "",
     )
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
     return confirmed(it, kb, out, reply, facts)
+
+
+def played_by(kb: KnowledgeBase, first: Fact, answered: list[Entity]) -> list[Fact]:
+    """The cast facts of the film asked about that play the character answered ("the lead" is Rooney,
+    played by Ana de Armas): "who's the lead?" asks for either, and "who is she playing?" follows."""
+    if len(answered) != 1:
+        return []
+    return [f for r in kb.relations.values() if r.role for f in kb.facts_with_role(answered[0].id, r.id)
+            if f.subject == first.subject and f.object in kb.entities]
 
 
 def salient(kb: KnowledgeBase, answered: list[Entity]) -> list[str]:
