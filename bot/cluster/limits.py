@@ -50,6 +50,7 @@ class Claim:
 
     wait: float
     bot_wide: bool  # the bot's own window (or a 429's hold) is the one full, not only the group's
+    at: float = 0.0  # when a granted claim was logged (the clock's time)
 
 
 class SendBudget:
@@ -98,7 +99,7 @@ class SendBudget:
                      [v for pair in starts for v in pair])
             tx.query("INSERT INTO send_log(key, at) VALUES " + ", ".join(["(?, ?)"] * len(keys)),
                      [v for key, _ in keys for v in (key, now)])
-        return Claim(0.0, bot_wide=False)
+        return Claim(0.0, bot_wide=False, at=now)
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: no worker sends anything for ``seconds``."""
