@@ -1106,6 +1106,13 @@ class BotAPIEmulator:
         """Recorded calls of ``method`` (case-insensitive), successful only by default."""
         return self._matching(method, include_failed)
 
+    def calls_since(self, start: int) -> list[Call]:
+        """The calls recorded after the first ``start`` ones, failed too, in order. For a watcher in another
+        process (bench/bench_cluster.py): copying every call each time stalls the server while it is
+        pickled, and a stalled server is what a bench of send rates must not measure."""
+        with self._lock:
+            return list(self.calls[start:])
+
     def sent_messages(self, chat_id: int | str | None = None) -> list[Call]:
         """Successful sendMessage/editMessageText calls; ``.text`` is the parsed text."""
         def wanted(call: Call) -> bool:
