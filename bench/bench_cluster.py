@@ -467,7 +467,7 @@ async def run(args: argparse.Namespace) -> None:
     votes_lost = sum(max(0, n - scored.get(key, (0, 0))[1]) for key, n in watch.right.items())
     votes_twice = sum(max(0, c - watch.right.get(key, 0)) for key, (_p, c) in scored.items() if key in right_voters)
     scored_wrong = sum(c for key, (_p, c) in scored.items() if key not in right_voters)
-    mismatched = sum(1 for key, points in shown.items() if scored.get(key, (None, 0))[0] != points)
+    mismatched = sum(1 for key, points in shown.items() if scored.get(key, (0, 0))[0] != points)
     claims_second = most_in_window(sorted(claims), 1.0)
 
     print(f"  lost {lost}, duplicated {duplicated}, out of order {out_of_order} (of {expected} questions); "
