@@ -44,7 +44,7 @@ from .knowledge import KnowledgeBase
 from .knowledge.edit import (RoundTrip, atomic_write, clean_text, flow_map, literal, locked, quoted,
                              remove_item, remove_stale_temporaries)
 from .knowledge.phrasing import as_value
-from .knowledge.schema import KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
+from .knowledge.schema import ENTITY_KINDS, KNOWN_DATE, Entity, Fact, KnowledgeFile, Relation
 from .storage import AuditDraft, AuditEntry, LockBusy, Storage, UnansweredQuestion
 from .yamlio import StrictLoader, validate
 
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LOCK_WAIT = 60.0  # seconds to wait for another writer of the same file
-ENTITY_KINDS = ("film", "series", "person", "character", "company", "publication", "organisation")
 
 
 # who ----------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def alias(entity: str, alias: str, config: Optional[Path] = ConfigOption) -> Non
 @kb_app.command("add-entity")
 def add_entity(entity_id: str = typer.Argument(..., metavar="ID"), kind: str = typer.Argument(...),
                name: str = typer.Argument(...), config: Optional[Path] = ConfigOption) -> None:
-    """Add an entity (film, series, person, character, company, publication, organisation)."""
+    """Add an entity (film, series, person, character, company, publication, organisation, term)."""
     typer.echo(_run(config, lambda admin, me: admin.add_entity(me, entity_id, kind, name)).message)
 
 

@@ -545,3 +545,102 @@ def test_handlers_read_neither_the_parse_nor_the_chat() -> None:
         tree = ast.parse(path.read_text())
         imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if m.split(".")[-1] in ("nlu", "context") or ".nlu." in f".{m}."}, path
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("who coined car-fu?", "Keanu Reeves"),            # a word the article quotes, and whose it is
+    ("what does car-fu mean?", "kung-fu"),
+    ("which agency does paloma work for?", "CIA"),     # the organisation a character works for
+    ("who was collider's source?", "Keanu Reeves"),    # who a claim came from
+    ("who is john wick up against in chapter 4?", "High Table"),
+    ("is lance reddick still alive?", "late"),
+])
+def test_facts_the_article_states_in_passing_are_reachable(ask, text: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "answer" and wanted in reply.text and reply.sources, reply.text
+
+
+@pytest.mark.parametrize("text, first", [
+    ("did keanu reeves coin car-fu?", "Yes"),
+    ("did ian mcshane coin car-fu?", "No"),
+    ("does paloma work for the cia?", "Yes"),
+])
+def test_a_yes_no_on_the_question_map_says_yes_or_no_from_its_facts(ask, text: str, first: str) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert reply.kind == "answer" and reply.text.startswith(first), reply.text
+
+
+def test_a_yes_no_whose_fact_is_unknown_is_never_no(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("is keanu reeves canadian?", chat=None)
+    assert reply.kind == "unknown" and reply.text.split()[0].strip(".,!").lower() not in ("no", "nope"), reply.text
+    assert "Keanu Reeves" in reply.text  # ...and says what it does not know
+
+
+def test_a_yes_no_on_the_question_map_in_a_second_film(second: Brain) -> None:
+    yes = second.reply(None, None, "did mira solberg write harbour lights?")
+    no = second.reply(None, None, "did tomas vey write harbour lights?")
+    assert yes.text.startswith("Yes") and "Mira Solberg" in yes.text, yes.text
+    assert no.text.startswith(("No", "Not so")) and "Mira Solberg" in no.text, no.text
+
+
+def test_who_told_you_is_still_the_last_answers_source(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("when is ballerina out?")
+    assert "Joe Drake" in ask("who told you that?").text
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("who directs ballerina + when is it out?", ["Wiseman", "2024"]),
+    ("who directs ballerina, when is it out", ["Wiseman", "2024"]),
+])
+def test_parts_split_at_a_plus_and_at_a_comma_before_a_question_word(ask, text: str, wanted: list[str]) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(text, chat=None)
+    assert all(w in reply.text for w in wanted), reply.text
+
+
+def test_second_film_parts_split_at_a_comma_before_a_question_word(second: Brain) -> None:
+    reply = second.reply(None, None, "who directed harbour lights, who wrote it")
+    assert "Tomas Vey" in reply.text and "Mira Solberg" in reply.text, reply.text
+
+
+@pytest.mark.parametrize("bot_name, first, correction, wanted, unwanted", [
+    ("brain", "who plays charon?", "nah winston, not charon", "McShane", "Reddick"),
+    ("second", "who plays inga?", "no, edda not inga", "Mira Solberg", None),
+])
+def test_a_correction_that_takes_a_name_back_asks_about_the_other(request, bot_name: str, first: str,  # type: ignore[no-untyped-def]
+                                                                   correction: str, wanted: str,
+                                                                   unwanted: str | None) -> None:
+    bot = request.getfixturevalue(bot_name)
+    bot.reply("c", None, first)
+    reply = bot.reply("c", None, correction)
+    assert wanted in reply.text and (unwanted is None or unwanted not in reply.text), reply.text
+
+
+@pytest.mark.parametrize("bot_name, question, wanted", [
+    ("brain", "who plays charon", "Reddick"),
+    ("second", "who plays edda", "Mira Solberg"),
+])
+def test_a_paste_after_a_blank_line_leaves_the_question_before_it(request, bot_name: str, question: str,  # type: ignore[no-untyped-def]
+                                                                   wanted: str) -> None:
+    bot = request.getfixturevalue(bot_name)
+    paste = "\n\n" + "A long article about films, festivals and the people who make them. " * 60
+    assert wanted in bot.reply(None, None, question + paste).text
+
+
+def test_that_character_is_the_last_character_talked_about(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays the director in ballerina?")
+    assert "Parabellum" in ask("what film was that character in before").text
+
+
+def test_a_name_before_a_film_word_qualifies_the_film_not_the_subject(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who is playing the director in ballerina?")
+    assert "Parabellum" in ask("which wick movie was she in").text
+
+
+def test_working_with_whom_asks_for_the_rest_of_the_cast(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("who plays paloma in no time to die")
+    assert "Daniel Craig" in ask("working with who?").text
+
+
+def test_the_lead_names_the_character_and_who_plays_it(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who is the main character of ballerina?", chat=None)
+    assert "Rooney" in reply.text and "Ana de Armas" in reply.text, reply.text

@@ -29,6 +29,7 @@ from sanic.request import Request
 
 from ..incoming import BadInput, TooLarge, decode_object, field
 from ..lifecycle import STOP_SIGNALS, Shutdown, install_early_signal_handlers  # noqa: F401 (Shutdown: re-exported)
+from ..runtime import tune_gc
 from . import rasa_actions
 
 log = logging.getLogger(__name__)
@@ -173,4 +174,5 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, brain: Any = None,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM. Call ``install_early_signal_handlers`` first (the CLI does)."""
     app = build_app(brain)
+    tune_gc()  # a long-running server, like the Telegram front: see bot/runtime.py
     asyncio.run(serve_async(app, host, port, ready))

@@ -8,7 +8,8 @@ the request sent again, up to ``max_retries`` times; the wait holds back every w
 
 Sends that must wait queue in the worker, not in the database: a chat's sends take turns behind one
 asker, and while the bot's own window is full only one send of the worker asks again, when the window
-has room. Without the queue every waiting send asked again at the same moment and all but one were
+has room. A claim the worker could not act on at once (it was held up for longer than ``STALE``) is taken
+again. Without the queue every waiting send asked again at the same moment and all but one were
 told to wait again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends
 four to one, and were most of a worker's database work (bench/bench_cluster.py).
 
@@ -40,6 +41,11 @@ UNLIMITED = frozenset({"sendChatAction"})
 # set while a counted request is being sent (same task): what a resend of it awaits first
 RECLAIM: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("RECLAIM", default=None)
 SWEEP_EVERY = 1000  # claims
+# s: a granted claim older than this when the send is about to go is claimed again. The limiter's margin
+# (bot/cluster/limits.py, 0.25 s) covers the spread between a claim and Telegram's receipt; a worker held up
+# longer than that after claiming (seen here: 0.8 s on a loaded 2-core machine) would send into a window
+# its claim no longer matches.
+STALE = 0.1
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -69,6 +75,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self.budget = budget
         self.max_retries = max_retries
         self.waits = 0  # claims that had to wait (for the bench)
+        self.stale = 0  # claims taken again because the worker was held up after the first
         self._claims = 0
         self._asking = asyncio.Lock()  # one claim of this worker at a time; held through a bot-wide wait
         self._chats: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat -> its queue, and how many are in it
@@ -129,7 +136,12 @@ class SharedRateLimiter(BaseRateLimiter[int]):
             async with self._asking:
                 answer = await asyncio.to_thread(self.budget.try_claim, chat, group)
                 if answer.wait <= 0:
-                    return
+                    if self.budget.clock() - answer.at <= STALE:
+                        return
+                    # the worker was held up between the claim and now (a busy loop, a starved core): the
+                    # place was counted long before the send would go, so the send takes a new one
+                    self.stale += 1
+                    continue
                 self.waits += 1
                 if answer.bot_wide:  # every send of this worker would be told the same: they wait behind it
                     await asyncio.sleep(answer.wait + _jitter())

@@ -53,6 +53,7 @@ class Claim:
 
     wait: float
     bot_wide: bool  # the bot's own window (or a 429's hold) is the one full, not only the group's
+    at: float = 0.0  # when a granted claim was logged (the clock's time)
 
 
 class SendBudget:
@@ -81,7 +82,9 @@ class SendBudget:
                 "SELECT wait, bot_wide FROM bot_send_claim(?, ?, ?, ?, ?)",
                 ([k for k, _ in keys], [limit.count for _, limit in keys], [limit.seconds for _, limit in keys],
                  self.margin, None if self.clock is time.time else self.clock()))
-            return Claim(float(rows[0][0]), bot_wide=bool(rows[0][1]))  # type: ignore[arg-type]
+            # logged at the server's time; ``at`` is this worker's time once the answer is back (a round trip
+            # later), what a held-up worker's send is measured against (SharedRateLimiter's STALE)
+            return Claim(float(rows[0][0]), bot_wide=bool(rows[0][1]), at=self.clock())  # type: ignore[arg-type]
         with self.storage.transaction() as tx:
             rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
                             "ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until",
@@ -107,7 +110,7 @@ class SendBudget:
                      [v for pair in starts for v in pair])
             tx.query("INSERT INTO send_log(key, at) VALUES " + ", ".join(["(?, ?)"] * len(keys)),
                      [v for key, _ in keys for v in (key, now)])
-        return Claim(0.0, bot_wide=False)
+        return Claim(0.0, bot_wide=False, at=now)
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: no worker sends anything for ``seconds``."""

@@ -9,6 +9,7 @@ them and decides nothing about meaning, nor reads the parse or the chat's contex
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..answers import join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
@@ -37,3 +38,26 @@ def clarify_reply(it: Interpretation, out: Renderer, options: tuple[Entity, ...]
 
 def who_do_you_mean(it: Interpretation, out: Renderer) -> Reply:
     return out.say(it, "utter_who_do_you_mean", kind="clarify", suggestions=out.suggestions[:3])
+
+
+def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply, facts: list[Fact]) -> Reply:
+    """A yes/no question a fact route answers says yes or no first: "is Len Wiseman directing it?" ->
+    "Yes. Len Wiseman directs Ballerina"; "did he do Underworld?" -> "Yes. He directed Underworld...".
+    Yes when everything else the message names is on the facts; no when something named is of the kind
+    the facts name but is not on them ("did Chad Stahelski direct it?"); else the answer as it is."""
+    if it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
+        return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
+    if any(kb.relations[f.relation].literal for f in facts):
+        return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
+    on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
+    others = it.slots.others if it.slots is not None else frozenset()
+    if not others:
+        return reply
+    if others <= on_facts and out.has("utter_confirmed"):
+        response = "utter_confirmed"
+    elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
+            and not others & on_facts and out.has("utter_contradicted"):
+        response = "utter_contradicted"
+    else:
+        return reply
+    return replace(reply, text=out.render(response, answer=reply.text))

@@ -12,7 +12,7 @@ from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
 from ..understanding.resolution import Slots
-from .base import clarify_reply, describe, who_do_you_mean
+from .base import clarify_reply, confirmed, describe, who_do_you_mean
 
 
 def gather(kb: KnowledgeBase, route: Route, slots: Slots, entity: Entity) -> list[Fact]:
@@ -124,6 +124,7 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         fact_film = in_context.name
     spoilers = (answer,) if any(f.spoiler for f in facts) else ()
     quoted = speakers(kb, facts)
+    actors = played_by(kb, first, answered)
     reply = out.say(
         it, 
         response, facts=facts, spoilers=spoilers,
@@ -134,12 +135,14 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         # is its lead, not the last woman listed
         # ...except that a series answered about a film does not take "it" from the film: after "Ballerina
         # is a spin-off of the John Wick series", "who's in it?" still means Ballerina
-        entities=[*quoted, *salient(kb, [kb.entities[f.subject] for f in facts]), *backdrop(kb, entity, answered),
+        entities=[*quoted, *(f.object for f in actors), *salient(kb, [kb.entities[f.subject] for f in facts]),
+                  *backdrop(kb, entity, answered),
                   entity.id, *named_in_text(kb, facts),
                   *(i for i in reversed(salient(kb, answered)) if i not in backdrop(kb, entity, answered))],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
+        played_by=f", played by {join_list([kb.name(f.object) for f in actors])}" if actors else "",
     )
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
@@ -147,27 +150,13 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     return confirmed(it, kb, out, reply, facts)
 
 
-def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply, facts: list[Fact]) -> Reply:
-    """A yes/no question a fact route answers says yes or no first: "is Len Wiseman directing it?" ->
-    "Yes. Len Wiseman directs Ballerina"; "did he do Underworld?" -> "Yes. He directed Underworld...".
-    Yes when everything else the message names is on the facts; no when something named is of the kind
-    the facts name but is not on them ("did Chad Stahelski direct it?"); else the answer as it is."""
-    if it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
-        return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
-    if any(kb.relations[f.relation].literal for f in facts):
-        return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
-    on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
-    others = it.slots.others if it.slots is not None else frozenset()
-    if not others:
-        return reply
-    if others <= on_facts and out.has("utter_confirmed"):
-        response = "utter_confirmed"
-    elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
-            and not others & on_facts and out.has("utter_contradicted"):
-        response = "utter_contradicted"
-    else:
-        return reply
-    return replace(reply, text=out.render(response, answer=reply.text))
+def played_by(kb: KnowledgeBase, first: Fact, answered: list[Entity]) -> list[Fact]:
+    """The cast facts of the film asked about that play the character answered ("the lead" is Rooney,
+    played by Ana de Armas): "who's the lead?" asks for either, and "who is she playing?" follows."""
+    if len(answered) != 1:
+        return []
+    return [f for r in kb.relations.values() if r.role for f in kb.facts_with_role(answered[0].id, r.id)
+            if f.subject == first.subject and f.object in kb.entities]
 
 
 def salient(kb: KnowledgeBase, answered: list[Entity]) -> list[str]:

@@ -11,7 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EntityKind = Literal["film", "series", "person", "character", "company", "publication", "organisation"]
+# a "term" is a word the sources coin or quote ("car-fu" in an article): who coined it, what it means
+EntityKind = Literal["film", "series", "person", "character", "company", "publication", "organisation", "term"]
 KNOWN_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 

@@ -26,7 +26,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
-from .resolution import (FILM_WORDS, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
+from .resolution import (FILM_WORDS, KIND_WORDS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
@@ -43,7 +43,8 @@ PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
 PART_SPLIT = re.compile(
-    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)",
+    r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)"
+    r"|\s*\+\s*|,\s*(?=(?:who|whom|what|when|where|which|how)\b)",
     re.IGNORECASE)
 MAX_PARTS = 3
 MULTI_WORD_CUE = 2  # words: a question-map cue this long says which relation is asked
@@ -59,8 +60,10 @@ ELLIPSIS_CUES = (
 )
 ELLIPSIS_WH = frozenset("who whom what which".split())
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
-    "in is was s does did do that this he she they him her them star stars starring starred acting".split())
+    "in is was s does did do that this he she they him her them star stars starring starred acting working work worked"
+    .split())
 ELLIPSIS_LENGTH = 6
+DEMONSTRATIVES = frozenset("that this same".split())  # "that character", "this film": the last one talked of
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 
@@ -145,10 +148,13 @@ def opening_cut(text: str) -> str | None:
     """The question a long message opens with (a pasted article after it), or None."""
     if len(text) <= LONG_MESSAGE:
         return None
-    end = text.find("?", 0, LONG_MESSAGE)
-    if end <= 0:
+    # the question ends at its question mark, or at the first blank line: the paste begins there ("who
+    # plays charon" and an article under it)
+    ends = [i + 1 for i in (text.find("?", 0, LONG_MESSAGE),) if i > 0] + \
+        [i for i in (text.find("\n\n", 0, LONG_MESSAGE),) if i > 0]
+    if not ends:
         return None  # no question up front: the message is read as it is (its first 500 characters)
-    cut = text[: end + 1].strip()
+    cut = text[: min(ends)].strip()
     return cut if tokens(cut) else None
 
 
@@ -210,8 +216,11 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
-    if env.questions.asked(it.parse.tokens, _cue_skip(it, env)):
-        return it  # "who starred in that?" asks a relation of its own, not the last answer's source
+    asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
+    if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked):
+        # "who starred in that?" asks a relation of its own, not the last answer's source; a relation of
+        # something nobody named ("who told you that?" cues a publication's informant) does not
+        return it
     last = env.context.last_intent
     if not last or last not in env.routes:
         return _mark(it, "source_request", source_request=True)
@@ -286,6 +295,10 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     if k == 1 and end == len(toks) and toks[0] in ("actually", "rather") and len(toks) > 3:
         return it  # "actually, who directs it?" is a question of its own, handled as one
     rest = toks[k:end]
+    # "the director, not Charon": the name it takes back is not asked about
+    taken_back = [m.start - 1 - k for m in it.parse.mentions if k + 1 < m.start < end and toks[m.start - 1] == "not"]
+    if taken_back:
+        rest = rest[:taken_back[0]]
     while rest and rest[-1] in CORRECTION_TAILS:
         rest = rest[:-1]
     if not rest:
@@ -426,6 +439,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     # de Armas in?" asks about her, not about Bond's appearances
     film_kind = env.kb.default_subject.kind
     allowed = set(fitting[0].question.about) | {film_kind, "publication"}  # "what did he tell Collider?"
+    # ...or the other side of the fact asked: "did *Keanu Reeves* coin car-fu?", "does she work for *the CIA*?"
+    relation = env.kb.relations.get(fitting[0].question.relation)
+    allowed |= set(relation.object) if relation is not None and relation.object != "text" else set()
     if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
         return it
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
@@ -455,7 +471,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         # off-topic) is the relation no intent reads: the honest answer, not "that's outside what I know"
         if rerouted is not it or env.handler(it.intent) in FACT_HANDLERS:
             return rerouted
-    return _mark(it, "question_map", asked=best.question, subject=subject,
+    taken = frozenset(n for n, m in enumerate(it.parse.mentions) if subject in m.entity_ids)
+    slots = slots_of(_scene(it, env), Resolution(env.kb.entities[subject], used=taken))
+    return _mark(it, "question_map", asked=best.question, subject=subject, slots=slots,
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
 
@@ -524,14 +542,23 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
 
 
 def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | None:
+    """Whom a map question of ``kinds`` is about: a name (not one qualifying a film word: "which *Wick*
+    movie was she in" asks about her), "that character" / "this film" (the context's last of that kind),
+    a pronoun, else the film talked about."""
     kb, parse, ctx = env.kb, it.parse, env.context
-    for mention in reversed(parse.mentions):
+    toks = parse.tokens
+    names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS)]
+    for mention in reversed(names):
         ids = [i for i in mention.entity_ids if kb.entities[i].kind in kinds]
         if ids:
             return ids[0]
     film_kind = kb.default_subject.kind
-    if any(kb.entities[i].kind != film_kind for m in parse.mentions for i in m.entity_ids):
+    if any(kb.entities[i].kind != film_kind for m in names for i in m.entity_ids):
         return None  # named, but nothing a question of this kind is about
+    for at, tok in enumerate(toks[:-1]):
+        kind = KIND_WORDS.get(toks[at + 1]) if tok in DEMONSTRATIVES else None
+        if kind in kinds and ctx.last_by_kind.get(kind) in kb.entities:
+            return ctx.last_by_kind[kind]
     # only films named, and the question is of someone: "what did he say about Ballerina?"
     for tok in parse.tokens:
         pronoun = {"he": "he", "him": "he", "his": "he", "she": "she", "her": "she"}.get(tok)

@@ -7,6 +7,7 @@ main character.
 from __future__ import annotations
 
 from ..answers import join_list
+from ..handlers.base import confirmed
 from ..knowledge import KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
@@ -32,8 +33,9 @@ def question_map_reply(it: Interpretation, kb: KnowledgeBase, out: Renderer, que
     asks = question.asks.format(subject=entity.name)
     if facts:
         sentence = join_list([kb.sentence(f) for f in facts])
-        return out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
-                         subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id])
+        reply = out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
+                          subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id])
+        return confirmed(it, kb, out, reply, facts)  # "did Keanu Reeves coin car-fu?" -> "Yes. ..."
     near = next((r for r in question.near if r in kb.relations and kb.facts_about(entity.id, r)), None)
     offer = questions.by_relation[near].asks.format(subject=entity.name) \
         if near is not None and near in questions.by_relation else None

@@ -1102,16 +1102,16 @@ class BotAPIEmulator:
 
     # ------------------------------------------------------------------ inspection
 
+    def calls_from(self, start: int) -> list[Call]:
+        """The calls recorded after the first ``start`` (all of them, failed too): a watcher that keeps
+        its own copy asks only for what is new. Copying every call each time held the server for a
+        noticeable time once there were tens of thousands, and bunched the requests it then read."""
+        with self._lock:
+            return self.calls[start:]
+
     def calls_to(self, method: str, *, include_failed: bool = False) -> list[Call]:
         """Recorded calls of ``method`` (case-insensitive), successful only by default."""
         return self._matching(method, include_failed)
-
-    def calls_since(self, start: int) -> list[Call]:
-        """The calls recorded after the first ``start`` ones, failed too, in order. For a watcher in another
-        process (bench/bench_cluster.py): copying every call each time stalls the server while it is
-        pickled, and a stalled server is what a bench of send rates must not measure."""
-        with self._lock:
-            return list(self.calls[start:])
 
     def sent_messages(self, chat_id: int | str | None = None) -> list[Call]:
         """Successful sendMessage/editMessageText calls; ``.text`` is the parsed text."""
