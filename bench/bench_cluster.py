@@ -244,12 +244,18 @@ class Watch:
         self.right: Counter[tuple[int, int]] = Counter()  # (chat, user) -> right votes sent
         self.voted_late = 0  # votes delivered after their question's open time (not expected to score)
         self._seen_polls: set[str] = set()
+        self._poll_of: dict[tuple[int, int], str] = {}  # (chat, message id) -> poll id
+        self.stopped: dict[str, float] = {}  # poll id -> when the bot closed it (stopPoll): no vote after
 
     def refresh(self) -> list[Any]:
         new = self.emu.calls_from(len(self.calls))
         self.calls.extend(new)
         for call in new:
             chat = int(call.params.get("chat_id", 0) or 0)
+            if call.method == "stopPoll" and call.ok:
+                stopped = self._poll_of.get((chat, int(call.params.get("message_id", 0) or 0)))
+                if stopped:
+                    self.stopped.setdefault(stopped, call.time)
             if call.method != "sendPoll" or not call.ok or chat not in self.quiz_chats:
                 continue
             poll = (call.result or {}).get("poll") or {}
@@ -257,13 +263,14 @@ class Watch:
             if not poll_id or poll_id in self._seen_polls:
                 continue
             self._seen_polls.add(poll_id)
+            self._poll_of[(chat, int((call.result or {}).get("message_id", 0)))] = poll_id
             right = poll.get("correct_option_ids") or [poll.get("correct_option_id", 0)]
             wrong = next(i for i in range(len(poll.get("options", [])) or 2) if i not in right)
             first = self.quiz_chats[chat]
             for user, option in ((first, right[0]), (first + 1, wrong)):
                 self.votes.append({"update": self.emu.push_poll_answer(poll_id, user_id=user, option_ids=[option],
                                                                         first_name=f"P{user}"),
-                                   "chat": chat, "user": user, "right": option == right[0],
+                                   "chat": chat, "user": user, "right": option == right[0], "poll": poll_id,
                                    "closes": call.time + float(call.params.get("open_period") or poll.get("open_period") or 20)
                                              - 2.0})
         return new
@@ -392,8 +399,8 @@ async def run(args: argparse.Namespace) -> None:
         async def vote(item: dict[str, Any]) -> None:
             if not await deliver(session, url, item["update"]):
                 print(f"  vote {item['update']['update_id']} never accepted")
-            if time.time() > item["closes"]:
-                watch.voted_late += 1
+            if time.time() > item["closes"] or item["poll"] in watch.stopped:
+                watch.voted_late += 1  # the poll's open time ran out, or the bot closed it: Telegram says no
             elif item["right"]:
                 watch.right[(item["chat"], item["user"])] += 1
 
