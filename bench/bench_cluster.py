@@ -12,20 +12,33 @@ in order (the next one after the previous got its 200), ``--concurrency`` chats 
 
 The chats are groups, so every answer quotes its question (``reply_to_message_id``) and can be paired with
 it exactly: a question without an answer is lost, a second answer is duplicated, an answer that arrives
-before the answer to an earlier question of the same chat is out of order. ``--quizzes`` of the groups
-also play a 3-question quiz (``/quiz 3``): each must show exactly 3 questions and one final message.
-``--faults`` injects 429s, 502s and slow answers (a time-out after the request went out) into the
+before the answer to an earlier question of the same chat is out of order. A second answer is a true
+duplicate unless the bot could not know the first had arrived: the first copy's connection dropped or
+timed out after the request went out (answers are at least once then, by design: README, "No reply is
+lost"), or the worker that sent it was killed before it recorded it (the inbox's at-least-once); those are
+counted apart. ``--quizzes`` of the groups also play a 3-question quiz (``/quiz 3``): each must show
+exactly 3 questions and one final message, and two players vote in each question as soon as its poll
+arrives, one right and one wrong: the scores table must count each right vote once (points lost or
+doubled), and hold the points the final message showed. ``--faults`` injects 429s, 502s, dropped
+connections (carried out, no answer) and slow answers (a time-out after the request went out) into the
 emulator while it runs; ``--kill`` kill -9s the first worker halfway. ``--sqlite`` runs one worker on an
 SQLite file instead (the CPU-per-update baseline).
 
-It prints: updates lost, duplicated, out of order; quiz questions asked more or fewer times than 3, final
-messages; sends per second (max over 1 s windows) and per group per minute (max over 60 s windows)
-against Telegram's 30/s and 20/min; updates/s; CPU per update per worker.
+It prints: updates lost, duplicated (true, and at least once by design), out of order; quiz questions
+asked more or fewer times than 3, final messages, votes not scored or scored twice; sends per second (max
+over 1 s windows) and per group per minute (max over 60 s windows) against Telegram's 30/s and 20/min, as
+the emulator saw them and as the bot's budget counted them; the outbox's outcomes; updates/s; CPU per
+update per worker and of the PostgreSQL backends.
+
+The bench watches the emulator through ``calls_from`` (only the calls new since its last look): copying
+every call each second stalled the emulator while it was pickled, and requests held up by the stall
+arrived together (62 "in one second" against 30 claims).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import bisect
 import json
 import os
@@ -215,6 +228,57 @@ async def deliver(session: Any, url: str, update: dict[str, Any], attempts: int 
     return False
 
 
+READ_TIMEOUT = 5.0  # s: the bot's read time-out (bot/channels/telegram_http.py): a longer answer was given up on
+VOTERS = 2  # players voting in each quiz question: the first right, the second wrong
+
+
+class Watch:
+    """The emulator's calls, fetched as they come (``calls_from``), and the bench's side of the quizzes:
+    each new poll in a quiz group is voted on at once by two players of that group, one right, one wrong."""
+
+    def __init__(self, emu: Any, quiz_chats: dict[int, int]) -> None:
+        self.emu = emu
+        self.calls: list[Any] = []
+        self.quiz_chats = quiz_chats  # chat -> the first voter's user id
+        self.votes: list[dict[str, Any]] = []  # poll answers to deliver
+        self.right: Counter[tuple[int, int]] = Counter()  # (chat, user) -> right votes sent
+        self.voted_late = 0  # votes delivered after their question's open time (not expected to score)
+        self._seen_polls: set[str] = set()
+        self._poll_of: dict[tuple[int, int], str] = {}  # (chat, message id) -> poll id
+        self.stopped: dict[str, float] = {}  # poll id -> when the bot closed it (stopPoll): no vote after
+
+    def refresh(self) -> list[Any]:
+        new = self.emu.calls_from(len(self.calls))
+        self.calls.extend(new)
+        for call in new:
+            chat = int(call.params.get("chat_id", 0) or 0)
+            if call.method == "stopPoll" and call.ok:
+                stopped = self._poll_of.get((chat, int(call.params.get("message_id", 0) or 0)))
+                if stopped:
+                    self.stopped.setdefault(stopped, call.time)
+            if call.method != "sendPoll" or not call.ok or chat not in self.quiz_chats:
+                continue
+            poll = (call.result or {}).get("poll") or {}
+            poll_id = str(poll.get("id", ""))
+            if not poll_id or poll_id in self._seen_polls:
+                continue
+            self._seen_polls.add(poll_id)
+            self._poll_of[(chat, int((call.result or {}).get("message_id", 0)))] = poll_id
+            right = poll.get("correct_option_ids") or [poll.get("correct_option_id", 0)]
+            wrong = next(i for i in range(len(poll.get("options", [])) or 2) if i not in right)
+            first = self.quiz_chats[chat]
+            for user, option in ((first, right[0]), (first + 1, wrong)):
+                self.votes.append({"update": self.emu.push_poll_answer(poll_id, user_id=user, option_ids=[option],
+                                                                        first_name=f"P{user}"),
+                                   "chat": chat, "user": user, "right": option == right[0], "poll": poll_id,
+                                   "closes": call.time + float(call.params.get("open_period") or poll.get("open_period") or 20)
+                                             - 2.0})
+        return new
+
+    def of(self, method: str) -> list[Any]:
+        return [c for c in self.calls if c.method == method and c.ok]
+
+
 def reply_target(call: Any) -> int | None:
     params = call.params
     if params.get("reply_to_message_id") is not None:
@@ -280,6 +344,7 @@ async def run(args: argparse.Namespace) -> None:
     texts = questions()
     chats = [-(1_000_000 + i) for i in range(args.chats)]
     quiz_chats = set(chats[: args.quizzes])
+    watch = Watch(emu, {chat: 900_000 + VOTERS * n for n, chat in enumerate(chats[: args.quizzes])})
     per_chat = max(1, args.updates // args.chats)
     plan: dict[int, list[dict[str, Any]]] = {}
     for n, chat in enumerate(chats):
@@ -306,12 +371,13 @@ async def run(args: argparse.Namespace) -> None:
     url = f"http://127.0.0.1:{proxy.port}/telegram/hook"
     delivered = 0
     killed = False
+    killed_at = float("inf")
     started = time.monotonic()
     sem = asyncio.Semaphore(args.concurrency)
 
     async with ClientSession(timeout=ClientTimeout(total=30)) as session:
         async def play(chat: int) -> None:
-            nonlocal delivered, killed
+            nonlocal delivered, killed, killed_at
             async with sem:
                 for _mid, update, _it in pushed[chat]:
                     if not await deliver(session, url, update):
@@ -319,17 +385,37 @@ async def run(args: argparse.Namespace) -> None:
                     delivered += 1
                     if args.kill and not killed and delivered >= total // 2:
                         killed = True
+                        killed_at = time.time()
                         os.kill(workers[0][0].pid, signal.SIGKILL)
                         print(f"  kill -9 worker on port {workers[0][1]} after {delivered} updates")
 
         async def faults() -> None:
-            kinds = ["429", "502", "slow"]
+            kinds = ["429", "502", "drop", "slow"]
             while True:
                 await asyncio.sleep(2.0)
-                kind = rng.choice(kinds)
+                kind = rng.choice(kinds)  # "drop": carried out, then the connection closed unanswered
                 emu.inject_fault("sendMessage", kind, times=1, retry_after=1, delay=12.0)
 
+        async def vote(item: dict[str, Any]) -> None:
+            if not await deliver(session, url, item["update"]):
+                print(f"  vote {item['update']['update_id']} never accepted")
+            if time.time() > item["closes"] or item["poll"] in watch.stopped:
+                watch.voted_late += 1  # the poll's open time ran out, or the bot closed it: Telegram says no
+            elif item["right"]:
+                watch.right[(item["chat"], item["user"])] += 1
+
+        async def watching() -> None:
+            voting: set[asyncio.Task[None]] = set()
+            while True:
+                await asyncio.to_thread(watch.refresh)
+                while watch.votes:
+                    task = asyncio.create_task(vote(watch.votes.pop(0)))
+                    voting.add(task)
+                    task.add_done_callback(voting.discard)
+                await asyncio.sleep(0.5)
+
         fault_task = asyncio.create_task(faults()) if args.faults else None
+        watch_task = asyncio.create_task(watching())
         await asyncio.gather(*(play(c) for c in chats))
         delivered_at = time.monotonic()
         if fault_task:
@@ -337,54 +423,57 @@ async def run(args: argparse.Namespace) -> None:
         # wait for the answers: every question's, and every quiz's final message, or quiet for 60 s
         expected = sum(1 for v in pushed.values() for _, _, it in v if not it.get("quiz"))
         last_count, quiet_since = -1, time.monotonic()
-        # only the calls new since the last look cross from the emulator: fetching every call each second
-        # held the emulator while it copied tens of thousands, and the requests it read next came in a burst
-        # (62 "arrivals" in one second, against 30 claims)
-        seen: list[Any] = []
-        answered_pairs: set[tuple[Any, Any]] = set()
-        final_chats: set[Any] = set()
         while True:
-            new = emu.calls_from(len(seen))
-            seen.extend(new)
-            for c in new:
-                if c.method != "sendMessage" or not c.ok:
-                    continue
-                # distinct questions answered: a duplicate answer must not stand in for one still on its way
-                if reply_target(c) is not None:
-                    answered_pairs.add((c.params["chat_id"], reply_target(c)))
-                if "Quiz over" in (c.text or c.params.get("text", "")):
-                    final_chats.add(c.params["chat_id"])
-            if len(answered_pairs) >= expected and len(final_chats) >= len(quiz_chats):
+            sends = watch.of("sendMessage")
+            # distinct questions answered: a duplicate answer must not stand in for one still on its way
+            answered = len({(c.params["chat_id"], reply_target(c)) for c in sends if reply_target(c) is not None})
+            finals = len({c.params["chat_id"] for c in sends if "Quiz over" in (c.text or c.params.get("text", ""))})
+            if answered >= expected and finals >= len(quiz_chats):
                 break
-            activity = len(seen)  # polls, edits and retries too: a quiz is quiet between questions
+            activity = len(watch.calls)  # polls, edits and retries too: a quiz is quiet between questions
             if activity != last_count:
                 last_count, quiet_since = activity, time.monotonic()
             elif time.monotonic() - quiet_since > 60:
                 break
             await asyncio.sleep(1.0)
         finished = time.monotonic()
+        watch_task.cancel()
+        await asyncio.sleep(2.0)  # the last votes' deliveries
+        watch.refresh()
     cpu_after = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
     if server:
         server_task.cancel()
         server.sample()
 
     # pairing ----------------------------------------------------------------------------------------
-    sends = emu.calls_to("sendMessage")
+    sends = watch.of("sendMessage")
     answers: dict[int, list[int]] = defaultdict(list)  # chat -> replied-to message ids, in send order
+    copies: dict[tuple[int, int], list[Any]] = defaultdict(list)  # (chat, question) -> its answers' calls
     for c in sorted(sends, key=lambda c: c.time):
         target = reply_target(c)
         if target is not None:
             answers[int(c.params["chat_id"])].append(target)
+            copies[(int(c.params["chat_id"]), target)].append(c)
     lost = duplicated = out_of_order = 0
+    unsure_resends = killed_resends = 0
     for chat, items in pushed.items():
         asked = [mid for mid, _u, it in items if not it.get("quiz")]
         got = answers.get(chat, [])
         count = Counter(got)
         lost += sum(1 for mid in asked if count[mid] == 0)
-        duplicated += sum(n - 1 for mid, n in count.items() if n > 1 and mid in set(asked))
+        for mid, n in count.items():
+            if n < 2 or mid not in set(asked):
+                continue
+            for first, _again in zip(copies[(chat, mid)], copies[(chat, mid)][1:]):
+                if first.fault in ("slow", "drop") or (first.served_in or 0.0) >= READ_TIMEOUT:
+                    unsure_resends += 1  # the sender never heard it arrived: at least once, by design
+                elif first.time - (first.served_in or 0.0) < killed_at <= _again.time:
+                    killed_resends += 1  # sent by the killed worker, which died before recording it
+                else:
+                    duplicated += 1
         order = [mid for mid in dict.fromkeys(got) if mid in set(asked)]
         out_of_order += sum(1 for a, b in zip(order, order[1:]) if b < a)
-    polls = Counter(int(c.params["chat_id"]) for c in emu.calls_to("sendPoll"))
+    polls = Counter(int(c.params["chat_id"]) for c in watch.of("sendPoll"))
     finals = Counter(int(c.params["chat_id"]) for c in sends if "Quiz over" in (c.text or c.params.get("text", "")))
     wrong_questions = sum(1 for chat in quiz_chats if polls[chat] != 3)
     wrong_finals = sum(1 for chat in quiz_chats if finals[chat] != 1)
@@ -392,7 +481,7 @@ async def run(args: argparse.Namespace) -> None:
     # limits -------------------------------------------------------------------------------------------
     # counted when each request reached the emulator (Telegram's view), not when the emulator answered it:
     # its answer comes after the injected latency, and later still when the emulator is short of CPU
-    visible = [c for c in emu.get("calls") if c.method in ("sendMessage", "sendPoll") and c.ok]
+    visible = [c for c in watch.calls if c.method in ("sendMessage", "sendPoll") and c.ok]
     arrived = sorted(c.time - (c.served_in or 0.0) for c in visible)
     per_group: dict[int, list[float]] = defaultdict(list)
     for c in visible:
@@ -400,9 +489,22 @@ async def run(args: argparse.Namespace) -> None:
     worst_second = most_in_window(arrived, 1.0)
     worst_group = max((most_in_window(sorted(times), 60.0) for times in per_group.values()), default=0)
 
-    print(f"  lost {lost}, duplicated {duplicated}, out of order {out_of_order} (of {expected} questions)")
+    scored, outcomes = read_database(database, schema, args.database)
+    shown = final_points(sends)
+    right_voters = set(watch.quiz_chats.items())
+    votes_lost = sum(max(0, n - scored.get(key, (0, 0))[1]) for key, n in watch.right.items())
+    votes_twice = sum(max(0, c - watch.right.get(key, 0)) for key, (_p, c) in scored.items() if key in right_voters)
+    scored_wrong = sum(c for key, (_p, c) in scored.items() if key not in right_voters)
+    mismatched = sum(1 for key, points in shown.items() if scored.get(key, (0, 0))[0] != points)
+
+    print(f"  lost {lost}, duplicated {duplicated}, out of order {out_of_order} (of {expected} questions); "
+          f"at least once by design: {unsure_resends} resent after a send that may have arrived, "
+          f"{killed_resends} sent again after kill -9")
     print(f"  quizzes: {wrong_questions} of {len(quiz_chats)} asked other than 3 questions; "
           f"{wrong_finals} without exactly one final message")
+    print(f"  points: {sum(watch.right.values())} right votes in time ({watch.voted_late} votes late): "
+          f"{votes_lost} not scored, {votes_twice} scored twice, {scored_wrong} wrong votes scored; "
+          f"{mismatched} of {len(shown)} players' final points differ from the scores table")
     print(f"  sends: max {worst_second} in any 1 s (limit 30), max {worst_group} to one group in any 60 s "
           f"(limit 20), counted at arrival")
     if schema:
@@ -430,6 +532,7 @@ async def run(args: argparse.Namespace) -> None:
         if lags:
             print(f"  claim to arrival: p50 {1000 * lags[len(lags) // 2]:.0f} ms, p99 "
                   f"{1000 * lags[int(len(lags) * 0.99)]:.0f} ms, max {1000 * lags[-1]:.0f} ms")
+    print("  outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "nothing counted"))
     print(f"  {total / max(delivered_at - started, 1e-9):.0f} updates/s accepted; all answered after "
           f"{finished - started:.0f} s")
     for proc, port, _log in workers:
@@ -466,6 +569,39 @@ async def run(args: argparse.Namespace) -> None:
         with psycopg.connect(args.database, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_database(database: str, schema: str | None, server: str) -> tuple[
+        dict[tuple[int, int], tuple[int, int]], dict[str, int]]:
+    """The scores table ((chat, player) -> (points, right answers)) and the outbox's counted outcomes, read
+    from the bot's database after the run."""
+    queries = ("SELECT chat, player, points, correct FROM quiz_scores", "SELECT outcome, n FROM outbox_outcomes")
+    if schema is None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            results = [conn.execute(q).fetchall() for q in queries]
+    else:
+        import psycopg
+
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            results = [conn.execute(q).fetchall() for q in queries]
+    scores, outcomes = results
+    return ({(int(c), int(p)): (int(pts), int(n)) for c, p, pts, n in scores}, {str(k): int(v) for k, v in outcomes})
+
+
+def final_points(sends: list[Any]) -> dict[tuple[int, int], int]:
+    """(chat, player) -> the points a quiz's final message showed (``P<user id>: N pts``)."""
+    import re
+
+    shown = {}
+    for c in sends:
+        text = c.text or c.params.get("text", "")
+        if "Quiz over" in text:
+            for user, points in re.findall(r"P(\d+): (\d+) pts", text):
+                shown[(int(c.params["chat_id"]), int(user))] = int(points)
+    return shown
 
 
 def main() -> None:

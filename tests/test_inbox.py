@@ -45,6 +45,65 @@ def test_a_chats_updates_come_oldest_first_and_the_longest_waiting_chat_first(st
     assert inbox.waiting_chats() == ["chat:b", "chat:c"] and inbox.waiting() == 3
 
 
+def test_updates_of_no_chat_come_before_the_chats_backlog(store: Storage) -> None:
+    inbox = Inbox(store)
+    for update_id in range(10, 15):
+        inbox.store(update(update_id, f"chat:{update_id}"))  # a backlog of chats, each waiting its turn
+    inbox.store(update(20, "user:7"))  # a quiz vote: it counts only while its question is open
+    assert inbox.waiting_chats()[0] == "user:7"
+    assert inbox.waiting_chats()[1:] == [f"chat:{n}" for n in range(10, 15)]
+
+
+async def test_a_quiz_vote_is_handled_while_every_chat_slot_is_busy(store: Storage) -> None:
+    import asyncio
+
+    import json
+
+    from telegram import Update
+    from telegram.ext import Application, MessageHandler, PollAnswerHandler, filters
+
+    from bot.channels.telegram_inbox import InboxCluster
+    from tests.support.botapi_emulator import BotAPIEmulator
+    from tests.support.telegram import TOKEN, until
+
+    emu = BotAPIEmulator(token=TOKEN).start()
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def on_message(update: object, _context: object) -> None:
+        handled.append("message")
+        await release.wait()  # a chat waiting for its place in Telegram's limits
+
+    async def on_vote(update: object, _context: object) -> None:
+        handled.append("vote")
+
+    app = Application.builder().token(TOKEN).base_url(emu.base_url).build()
+    app.add_handler(MessageHandler(filters.ALL, on_message))
+    app.add_handler(PollAnswerHandler(on_vote))
+    await app.initialize()
+    cluster = InboxCluster(app, store, concurrency=2, poll_interval=0.1)
+    await cluster.start()
+
+    async def put(raw: dict[str, object]) -> None:  # as the webhook stores what it accepted
+        await cluster.store(Update.de_json(raw, app.bot), json.dumps(raw))
+
+    try:
+        for n in range(3):
+            body = emu.push_message(f"question {n}", chat_id=-100 - n, chat_type="group")
+            await put(body)
+        await until(lambda: handled.count("message") == 2, "both chat slots busy")
+        await put(emu.push_poll_answer("p1", user_id=7, option_ids=[0]))
+        await until(lambda: "vote" in handled, "the vote handled")
+        assert handled.count("message") == 2  # the third chat still waits for a slot
+        release.set()
+        await until(lambda: handled.count("message") == 3, "the third chat handled")
+    finally:
+        release.set()
+        await cluster.stop()
+        await app.shutdown()
+        emu.stop()
+
+
 def test_attempts_are_counted_before_handling(store: Storage) -> None:
     inbox = Inbox(store)
     inbox.store(update(5))

@@ -44,7 +44,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
-from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate
+from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate, is_chat
 from ..errors import BotError
 from ..storage import Storage
 from ..storage.base import SessionLocks
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 1.0  # s between looks at the inbox without a notice (a dead worker's chats wait this long)
 PRUNE_INTERVAL = 3600.0  # s between sweeps of long-handled rows (any worker may do it)
+SIDE_LOOK = 0.25  # s between looks for quiz votes and the like while every chat slot is busy (is_chat)
 STOP_TIMEOUT = 10.0  # s a stopping worker waits for the updates it is handling; then they go to another
 WEBHOOK_LOCK = "webhook"  # the advisory lock of the worker (re)registering the webhook
 WEBHOOK_LOCK_WAIT = 30.0  # s a starting worker waits for another one's registration
@@ -96,6 +97,7 @@ class InboxCluster:
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()
         self._last_prune = 0.0
+        self._side_look = 0.0  # when the inbox was last read with only the slots of no chat free
         # chats another worker held at the last try: not tried again before the time noted (its holder
         # sees their new updates before it lets go, and a dead holder's chats are found by the poll)
         self._held_elsewhere: dict[str, float] = {}
@@ -207,18 +209,23 @@ class InboxCluster:
             await self._reconnect()
         assert self._locks is not None
         locks = self._locks
-        if len(self._busy) >= self.concurrency:
-            return
         now = time.monotonic()
+        if self._full(chats=True):
+            # only the slots for updates of no chat are free: look for those at most every SIDE_LOOK s,
+            # not at every notice (each stored update wakes every worker, and the chats' slots are full
+            # for as long as a backlog lasts)
+            if self._full(chats=False) or now - self._side_look < SIDE_LOOK:
+                return
+            self._side_look = now
         held = self._held_elsewhere
         for chat in [c for c, until in held.items() if until <= now]:
             del held[chat]
         chats = await asyncio.to_thread(self.inbox.waiting_chats,
-                                        self.concurrency + len(self._busy) + len(held))
+                                        2 * self.concurrency + len(self._busy) + len(held))
         for chat in chats:
-            if self._stopping or self._lost or len(self._busy) >= self.concurrency:
+            if self._stopping or self._lost:
                 return
-            if chat in self._busy or chat in held:
+            if chat in self._busy or chat in held or self._full(chats=is_chat(chat)):
                 continue
             try:
                 got = await asyncio.to_thread(locks.try_lock, _lock_name(chat))
@@ -229,6 +236,11 @@ class InboxCluster:
                 self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
             else:  # another worker has it, and will see its new updates before letting go
                 held[chat] = now + self.poll_interval
+
+    def _full(self, *, chats: bool) -> bool:
+        """Whether this worker serves ``concurrency`` chats already (``chats``), or as many keys of no chat
+        (quiz votes, inline queries: they have slots of their own, see ``is_chat``)."""
+        return sum(1 for key in self._busy if is_chat(key) == chats) >= self.concurrency
 
     async def _serve_chat(self, chat: str) -> None:
         done: int | None = None  # the update handled last, marked done with the next one's claim

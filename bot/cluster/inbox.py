@@ -33,6 +33,17 @@ KEEP_HANDLED = 26 * 3600.0  # s: Telegram's 24 hours of redelivery, and some sla
 MAX_ATTEMPTS = 3  # an update that took down this many workers is given up on (a poison update)
 
 
+def is_chat(key: str) -> bool:
+    """Whether an inbox key is a chat's ("chat:42"), rather than a user's or an update's of no chat.
+
+    Under a backlog a chat's updates wait mostly for Telegram's send limits (30 a second for the bot, 20
+    a minute in a group), so every worker's slots fill with chats waiting for their turn to send. An
+    update of no chat (a quiz poll vote, an inline query) sends nothing into a chat and counts only while
+    its question is open: behind the backlog, a vote sent in time arrived after the question closed and
+    scored nothing (bench/bench_cluster.py). So such updates come first, and have slots of their own."""
+    return key.startswith("chat:")
+
+
 @dataclass(frozen=True)
 class StoredUpdate:
     """One update as Telegram sent it: ``body`` is its JSON text; ``chat`` what orders it ("chat:42")."""
@@ -60,9 +71,10 @@ class Inbox:
         return bool(rows)
 
     def waiting_chats(self, limit: int = 100) -> list[str]:
-        """Chats with updates waiting, the longest-waiting first."""
+        """Chats with updates waiting: first those of no chat (a quiz vote, an inline query: see
+        ``is_chat``), then the chats, each group the longest-waiting first."""
         rows = self.storage.query("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
-                                  "ORDER BY MIN(update_id) LIMIT ?", (limit,))
+                                  "ORDER BY chat LIKE 'chat:%', MIN(update_id) LIMIT ?", (limit,))
         return [str(r[0]) for r in rows]
 
     def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:

@@ -96,6 +96,57 @@ UPDATE quiz_games SET status = 'stopped' WHERE status = 'running' AND EXISTS (
 CREATE UNIQUE INDEX quiz_games_one_running ON quiz_games(chat) WHERE status = 'running';
 """
 
+# SendBudget.try_claim's transaction as one function: lock the budget's row, read the clock under the lock
+# (the server's, unless the caller passes its own: tests' injected clocks), count each key's sliding
+# window; when one is full, the seconds to wait and whether the bot's own window is the one (nothing is
+# written but the row's ``touched``); else trim the keys' old rows and log this send for each key.
+_POSTGRES_SEND_CLAIM = """
+CREATE FUNCTION bot_send_claim(p_keys TEXT[], p_counts INTEGER[], p_seconds DOUBLE PRECISION[],
+                               p_margin DOUBLE PRECISION, p_now DOUBLE PRECISION)
+RETURNS TABLE(wait DOUBLE PRECISION, bot_wide BOOLEAN) LANGUAGE plpgsql AS $fn$
+DECLARE
+    t DOUBLE PRECISION;
+    blocked DOUBLE PRECISION;
+    n BIGINT;
+    oldest DOUBLE PRECISION;
+    w DOUBLE PRECISION;
+    worst DOUBLE PRECISION := 0;
+    full_bot DOUBLE PRECISION := 0;
+    full_any BOOLEAN := FALSE;
+BEGIN
+    INSERT INTO send_budget(key, blocked_until, touched)
+        VALUES (p_keys[1], 0, COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp())))
+        ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until INTO blocked;
+    t := COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp()));
+    IF blocked > t THEN
+        RETURN QUERY SELECT blocked - t, TRUE;
+        RETURN;
+    END IF;
+    FOR i IN 1 .. array_length(p_keys, 1) LOOP
+        SELECT COUNT(*), MIN(at) INTO n, oldest FROM send_log
+            WHERE key = p_keys[i] AND at > t - p_seconds[i] - p_margin;
+        IF n >= p_counts[i] THEN
+            w := oldest + p_seconds[i] + p_margin - t;
+            full_any := TRUE;
+            worst := GREATEST(worst, w);
+            IF i = 1 THEN
+                full_bot := w;
+            END IF;
+        END IF;
+    END LOOP;
+    IF full_any THEN
+        RETURN QUERY SELECT worst, full_bot >= worst;
+        RETURN;
+    END IF;
+    DELETE FROM send_log USING unnest(p_keys, p_seconds) AS k(key, seconds)
+        WHERE send_log.key = k.key AND send_log.at <= t - k.seconds - p_margin;
+    INSERT INTO send_log(key, at) SELECT k, t FROM unnest(p_keys) AS k;
+    RETURN QUERY SELECT 0.0::DOUBLE PRECISION, FALSE;
+END
+$fn$;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _sqlite_initial, _POSTGRES_INITIAL),
     # "user" is a reserved word in PostgreSQL; the columns are named for what they hold
@@ -164,6 +215,9 @@ CREATE INDEX send_log_key ON send_log(key, at);
               "updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (name, conv_key));"
               "CREATE TABLE bot_user_data (user_id TEXT PRIMARY KEY, data TEXT NOT NULL, "
               "updated DOUBLE PRECISION NOT NULL);"),
+    # a send's claim on the bot-wide budget in one round trip where its transaction took six
+    # (bot/cluster/limits.py, SendBudget.try_claim); SQLite, one process and no network, keeps the plain SQL
+    Migration(7, "send claims as one call", "", _POSTGRES_SEND_CLAIM),
     # what an outgoing message belongs to ("quiz:<game>:<round>"), so whichever worker delivers it late
     # tells its owner the message's id (bot/channels/telegram_outbox.py, Followup)
     Migration(8, "outbox link", "ALTER TABLE outbox ADD COLUMN link TEXT;", "ALTER TABLE outbox ADD COLUMN link TEXT;"),
