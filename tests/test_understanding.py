@@ -169,9 +169,25 @@ def test_short_messages_in_other_languages_are_told_apart(brain: Brain, text: st
 
 
 @pytest.mark.parametrize("text", ["who directs ballerina", "mcshain character?", "hey there", "ana de armas",
-                                  "who penned the script?", "wat is ballerina even about", "whos directin??"])
+                                  "who penned the script?", "wat is ballerina even about", "whos directin??",
+                                  # English nouns whose trigrams read as another language, and txt-speak
+                                  # whose words are also other languages' small words ("da", "dos")
+                                  "cheap hotels in rotterdam", "translate kilometres into miles",
+                                  "vintage espresso machine repair", "pasta salad ingredients list",
+                                  "wat iz da best pizza place in da city", "dos and donts of camping"])
 def test_english_is_not_taken_for_another_language(brain: Brain, text: str) -> None:
     assert interpret(brain, text).kind != "other_language"
+    assert not any(note[:20] in brain.reply(None, None, text).text for note in brain.mind.languages.notes.values())
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Ich weiß nicht, was ich heute kochen soll", "de"),  # plain letters but German's own words
+    ("hoe gaat het met je", "nl"),
+    ("tu sais quelle heure il est", "fr"),
+    ("no se que hacer hoy", "es"),
+])
+def test_plain_letters_in_another_language_are_still_told_apart(brain: Brain, text: str, code: str) -> None:
+    assert interpret(brain, text).language == code
 
 
 def test_corrections_replace_the_last_question(ask) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
 from .interpretation import Interpretation, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
-from .language import LanguageNotes
+from .language import EnglishWords, LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, QuestionMap
 from .resolution import (FILM_WORDS, KIND_WORDS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
@@ -189,7 +189,9 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     if words and len(english) * ENGLISH_SHARE > len(words):
         return it  # "who penned the script?": English's own small words say English, whatever the rest
     names = frozenset(toks[i] for i in named)  # "Ballerina", "Rooney": no evidence of a language
-    code = env.languages.detect(head, names)
+    names_words = env.gazetteer.words if env.gazetteer is not None else frozenset()
+    english = EnglishWords(STOPWORDS, env.questions.words, env.known_words, names_words)
+    code = env.languages.detect(head, names, english=english)
     if code is None:
         return it
     return _mark(it, "other_language", kind="other_language", language=code, intent=None)

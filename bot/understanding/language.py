@@ -19,6 +19,7 @@ import functools
 import re
 import threading
 from pathlib import Path
+from collections.abc import Container
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,8 @@ MIN_CONFIDENCE = 0.5  # lingua's relative confidence in the top language, over E
 SURE = 0.8  # lingua this confident is not second-guessed by the declared words
 MIN_WORDS = 2  # one word ("ciao", "merci") is too little to tell a language from a name
 MIN_UNSPACED = 4  # characters, for a script written without spaces (Japanese, Chinese)
+MIN_OWN_WORDS = 2  # distinct: one is chance ("da" is txt-speak for "the" as much as Italian "from")...
+SHORT_WORDS = 3  # ...except in a message this short ("Wann startet Ballerina?"), where one is all there is
 EVIDENCE = 120  # characters of words looked at: trigrams tell a language well within this, and lingua's
 #                 time grows with the text (0.53 ms for 300 characters, 0.2 ms for 120)
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -75,12 +78,33 @@ class LanguageNotes:
                                   .with_preloaded_language_models().build())
         return self._detector
 
-    def detect(self, text: str, names: frozenset[str] = frozenset()) -> str | None:
+    def detect(self, text: str, names: frozenset[str] = frozenset(), english: Container[str] = frozenset()) -> str | None:
         """The ISO code of the message's language if it is one with a note, confidently; else None.
-        ``names``: the message's words that are names the bot knows (folded), left out of the evidence."""
+        ``names``: the message's words that are names the bot knows (folded), left out of the evidence.
+        ``english``: words known to be English (folded). A message in plain ASCII letters is another
+        language only with two of that language's own small words in it (one, if it is three words or
+        fewer), ones English does not share
+        (``words`` in languages.yml, less ``english``): trigrams of a few English nouns read as anything
+        ("best hostels in Berlin" as Dutch, "convert euros to dollars" as Italian), and a reply in Dutch
+        to an English question is a worse miss than an English reply to a Dutch one."""
         if not self.notes:
             return None
         words = [w for w in WORD.findall(text) if _folded(w) not in names]
+        if words and all(w.isascii() for w in words) and not any(_unspaced(ch) for ch in text):
+            # one letter is chance too ("z" is Polish "with", and a typo anywhere)
+            own = {code: frozenset(w for w in ws if len(w) > 1 and w not in english) for code, ws in self.words.items()}
+            low = {w.lower() for w in words}
+            needed = 1 if len(words) <= SHORT_WORDS else MIN_OWN_WORDS
+            said = {code for code, ws in own.items() if len(low & ws) >= needed}
+            found = self._detect(words, text, own)
+            if found in said:
+                return found
+            # the detector's pick lacks the words, but one language has them: the words tell ("Quand
+            # sort Ballerina ?" read as Dutch by trigrams, French by "quand")
+            return next(iter(said)) if len(said) == 1 else None
+        return self._detect(words, text, self.words)
+
+    def _detect(self, words: list[str], text: str, declared: dict[str, frozenset[str]]) -> str | None:
         unspaced = sum(1 for ch in text if _unspaced(ch))
         if len(words) < MIN_WORDS and unspaced < MIN_UNSPACED:
             return None
@@ -93,20 +117,34 @@ class LanguageNotes:
         code = top.language.iso_code_639_1.name.lower() if top is not None else "en"
         if top is not None and top.value >= SURE and code != "en":
             return code if code in self.notes else None
-        voted = self._vote(words)
+        voted = self._vote(words, declared)
         if voted is not None:
             return voted
         if code == "en" or code not in self.notes or top is None or top.value < MIN_CONFIDENCE:
             return None
         return code
 
-    def _vote(self, words: list[str]) -> str | None:
+    def _vote(self, words: list[str], declared: dict[str, frozenset[str]]) -> str | None:
         """The language whose declared small words the message uses most, if one leads (at least two)."""
         low = [w.lower() for w in words]
-        counts = sorted(((sum(w in ws for w in low), code) for code, ws in self.words.items()), reverse=True)
+        counts = sorted(((sum(w in ws for w in low), code) for code, ws in declared.items()), reverse=True)
         if not counts or counts[0][0] < 2 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
             return None
         return counts[0][1]
+
+
+class EnglishWords:
+    """The words the bot knows as English, without building a set for each message: English's small words,
+    the question map's words, and the training vocabulary less the words of names ("de" is known from "Ana
+    de Armas", which says nothing of English)."""
+
+    def __init__(self, small: Container[str], questions: Container[str], vocabulary: Container[str],
+                 names: Container[str]) -> None:
+        self.small, self.questions, self.vocabulary, self.names = small, questions, vocabulary, names
+
+    def __contains__(self, word: object) -> bool:
+        return (word in self.small or word in self.questions
+                or (word in self.vocabulary and word not in self.names))
 
 
 def _folded(word: str) -> str:
