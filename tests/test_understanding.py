@@ -660,3 +660,8 @@ def test_working_with_whom_asks_for_the_rest_of_the_cast(ask) -> None:  # type: 
 def test_the_lead_names_the_character_and_who_plays_it(ask) -> None:  # type: ignore[no-untyped-def]
     reply = ask("who is the main character of ballerina?", chat=None)
     assert "Rooney" in reply.text and "Ana de Armas" in reply.text, reply.text
+
+
+def test_the_film_a_question_named_among_its_answers_is_it_next(ask) -> None:  # type: ignore[no-untyped-def]
+    assert "Die Hard" in ask("did len wiseman direct die hard?").text
+    assert "Bruce Willis" in ask("who starred in it?").text

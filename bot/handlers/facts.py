@@ -138,7 +138,11 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         entities=[*quoted, *(f.object for f in actors), *salient(kb, [kb.entities[f.subject] for f in facts]),
                   *backdrop(kb, entity, answered),
                   entity.id, *named_in_text(kb, facts),
-                  *(i for i in reversed(salient(kb, answered)) if i not in backdrop(kb, entity, answered))],
+                  *(i for i in reversed(salient(kb, answered)) if i not in backdrop(kb, entity, answered)),
+                  # the film the question named among its answers is the one talked about now ("did he direct
+                  # Die Hard?" "starring?"), even in a list of several
+                  *([slots.named_film.id] if slots.named_film is not None and slots.named_film in answered
+                    and slots.named_film is not slots.excluded_film else [])],
         subject=entity.name, answer=answer, film=fact_film, according_to=kb.attribution(first),
         known=first.known, note=first.note or "", label=label, answer_clause=answer,
         note_or_description=first.note or description or answer, pronoun=entity.pronoun or "they", when=when,
