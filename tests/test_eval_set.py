@@ -34,8 +34,10 @@ def test_eval_set_meets_its_floors(settings) -> None:  # type: ignore[no-untyped
 # file's head). A floor per set, a little under what it measured when set, so a regression in any class
 # of question shows; every class of each set must still answer most of its turns.
 HELD_OUT_FLOORS = {"heldout.yml": 0.94, "heldout_fresh.yml": 0.9, "heldout_session5.yml": 0.96,
-                   "heldout_session6.yml": 0.92}
+                   "heldout_session6.yml": 0.92, "heldout_session7.yml": 0.9, "heldout_session7_sealed.yml": 0.8}
 MIN_CLASS_SHARE = 0.6
+# the sealed set measured what nobody fixed for: its weakest classes stand where they stood (see its head)
+CLASS_SHARE_FLOORS = {"heldout_session7_sealed.yml": 0.4}
 
 
 @pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))
@@ -45,6 +47,7 @@ def test_held_out_sets_meet_their_floors(settings, name: str) -> None:  # type: 
     share = sum(r.ok for r in results) / len(results)
     failures = [(r.category, r.text, r.reply[:80]) for r in results if not r.ok]
     assert share >= HELD_OUT_FLOORS[name], f"{name}: {share:.1%} OK; failures: {failures}"
-    weak = {c: row for c, row in per_class(results).items() if row["share"] < MIN_CLASS_SHARE}
-    assert not weak, f"{name}: classes under {MIN_CLASS_SHARE:.0%}: {weak}"
+    least = CLASS_SHARE_FLOORS.get(name, MIN_CLASS_SHARE)
+    weak = {c: row for c, row in per_class(results).items() if row["share"] < least}
+    assert not weak, f"{name}: classes under {least:.0%}: {weak}"
     assert not [r.text for r in results if r.category in ("off_topic", "other_film") and r.kind == "answer"]
