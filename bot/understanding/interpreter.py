@@ -190,7 +190,7 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
         return it  # "who penned the script?": English's own small words say English, whatever the rest
     names = frozenset(toks[i] for i in named)  # "Ballerina", "Rooney": no evidence of a language
     names_words = env.gazetteer.words if env.gazetteer is not None else frozenset()
-    english = EnglishWords(STOPWORDS, env.questions.words, env.known_words, names_words)
+    english = EnglishWords(STOPWORDS, frozenset(env.questions.words), frozenset(env.known_words), frozenset(names_words))
     code = env.languages.detect(head, names, english=english)
     if code is None:
         return it

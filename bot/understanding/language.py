@@ -19,7 +19,8 @@ import functools
 import re
 import threading
 from pathlib import Path
-from collections.abc import Container
+from collections.abc import Container, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +54,7 @@ class LanguageNotes:
         self.words = {code: frozenset(w.lower() for w in ws) for code, ws in (words or {}).items() if code in notes}
         self._lock = threading.Lock()
         self._detector: Any = None
+        self._own: dict[Hashable, dict[str, frozenset[str]]] = {}
 
     @classmethod
     def load(cls, path: Path) -> "LanguageNotes":
@@ -91,8 +93,7 @@ class LanguageNotes:
             return None
         words = [w for w in WORD.findall(text) if _folded(w) not in names]
         if words and all(w.isascii() for w in words) and not any(_unspaced(ch) for ch in text):
-            # one letter is chance too ("z" is Polish "with", and a typo anywhere)
-            own = {code: frozenset(w for w in ws if len(w) > 1 and w not in english) for code, ws in self.words.items()}
+            own = self.own_words(english)
             low = {w.lower() for w in words}
             needed = 1 if len(words) <= SHORT_WORDS else MIN_OWN_WORDS
             said = {code for code, ws in own.items() if len(low & ws) >= needed}
@@ -103,6 +104,20 @@ class LanguageNotes:
             # sort Ballerina ?" read as Dutch by trigrams, French by "quand")
             return next(iter(said)) if len(said) == 1 else None
         return self._detect(words, text, self.words)
+
+    def own_words(self, english: Container[str]) -> dict[str, frozenset[str]]:
+        """Each language's declared words that English does not share; one letter is chance too ("z" is
+        Polish "with", and a typo anywhere). Kept per ``english`` (hashable values only)."""
+        key = english if isinstance(english, Hashable) else None
+        found = self._own.get(key) if key is not None else None
+        if found is None:
+            found = {code: frozenset(w for w in ws if len(w) > 1 and w not in english)
+                     for code, ws in self.words.items()}
+            if key is not None:
+                if len(self._own) > 8:  # a new Mind (knowledge edit) brings a new vocabulary
+                    self._own.clear()
+                self._own[key] = found
+        return found
 
     def _detect(self, words: list[str], text: str, declared: dict[str, frozenset[str]]) -> str | None:
         unspaced = sum(1 for ch in text if _unspaced(ch))
@@ -133,14 +148,17 @@ class LanguageNotes:
         return counts[0][1]
 
 
+@dataclass(frozen=True)
 class EnglishWords:
-    """The words the bot knows as English, without building a set for each message: English's small words,
-    the question map's words, and the training vocabulary less the words of names ("de" is known from "Ana
-    de Armas", which says nothing of English)."""
+    """The words the bot knows as English: English's small words, the question map's words, and the
+    training vocabulary less the words of names ("de" is known from "Ana de Armas", which says nothing of
+    English). Frozen sets, fixed for a Mind: each language's own words are worked out once per value
+    (``LanguageNotes.own_words``), not for each message."""
 
-    def __init__(self, small: Container[str], questions: Container[str], vocabulary: Container[str],
-                 names: Container[str]) -> None:
-        self.small, self.questions, self.vocabulary, self.names = small, questions, vocabulary, names
+    small: frozenset[str]
+    questions: frozenset[str]
+    vocabulary: frozenset[str]
+    names: frozenset[str]
 
     def __contains__(self, word: object) -> bool:
         return (word in self.small or word in self.questions
