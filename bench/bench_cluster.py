@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.emulator_process import EmulatorProcess  # noqa: E402
+from tests.support.postgres import copy_claims  # noqa: E402
 
 TOKEN = "4242:CLUSTERBENCH"
 SECRET = "bench-secret-token"
@@ -122,16 +123,11 @@ def most_in_window(times: list[float], seconds: float) -> int:
 
 
 def record_claims(database: str, schema: str) -> None:
-    """Every claim the shared limiter logs is copied to ``claimed`` (``send_log`` itself is trimmed as it
-    goes): the bot's own view of its sends, to hold against what reached the emulator."""
+    """Every claim the shared limiter logs is copied to ``claimed``: the bot's own view of its sends."""
     import psycopg
 
     with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".claimed(key TEXT, at DOUBLE PRECISION)')
-        conn.execute(f'CREATE FUNCTION "{schema}".copy_claim() RETURNS trigger AS $$ BEGIN '
-                     f'INSERT INTO "{schema}".claimed VALUES (NEW.key, NEW.at); RETURN NEW; END $$ LANGUAGE plpgsql')
-        conn.execute(f'CREATE TRIGGER copy_claim AFTER INSERT ON "{schema}".send_log FOR EACH ROW '
-                     f'EXECUTE FUNCTION "{schema}".copy_claim()')
+        copy_claims(conn.execute, schema)
 
 
 def read_claims(database: str, schema: str) -> list[tuple[str, float]]:

@@ -12,6 +12,7 @@ relation or a false premise -> its reply; an intent in scope -> its handler; els
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -37,8 +38,9 @@ from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation
-from .understanding.interpreter import STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, opening_cut, split_parts
-from .understanding.language import LanguageNotes, notes_for
+from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
+                                        split_parts)
+from .understanding.language import EnglishWords, LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
 
@@ -68,6 +70,11 @@ class Mind:
             described = frozenset(w for r in self.kb.relations.values() for d in r.descriptors for w in tokens(d))
             object.__setattr__(self, "scope", Scope(self.nlu.vocab, self.answers.routes, personal,
                                                     described - STOPWORDS))
+
+    @functools.cached_property
+    def english(self) -> EnglishWords:
+        """The words that say a message is English, once per Mind (language detection keys on it)."""
+        return english_words(self.questions, self.nlu.known_words, self.nlu.gazetteer)
 
 
 class Brain:
@@ -167,7 +174,7 @@ class Brain:
     def env(self, mind: Mind, ctx: ChatContext) -> Env:
         return Env(mind.kb, mind.answers.routes, mind.nlu.parse, mind.questions, mind.languages, mind.scope,
                    mind.nlu.known_words, ctx, self.settings.nlu.threshold, self.settings.nlu.follow_up_confidence,
-                   mind.nlu.gazetteer)
+                   mind.nlu.gazetteer, mind.english)
 
     def _settles_alone(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext) -> bool:
         """Another NLU's "no intent fits" still lets through what understanding settles without an intent:

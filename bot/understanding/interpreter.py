@@ -96,10 +96,18 @@ class Env:
     threshold: float
     follow_up_confidence: float
     gazetteer: Gazetteer | None = None  # for names of other instalments ("Underworld 2")
+    english: EnglishWords | None = None  # the Mind's English vocabulary, built once (None: built here)
 
     def handler(self, intent: str | None) -> str | None:
         route = self.routes.get(intent or "")
         return route.handler if route is not None else None
+
+
+def english_words(questions: QuestionMap, known_words: frozenset[str], gazetteer: Gazetteer | None) -> EnglishWords:
+    """The words that say a message is English: built once per Mind (``Mind.english``), since the
+    languages' own words are worked out once per value of it."""
+    names = gazetteer.words if gazetteer is not None else frozenset()
+    return EnglishWords(STOPWORDS, frozenset(questions.words), frozenset(known_words), frozenset(names))
 
 
 Step = Callable[[Interpretation, Env], Interpretation]
@@ -189,9 +197,8 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     if words and len(english) * ENGLISH_SHARE > len(words):
         return it  # "who penned the script?": English's own small words say English, whatever the rest
     names = frozenset(toks[i] for i in named)  # "Ballerina", "Rooney": no evidence of a language
-    names_words = env.gazetteer.words if env.gazetteer is not None else frozenset()
-    english = EnglishWords(STOPWORDS, frozenset(env.questions.words), frozenset(env.known_words), frozenset(names_words))
-    code = env.languages.detect(head, names, english=english)
+    vocabulary = env.english if env.english is not None else english_words(env.questions, env.known_words, env.gazetteer)
+    code = env.languages.detect(head, names, english=vocabulary)
     if code is None:
         return it
     return _mark(it, "other_language", kind="other_language", language=code, intent=None)

@@ -19,7 +19,7 @@ import functools
 import re
 import threading
 from pathlib import Path
-from collections.abc import Container, Hashable
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,8 @@ class LanguageNotes:
         self.words = {code: frozenset(w.lower() for w in ws) for code, ws in (words or {}).items() if code in notes}
         self._lock = threading.Lock()
         self._detector: Any = None
-        self._own: dict[Hashable, dict[str, frozenset[str]]] = {}
+        # per vocabulary (a Mind's EnglishWords, by identity): dropped with the Mind it came from
+        self._own: weakref.WeakKeyDictionary[EnglishWords, dict[str, frozenset[str]]] = weakref.WeakKeyDictionary()
 
     @classmethod
     def load(cls, path: Path) -> "LanguageNotes":
@@ -80,7 +81,7 @@ class LanguageNotes:
                                   .with_preloaded_language_models().build())
         return self._detector
 
-    def detect(self, text: str, names: frozenset[str] = frozenset(), english: Container[str] = frozenset()) -> str | None:
+    def detect(self, text: str, names: frozenset[str] = frozenset(), english: EnglishWords | None = None) -> str | None:
         """The ISO code of the message's language if it is one with a note, confidently; else None.
         ``names``: the message's words that are names the bot knows (folded), left out of the evidence.
         ``english``: words known to be English (folded). A message in plain ASCII letters is another
@@ -92,8 +93,9 @@ class LanguageNotes:
         if not self.notes:
             return None
         words = [w for w in WORD.findall(text) if _folded(w) not in names]
-        if words and all(w.isascii() for w in words) and not any(_unspaced(ch) for ch in text):
-            own = self.own_words(english)
+        # plain letters only: a kana or CJK letter is a word too, so this also rules out unspaced scripts
+        if words and all(w.isascii() for w in words):
+            own = self.own_words(english if english is not None else NO_ENGLISH)
             low = {w.lower() for w in words}
             needed = 1 if len(words) <= SHORT_WORDS else MIN_OWN_WORDS
             said = {code for code, ws in own.items() if len(low & ws) >= needed}
@@ -105,18 +107,16 @@ class LanguageNotes:
             return next(iter(said)) if len(said) == 1 else None
         return self._detect(words, text, self.words)
 
-    def own_words(self, english: Container[str]) -> dict[str, frozenset[str]]:
+    def own_words(self, english: EnglishWords) -> dict[str, frozenset[str]]:
         """Each language's declared words that English does not share; one letter is chance too ("z" is
-        Polish "with", and a typo anywhere). Kept per ``english`` (hashable values only)."""
-        key = english if isinstance(english, Hashable) else None
-        found = self._own.get(key) if key is not None else None
-        if found is None:
-            found = {code: frozenset(w for w in ws if len(w) > 1 and w not in english)
-                     for code, ws in self.words.items()}
-            if key is not None:
-                if len(self._own) > 8:  # a new Mind (knowledge edit) brings a new vocabulary
-                    self._own.clear()
-                self._own[key] = found
+        Polish "with", and a typo anywhere). Worked out once per vocabulary: a Mind builds its
+        ``EnglishWords`` once, and a knowledge edit's new Mind brings a new one."""
+        with self._lock:
+            found = self._own.get(english)
+            if found is None:
+                found = {code: frozenset(w for w in ws if len(w) > 1 and w not in english)
+                         for code, ws in self.words.items()}
+                self._own[english] = found
         return found
 
     def _detect(self, words: list[str], text: str, declared: dict[str, frozenset[str]]) -> str | None:
@@ -148,12 +148,13 @@ class LanguageNotes:
         return counts[0][1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnglishWords:
     """The words the bot knows as English: English's small words, the question map's words, and the
     training vocabulary less the words of names ("de" is known from "Ana de Armas", which says nothing of
     English). Frozen sets, fixed for a Mind: each language's own words are worked out once per value
-    (``LanguageNotes.own_words``), not for each message."""
+    (``LanguageNotes.own_words``), not for each message. Compared by identity: equal vocabularies of two
+    Minds are two keys, which costs one more computation and saves hashing four big sets per message."""
 
     small: frozenset[str]
     questions: frozenset[str]
@@ -163,6 +164,9 @@ class EnglishWords:
     def __contains__(self, word: object) -> bool:
         return (word in self.small or word in self.questions
                 or (word in self.vocabulary and word not in self.names))
+
+
+NO_ENGLISH = EnglishWords(frozenset(), frozenset(), frozenset(), frozenset())
 
 
 def _folded(word: str) -> str:

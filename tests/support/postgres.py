@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +27,17 @@ def schema_url(schema: str) -> str:
     """The base URL with every connection's search_path set to ``schema``."""
     sep = "&" if "?" in BASE_URL else "?"
     return f"{BASE_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def copy_claims(execute: Callable[[str], object], schema: str | None = None) -> None:
+    """Copy every send the shared limiter claims into a table ``claimed(key, at)``, by a trigger on
+    ``send_log`` (which the limiter trims as it goes): the bot's own record of its sends, to hold against
+    what reached the emulator. ``schema``: where, when the connection's search_path is not it."""
+    at = f'"{schema}".' if schema else ""
+    execute(f"CREATE TABLE {at}claimed(key TEXT, at DOUBLE PRECISION)")
+    execute(f"CREATE FUNCTION {at}copy_claim() RETURNS trigger AS $$ BEGIN "
+            f"INSERT INTO {at}claimed VALUES (NEW.key, NEW.at); RETURN NEW; END $$ LANGUAGE plpgsql")
+    execute(f"CREATE TRIGGER copy_claim AFTER INSERT ON {at}send_log FOR EACH ROW EXECUTE FUNCTION {at}copy_claim()")
 
 
 class PgSchema:

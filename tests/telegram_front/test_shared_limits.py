@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.dialogue import Brain, Mind
 from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator
-from tests.support.postgres import PgSchema
+from tests.support.postgres import PgSchema, copy_claims
 from tests.support.telegram import make_app
 
 
@@ -36,10 +36,7 @@ def workers_db(pg: PgSchema) -> Iterator[list[Storage]]:
     upgrader = open_storage(pg.url, check_schema=False)
     upgrader.upgrade()
     upgrader.close()
-    pg.execute("CREATE TABLE claimed(key TEXT, at DOUBLE PRECISION)")
-    pg.execute("CREATE FUNCTION copy_claim() RETURNS trigger AS $$ BEGIN "
-               "INSERT INTO claimed VALUES (NEW.key, NEW.at); RETURN NEW; END $$ LANGUAGE plpgsql")
-    pg.execute("CREATE TRIGGER copy_claim AFTER INSERT ON send_log FOR EACH ROW EXECUTE FUNCTION copy_claim()")
+    copy_claims(pg.execute)
     stores = [open_storage(pg.url), open_storage(pg.url)]
     yield stores
     for s in stores:
