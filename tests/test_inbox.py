@@ -188,6 +188,41 @@ def test_a_notice_wakes_a_listener_and_silence_times_out(store: Storage) -> None
         wakeups.close()
 
 
+async def test_async_locks_are_the_same_locks_as_the_sync_ones(store: Storage) -> None:
+    holder = await store.asession_locks()
+    other = store.session_locks()
+    try:
+        assert await holder.try_lock("inbox/chat:1")
+        assert not other.try_lock("inbox/chat:1")  # one kind of lock, whichever side took it
+        assert await holder.alive()
+        await holder.unlock("inbox/chat:1")
+        assert other.try_lock("inbox/chat:1")
+        assert not await holder.try_lock("inbox/chat:1")
+    finally:
+        other.close()
+        await holder.close()
+        await store.aclose()
+
+
+async def test_a_notice_reaches_an_async_listener_and_a_redelivery_sends_none(store: Storage) -> None:
+    import asyncio
+
+    woke = asyncio.Event()
+    listening = await store.alisten(CHANNEL, woke.set)
+    inbox = Inbox(store)
+    try:
+        await asyncio.to_thread(inbox.store, update(41))  # from another worker, as it were
+        await asyncio.wait_for(woke.wait(), 10.0)  # bounded: a lost notice fails the test
+        woke.clear()
+        assert await inbox.astore(update(41)) is False  # a redelivery: kept once, and nobody is woken
+        assert await inbox.astore(update(42)) is True
+        await asyncio.wait_for(woke.wait(), 10.0)
+        assert [u.update_id for u in inbox.next_updates("chat:1")] == [41, 42]
+    finally:
+        await listening.close()
+        await store.aclose()
+
+
 LOCK_HOLDER = """
 import sys
 from bot.storage import open_storage

@@ -619,56 +619,65 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
 
     With a webhook and a ``shared`` database (PostgreSQL), this process is one of several workers that are
     one bot: updates go through the database's inbox (bot/channels/telegram_inbox.py)."""
-    async with app:
-        if app.post_init is not None:
-            await app.post_init(app)
-        await app.start()
-        updater = app.updater
-        assert updater is not None
-        server: WebhookServer | None = None
-        cluster: InboxCluster | None = None
-        if webhook is None:
-            await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
-                                        drop_pending_updates=drop_pending_updates, bootstrap_retries=5)
-        else:
-            quiet_network_logs(webhook.secret_token)
-            if shared is not None:
-                cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES)
-                await cluster.start()
-            server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
-                                   listen=webhook.listen, port=webhook.port,
-                                   store=cluster.store if cluster is not None else None)
+    try:
+        async with app:
+            if app.post_init is not None:
+                await app.post_init(app)
+            await app.start()
+            updater = app.updater
+            assert updater is not None
+            server: WebhookServer | None = None
+            cluster: InboxCluster | None = None
+            if webhook is None:
+                await updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                                            drop_pending_updates=drop_pending_updates, bootstrap_retries=5)
+            else:
+                quiet_network_logs(webhook.secret_token)
+                if shared is not None:
+                    cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES)
+                    await cluster.start()
+                server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
+                                       listen=webhook.listen, port=webhook.port,
+                                       store=cluster.store if cluster is not None else None)
+                try:
+                    await server.start()
+                    if cluster is not None:
+                        await cluster.register_webhook(webhook.url, webhook.secret_token, ALLOWED_UPDATES,
+                                                       lambda: _set_webhook(app, webhook, drop_pending_updates))
+                    else:
+                        await _set_webhook(app, webhook, drop_pending_updates)
+                except BaseException:
+                    await server.stop()
+                    if cluster is not None:
+                        await cluster.stop()
+                    raise
             try:
-                await server.start()
-                if cluster is not None:
-                    await cluster.register_webhook(webhook.url, webhook.secret_token, ALLOWED_UPDATES,
-                                                   lambda: _set_webhook(app, webhook, drop_pending_updates))
-                else:
-                    await _set_webhook(app, webhook, drop_pending_updates)
-            except BaseException:
-                await server.stop()
-                if cluster is not None:
-                    await cluster.stop()
-                raise
-        try:
-            yield app
-        finally:
-            # every step bounded: a stop that hangs (a stuck request, a lost wake-up) must not hang the
-            # process; it is logged and the next step runs
-            if cluster is not None:  # take no more updates, finish the ones in hand, free their chats
+                yield app
+            finally:
+                # every step bounded: a stop that hangs (a stuck request, a lost wake-up) must not hang the
+                # process; it is logged and the next step runs
+                if cluster is not None:  # take no more updates, finish the ones in hand, free their chats
+                    if server is not None:
+                        await _bounded(server.stop(), "stopping the webhook server")
+                        server = None
+                    await _bounded(cluster.stop(), "stopping the inbox worker", cluster.stop_timeout + 5)
+                quiz = app.bot_data.get("quiz")
+                if quiz is not None:
+                    await _bounded(quiz.shutdown(), "stopping the quiz")
                 if server is not None:
                     await _bounded(server.stop(), "stopping the webhook server")
-                    server = None
-                await _bounded(cluster.stop(), "stopping the inbox worker", cluster.stop_timeout + 5)
-            quiz = app.bot_data.get("quiz")
-            if quiz is not None:
-                await _bounded(quiz.shutdown(), "stopping the quiz")
-            if server is not None:
-                await _bounded(server.stop(), "stopping the webhook server")
-            if updater.running:
-                await _bounded(updater.stop(), "stopping the updater")
-            if app.running:
-                await _bounded(app.stop(), "stopping the application")
+                if updater.running:
+                    await _bounded(updater.stop(), "stopping the updater")
+                if app.running:
+                    await _bounded(app.stop(), "stopping the application")
+    finally:  # after the Application's own shut-down, whose last writes (outbox rows) use them
+        for storage in {id(s): s for s in (shared, _storage_of(app)) if s is not None}.values():
+            await _bounded(storage.aclose(), "closing the database's connections of this loop")
+
+
+def _storage_of(app: Application) -> Storage | None:
+    front = app.bot_data.get("front")
+    return getattr(front.brain, "storage", None) if front is not None else None
 
 
 async def _bounded(step: Coroutine[Any, Any, Any], what: str, seconds: float = STOP_STEP_TIMEOUT) -> None:

@@ -13,7 +13,8 @@ claims a chat with a session-level advisory lock, held on one connection of its 
 waiting updates in ``update_id`` order through ``Application.process_update``, marks each one handled,
 and lets the chat go. A worker learns of new updates by LISTEN/NOTIFY, and looks anyway every
 ``POLL_INTERVAL`` seconds: a worker that died frees its chats without telling anyone (PostgreSQL drops
-its locks when its connection closes), and the poll is how another worker picks them up.
+its locks when its connection closes), and the poll is how another worker picks them up. Every database
+call here is one of Storage's async primitives: on PostgreSQL it runs on the event loop, no thread hop.
 
 What "handled" means: an update is marked handled after ``process_update`` returns for it (its handlers
 ran, its answer was sent or given up on). A worker that dies mid-update (kill -9, the machine lost) has not
@@ -36,10 +37,8 @@ import contextlib
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ExtBot
@@ -47,7 +46,7 @@ from telegram.ext import Application, ExtBot
 from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate, is_chat
 from ..errors import BotError
 from ..storage import Storage
-from ..storage.base import SessionLocks
+from ..storage.base import AsyncSessionLocks, Listening
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +87,13 @@ class InboxCluster:
                  poll_interval: float = POLL_INTERVAL, stop_timeout: float = STOP_TIMEOUT) -> None:
         self.app, self.storage, self.inbox = app, storage, Inbox(storage)
         self.concurrency, self.poll_interval, self.stop_timeout = concurrency, poll_interval, stop_timeout
-        self._locks: SessionLocks | None = None
+        self._locks: AsyncSessionLocks | None = None
         self._busy: dict[str, asyncio.Task[None]] = {}  # chat -> the task handling it, under its lock
         self._wake = asyncio.Event()
         self._stopping = False
         self._lost = False  # the lock connection failed: the chats held may be another worker's by now
         self._task: asyncio.Task[None] | None = None
-        self._listener: threading.Thread | None = None
-        self._listening = threading.Event()
+        self._listening: Listening | None = None
         self._last_prune = 0.0
         self._side_look = 0.0  # when the inbox was last read with only the slots of no chat free
         # chats another worker held at the last try: not tried again before the time noted (its holder
@@ -107,7 +105,7 @@ class InboxCluster:
     async def store(self, update: Update, body: str) -> None:
         """Keep an update the webhook accepted; returns once it is committed (then Telegram gets 200)."""
         item = StoredUpdate(update.update_id, update_key(update), body)
-        if not await asyncio.to_thread(self.inbox.store, item):
+        if not await self.inbox.astore(item):
             log.info("update %d was delivered again; it is already in the inbox", update.update_id)
 
     async def register_webhook(self, url: str, secret_token: str, allowed_updates: list[str],
@@ -120,7 +118,7 @@ class InboxCluster:
         fingerprint = hashlib.sha256(
             json.dumps([url, secret_token, sorted(allowed_updates)]).encode()).hexdigest()
         deadline = time.monotonic() + WEBHOOK_LOCK_WAIT
-        while not await asyncio.to_thread(locks.try_lock, WEBHOOK_LOCK):
+        while not await locks.try_lock(WEBHOOK_LOCK):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"another worker held the webhook lock for {WEBHOOK_LOCK_WAIT:.0f} s")
             await asyncio.sleep(0.05)  # another worker is registering: its answer is what this one needs
@@ -140,17 +138,12 @@ class InboxCluster:
                 ("telegram", url, fingerprint, time.time()))
             return True
         finally:
-            await asyncio.to_thread(locks.unlock, WEBHOOK_LOCK)
+            await locks.unlock(WEBHOOK_LOCK)
 
     # the worker's side -----------------------------------------------------------------------------
     async def start(self) -> None:
-        self._locks = await asyncio.to_thread(self.storage.session_locks)
-        wakeups = await asyncio.to_thread(self.storage.listen, CHANNEL)
-        loop = asyncio.get_running_loop()
-        self._listener = threading.Thread(target=self._listen, args=(wakeups, loop), name="inbox-listen",
-                                          daemon=True)
-        self._listening.set()
-        self._listener.start()
+        self._locks = await self.storage.asession_locks()
+        self._listening = await self.storage.alisten(CHANNEL, self._wake.set)
         self._task = asyncio.create_task(self._run(), name="inbox-worker")
         log.info("inbox worker started (%s)", self.storage.describe())
 
@@ -167,30 +160,14 @@ class InboxCluster:
             if late:
                 log.warning("stopped %d chats mid-update; another worker will handle them", len(late))
                 await asyncio.wait(late, timeout=2.0)
-        self._listening.clear()
-        if self._listener is not None:
-            await asyncio.to_thread(self._listener.join, self.poll_interval + 2.0)
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            with contextlib.suppress(Exception):
+                await listening.close()
         if self._locks is not None:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._locks.close)  # frees every lock this worker still holds
+                await self._locks.close()  # frees every lock this worker still holds
         log.info("inbox worker stopped after %d updates", self.handled)
-
-    def _listen(self, wakeups: Any, loop: asyncio.AbstractEventLoop) -> None:
-        """Turn notices into wake-ups of the worker's loop (a thread: the wait blocks)."""
-        try:
-            while self._listening.is_set():
-                try:
-                    if wakeups.wait(min(self.poll_interval, 1.0)):
-                        loop.call_soon_threadsafe(self._wake.set)
-                except Exception as exc:  # the connection dropped: the poll carries on alone
-                    log.warning("inbox notices stopped (%s); polling every %.1f s", type(exc).__name__,
-                                self.poll_interval)
-                    return
-        except RuntimeError:  # the loop closed first
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                wakeups.close()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -220,15 +197,14 @@ class InboxCluster:
         held = self._held_elsewhere
         for chat in [c for c, until in held.items() if until <= now]:
             del held[chat]
-        chats = await asyncio.to_thread(self.inbox.waiting_chats,
-                                        2 * self.concurrency + len(self._busy) + len(held))
+        chats = await self.inbox.awaiting_chats(2 * self.concurrency + len(self._busy) + len(held))
         for chat in chats:
             if self._stopping or self._lost:
                 return
             if chat in self._busy or chat in held or self._full(chats=is_chat(chat)):
                 continue
             try:
-                got = await asyncio.to_thread(locks.try_lock, _lock_name(chat))
+                got = await locks.try_lock(_lock_name(chat))
             except Exception:
                 self._lose("claiming a chat")
                 return
@@ -246,7 +222,7 @@ class InboxCluster:
         done: int | None = None  # the update handled last, marked done with the next one's claim
         try:
             while not (self._stopping or self._lost):
-                item = await asyncio.to_thread(self.inbox.advance, chat, done)
+                item = await self.inbox.aadvance(chat, done)
                 done = None
                 if item is None:
                     break
@@ -257,11 +233,11 @@ class InboxCluster:
         finally:
             if done is not None:  # stopping: the last one handled is done, the next is left unbegun
                 with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.inbox.done, done)
+                    await self.inbox.adone(done)
             self._busy.pop(chat, None)
             if not self._lost and self._locks is not None:
                 try:
-                    await asyncio.to_thread(self._locks.unlock, _lock_name(chat))
+                    await self._locks.unlock(_lock_name(chat))
                 except Exception:
                     self._lose("letting a chat go")
             self._wake.set()  # an update may have come in after the last look and before the unlock
@@ -284,7 +260,7 @@ class InboxCluster:
     async def _idle(self) -> None:
         """Between looks: is the lock connection still there; are there old rows to sweep."""
         locks = self._locks
-        if locks is not None and not self._lost and not await asyncio.to_thread(locks.alive):
+        if locks is not None and not self._lost and not await locks.alive():
             self._lose("checking the connection")
         if time.monotonic() - self._last_prune > PRUNE_INTERVAL:
             self._last_prune = time.monotonic()
@@ -309,7 +285,7 @@ class InboxCluster:
         old, self._locks = self._locks, None
         if old is not None:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(old.close)
-        self._locks = await asyncio.to_thread(self.storage.session_locks)
+                await old.close()
+        self._locks = await self.storage.asession_locks()
         self._lost = False
         log.info("the inbox worker has a new lock connection")

@@ -134,7 +134,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
     async def _claim_in_turn(self, chat: str, group: bool) -> None:
         while True:
             async with self._asking:
-                answer = await asyncio.to_thread(self.budget.try_claim, chat, group)
+                answer = await self.budget.atry_claim(chat, group)
                 if answer.wait <= 0:
                     if self.budget.clock() - answer.at <= STALE:
                         return

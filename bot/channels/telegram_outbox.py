@@ -241,9 +241,9 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         assert self.outbox is not None
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
         try:
-            item = await asyncio.to_thread(self.outbox.record, str(data["chat_id"]), kind, endpoint, params,
-                                           tag.asked if tag is not None else None,
-                                           tag.link if tag is not None else None)
+            item = await self.outbox.arecord(str(data["chat_id"]), kind, endpoint, params,
+                                             tag.asked if tag is not None else None,
+                                             tag.link if tag is not None else None)
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
@@ -268,7 +268,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
     async def _delivered(self, item: Outgoing) -> None:
         assert self.outbox is not None
         try:
-            await asyncio.to_thread(self.outbox.delivered, item)
+            await self.outbox.adelivered(item)
         except Exception:  # noqa: BLE001 - sent all the same; its row is resent (or dropped) after its lease
             log.exception("could not mark outbox message %d delivered", item.id)
 
@@ -314,11 +314,15 @@ class OutboxLimiter(BaseRateLimiter[Any]):
                 if outbox.clock() - swept > SWEEP_INTERVAL:  # failed rows are kept a week for operators
                     swept = outbox.clock()
                     await asyncio.to_thread(outbox.sweep)
-                items = await asyncio.to_thread(outbox.claim_due, self.batch)
-                if items:
-                    await asyncio.gather(*(self._resend(bot, item) for item in items))
-                    continue
-                due = await asyncio.to_thread(outbox.next_due)
+                # when the next row falls due first (a read, through the index); claimed (a write) only
+                # once one is due: an idle worker's look costs one cheap SELECT
+                due = await outbox.anext_due()
+                if due is not None and due <= outbox.clock():
+                    items = await outbox.aclaim_due(self.batch)
+                    if items:
+                        await asyncio.gather(*(self._resend(bot, item) for item in items))
+                        continue
+                    due = None  # another worker took them: look again at the next poll
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the database is away: try again at the next poll
@@ -357,7 +361,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             raise
         outcome = "delivered_late" if late else "delivered_retried"
         try:
-            await asyncio.to_thread(outbox.delivered, item, outcome)
+            await outbox.adelivered(item, outcome)
         except Exception:  # noqa: BLE001
             log.exception("could not mark outbox message %d delivered", item.id)
             return

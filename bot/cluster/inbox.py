@@ -54,6 +54,17 @@ class StoredUpdate:
     attempts: int = 0
 
 
+_WAITING_CHATS = ("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
+                  "ORDER BY chat LIKE 'chat:%', MIN(update_id) LIMIT ?")
+
+
+def _begun(rows: list[tuple[object, ...]]) -> StoredUpdate | None:
+    if not rows:
+        return None
+    u, c, b, a = rows[0]
+    return StoredUpdate(int(u), str(c), str(b), int(a))  # type: ignore[call-overload]
+
+
 class Inbox:
     """The inbox's queries, for any Storage backend (the locks and wake-ups are the backend's)."""
 
@@ -64,18 +75,24 @@ class Inbox:
     def store(self, update: StoredUpdate) -> bool:
         """Keep ``update`` (committed when this returns) and wake the workers; False if it was already kept
         (a redelivery: pending or handled, it is not handled again)."""
-        rows = self.storage.query_notify(
-            "INSERT INTO inbox(update_id, chat, body, received) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(update_id) DO NOTHING RETURNING update_id",
-            (update.update_id, update.chat, update.body, self.clock()), CHANNEL)
-        return bool(rows)
+        return bool(self.storage.query_notify(*self._store(update), CHANNEL))
+
+    async def astore(self, update: StoredUpdate) -> bool:
+        """``store``, awaited on the event loop (the webhook's side: see Storage.aquery)."""
+        return bool(await self.storage.aquery_notify(*self._store(update), CHANNEL))
+
+    def _store(self, update: StoredUpdate) -> tuple[str, tuple[object, ...]]:
+        return ("INSERT INTO inbox(update_id, chat, body, received) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(update_id) DO NOTHING RETURNING update_id",
+                (update.update_id, update.chat, update.body, self.clock()))
 
     def waiting_chats(self, limit: int = 100) -> list[str]:
         """Chats with updates waiting: first those of no chat (a quiz vote, an inline query: see
         ``is_chat``), then the chats, each group the longest-waiting first."""
-        rows = self.storage.query("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
-                                  "ORDER BY chat LIKE 'chat:%', MIN(update_id) LIMIT ?", (limit,))
-        return [str(r[0]) for r in rows]
+        return [str(r[0]) for r in self.storage.query(_WAITING_CHATS, (limit,))]
+
+    async def awaiting_chats(self, limit: int = 100) -> list[str]:
+        return [str(r[0]) for r in await self.storage.aquery(_WAITING_CHATS, (limit,))]
 
     def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:
         """The chat's waiting updates, oldest first. Only the worker holding the chat's lock asks."""
@@ -94,21 +111,30 @@ class Inbox:
         nothing waits), in one transaction sent at once (``Storage.batch``): one round trip per update
         where ``done``, ``next_updates`` and ``begin`` took three. Only the worker holding the chat's lock
         asks. The attempt is counted before the update is handled, as with ``begin``."""
+        return _begun(self.storage.batch(self._advance(chat, done))[-1])
+
+    async def aadvance(self, chat: str, done: int | None = None) -> StoredUpdate | None:
+        """``advance``, awaited on the event loop."""
+        return _begun((await self.storage.abatch(self._advance(chat, done)))[-1])
+
+    def _advance(self, chat: str, done: int | None) -> list[tuple[str, tuple[object, ...]]]:
         statements: list[tuple[str, tuple[object, ...]]] = []
         if done is not None:
-            statements.append(("UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), done)))
+            statements.append(self._done(done))
         statements.append(("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = (SELECT update_id FROM inbox "
                            "WHERE chat = ? AND handled IS NULL ORDER BY update_id LIMIT 1) "
                            "RETURNING update_id, chat, body, attempts", (chat,)))
-        rows = self.storage.batch(statements)[-1]
-        if not rows:
-            return None
-        u, c, b, a = rows[0]
-        return StoredUpdate(int(u), str(c), str(b), int(a))  # type: ignore[call-overload]
+        return statements
 
     def done(self, update_id: int) -> None:
         """``update_id`` is handled: it is never handled again, and only its id is kept (see ``prune``)."""
-        self.storage.query("UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), update_id))
+        self.storage.query(*self._done(update_id))
+
+    async def adone(self, update_id: int) -> None:
+        await self.storage.aquery(*self._done(update_id))
+
+    def _done(self, update_id: int) -> tuple[str, tuple[object, ...]]:
+        return "UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), update_id)
 
     def waiting(self) -> int:
         """How many updates wait to be handled (for monitoring: it should stay near zero)."""

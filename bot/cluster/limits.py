@@ -22,6 +22,7 @@ A 429 seen by any worker holds every worker back: ``hold(seconds)`` writes ``blo
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,15 +77,9 @@ class SendBudget:
         """``claim``, saying also whether a wait is the whole bot's (its window is full, or a 429 holds it):
         then every other send of this worker would wait as long, and need not ask meanwhile. Each key's
         window is counted, trimmed and logged with one statement for all the keys (2 in a group)."""
-        keys = [(BOT_KEY, self.bot)] + ([(f"chat:{chat}", self.group)] if group else [])
+        keys = self._keys(chat, group)
         if self.storage.kind == "postgresql":  # the same steps as one server-side call (migration 7)
-            rows = self.storage.query(
-                "SELECT wait, bot_wide FROM bot_send_claim(?, ?, ?, ?, ?)",
-                ([k for k, _ in keys], [limit.count for _, limit in keys], [limit.seconds for _, limit in keys],
-                 self.margin, None if self.clock is time.time else self.clock()))
-            # logged at the server's time; ``at`` is this worker's time once the answer is back (a round trip
-            # later), what a held-up worker's send is measured against (SharedRateLimiter's STALE)
-            return Claim(float(rows[0][0]), bot_wide=bool(rows[0][1]), at=self.clock())  # type: ignore[arg-type]
+            return self._claimed(self.storage.query(*self._server_claim(keys)))
         with self.storage.transaction() as tx:
             rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
                             "ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until",
@@ -111,6 +106,26 @@ class SendBudget:
             tx.query("INSERT INTO send_log(key, at) VALUES " + ", ".join(["(?, ?)"] * len(keys)),
                      [v for key, _ in keys for v in (key, now)])
         return Claim(0.0, bot_wide=False, at=now)
+
+    async def atry_claim(self, chat: str, group: bool) -> Claim:
+        """``try_claim``, awaited: on PostgreSQL the one call runs on the event loop (Storage.aquery); the
+        steps of the other backends, in a worker thread."""
+        if self.storage.kind == "postgresql":
+            return self._claimed(await self.storage.aquery(*self._server_claim(self._keys(chat, group))))
+        return await asyncio.to_thread(self.try_claim, chat, group)
+
+    def _keys(self, chat: str, group: bool) -> list[tuple[str, Limit]]:
+        return [(BOT_KEY, self.bot)] + ([(f"chat:{chat}", self.group)] if group else [])
+
+    def _server_claim(self, keys: list[tuple[str, Limit]]) -> tuple[str, tuple[object, ...]]:
+        return ("SELECT wait, bot_wide FROM bot_send_claim(?, ?, ?, ?, ?)",
+                ([k for k, _ in keys], [limit.count for _, limit in keys], [limit.seconds for _, limit in keys],
+                 self.margin, None if self.clock is time.time else self.clock()))
+
+    def _claimed(self, rows: list[tuple[object, ...]]) -> Claim:
+        # logged at the server's time; ``at`` is this worker's time once the answer is back (a round trip
+        # later), what a held-up worker's send is measured against (SharedRateLimiter's STALE)
+        return Claim(float(rows[0][0]), bot_wide=bool(rows[0][1]), at=self.clock())  # type: ignore[arg-type]
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: no worker sends anything for ``seconds``."""

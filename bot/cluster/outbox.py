@@ -124,18 +124,32 @@ class Outbox:
                asked: float | None = None, link: str | None = None) -> Outgoing:
         """Write the message down, held by this worker, before its first send. ``link``: what the message
         belongs to, for whichever worker delivers it after a retry to tell (a quiz question's round)."""
+        item, sql, args = self._record(chat, kind, method, params, asked, link)
+        return dataclasses.replace(item, id=int(self.storage.query(sql, args)[0][0]))  # type: ignore[call-overload]
+
+    async def arecord(self, chat: str, kind: str, method: str, params: Mapping[str, str],
+                      asked: float | None = None, link: str | None = None) -> Outgoing:
+        """``record``, awaited on the event loop (see Storage.aquery)."""
+        item, sql, args = self._record(chat, kind, method, params, asked, link)
+        return dataclasses.replace(item, id=int((await self.storage.aquery(sql, args))[0][0]))  # type: ignore[call-overload]
+
+    def _record(self, chat: str, kind: str, method: str, params: Mapping[str, str], asked: float | None,
+                link: str | None) -> tuple[Outgoing, str, tuple[object, ...]]:
+        """The row to be (its id still 0), and the statement that writes it."""
         now = self.clock()
         expires = now + self.policy(kind).give_up_after
         payload = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
-        rows = self.storage.query(
-            "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
-            "owner, unsure, link) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
-            (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link))
-        return Outgoing(int(rows[0][0]), chat, kind, method, dict(params), 1, now, asked, expires, link=link)  # type: ignore[call-overload]
+        return (Outgoing(0, chat, kind, method, dict(params), 1, now, asked, expires, link=link),
+                "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
+                "owner, unsure, link) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
+                (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link))
 
     def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
         """The row goes and the outcome is counted, together (one round trip: ``Storage.batch``)."""
-        self.storage.batch([("DELETE FROM outbox WHERE id = ?", (item.id,)), (_COUNT, (outcome,))])
+        self.storage.batch(_delivered(item, outcome))
+
+    async def adelivered(self, item: Outgoing, outcome: str = "delivered") -> None:
+        await self.storage.abatch(_delivered(item, outcome))
 
     def retry(self, item: Outgoing, error: str, *, not_before: float = 0.0, unsure: bool = False) -> str:
         """A send failed and may be tried again: due after a back-off (at least ``not_before`` s, as a 429
@@ -179,19 +193,25 @@ class Outbox:
     def claim_due(self, limit: int = 20) -> list[Outgoing]:
         """Take up to ``limit`` rows that are due: retries whose time came, and rows whose holder's lease ran
         out (``unsure``). Each is held by this worker for a new lease."""
+        return _claimed(self.storage.query(*self._claim_due(limit)))
+
+    async def aclaim_due(self, limit: int = 20) -> list[Outgoing]:
+        return _claimed(await self.storage.aquery(*self._claim_due(limit)))
+
+    def _claim_due(self, limit: int) -> tuple[str, tuple[object, ...]]:
         now = self.clock()
-        rows = self.storage.query(
-            "UPDATE outbox SET unsure = CASE WHEN status = 'sending' THEN 1 ELSE 0 END, status = 'sending', "
-            "owner = ?, next_try = ?, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_try <= ? "
-            "ORDER BY next_try LIMIT ?) AND status IN ('pending', 'sending') AND next_try <= ? "
-            f"RETURNING {_COLUMNS}", (self.owner, now + self.lease, now, limit, now))
-        return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
+        return ("UPDATE outbox SET unsure = CASE WHEN status = 'sending' THEN 1 ELSE 0 END, status = 'sending', "
+                "owner = ?, next_try = ?, attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_try <= ? "
+                "ORDER BY next_try LIMIT ?) AND status IN ('pending', 'sending') AND next_try <= ? "
+                f"RETURNING {_COLUMNS}", (self.owner, now + self.lease, now, limit, now))
 
     def next_due(self) -> float | None:
         """When the next row falls due (a resender sleeps until then, or its poll interval)."""
-        rows = self.storage.query("SELECT MIN(next_try) FROM outbox WHERE status IN ('pending', 'sending')")
-        return None if not rows or rows[0][0] is None else float(rows[0][0])  # type: ignore[arg-type]
+        return _due(self.storage.query(_NEXT_DUE))
+
+    async def anext_due(self) -> float | None:
+        return _due(await self.storage.aquery(_NEXT_DUE))
 
     def late(self, item: Outgoing) -> bool:
         """Whether this answer goes out so long after its question that it needs an apology."""
@@ -226,6 +246,24 @@ class Outbox:
         """Forget failed rows older than ``keep`` seconds; rows removed."""
         return len(self.storage.query("DELETE FROM outbox WHERE status = 'failed' AND created <= ? RETURNING 1",
                                       (self.clock() - keep,)))
+
+
+# one look per status, each the first entry of the (status, next_try) index, where MIN over the IN list
+# read every row of both statuses (every message in flight, under a backlog)
+_NEXT_DUE = ("SELECT MIN(t) FROM (SELECT MIN(next_try) AS t FROM outbox WHERE status = 'pending' "
+             "UNION ALL SELECT MIN(next_try) FROM outbox WHERE status = 'sending') AS due")
+
+
+def _due(rows: list[tuple[object, ...]]) -> float | None:
+    return None if not rows or rows[0][0] is None else float(rows[0][0])  # type: ignore[arg-type]
+
+
+def _claimed(rows: list[tuple[object, ...]]) -> list[Outgoing]:
+    return sorted((_outgoing(r) for r in rows), key=lambda o: o.id)
+
+
+def _delivered(item: Outgoing, outcome: str) -> list[tuple[str, tuple[object, ...]]]:
+    return [("DELETE FROM outbox WHERE id = ?", (item.id,)), (_COUNT, (outcome,))]
 
 
 _COUNT = ("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, 1) "

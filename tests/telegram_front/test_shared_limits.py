@@ -13,7 +13,6 @@ together took as long as one budget allows, and that private chats did not wait 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -125,11 +124,11 @@ class HeldUpOnce(SendBudget):
 
     held = False
 
-    def try_claim(self, chat: str, group: bool):  # type: ignore[no-untyped-def]
-        answer = super().try_claim(chat, group)
+    async def atry_claim(self, chat: str, group: bool):  # type: ignore[no-untyped-def]
+        answer = await super().atry_claim(chat, group)
         if answer.wait <= 0 and not self.held:
             self.held = True
-            time.sleep(0.3)  # longer than STALE: the place taken is no longer the one the send will use
+            await asyncio.sleep(0.3)  # longer than STALE: the place taken is no longer the one the send will use
         return answer
 
 
