@@ -54,6 +54,17 @@ def test_updates_of_no_chat_come_before_the_chats_backlog(store: Storage) -> Non
     assert inbox.waiting_chats()[1:] == [f"chat:{n}" for n in range(10, 15)]
 
 
+def test_a_chat_with_a_long_backlog_does_not_hide_the_chats_behind_it(store: Storage) -> None:
+    inbox = Inbox(store)
+    for update_id in range(100, 130):
+        inbox.store(update(update_id, "chat:busy"))  # one group's thirty waiting updates come first
+    inbox.store(update(200, "chat:quiet"))
+    for update_id in range(300, 310):
+        inbox.store(update(update_id, f"user:{update_id % 3}"))  # votes: three voters, several each
+    assert inbox.waiting_chats(limit=2) == ["user:0", "user:1"]
+    assert inbox.waiting_chats(limit=5) == ["user:0", "user:1", "user:2", "chat:busy", "chat:quiet"]
+
+
 async def test_a_quiz_vote_is_handled_while_every_chat_slot_is_busy(store: Storage) -> None:
     import asyncio
 

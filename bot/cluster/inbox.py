@@ -58,6 +58,31 @@ _WAITING_CHATS = ("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
                   "ORDER BY chat LIKE 'chat:%', MIN(update_id) LIMIT ?")
 
 
+# the first waiting updates of no chat (part 0), and of all (part 1): (part, chat, update_id), read through
+# inbox_others and inbox_queue (migration 9)
+_WAITING_PAGE = ("SELECT 0, chat, update_id FROM (SELECT chat, update_id FROM inbox WHERE handled IS NULL "
+                 "AND chat NOT LIKE 'chat:%' ORDER BY update_id LIMIT ?) AS others UNION ALL "
+                 "SELECT 1, chat, update_id FROM (SELECT chat, update_id FROM inbox WHERE handled IS NULL "
+                 "ORDER BY update_id LIMIT ?) AS queue")
+PAGE_PER_CHAT = 2  # waiting updates read per key asked for: most chats wait with one or two
+
+
+def _chats(rows: list[tuple[object, ...]], limit: int) -> list[str] | None:
+    """The page's keys in ``waiting_chats``'s order; None when the page may have left out a key that
+    belongs among the first ``limit`` (then only grouping every waiting row is sure). A key's first row in
+    a page read in update_id order is its oldest update; a key the page did not reach waits behind every
+    key it did."""
+    others = sorted((int(u), str(c)) for part, c, u in rows if part == 0)  # type: ignore[call-overload]
+    queue = sorted((int(u), str(c)) for part, c, u in rows if part == 1)  # type: ignore[call-overload]
+    keys = list(dict.fromkeys(c for _, c in others))
+    if len(others) >= limit and len(keys) < limit:
+        return None  # more keys of no chat may wait, and they come before every chat
+    keys += [c for c in dict.fromkeys(c for _, c in queue) if is_chat(c)]
+    if len(queue) >= limit * PAGE_PER_CHAT and len(keys) < limit:
+        return None
+    return keys[:limit]
+
+
 def _begun(rows: list[tuple[object, ...]]) -> StoredUpdate | None:
     if not rows:
         return None
@@ -88,11 +113,19 @@ class Inbox:
 
     def waiting_chats(self, limit: int = 100) -> list[str]:
         """Chats with updates waiting: first those of no chat (a quiz vote, an inline query: see
-        ``is_chat``), then the chats, each group the longest-waiting first."""
-        return [str(r[0]) for r in self.storage.query(_WAITING_CHATS, (limit,))]
+        ``is_chat``), then the chats, each group the longest-waiting first.
+
+        Read as the first page of the waiting updates in ``update_id`` order (two partial indexes,
+        migration 9), each chat where it first appears: the order of its oldest update, as grouping every
+        waiting row gave, but the rows read are a page, not the whole backlog. A page of fewer distinct
+        chats than ``limit`` (chats with many updates each) is followed by the grouping query."""
+        rows = self.storage.query(_WAITING_PAGE, (limit, limit * PAGE_PER_CHAT))
+        return _chats(rows, limit) or [str(r[0]) for r in self.storage.query(_WAITING_CHATS, (limit,))]
 
     async def awaiting_chats(self, limit: int = 100) -> list[str]:
-        return [str(r[0]) for r in await self.storage.aquery(_WAITING_CHATS, (limit,))]
+        """``waiting_chats``, awaited on the event loop."""
+        rows = await self.storage.aquery(_WAITING_PAGE, (limit, limit * PAGE_PER_CHAT))
+        return _chats(rows, limit) or [str(r[0]) for r in await self.storage.aquery(_WAITING_CHATS, (limit,))]
 
     def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:
         """The chat's waiting updates, oldest first. Only the worker holding the chat's lock asks."""
