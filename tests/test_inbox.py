@@ -219,7 +219,8 @@ async def test_a_notice_reaches_an_async_listener_and_a_redelivery_sends_none(st
     import asyncio
 
     woke = asyncio.Event()
-    listening = await store.alisten(CHANNEL, woke.set)
+    chats: list[str] = []
+    listening = await store.alisten(CHANNEL, lambda chat: (chats.append(chat), woke.set()))
     inbox = Inbox(store)
     try:
         await asyncio.to_thread(inbox.store, update(41))  # from another worker, as it were
@@ -229,6 +230,8 @@ async def test_a_notice_reaches_an_async_listener_and_a_redelivery_sends_none(st
         assert await inbox.astore(update(42)) is True
         await asyncio.wait_for(woke.wait(), 10.0)
         assert [u.update_id for u in inbox.next_updates("chat:1")] == [41, 42]
+        if store.kind == "postgresql":  # each notice names its update's chat (SQLite's carry nothing)
+            assert chats == ["chat:1", "chat:1"]
     finally:
         await listening.close()
         await store.aclose()

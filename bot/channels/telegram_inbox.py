@@ -143,7 +143,7 @@ class InboxCluster:
     # the worker's side -----------------------------------------------------------------------------
     async def start(self) -> None:
         self._locks = await self.storage.asession_locks()
-        self._listening = await self.storage.alisten(CHANNEL, self._wake.set)
+        self._listening = await self.storage.alisten(CHANNEL, self._notice)
         self._task = asyncio.create_task(self._run(), name="inbox-worker")
         log.info("inbox worker started (%s)", self.storage.describe())
 
@@ -168,6 +168,16 @@ class InboxCluster:
             with contextlib.suppress(Exception):
                 await self._locks.close()  # frees every lock this worker still holds
         log.info("inbox worker stopped after %d updates", self.handled)
+
+    def _notice(self, chat: str) -> None:
+        """An update of ``chat`` was stored (by any worker): look at the inbox, unless that chat is one this
+        worker is serving (it reads the chat's next update before letting go) or one another worker held
+        at the last try (so does that worker; a dead one's chats are found by the poll). Every stored update
+        notifies every worker: without this, each worker read the inbox once per update stored anywhere.
+        A notice without a chat ("", a backend that carries none) always wakes the worker."""
+        if chat and (chat in self._busy or self._held_elsewhere.get(chat, 0.0) > time.monotonic()):
+            return
+        self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -98,13 +98,13 @@ class Inbox:
         self.clock = clock
 
     def store(self, update: StoredUpdate) -> bool:
-        """Keep ``update`` (committed when this returns) and wake the workers; False if it was already kept
-        (a redelivery: pending or handled, it is not handled again)."""
-        return bool(self.storage.query_notify(*self._store(update), CHANNEL))
+        """Keep ``update`` (committed when this returns) and wake the workers, the notice naming its chat;
+        False if it was already kept (a redelivery: pending or handled, it is not handled again)."""
+        return bool(self.storage.query_notify(*self._store(update), CHANNEL, update.chat))
 
     async def astore(self, update: StoredUpdate) -> bool:
         """``store``, awaited on the event loop (the webhook's side: see Storage.aquery)."""
-        return bool(await self.storage.aquery_notify(*self._store(update), CHANNEL))
+        return bool(await self.storage.aquery_notify(*self._store(update), CHANNEL, update.chat))
 
     def _store(self, update: StoredUpdate) -> tuple[str, tuple[object, ...]]:
         return ("INSERT INTO inbox(update_id, chat, body, received) VALUES (?, ?, ?, ?) "

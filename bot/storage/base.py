@@ -75,7 +75,8 @@ class AsyncSessionLocks(Protocol):
 
 
 class Listening(Protocol):
-    """Notices on one channel turned into calls of a callback on the event loop (``Storage.alisten``)."""
+    """Notices on one channel turned into calls of a callback on the event loop (``Storage.alisten``), each
+    with the notice's payload ("" when the backend does not carry one)."""
 
     async def close(self) -> None: ...
 
@@ -105,7 +106,7 @@ class _ThreadedListening:
 
     SLICE = 1.0  # s: the longest a wait lasts before the thread looks whether it was closed
 
-    def __init__(self, wakeups: Wakeups, on_notice: Callable[[], None], name: str) -> None:
+    def __init__(self, wakeups: Wakeups, on_notice: Callable[[str], None], name: str) -> None:
         self._wakeups, self._on_notice = wakeups, on_notice
         self._loop = asyncio.get_running_loop()
         self._open = threading.Event()
@@ -118,7 +119,7 @@ class _ThreadedListening:
             while self._open.is_set():
                 try:
                     if self._wakeups.wait(self.SLICE):
-                        self._loop.call_soon_threadsafe(self._on_notice)
+                        self._loop.call_soon_threadsafe(self._on_notice, "")
                 except Exception as exc:  # the connection dropped
                     log.warning("notices stopped (%s); only polling from now on", type(exc).__name__)
                     return
@@ -159,9 +160,9 @@ class Storage(abc.ABC):
         with self.transaction() as tx:
             return [tx.query(sql, args) for sql, args in statements]
 
-    def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+    def query_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         """``query``, and if it returned rows, ``notify(channel)`` once it is committed (PostgreSQL: in the
-        same statement, one round trip)."""
+        same statement, one round trip, the notice carrying ``payload``)."""
         rows = self.query(sql, args)
         if rows:
             self.notify(channel)
@@ -179,17 +180,18 @@ class Storage(abc.ABC):
         """``batch``, awaited."""
         return await asyncio.to_thread(self.batch, statements)
 
-    async def aquery_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+    async def aquery_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         """``query_notify``, awaited."""
-        return await asyncio.to_thread(self.query_notify, sql, args, channel)
+        return await asyncio.to_thread(self.query_notify, sql, args, channel, payload)
 
     async def asession_locks(self) -> AsyncSessionLocks:
         """``session_locks``, for a coroutine: a new holder whose calls are awaited."""
         return _ThreadedLocks(await asyncio.to_thread(self.session_locks))
 
-    async def alisten(self, channel: str, on_notice: Callable[[], None]) -> Listening:
-        """Call ``on_notice`` on the running loop for each notice sent on ``channel`` from now on (a burst
-        may be one call), until ``close()``. A lost connection ends the notices (logged): callers poll too."""
+    async def alisten(self, channel: str, on_notice: Callable[[str], None]) -> Listening:
+        """Call ``on_notice(payload)`` on the running loop for each notice sent on ``channel`` from now on
+        (a burst of notices without payloads may be one call; "" when the backend carries none), until
+        ``close()``. A lost connection ends the notices (logged): callers poll too."""
         wakeups = await asyncio.to_thread(self.listen, channel)
         return _ThreadedListening(wakeups, on_notice, f"listen-{channel}")
 

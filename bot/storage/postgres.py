@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import re
 import logging
+import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,17 @@ def _run_batch(cur: Any, statements: Sequence[tuple[str, Args]]) -> list[list[Ro
 
 def _notify_sql(sql: str) -> str:
     """The statement whose rows each carry a notice sent by the same statement (delivered at its commit)."""
-    return f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, '') IS NULL FROM q"
+    return f"WITH q AS ({sql}) SELECT q.*, pg_notify(?, ?) IS NULL FROM q"
+
+
+def _pending(pgconn: Any) -> list[str]:
+    """The payloads of the notices that reached the connection (libpq's PQconsumeInput, PQnotifies), read
+    without blocking; raises when the connection is gone."""
+    pgconn.consume_input()
+    payloads = []
+    while (notice := pgconn.notifies()) is not None:
+        payloads.append(notice.extra.decode("utf-8", "replace"))
+    return payloads
 
 
 class _PgTx:
@@ -117,10 +128,12 @@ class _PgWakeups:
         self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 
     def wait(self, timeout: float) -> bool:
-        got = False
-        for _notice in self._conn.notifies(timeout=timeout, stop_after=1):
-            got = True
-        return got
+        """Wait on the socket itself (``select``), read only when it is readable: a waiting ``notifies()``
+        wakes ten times a second to look. A closed connection raises (psycopg.OperationalError)."""
+        if _pending(self._conn.pgconn):
+            return True
+        readable, _, _ = select.select([self._conn.fileno()], [], [], max(0.0, timeout))
+        return bool(readable) and bool(_pending(self._conn.pgconn))
 
     def close(self) -> None:
         self._conn.close()
@@ -158,25 +171,21 @@ class _PgListening:
     nothing runs while no notice comes, where a waiting ``notifies()`` wakes ten times a second. A dropped
     connection makes the socket readable too: reading fails, the notices end, logged."""
 
-    def __init__(self, conn: Any, on_notice: Callable[[], None]) -> None:
+    def __init__(self, conn: Any, on_notice: Callable[[str], None]) -> None:
         self._conn, self._on_notice = conn, on_notice
         self._loop = asyncio.get_running_loop()
         self._fd: int | None = conn.fileno()
         self._loop.add_reader(self._fd, self._readable)
 
     def _readable(self) -> None:
-        pgconn = self._conn.pgconn
         try:
-            pgconn.consume_input()
-            got = False
-            while pgconn.notifies() is not None:
-                got = True
+            payloads = _pending(self._conn.pgconn)
         except Exception as exc:  # psycopg.OperationalError: the server closed the connection
             log.warning("notices stopped (%s: %s); only polling from now on", type(exc).__name__, exc)
             self._stop_reading()
             return
-        if got:
-            self._on_notice()
+        for payload in payloads:
+            self._on_notice(payload)
 
     def _stop_reading(self) -> None:
         if self._fd is not None:
@@ -287,9 +296,9 @@ class PostgresStorage(Storage):
                 if not cur.nextset():
                     return results
 
-    async def aquery_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+    async def aquery_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         name = self._channel(channel) if self._schema is not None else await asyncio.to_thread(self._channel, channel)
-        rows = await self.aquery(_notify_sql(sql), (*args, name))
+        rows = await self.aquery(_notify_sql(sql), (*args, name, payload))
         return [row[:-1] for row in rows]
 
     async def asession_locks(self) -> AsyncSessionLocks:
@@ -297,7 +306,7 @@ class PostgresStorage(Storage):
                                                            connect_timeout=max(1, int(self._timeout)))
         return _PgAsyncSessionLocks(conn)
 
-    async def alisten(self, channel: str, on_notice: Callable[[], None]) -> Listening:
+    async def alisten(self, channel: str, on_notice: Callable[[str], None]) -> Listening:
         from psycopg import sql
 
         name = self._channel(channel) if self._schema is not None else await asyncio.to_thread(self._channel, channel)
@@ -343,9 +352,9 @@ class PostgresStorage(Storage):
         with self._pool.connection() as conn:
             return _run_batch(self._psycopg.ClientCursor(conn), statements)
 
-    def query_notify(self, sql: str, args: Args, channel: str) -> list[Row]:
+    def query_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         """The statement's rows, each with the notice sent by the same statement (delivered at its commit)."""
-        rows = self.query(_notify_sql(sql), (*args, self._channel(channel)))
+        rows = self.query(_notify_sql(sql), (*args, self._channel(channel), payload))
         return [row[:-1] for row in rows]
 
     @contextlib.contextmanager
