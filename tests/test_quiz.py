@@ -11,10 +11,12 @@ from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
 from bot.admin import Actor, Admin
 from bot.quiz import QuizError, Verdict
+from bot.quiz import render
+from bot.quiz.engine import SHOW_LIMIT, Finished, Revealed
 from bot.quiz.bank import bank_for
 from bot.quiz.matching import AnswerKey, normalize
 from bot.storage import open_storage
-from tests.support.quiz import Clock, bank, kb, make_engine, right_text  # noqa: F401 (fixtures)
+from tests.support.quiz import Clock, bank, kb, make_engine, right_text, shown  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,6 +147,7 @@ def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings
     engine.start("c", "u1", count=2, mode="text")
     base = {"easy": 100, "medium": 150, "hard": 200}
     _, question = engine.next_round("c")  # type: ignore[misc]
+    shown(engine, "c")
     clock.now += 2
     first = engine.answer_text("c", "u1", "Ann", right_text(engine, "c"))
     second = engine.answer_text("c", "u2", "Bob", right_text(engine, "c"))
@@ -153,6 +156,7 @@ def test_first_right_typed_answer_wins_and_faster_scores_more(settings: Settings
     fast_bonus = first.points - base[question.difficulty]
     engine.close_round("c", 1, "answered")
     _, question = engine.next_round("c")  # type: ignore[misc]
+    shown(engine, "c")
     clock.now += 15
     slow = engine.answer_text("c", "u2", "Bob", right_text(engine, "c"))
     assert slow.verdict is Verdict.CORRECT
@@ -173,6 +177,45 @@ def test_streaks_add_a_bonus(settings: Settings, kb: KnowledgeBase, tmp_path: Pa
         engine.close_round("c", number, "timeout")
     assert gained[0] < gained[1] < gained[2]  # same speed, growing streak bonus
     assert engine.running("c").players["u1"].best_streak == 3  # type: ignore[union-attr]
+
+
+def test_a_question_s_time_starts_when_it_is_shown_not_when_it_is_asked(settings: Settings, kb: KnowledgeBase,
+                                                                        tmp_path: Path) -> None:
+    """In a busy group a poll waits for its turn in Telegram's limits (20 messages a minute) and then is open
+    for its whole period: its votes count for that period, however late it went out."""
+    clock = Clock()
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), clock)
+    engine.start("c", "u1", count=2, mode="poll")
+    rnd, _ = engine.next_round("c")  # type: ignore[misc]
+    clock.now += 40  # the poll waited 40 s for the group's window
+    assert engine.fire_due() == []  # its time has not started: nothing is due
+    engine.attach("c", 1, 7, "p1", shown_at=clock.now)
+    clock.now += settings.quiz.seconds - 1  # the last second of the poll's open period
+    assert engine.fire_due() == []
+    outcome = engine.answer_poll("p1", "u2", "Bob", rnd.correct)
+    assert outcome is not None and outcome.verdict is Verdict.CORRECT and outcome.points > 0
+    clock.now += 1
+    (fired,) = engine.fire_due()
+    assert fired.kind == "deadline" and isinstance(fired.steps[0], Revealed)
+    assert fired.steps[0].result.reason == "timeout"
+
+
+def test_a_question_never_shown_is_closed_after_the_show_limit_and_the_end_says_so(
+        settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:
+    clock = Clock()
+    engine = make_engine(settings, kb, open_storage(tmp_path / "q.db"), clock)
+    engine.start("c", "u1", count=1, mode="poll")
+    engine.next_round("c")
+    clock.now += settings.quiz.seconds + 1
+    assert engine.fire_due() == []  # it may still go out: the limits can hold a group's message a minute
+    clock.now = engine.running("c").round.asked_at + SHOW_LIMIT  # type: ignore[union-attr]
+    (fired,) = engine.fire_due()
+    assert fired.kind == "deadline" and fired.steps[0].result.reason == "unshown"  # type: ignore[union-attr]
+    clock.now += settings.quiz.pause
+    (end,) = engine.fire_due()
+    (finished,) = end.steps
+    assert isinstance(finished, Finished)
+    assert "1 question could not be shown in time" in render.final_text(finished.game, finished.standings, False)
 
 
 def test_one_try_per_player_on_options_and_late_answers_ignored(settings: Settings, kb: KnowledgeBase,

@@ -16,7 +16,7 @@ from bot.quiz import QuizEngine, QuizError, Verdict
 from bot.quiz.engine import Asked, Finished, Revealed
 from bot.storage import Storage, open_storage
 from tests.support.postgres import PgSchema
-from tests.support.quiz import Clock, engines, kb, opened, right_text  # noqa: F401 (fixtures)
+from tests.support.quiz import Clock, engines, kb, opened, right_text, shown  # noqa: F401 (fixtures)
 
 def test_racing_right_answers_at_two_workers_score_one_winner_exactly(settings: Settings, kb: KnowledgeBase,
                                                                       database: str, opened: list[Storage]) -> None:
@@ -58,6 +58,7 @@ def test_a_timer_fires_once_however_many_workers_poll_it(settings: Settings, kb:
     for chat in ("g1", "g2", "g3"):
         workers[0].start(chat, "ann", count=1, mode="text")
         workers[0].advance(chat)
+        shown(workers[0], chat)
     clock.now += settings.quiz.seconds + 1  # every question's hint and deadline are due
     barrier = threading.Barrier(len(workers))
 
@@ -89,6 +90,7 @@ def test_a_claim_held_by_a_worker_that_dies_is_fired_by_another(settings: Settin
     a, b = engines(settings, kb, pg.url, clock, opened)
     a.start("g", "ann", count=2, mode="poll")
     a.advance("g")
+    shown(a, "g")
     clock.now += settings.quiz.seconds + 1
     claimed = threading.Event()
     die = threading.Event()
@@ -144,6 +146,7 @@ def test_a_game_saved_before_timers_lived_in_the_database_gets_its_deadline(sett
     a, b = engines(settings, kb, database, clock, opened)
     a.start("g", "ann", count=2, mode="text")
     a.advance("g")
+    shown(a, "g")
     a.storage.query("DELETE FROM quiz_timers")  # as a file from before migration 5 has it
     assert a.fire_due(now=clock.now + 3600) == []
     assert a.repair() == 1 and b.repair() == 0  # once, whichever workers start

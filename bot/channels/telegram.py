@@ -64,7 +64,7 @@ from ..runtime import tune_gc
 from ..storage import Storage
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
-from .telegram_inbox import ClusterSetupError, InboxCluster
+from .telegram_inbox import ClusterSetupError, InboxCluster, is_chat, update_key
 from .telegram_limits import RECLAIM, SharedRateLimiter
 from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import LINK_PREFIX, TelegramQuiz
@@ -84,7 +84,8 @@ IDEMPOTENT_METHODS = frozenset({
 # ~30 messages/s needs (16 in flight at 0.2 s each = 80/s), and httpcore scans its whole connection
 # pool on every request, so a bigger pool makes every call dearer (bench/bench_telegram.py).
 MAX_CONCURRENT_UPDATES = 16
-CONNECTION_POOL_SIZE = 2 * MAX_CONCURRENT_UPDATES  # typing + sendMessage each, never waits for a slot
+CONNECTION_POOL_SIZE = 2 * MAX_CONCURRENT_UPDATES
+UNBOUNDED_UPDATES = 1 << 30  # PTB's own limit, made one that is never reached: see PerChatUpdateProcessor  # typing + sendMessage each, never waits for a slot
 # "typing…" is shown only for an answer that is not out within TYPING_DELAY: Telegram advises chat actions
 # only "when a response from the bot will take a noticeable amount of time", and an answer sent at once
 # clears the indicator before a client draws it. What delays an answer is the network: the group limit
@@ -173,14 +174,32 @@ class FrontRateLimiter(AIORateLimiter):
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Updates from different chats run concurrently; updates from one chat run in arrival order,
-    so a follow-up ("and Charon?") is always answered after the question it follows."""
+    so a follow-up ("and Charon?") is always answered after the question it follows.
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
+    The one-process path applies the inbox's rule (bot/cluster/inbox.py ``is_chat``, used by InboxCluster
+    too): ``concurrency`` updates of chats at once, and as many again of no chat (quiz poll votes, inline
+    queries), each kind in its own slots. Under a backlog a chat's update waits mostly for Telegram's send
+    limits; a vote sends nothing into a chat and counts only while its question is open, so it must not
+    queue behind them (bench_cluster --sqlite: every right vote of 150 scored nothing behind 20,000
+    updates). A chat's update takes its slot only once it is the chat's turn: waiting behind its own chat
+    it holds none, so one busy chat cannot fill the slots of all the others.
+
+    PTB's own semaphore (taken before ``do_process_update``, in arrival order) is made wide enough never
+    to wait: the slots here are what limits."""
+
+    def __init__(self, concurrency: int = 256) -> None:
+        self.concurrency = concurrency  # first: PTB's __init__ checks max_concurrent_updates
+        super().__init__(UNBOUNDED_UPDATES)
         self._locks = KeyedLocks()  # only the busy chats have one
+        self._slots = {True: asyncio.Semaphore(concurrency), False: asyncio.Semaphore(concurrency)}  # is_chat
+
+    @property
+    def max_concurrent_updates(self) -> int:
+        return 2 * self.concurrency
 
     async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
-        async with self._locks.hold(_update_key(update)):
+        key = _update_key(update)
+        async with self._locks.hold(key), self._slots[is_chat(key)]:
             await coroutine
 
     async def initialize(self) -> None:
@@ -190,13 +209,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-def _update_key(update: object) -> object:
-    if isinstance(update, Update):
-        if update.effective_chat is not None:
-            return update.effective_chat.id
-        if update.effective_user is not None:
-            return ("user", update.effective_user.id)
-    return ("other", id(update))
+def _update_key(update: object) -> str:
+    """The inbox's key (``update_key``: "chat:42", "user:7", "update:5"), for any object PTB queues."""
+    return update_key(update) if isinstance(update, Update) else f"other:{id(update)}"
 
 
 def quiet_network_logs(*values: str | None) -> None:

@@ -35,6 +35,10 @@ POISON_DELAY = 5.0     # seconds: a timer that fails to fire is tried again this
 SKIP_PAUSE = 0.5       # seconds between a skipped question's reveal and the next one
 START_GRACE = 2.0      # seconds: a new game's first question is asked at once by its starter, or by any
                        # worker's poller this long after, if the starter died before asking it
+SHOW_LIMIT = 60.0      # seconds: a question's time starts when it is shown (see attach); one not shown this
+                       # long after it was asked is closed as "unshown" and the game goes on. Telegram lets a
+                       # group have 20 messages a minute, so in a busy group a question may wait that long
+                       # for its turn; the outbox gives up on a post after a minute too (cluster/outbox.py)
 MODES = ("poll", "text")
 LEVELS = ("mixed", "easy", "medium", "hard")
 CHAT_SETTINGS = ("questions", "seconds", "mode", "difficulty")  # what a chat's admins may change
@@ -51,7 +55,7 @@ class RoundResult:
     game: Game
     round: Round
     question: Question
-    reason: str                  # "answered", "timeout", "skipped", "stopped", "restart"
+    reason: str                  # "answered", "timeout", "skipped", "stopped", "restart", "unshown"
     points: dict[str, int]       # user -> points earned this round
 
 
@@ -239,8 +243,12 @@ class QuizEngine:
         return None
 
     def attach(self, chat: str, number: int, message_id: int | None, poll_id: str | None = None,
-               game_id: str | None = None) -> list[Step]:
+               game_id: str | None = None, shown_at: float | None = None) -> list[Step]:
         """Remember the message that shows round ``number`` (to edit it, and to know its poll's answers).
+        The round's time starts now (``shown_at``: when the front saw it delivered), not when it was asked:
+        in a busy group a question waits for its turn in Telegram's limits, and a poll posted late is open
+        for its whole period, so its votes count for that whole period (bench_cluster: 42 of 150 right
+        votes were lost while the deadline ran from the ask).
         A round closed, or hinted, before its message was known (a quick answer at another worker, or a
         question the outbox delivered late) had nothing to edit: its reveal or hint is this step's to show.
         ``game_id``: the game the message was sent for (a late delivery may find another game running)."""
@@ -249,18 +257,28 @@ class QuizEngine:
             if not game or not game.round or game.round.number != number or game_id not in (None, game.id):
                 return []
             rnd = game.round
+            if message_id is not None and not _shown(rnd) and not rnd.closed:
+                rnd.shown_at = self.clock() if shown_at is None else shown_at
+                rnd.deadline = rnd.shown_at + game.seconds
+                held.set_timer(game, "deadline", rnd.number, rnd.deadline)
+                if game.mode == "text":
+                    held.set_timer(game, "hint", rnd.number, rnd.shown_at + game.seconds / 2)
             rnd.message_id = message_id
             if poll_id:
                 rnd.poll_id = poll_id
                 held.add_poll(poll_id, game)
             held.save(game)
             question = self.question(game)
+            steps: list[Step] = []
             if question is None or message_id is None:
-                return []
-            if rnd.closed and rnd.reason:
-                return [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)), late=True)]
-            hint = self._hint_text(game, question) if rnd.hinted else None
-            return [Hinted(game, message_id, question, hint)] if hint else []
+                pass
+            elif rnd.closed and rnd.reason:
+                steps = [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)), late=True)]
+            else:
+                hint = self._hint_text(game, question) if rnd.hinted else None
+                steps = [Hinted(game, message_id, question, hint)] if hint else []
+        self._notify(held)
+        return steps
 
     def close_round(self, chat: str, number: int, reason: str) -> RoundResult | None:
         """Close round ``number``; None if it is already closed (a timer firing after an answer won it).
@@ -452,7 +470,9 @@ class QuizEngine:
         if kind == "next":
             return self._ask_or_finish(held, game)
         if kind == "deadline":
-            result = self._close(held, game, number, "timeout")
+            # before its question is shown, the deadline is the show limit (SHOW_LIMIT; see attach)
+            shown = game.round is None or _shown(game.round)
+            result = self._close(held, game, number, "timeout" if shown else "unshown")
             if result is None:
                 return []
             held.save(game)
@@ -472,9 +492,7 @@ class QuizEngine:
         if asked is None:
             return [self._finish(held, game, stopped=False)]
         rnd, question = asked
-        held.set_timer(game, "deadline", rnd.number, rnd.deadline)
-        if game.mode == "text":
-            held.set_timer(game, "hint", rnd.number, rnd.asked_at + game.seconds / 2)
+        held.set_timer(game, "deadline", rnd.number, rnd.deadline)  # the show limit, until attach (shown)
         held.save(game)
         return [Asked(game, rnd, question)]
 
@@ -492,8 +510,9 @@ class QuizEngine:
         self._snapshots[question.id] = question
         options, correct = _options(question, rng, as_choice=game.mode == "poll")
         now = self.clock()
+        # its time starts when it is shown (attach); until then its deadline is the show limit
         game.round = Round(number=len(game.asked) + 1, question_id=question.id, options=options, correct=correct,
-                           asked_at=now, deadline=now + game.seconds)
+                           asked_at=now, deadline=now + SHOW_LIMIT)
         game.asked.append(question.id)
         game.topics.append(question.topic)
         return game.round, question
@@ -525,6 +544,8 @@ class QuizEngine:
             return None
         rnd.closed = True
         rnd.reason = reason
+        if reason == "unshown":
+            game.unshown += 1
         for user, player in game.players.items():
             if user not in rnd.winners:
                 player.streak = 0
@@ -580,6 +601,12 @@ class QuizEngine:
         player.best_streak = max(player.best_streak, player.streak)
         rnd.points[user] = points
         return points
+
+
+def _shown(rnd: Round) -> bool:
+    """Whether the round's question was shown (its message recorded; a game saved before ``shown_at``
+    existed has only the message id)."""
+    return rnd.shown_at is not None or rnd.message_id is not None
 
 
 def _open_for_text(game: Game | None) -> bool:

@@ -9,7 +9,8 @@ from .state import Game, Round, Standing
 LETTERS = "ABCDEFGHIJ"
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 REASONS = {"timeout": "⏱ Time's up!", "skipped": "⏭ Skipped.", "stopped": "🛑 Stopped.",
-           "restart": "⏱ Time ran out while I was restarting.", "answered": "✅"}
+           "restart": "⏱ Time ran out while I was restarting.", "answered": "✅",
+           "unshown": "⌛ This question could not be shown in time."}
 
 
 def question_text(game: Game, rnd: Round, question: Question, hint: str | None = None) -> str:
@@ -65,6 +66,9 @@ def final_text(game: Game, standings: list[Standing], stopped: bool) -> str:
     title = "🛑 Quiz stopped." if stopped else "🏁 Quiz over!"
     lines = [f"{title} Final scores after {game.number} of {game.total} questions:"]
     lines += standings_lines(standings, "Nobody scored this time. Try /quiz again!")
+    if game.unshown:
+        lines.append(f"⌛ {_questions(game.unshown)} could not be shown in time (the chat was too busy) "
+                     "and counted for nobody.")
     winners = [s for s in standings if s.rank == 1]
     if len(winners) > 1:
         lines.append("🤝 A tie for first place: " + " and ".join(s.name for s in winners) + "!")
@@ -73,6 +77,10 @@ def final_text(game: Game, standings: list[Standing], stopped: bool) -> str:
         lines.append(f"🏆 Winner: {winners[0].name}!" + (f" Best streak: {best.name}, {best.best_streak} in a row."
                                                        if best.best_streak > 1 else ""))
     return "\n".join(lines)
+
+
+def _questions(n: int) -> str:
+    return "1 question" if n == 1 else f"{n} questions"
 
 
 def score_text(game: Game | None, standings: list[Standing]) -> str:

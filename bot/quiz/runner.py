@@ -6,8 +6,8 @@ gets an answer judges it, whichever poller claims a due timer fires it (bot/quiz
 synchronous and every call touches the database, so each runs in a worker thread, never on the loop.
 
 What a step shows is sent after its change is committed, at most once: a worker that dies between the
-commit and the send loses that one message (a question nobody sees times out and the game goes on; a reveal
-or a final ranking goes missing), and never sends one twice. Sending before committing could repeat a
+commit and the send loses that one message (a question nobody sees is closed at the show limit and the game
+goes on; a reveal or a final ranking goes missing), and never sends one twice. Sending before committing could repeat a
 question whenever a commit failed; the reverse costs one message in the rare crash at that instant.
 
 Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
@@ -184,16 +184,21 @@ class QuizRunner:
         self._sending += 1
         self._sent.clear()
         posted = Posted(None)
+        failed = False
         late: list[Step] = []
         try:
             posted = await self.io.send_question(game, rnd, step.question)
-        except Exception:  # noqa: BLE001 - a lost message must not kill the game: the timer moves it on
+        except Exception:  # noqa: BLE001 - a lost message must not kill the game: it goes on without it
+            failed = True
             log.exception("could not send quiz question %s in chat %s", rnd.number, game.chat)
         finally:
+            shown_at = self.engine.clock()  # its time starts now that it is out (engine.attach)
             try:
                 if posted.message_id is not None:
                     late = await asyncio.to_thread(self.engine.attach, game.chat, rnd.number, posted.message_id,
-                                                   posted.poll_id)
+                                                   posted.poll_id, shown_at=shown_at)
+                elif failed:  # never shown, and never will be: the next question need not wait the show limit
+                    await asyncio.to_thread(self.engine.close_round, game.chat, rnd.number, "unshown")
             except Exception:  # noqa: BLE001 - unrecorded, the reveal cannot edit it; the game goes on
                 log.exception("could not record quiz question %s in chat %s", rnd.number, game.chat)
             finally:

@@ -26,7 +26,7 @@ class Round:
     options: list[str]          # as shown (choice and true/false); empty for a free answer
     correct: list[int]          # indexes into options
     asked_at: float
-    deadline: float
+    deadline: float             # until shown_at, the show limit (engine.SHOW_LIMIT)
     message_id: int | None = None
     poll_id: str | None = None
     hinted: bool = False
@@ -36,6 +36,7 @@ class Round:
     tried: list[str] = field(default_factory=list)   # users who used their one try on an options question
     points: dict[str, int] = field(default_factory=dict)  # user -> points earned this round, for the reveal
     reason: str | None = None   # why it closed ("answered", "timeout", ...), for a reveal shown later
+    shown_at: float | None = None  # when its message was delivered: its time runs from then
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Game:
     topics: list[str] = field(default_factory=list)
     round: Round | None = None
     players: dict[str, Player] = field(default_factory=dict)
+    unshown: int = 0            # questions closed because they could not be shown in time
 
     @property
     def number(self) -> int:

@@ -20,7 +20,7 @@ from bot.storage import Storage, open_storage
 from tests.support.clock import Clock
 
 SHIPPED = Path(__file__).resolve().parent.parent.parent / "knowledge"
-__all__ = ["Clock", "bank", "engines", "kb", "make_engine", "opened", "right_text"]
+__all__ = ["Clock", "bank", "engines", "kb", "make_engine", "opened", "right_text", "shown"]
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,11 @@ def right_text(engine: QuizEngine, chat: str) -> str:
     question = engine.question(game)
     assert question
     return question.answer
+
+
+def shown(engine: QuizEngine, chat: str, message_id: int = 100) -> None:
+    """The running round's question is out, as a front tells the engine once its message was delivered:
+    the round's time starts now (engine.attach)."""
+    game = engine.running(chat)
+    assert game and game.round
+    engine.attach(chat, game.round.number, message_id + game.round.number)

@@ -21,6 +21,7 @@ from bot.quiz import QuizEngine
 from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator, Call
 from tests.support.telegram import make_app as shared_make_app
+from tests.support.telegram import until
 
 GROUP = DEFAULT_GROUP_ID
 ANN, BOB, CY = 11, 12, 13
@@ -324,3 +325,74 @@ async def test_poll_send_failure_does_not_kill_the_game(emu: BotAPIEmulator, app
     await expire(app)
     poll = await next_call(emu, "sendPoll", mark)  # the second question goes out
     assert poll.ok
+
+
+async def test_a_vote_is_scored_while_every_chat_slot_waits_behind_a_backlog(emu: BotAPIEmulator,
+                                                                             app: Application) -> None:
+    """One process (SQLite, polling): a busy bot's chats wait for their turn to send (Telegram's limits), and
+    a quiz vote, which has no chat, must not wait behind them: it counts only while its question is open."""
+    from bot.channels.telegram import MAX_CONCURRENT_UPDATES
+    from telegram.ext import MessageHandler, filters
+
+    release = asyncio.Event()
+    held: list[int] = []
+    backlog = [5000 + n for n in range(MAX_CONCURRENT_UPDATES + 4)]  # more chats than there are chat slots
+
+    async def waiting_to_send(update: object, _context: object) -> None:
+        held.append(1)
+        await release.wait()  # a chat whose answer waits for its place in the limits
+
+    app.add_handler(MessageHandler(filters.Chat(backlog), waiting_to_send), group=-5)
+    mark = len(emu.calls)
+    say(emu, ANN, "/quiz 1")
+    poll = await next_call(emu, "sendPoll", mark)
+    try:
+        for chat in backlog:
+            emu.push_message("who directed it?", chat_id=chat, user_id=chat)
+        await until(lambda: len(held) >= MAX_CONCURRENT_UPDATES, "every chat slot busy")
+        emu.push_poll_answer(poll.result["poll"]["id"], BOB, [right_answer(app, typed=False)],  # type: ignore[list-item]
+                             first_name="Bob")
+
+        def scored() -> bool:
+            game = engine(app).running(str(GROUP))
+            return game is not None and game.players.get(str(BOB)) is not None
+
+        await until(scored, "the vote scored while the chats wait")
+        game = engine(app).running(str(GROUP))
+        assert game is not None and game.players[str(BOB)].points > 0
+        assert len(held) == MAX_CONCURRENT_UPDATES  # the chats are still waiting: the vote did not take a chat's slot
+    finally:
+        release.set()
+    await settle(emu)
+    assert len(held) == len(backlog)
+
+
+async def test_a_poll_held_up_by_the_group_limit_is_open_for_its_whole_period(emu: BotAPIEmulator,
+                                                                              app: Application) -> None:
+    """A busy group has used its 20 messages of the last minute: the quiz poll waits in the limiter for the
+    window to free, then Telegram keeps it open for ``open_period`` from its arrival. The round's time runs
+    from then too, or the game closes it early and the votes of its last seconds score nothing."""
+    import time as clock
+
+    from bot.cluster.limits import GROUP_LIMIT
+
+    storage = engine(app).storage
+    full_until = clock.time() + 1.0  # the group's window frees in about a second
+    for _ in range(GROUP_LIMIT.count):
+        storage.query("INSERT INTO send_log(key, at) VALUES (?, ?)", (f"chat:{GROUP}", full_until - GROUP_LIMIT.seconds))
+    mark = len(emu.calls)
+    say(emu, ANN, "/quiz 1")
+    poll = await next_call(emu, "sendPoll", mark)
+    asked = engine(app).running(str(GROUP)).round.asked_at  # type: ignore[union-attr]
+    assert poll.time - asked >= 0.9  # it did wait for the window
+
+    def recorded() -> int | None:
+        game = engine(app).running(str(GROUP))
+        return game.round.message_id if game and game.round else None
+
+    await until(recorded, "the poll recorded")
+    game = engine(app).running(str(GROUP))
+    assert game is not None and game.round is not None
+    assert game.round.deadline >= poll.time + int(poll.params["open_period"])  # votes count all the while
+    due = storage.query("SELECT due_at FROM quiz_timers WHERE kind = 'deadline'")
+    assert [float(d) for (d,) in due] == [game.round.deadline]
