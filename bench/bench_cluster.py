@@ -564,7 +564,10 @@ async def run(args: argparse.Namespace) -> None:
 
         with psycopg.connect(args.database, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep:
+        print(f"  kept: {tmp} (the workers' logs, the SQLite file)")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_database(database: str, schema: str | None, server: str) -> tuple[
@@ -611,6 +614,7 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (the workers' logs)")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured before the load")
     parser.add_argument("--database", default=os.environ.get("BOT_TEST_DATABASE",
                                                              "postgresql://postgres@127.0.0.1:5432/test"))

@@ -65,7 +65,8 @@ from ..storage import Storage
 from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_inbox import ClusterSetupError, InboxCluster, is_chat, update_key
-from .telegram_limits import RECLAIM, SharedRateLimiter
+from .telegram_limits import SharedRateLimiter
+from .telegram_presend import run_before_send
 from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import LINK_PREFIX, TelegramQuiz
 from .telegram_send import reply as send_reply
@@ -105,6 +106,8 @@ FORGOTTEN = "OK, I've forgotten what we were talking about. Ask me anything!"
 class RetryMixin(BaseRequest):
     """Retries 5xx answers and network errors with exponential back-off and jitter, around the
     do_request of the request class it is mixed into (RetryingRequest: httpx; telegram_http: aiohttp).
+    Before each try it runs the steps the limiter and the outbox registered for the moment the bytes go
+    out (telegram_presend.py): a place in Telegram's limits, the outbox's "on its way".
 
     429 is not handled here: RetryAfter goes up to the rate limiter (FrontRateLimiter), which waits as
     told and resends.
@@ -123,6 +126,7 @@ class RetryMixin(BaseRequest):
                          **timeouts: Any) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]  # never log `url`: it contains the token
         for attempt in range(1, self.attempts + 1):
+            await run_before_send()  # each try: its place in the limits, the outbox's "on its way"
             try:
                 code, payload = await super().do_request(url, method, request_data, **timeouts)
             except (TimedOut, NetworkError) as exc:
@@ -137,9 +141,6 @@ class RetryMixin(BaseRequest):
             log.warning("Bot API %s failed (%s); retry %d/%d in %.2fs", api_method, reason, attempt,
                         self.attempts - 1, delay)
             await asyncio.sleep(delay)
-            reclaim = RECLAIM.get()
-            if reclaim is not None:  # a resend is a request of its own to Telegram's limits
-                await reclaim()
         raise AssertionError("unreachable")  # pragma: no cover
 
 

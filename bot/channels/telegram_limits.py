@@ -8,44 +8,103 @@ the request sent again, up to ``max_retries`` times; the wait holds back every w
 
 Sends that must wait queue in the worker, not in the database: a chat's sends take turns behind one
 asker, and while the bot's own window is full only one send of the worker asks again, when the window
-has room. A claim the worker could not act on at once (it was held up for longer than ``STALE``) is taken
+has room. Turns go by arrival, except that a send marked ``URGENT`` (the quiz's) takes the next one. A claim the worker could not act on at once (it was held up for longer than ``STALE``) is taken
 again. Without the queue every waiting send asked again at the same moment and all but one were
 told to wait again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends
 four to one, and were most of a worker's database work (bench/bench_cluster.py).
 
-A claim counts one request. The request layer below (RetryMixin in channels/telegram.py) resends a 5xx or
-a request that never left, seconds later: each resend claims a place of its own through ``RECLAIM``, the
-claim of the send it belongs to, which this limiter sets for the duration of the send. Before, a resend
-went out on its first attempt's claim, long after that claim's window: 73 sends reached the emulator in
-one second of bench_cluster's --faults run.
+A claim counts one request, and is taken just before the request's bytes go out: the limiter registers it
+as a step of the request layer (bot/channels/telegram_presend.py), which RetryMixin (channels/telegram.py)
+runs before each try. So a resend of a 5xx or of a request that never left, seconds later, claims a place
+of its own (before, a resend went out on its first attempt's claim: 73 sends reached the emulator in one
+second of bench_cluster's --faults run), and a send that waited for a connection or a back-off after its
+claim no longer lands in a window other sends took meanwhile.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import functools
+import heapq
+import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from ..cluster.limits import SendBudget
+from .telegram_presend import LIMITS, before_send
 
 log = logging.getLogger(__name__)
 
 UNLIMITED = frozenset({"sendChatAction"})
-# set while a counted request is being sent (same task): what a resend of it awaits first
-RECLAIM: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("RECLAIM", default=None)
 SWEEP_EVERY = 1000  # claims
 # s: a granted claim older than this when the send is about to go is claimed again. The limiter's margin
 # (bot/cluster/limits.py, 0.25 s) covers the spread between a claim and Telegram's receipt; a worker held up
 # longer than that after claiming (seen here: 0.8 s on a loaded 2-core machine) would send into a window
 # its claim no longer matches.
 STALE = 0.1
+
+
+@dataclass(frozen=True)
+class Urgent:
+    """``rate_limit_args`` of a send that must not wait behind the bot's backlog: a quiz question, whose game
+    waits for it (its time starts when it is shown, and it is given up after a minute: engine.SHOW_LIMIT),
+    and the quiz's edits and messages that follow it. It takes the next turn, in its chat and for the bot:
+    under a backlog of answers (20,000 updates at Telegram's 30 a second are eleven minutes of sends)
+    the questions of a game went out minutes late. The limits themselves are the same for it."""
+
+
+URGENT = Urgent()
+
+
+class Turns:
+    """A lock whose waiters take their turn by rank, then in the order they came (asyncio.Lock: by arrival
+    only). An urgent send (rank 0) takes the next turn, before a backlog of others (rank 1)."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap: (rank, arrival, waiter)
+        self._arrivals = itertools.count()
+        self.users = 0  # holding or waiting (the limiter drops a chat's Turns when none is left)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, rank: int = 1) -> AsyncIterator[None]:
+        self.users += 1
+        try:
+            if self._held:
+                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                entry = (rank, next(self._arrivals), waiter)
+                heapq.heappush(self._waiting, entry)
+                try:
+                    await waiter
+                except BaseException:
+                    if waiter.done() and not waiter.cancelled():
+                        self._release()  # handed the turn, then cancelled: the next one takes it
+                    else:
+                        self._waiting.remove(entry)
+                        heapq.heapify(self._waiting)
+                    raise
+            self._held = True
+            try:
+                yield
+            finally:
+                self._release()
+        finally:
+            self.users -= 1
+
+    def _release(self) -> None:
+        while self._waiting:
+            _rank, _arrival, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():
+                waiter.set_result(None)  # handed over: it stays held
+                return
+        self._held = False
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -77,8 +136,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self.waits = 0  # claims that had to wait (for the bench)
         self.stale = 0  # claims taken again because the worker was held up after the first
         self._claims = 0
-        self._asking = asyncio.Lock()  # one claim of this worker at a time; held through a bot-wide wait
-        self._chats: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat -> its queue, and how many are in it
+        self._asking = Turns()  # one claim of this worker at a time; held through a bot-wide wait
+        self._chats: dict[str, Turns] = {}  # chat -> its queue
 
     async def initialize(self) -> None:
         pass
@@ -88,52 +147,46 @@ class SharedRateLimiter(BaseRateLimiter[int]):
 
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-                              rate_limit_args: int | None) -> Any:
+                              rate_limit_args: int | Urgent | None) -> Any:
         if endpoint in UNLIMITED:
             return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         retries = rate_limit_args if isinstance(rate_limit_args, int) else self.max_retries
-        chat = None if chat_id is None else (str(chat_id), is_group(chat_id))
-        for attempt in range(retries + 1):
-            token = None
-            if chat is not None:
-                await self._claim(*chat)
-                token = RECLAIM.set(functools.partial(self._claim, *chat))
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if attempt == retries:
-                    log.warning("%s: rate limit hit after %d retries", endpoint, retries)
-                    raise
-                wait = retry_seconds(exc) + 0.1
-                log.info("%s: rate limit hit; every worker waits %.1fs", endpoint, wait)
-                await asyncio.to_thread(self.budget.hold, wait)
-                await asyncio.sleep(wait)
-            finally:
-                if token is not None:
-                    RECLAIM.reset(token)
+        rank = 0 if isinstance(rate_limit_args, Urgent) else 1
+        claim = contextlib.nullcontext() if chat_id is None else before_send(
+            LIMITS, functools.partial(self._claim, str(chat_id), is_group(chat_id), rank))
+        with claim:  # taken by the request layer, just before each try's bytes go out
+            for attempt in range(retries + 1):
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as exc:
+                    if attempt == retries:
+                        log.warning("%s: rate limit hit after %d retries", endpoint, retries)
+                        raise
+                    wait = retry_seconds(exc) + 0.1
+                    log.info("%s: rate limit hit; every worker waits %.1fs", endpoint, wait)
+                    await asyncio.to_thread(self.budget.hold, wait)
+                    await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _claim(self, chat: str, group: bool) -> None:
+    async def _claim(self, chat: str, group: bool, rank: int = 1) -> None:
         self._claims += 1
         if self._claims % SWEEP_EVERY == 0:  # each claim trims only its own keys: groups that went quiet
             try:
                 await asyncio.to_thread(self.budget.sweep)
             except Exception:  # noqa: BLE001 - a later sweep tries again
                 log.exception("could not sweep the send log")
-        lock, users = self._chats.setdefault(chat, (asyncio.Lock(), [0]))
-        users[0] += 1
+        turns = self._chats.setdefault(chat, Turns())
         try:
-            async with lock:  # FIFO: the chat's sends ask in the order they came
-                await self._claim_in_turn(chat, group)
+            async with turns.hold(rank):  # the chat's sends ask in the order they came, urgent ones first
+                await self._claim_in_turn(chat, group, rank)
         finally:
-            users[0] -= 1
-            if not users[0]:
+            if not turns.users:
                 del self._chats[chat]
 
-    async def _claim_in_turn(self, chat: str, group: bool) -> None:
+    async def _claim_in_turn(self, chat: str, group: bool, rank: int) -> None:
         while True:
-            async with self._asking:
+            async with self._asking.hold(rank):
                 answer = await self.budget.atry_claim(chat, group)
                 if answer.wait <= 0:
                     if self.budget.clock() - answer.at <= STALE:

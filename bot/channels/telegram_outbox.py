@@ -47,7 +47,8 @@ from telegram.ext import BaseRateLimiter
 from telegram.request._requestparameter import RequestParameter  # how PTB encodes each parameter
 
 from ..cluster.outbox import Outbox, Outgoing
-from .telegram_limits import retry_seconds
+from .telegram_limits import URGENT, SharedRateLimiter, retry_seconds
+from .telegram_presend import ON_ITS_WAY, before_send
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class SendTag:
     kind: str = "answer"
     asked: float | None = None  # when the question was asked (Unix time): a late answer apologises
     link: str | None = None  # what the message belongs to, "<prefix>:...": see Followup
+    urgent: bool = False  # it takes the next turn in the limits, before a backlog (telegram_limits.Urgent)
 
 
 class Followup(Protocol):
@@ -83,9 +85,11 @@ class Followup(Protocol):
 
 @dataclass(frozen=True)
 class _Resend:
-    """A resend by the loop: the row exists already."""
+    """A resend by the loop: the row exists already; ``on_its_way`` marks it when its bytes go out."""
 
     item_id: int
+    on_its_way: Any = None  # _OnItsWay
+    urgent: bool = False
 
 
 class SendDeferred(NetworkError):
@@ -167,6 +171,27 @@ class _Holding:
         self._schedule()
 
 
+class _OnItsWay:
+    """The outbox's step just before a try's bytes go out (telegram_presend.py): the row becomes ``sending``,
+    from then on it may have arrived. Until then it is ``queued``, however long it waits for its place in
+    Telegram's limits, so a worker killed meanwhile leaves a message that another sends as a plain retry:
+    a quiz post is at most once only once it may have arrived. Written once per message, not per try."""
+
+    def __init__(self, outbox: Outbox, item_id: int) -> None:
+        self.outbox = outbox
+        self.item_id = item_id
+        self.sent = False  # whether a try's bytes may have left
+
+    async def __call__(self) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        try:
+            await self.outbox.asending(self.item_id)
+        except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
+            log.exception("could not mark outbox message %d as on its way", self.item_id)
+
+
 class OutboxLimiter(BaseRateLimiter[Any]):
     """Records and retries messages around ``inner`` (the limiter that enforces Telegram's limits).
     Without an outbox (a Brain with no storage) it only passes requests on."""
@@ -228,6 +253,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
                               rate_limit_args: Any) -> Any:
         tag = rate_limit_args if isinstance(rate_limit_args, SendTag) else None
         inner_args = None if isinstance(rate_limit_args, (SendTag, _Resend)) else rate_limit_args
+        if getattr(rate_limit_args, "urgent", False) and isinstance(self.inner, SharedRateLimiter):
+            inner_args = URGENT
         default_kind = RECORDED.get(endpoint)
         params = None
         if (self.outbox is not None and default_kind is not None and data.get("chat_id") is not None
@@ -235,7 +262,9 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             params = encode(data)
         if params is None:
             if isinstance(rate_limit_args, _Resend) and self.outbox is not None:
-                with _Holding(self.outbox, rate_limit_args.item_id):
+                resend = rate_limit_args
+                on_its_way = resend.on_its_way or _OnItsWay(self.outbox, resend.item_id)
+                with _Holding(self.outbox, resend.item_id), before_send(ON_ITS_WAY, on_its_way):
                     return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
@@ -247,16 +276,17 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+        on_its_way = _OnItsWay(self.outbox, item.id)
         try:
-            with _Holding(self.outbox, item.id):
+            with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way):
                 result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         except TelegramError as exc:
-            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc, unsure=None if on_its_way.sent else False)
             if verdict == "pending":
                 raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
             raise
-        except BaseException:  # cancelled mid-send (shutting down): it may have gone out
-            self._settle_logged(item, NetworkError("cancelled while sending"), unsure=True)
+        except BaseException:  # cancelled (shutting down): it may have gone out, if its bytes had left
+            self._settle_logged(item, NetworkError("cancelled while sending"), unsure=on_its_way.sent)
             raise
         # written in the background: the sender (a quiz recording its question's message id, say) goes on
         # at once, as it did before there was an outbox
@@ -349,15 +379,17 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             await asyncio.to_thread(outbox.count, "unsure_resent")
         late = outbox.late(item)
         sent = with_apology(item) if late else item
+        on_its_way = _OnItsWay(outbox, item.id)
         try:
             result = await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
-                                     rate_limit_args=_Resend(item.id))  # type: ignore[call-arg]
+                                     rate_limit_args=_Resend(item.id, on_its_way, urgent=followup is not None))  # type: ignore[call-arg]
         except TelegramError as exc:
-            verdict = await asyncio.to_thread(self._settle_logged, item, exc)
+            verdict = await asyncio.to_thread(self._settle_logged, item, exc,
+                                              unsure=None if on_its_way.sent else False)
             log.warning("outbox: %s to chat %s failed again (%s): %s", item.method, item.chat, exc, verdict)
             return
         except asyncio.CancelledError:
-            self._settle_logged(item, NetworkError("cancelled while resending"), unsure=True)
+            self._settle_logged(item, NetworkError("cancelled while resending"), unsure=on_its_way.sent)
             raise
         outcome = "delivered_late" if late else "delivered_retried"
         try:

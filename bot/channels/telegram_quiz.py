@@ -40,6 +40,7 @@ ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 NOT_ALLOWED = "Only this chat's admins (or whoever started the quiz) can do that."
 SETTINGS_NOT_ALLOWED = "Only this chat's admins can change the quiz settings."
 LINK_PREFIX = "quiz"
+URGENT_EDIT = SendTag(urgent=True)  # an edit stays an edit whatever its tag's kind (telegram_outbox.RECORDED)
 
 
 def html(text: str, bold_first_line: bool = False) -> str:
@@ -69,7 +70,8 @@ class TelegramQuizIO:
 
     async def send_question(self, game: Game, rnd: Round, question: Question) -> Posted:
         bot = self.app.bot
-        tag = SendTag(kind="post", link=question_link(game, rnd))  # a late delivery finds its round
+        # a late delivery finds its round; urgent: the game waits for it (see telegram_limits.Urgent)
+        tag = SendTag(kind="post", link=question_link(game, rnd), urgent=True)
         try:
             if game.mode == "poll":
                 message = await bot.send_poll(
@@ -86,14 +88,16 @@ class TelegramQuizIO:
         return Posted(message.message_id)
 
     async def edit_question(self, game: Game, message_id: int, text: str) -> None:
-        await self.app.bot.edit_message_text(html(text, True), int(game.chat), message_id, parse_mode=ParseMode.HTML)
+        await self.app.bot.edit_message_text(html(text, True), int(game.chat), message_id, parse_mode=ParseMode.HTML,
+                                             rate_limit_args=URGENT_EDIT)
 
     async def close_poll(self, game: Game, message_id: int) -> None:
-        await self.app.bot.stop_poll(int(game.chat), message_id)
+        await self.app.bot.stop_poll(int(game.chat), message_id, rate_limit_args=URGENT_EDIT)
 
     async def send_text(self, chat: str, text: str, reply_to: int | None = None) -> None:
         extra: dict[str, Any] = {"reply_to_message_id": reply_to, "allow_sending_without_reply": True} if reply_to else {}
-        await self.app.bot.send_message(int(chat), html(text, True), parse_mode=ParseMode.HTML, **extra)
+        await self.app.bot.send_message(int(chat), html(text, True), parse_mode=ParseMode.HTML,
+                                        rate_limit_args=SendTag(kind="post", urgent=True), **extra)
 
 
 class QuizFollowup:

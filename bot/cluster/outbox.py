@@ -6,12 +6,15 @@
                      ->  outbox.give_up(item, outcome)   (blocked by the user, chat gone, refused: kept, never sent)
     outbox.claim_due()   # what a worker's resender sends next: due retries, and sends whose worker died
 
-A row is ``sending`` while a worker holds it (``next_try`` is then the end of its lease) and ``pending``
-while it waits for its next try; a delivered row is deleted; one that failed for good is kept as
-``failed`` with its outcome and error, for an operator to read. Claims are one UPDATE whose WHERE is
+A row is ``queued`` while a worker holds it and it has not left yet (it waits for its place in Telegram's
+limits), ``sending`` once its bytes went out (``sending()``, called by the request layer just before: see
+bot/channels/telegram_presend.py), and ``pending`` while it waits for its next try; in the first two,
+``next_try`` is the end of the holder's lease. A delivered row is deleted; one that failed for good is kept
+as ``failed`` with its outcome and error, for an operator to read. Claims are one UPDATE whose WHERE is
 checked again on the row itself, so two workers never both take a row (PostgreSQL re-evaluates it on
-the row a concurrent claim changed; SQLite has one writer). A row whose lease ran out was being sent by
-a worker that died or hung: whether Telegram got it is unknown, as for a dropped connection.
+the row a concurrent claim changed; SQLite has one writer). A row whose lease ran out was held by a worker
+that died or hung: if it was ``sending``, whether Telegram got it is unknown, as for a dropped connection;
+if it was still ``queued``, it never left, and is sent as any retry is (a quiz post included).
 
 When a send may have reached Telegram (the connection dropped after the request went out, a read
 timeout, a worker that died mid-send), each kind of message has its own rule, because Telegram has
@@ -85,6 +88,8 @@ class Outgoing:
 
 
 _COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure, link"
+_HELD = "('pending', 'queued', 'sending')"  # rows still to be delivered: due at ``next_try``
+_SENDING = "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'queued' AND owner = ?"
 
 
 def _outgoing(row: tuple[object, ...]) -> Outgoing:
@@ -141,7 +146,7 @@ class Outbox:
         payload = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
         return (Outgoing(0, chat, kind, method, dict(params), 1, now, asked, expires, link=link),
                 "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
-                "owner, unsure, link) VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
+                "owner, unsure, link) VALUES (?, ?, ?, ?, 'queued', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
                 (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link))
 
     def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
@@ -177,10 +182,18 @@ class Outbox:
                      (f"{outcome}: {error}"[:500], item.id))
             _count(tx, outcome)
 
+    def sending(self, item_id: int) -> None:
+        """The row's bytes are about to go out: from now on it may have arrived (see the module's docstring)."""
+        self.storage.query(_SENDING, (item_id, self.owner))
+
+    async def asending(self, item_id: int) -> None:
+        """``sending``, awaited on the event loop (see Storage.aquery)."""
+        await self.storage.aquery(_SENDING, (item_id, self.owner))
+
     def renew(self, item_id: int) -> None:
         """This worker still holds the row: its lease starts again now."""
-        self.storage.query("UPDATE outbox SET next_try = ? WHERE id = ? AND status = 'sending' AND owner = ?",
-                           (self.clock() + self.lease, item_id, self.owner))
+        self.storage.query("UPDATE outbox SET next_try = ? WHERE id = ? AND status IN ('queued', 'sending') "
+                           "AND owner = ?", (self.clock() + self.lease, item_id, self.owner))
 
     def reroute(self, item: Outgoing, chat: str) -> Outgoing:
         """The group became a supergroup with a new id (Telegram's "migrate_to_chat_id"): send it there."""
@@ -192,7 +205,7 @@ class Outbox:
     # the resender's side ---------------------------------------------------------------------------
     def claim_due(self, limit: int = 20) -> list[Outgoing]:
         """Take up to ``limit`` rows that are due: retries whose time came, and rows whose holder's lease ran
-        out (``unsure``). Each is held by this worker for a new lease."""
+        out (``unsure`` if their bytes had left). Each is held by this worker for a new lease, ``queued``."""
         return _claimed(self.storage.query(*self._claim_due(limit)))
 
     async def aclaim_due(self, limit: int = 20) -> list[Outgoing]:
@@ -200,10 +213,10 @@ class Outbox:
 
     def _claim_due(self, limit: int) -> tuple[str, tuple[object, ...]]:
         now = self.clock()
-        return ("UPDATE outbox SET unsure = CASE WHEN status = 'sending' THEN 1 ELSE 0 END, status = 'sending', "
+        return ("UPDATE outbox SET unsure = CASE WHEN status = 'sending' THEN 1 ELSE 0 END, status = 'queued', "
                 "owner = ?, next_try = ?, attempts = attempts + 1 "
-                "WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_try <= ? "
-                "ORDER BY next_try LIMIT ?) AND status IN ('pending', 'sending') AND next_try <= ? "
+                f"WHERE id IN (SELECT id FROM outbox WHERE status IN {_HELD} AND next_try <= ? "
+                f"ORDER BY next_try LIMIT ?) AND status IN {_HELD} AND next_try <= ? "
                 f"RETURNING {_COLUMNS}", (self.owner, now + self.lease, now, limit, now))
 
     def next_due(self) -> float | None:
@@ -233,7 +246,7 @@ class Outbox:
         return counts
 
     def waiting(self) -> dict[str, int]:
-        """Rows by status: sending (held now), pending (waiting for a retry), failed (given up)."""
+        """Rows by status: queued and sending (held now), pending (waiting for a retry), failed (given up)."""
         return {str(s): int(n) for s, n in self.storage.query(  # type: ignore[call-overload]
             "SELECT status, COUNT(*) FROM outbox GROUP BY status")}
 
@@ -251,6 +264,7 @@ class Outbox:
 # one look per status, each the first entry of the (status, next_try) index, where MIN over the IN list
 # read every row of both statuses (every message in flight, under a backlog)
 _NEXT_DUE = ("SELECT MIN(t) FROM (SELECT MIN(next_try) AS t FROM outbox WHERE status = 'pending' "
+             "UNION ALL SELECT MIN(next_try) FROM outbox WHERE status = 'queued' "
              "UNION ALL SELECT MIN(next_try) FROM outbox WHERE status = 'sending') AS due")
 
 

@@ -181,3 +181,35 @@ async def test_a_message_held_long_by_the_limits_is_not_taken_for_a_dead_workers
     assert group[1].time - group[0].time >= 3.5  # the second waited its turn, longer than a lease
     assert taken == []
     storage.close()
+
+
+async def test_a_message_is_on_its_way_only_once_its_bytes_go_out(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A message waiting for its turn (here a place in the limits that the test gives when it chooses) has
+    not left the worker: were the worker killed then, another would send it as a plain retry, a quiz post
+    too. It is "sending" (it may have arrived) only from when the request layer sends it: here while the
+    emulator holds it for a few seconds."""
+    from bot.channels.telegram_outbox import SendTag
+    from bot.channels.telegram_presend import LIMITS, before_send
+
+    app, storage = start(emu, mind, settings, database, dataclasses.replace(QUICK, outbox_lease=30.0))
+    emu.inject_fault("sendMessage", "slow", delay=3.0)
+    outbox = outbox_of(storage)
+    turn = asyncio.Event()
+
+    async def its_turn() -> None:
+        await turn.wait()
+
+    async with app:
+        with before_send(LIMITS, its_turn):
+            sending = asyncio.ensure_future(app.bot.send_message(DEFAULT_GROUP_ID, "a quiz question",
+                                                                 rate_limit_args=SendTag(kind="post")))
+        await until(lambda: outbox.waiting(), "the message recorded")
+        assert outbox.waiting() == {"queued": 1}  # waiting for its turn: it has not left
+        turn.set()
+        await until(lambda: outbox.waiting() == {"sending": 1}, "the message on its way")
+        assert emu.faults_left("sendMessage") == 0  # ...because its bytes went out: the emulator holds it
+        await sending
+        await until(lambda: not outbox.waiting(), "the message delivered")
+    assert [c.text for c in sends(emu, DEFAULT_GROUP_ID) if c.ok] == ["a quiz question"]
+    storage.close()

@@ -322,7 +322,11 @@ async def test_kill_9_of_a_worker_mid_game_the_other_fires_its_timers(emu: BotAP
         await until(lambda: all(w.ready() for w in workers), "both workers listening", timeout=60)
         lb = Balancer(emu, [w.url for w in workers])
         emu.set_chat_admins(GROUP, [ANN])
-        await lb.say(ANN, "/quizsettings seconds 5", worker=1)
+        # questions long enough that nothing times out by itself while the test looks: question 2's deadline
+        # comes when the test moves it, after the kill, so it can only be the survivor's (by a loaded
+        # machine's clock, a 5 s question once timed out at the worker just before it died, and its reveal
+        # died with it: a step is shown at most once, bot/quiz/runner.py)
+        await lb.say(ANN, "/quizsettings seconds 120", worker=1)
         await until(lambda: any("Saved" in (c.text or "") for c in emu.calls_to("sendMessage")), "settings saved",
                     timeout=30)
         await lb.say(ANN, "/quiz 3 text", worker=0)
@@ -336,7 +340,8 @@ async def test_kill_9_of_a_worker_mid_game_the_other_fires_its_timers(emu: BotAP
 
         await until(recorded, "question 2's message recorded", timeout=30)
         workers[0].kill()  # kill -9: no clean-up of any kind; its pool's connections just drop
-        # question 2's deadline, the next question and the end are all the survivor's
+        # question 2's deadline, the next question and the end are all the survivor's: its time runs out now
+        assert engine.hurry(str(GROUP), "deadline"), "question 2's deadline fired before the kill"
         await until(lambda: len(reveals(emu)) == 2, "question 2 timing out at the survivor", timeout=60)
         await until(lambda: questions_asked(emu)[3] == 1, "question 3", timeout=60)
         await lb.say(CY, str(right_answer(engine)), worker=1)

@@ -145,3 +145,27 @@ async def test_a_worker_held_up_after_claiming_claims_again_before_sending(
     sent = emu.calls_to("sendMessage", include_failed=True)
     assert len(sent) == 1 and limiter.stale == 1
     assert len(claimed) == 2 and claimed[1] - claimed[0] >= STALE  # a fresh place, taken after the hold-up
+
+
+async def test_a_quiz_question_takes_the_next_turn_before_the_bots_backlog(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """Under a backlog of answers (Telegram's 30 a second for the whole bot, scaled to 4 here) a quiz question
+    must not wait its turn behind all of them: its game waits for it (it is given up after a minute), and its
+    votes count only once it is out. It takes the next turn; the limit itself holds for it too."""
+    from bot.channels.telegram_outbox import SendTag
+
+    storage = open_storage(database)
+    bot_limit = Limit(4, 1.0)
+    app = make_app(emu, Brain(mind, settings, storage), settings,
+                   rate_limiter=SharedRateLimiter(SendBudget(storage, bot=bot_limit)))
+    async with app:
+        backlog = [asyncio.ensure_future(app.bot.send_message(7000 + i, f"answer {i}")) for i in range(16)]
+        await emu.wait_for_async("sendMessage", count=bot_limit.count, timeout=30)  # the first window is used
+        await asyncio.wait_for(app.bot.send_message(DEFAULT_GROUP_ID, "Question 2/3", rate_limit_args=SendTag(
+            kind="post", urgent=True)), timeout=30)
+        await asyncio.wait_for(asyncio.gather(*backlog), timeout=60)
+    texts = [c.text for c in emu.calls_to("sendMessage")]
+    assert texts.index("Question 2/3") <= 2 * bot_limit.count  # in the next window, not after the 16 answers
+    times = [c.time for c in emu.calls_to("sendMessage")]
+    assert max(times) - min(times) >= 16 / bot_limit.count - 1.0  # the limit held all the while
+    storage.close()

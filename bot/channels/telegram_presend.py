@@ -1,0 +1,52 @@
+"""What must happen just before a request's bytes go out: steps that the request layer awaits before each try.
+
+PTB hands every request to the rate limiter, which may hold it a long time (a busy group's 20 messages a
+minute) before it passes it to the request layer, which may hold it again (a connection, a retry's back-off).
+Two things are about the moment the bytes leave, not the moment the limiter first saw the request:
+
+- Telegram's limits count arrivals. A place claimed early, by a worker that was then held up, lands in a
+  window other sends have taken since (bench_cluster: 32-35 arrivals in one second while the claims stayed
+  at 30, with 0.76-2.9 s between a claim and its send).
+- The outbox's "may have arrived". A message still waiting in a worker's limiter never left: when that
+  worker is killed, another must send it. Only one whose bytes left may have reached Telegram (and a
+  quiz post, at most once, is then not sent again). Marked "sending" while it still waited, 4 of 50
+  quizzes lost a question to kill -9.
+
+So the limiter and the outbox each register a step for the duration of one call, and the request layer
+(RetryMixin in channels/telegram.py) runs them, in the order of their ``stage``, just before each try, the
+first one and every resend: a resend claims a place of its own, and marking a row again is harmless.
+
+    with before_send(LIMITS, claim):        # SharedRateLimiter: a place in Telegram's limits (may wait)
+        with before_send(ON_ITS_WAY, mark):  # OutboxLimiter registers it first; it runs after the claim
+            ...                             # the request layer: await run_before_send(), then the bytes
+
+A step runs in the task of the request, under its context; a task started inside the block inherits the
+steps, so only the request layer runs them.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+
+Step = Callable[[], Awaitable[None]]
+LIMITS = 0  # a place in Telegram's limits, claimed for this try (it may wait for room)
+ON_ITS_WAY = 1  # the outbox writes down that the message is on its way: it may arrive from now on
+
+_STEPS: ContextVar[tuple[tuple[int, Step], ...]] = ContextVar("before_send", default=())
+
+
+@contextlib.contextmanager
+def before_send(stage: int, step: Step) -> Iterator[None]:
+    """Have the request layer await ``step`` just before each try of the requests made inside the block."""
+    token = _STEPS.set(tuple(sorted((*_STEPS.get(), (stage, step)), key=lambda s: s[0])))
+    try:
+        yield
+    finally:
+        _STEPS.reset(token)
+
+
+async def run_before_send() -> None:
+    """The request layer's call, just before the bytes of a try go out."""
+    for _stage, step in _STEPS.get():
+        await step()
