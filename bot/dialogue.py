@@ -42,7 +42,7 @@ from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, En
                                         split_parts)
 from .understanding.language import EnglishWords, LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
-from .understanding.replies import false_premise_reply, other_language_reply, question_map_reply
+from .understanding.replies import other_language_reply
 
 log = logging.getLogger(__name__)
 MEMORY_CONTEXTS = 10_000  # chats a Brain without storage remembers
@@ -203,10 +203,10 @@ class Brain:
         if it.source_request and not it.follow_up:
             return out.reply("utter_source_of_what", SOURCE_INTENT, it.confidence, kind="unknown",
                              suggestions=suggest)
-        if it.premise is not None:
-            return false_premise_reply(it, mind.kb, out)
-        if it.asked is not None:
-            return question_map_reply(it, mind.kb, out, mind.questions)
+        if it.premise is not None or it.asked is not None:  # the stage named what is asked: no route needed
+            reply = HANDLERS["premise" if it.premise is not None else "map"](it, mind.kb, out)
+            if reply is not None:
+                return reply
         intent, confidence = it.intent or "out_of_scope", it.confidence
         if it.verdict.reason == UNKNOWN_SUBJECT:
             # a name it does not know, or strange words around one it does: say so, never another's fact

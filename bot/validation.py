@@ -52,7 +52,10 @@ HANDLER_RESPONSES: dict[str, tuple[str, ...]] = {
     "out_of_scope": ("utter_unknown",),
     "smalltalk": (),
 }
-ALWAYS = ("utter_unknown", "utter_empty", "utter_search", "utter_source_of_what", "utter_unknown_predicate")
+ALWAYS = ("utter_unknown", "utter_empty", "utter_search", "utter_source_of_what", "utter_unknown_predicate",
+          # the question map's and the false premises' (bot/handlers/mapped.py, premise.py)
+          "utter_map_fact", "utter_map_unknown", "utter_map_unknown_near", "utter_false_premise",
+          "utter_false_premise_value", "utter_false_premise_value_yesno", "utter_false_premise_credits")
 REQUIRED_ROUTES = ("out_of_scope",)
 GENERATOR_FIELDS = frozenset({"subject", "object", "role", "according_to"})
 SUGGESTION_FIELDS = frozenset({"subject", "entity", "title"})

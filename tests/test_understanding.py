@@ -29,6 +29,8 @@ SECOND_FILM = {
          "subject": ["film"], "object": ["person"]},
         {"id": "description", "label": "description", "phrase": "{subject} is {object}",
          "subject": ["film", "person", "character"], "object": "text"},
+        {"id": "release", "label": "release", "phrase": "{subject} opens in {object}", "subject": ["film"],
+         "object": "text"},
     ],
     "entities": [
         {"id": "harbour_lights", "kind": "film", "name": "Harbour Lights", "aliases": ["harbour lights"]},
@@ -50,6 +52,8 @@ SECOND_FILM = {
          "known": "2021-05"},
         {"subject": "low_tide", "relation": "starring", "object": "mira_solberg", "role": "inga",
          "source": "review", "known": "2021-05"},
+        {"subject": "harbour_lights", "relation": "release", "object": "the autumn of 2021", "source": "review",
+         "known": "2021-05"},
     ],
 }
 
@@ -665,3 +669,71 @@ def test_the_lead_names_the_character_and_who_plays_it(ask) -> None:  # type: ig
 def test_the_film_a_question_named_among_its_answers_is_it_next(ask) -> None:  # type: ignore[no-untyped-def]
     assert "Die Hard" in ask("did len wiseman direct die hard?").text
     assert "Bruce Willis" in ask("who starred in it?").text
+
+
+# --- false premises about any relation, stated values included (the false_premise step) -------------
+
+@pytest.mark.parametrize("bot_name, text, wanted", [
+    ("brain", "why did ian mcshane direct the spin-off?", "Len Wiseman"),        # the wrong person
+    ("brain", "how come ballerina comes out in 2025?", "2024"),                  # a wrong year
+    ("brain", "how come the spin-off is set before parabellum?", "between"),   # a wrong order
+    ("brain", "why is the film centred on winston?", "Rooney"),                  # the wrong character
+    ("brain", "how did chad stahelski direct the transporter movies?", "Len Wiseman"),
+    ("brain", "how did ana de armas direct no time to die", None),               # nothing says: not claimed
+    ("second", "why did mira solberg direct harbour lights?", "Tomas Vey"),
+    ("second", "why does harbour lights open in 2019?", "2021"),
+    ("second", "how did tomas vey direct low tide?", "Harbour Lights"),          # his credits are elsewhere
+])
+def test_a_premise_the_facts_contradict_is_corrected(request, bot_name: str, text: str,  # type: ignore[no-untyped-def]
+                                                     wanted: str | None) -> None:
+    bot = request.getfixturevalue(bot_name)
+    it = interpret(bot, text)
+    reply = bot.reply(None, None, text)
+    if wanted is None:
+        assert it.premise is None, it.premise
+        return
+    assert it.premise is not None and "false_premise" in it.steps, it.steps
+    assert wanted in reply.text and reply.kind == "answer" and reply.sources, reply.text
+    assert not reply.text.lower().startswith("yes"), reply.text
+
+
+@pytest.mark.parametrize("bot_name, text", [
+    ("brain", "why is ballerina set between chapter 3 and chapter 4"),  # the premise is the fact
+    ("brain", "why does lance reddick play charon?"),
+    ("second", "why does harbour lights open in 2021?"),
+    ("second", "why did tomas vey direct harbour lights?"),
+])
+def test_a_premise_the_facts_bear_out_is_no_false_premise(request, bot_name: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert interpret(request.getfixturevalue(bot_name), text).premise is None
+
+
+@pytest.mark.parametrize("bot_name, text, wanted", [
+    ("brain", "is ballerina out in 2025?", "2024"),
+    ("second", "is harbour lights out in 2019?", "2021"),
+])
+def test_a_yes_no_presuming_another_stated_value_says_no(request, bot_name: str, text: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    reply = request.getfixturevalue(bot_name).reply(None, None, text)
+    assert reply.text.startswith(("No", "Not")) and wanted in reply.text, reply.text
+
+
+# --- yes/no about the people of a relation: its facts, or "the article doesn't say", never a bare no --
+
+@pytest.mark.parametrize("bot_name, text, first, wanted", [
+    ("brain", "did chad stahelski direct the ballerina movie?", "no", "Len Wiseman"),
+    ("brain", "did ian mcshane write the screenplay for ballerina?", None, "who wrote Ballerina"),
+    ("brain", "did len wiseman produce it?", None, "who produced Ballerina"),
+    ("brain", "did keanu reeves compose the music?", None, "music for Ballerina"),
+    ("brain", "did chad stahelski do the stunts in ballerina", None, "stunts for Ballerina"),
+    ("second", "did tomas vey write harbour lights?", "no", "Mira Solberg"),
+    ("second", "did mira solberg produce harbour lights?", None, "who produced Harbour Lights"),
+    ("second", "did tomas vey compose the score for harbour lights", None, "music for Harbour Lights"),
+])
+def test_a_yes_no_naming_someone_for_a_relation_reads_its_facts(request, bot_name: str, text: str,  # type: ignore[no-untyped-def]
+                                                                first: str | None, wanted: str) -> None:
+    reply = request.getfixturevalue(bot_name).reply(None, None, text)
+    assert wanted in reply.text, reply.text
+    opening = reply.text.split()[0].strip(".,!:").lower()
+    if first is None:  # no facts of the relation: unknown, and said to be, never "no"
+        assert reply.kind == "unknown" and opening not in ("no", "nope", "not"), reply.text
+    else:
+        assert opening == first or reply.text.lower().startswith("not so"), reply.text

@@ -2,13 +2,15 @@
 Each is ``(Interpretation, KnowledgeBase, Renderer) -> Reply | None`` (bot/handlers/base.py)."""
 from __future__ import annotations
 
-from . import about, facts, smalltalk, yesno
+from . import about, facts, mapped, premise, smalltalk, yesno
 from .base import Handler
 
 HANDLERS: dict[str, Handler] = {
     "facts": facts.handle,
     "yesno": yesno.handle,
     "about": about.handle,
+    "map": mapped.handle,  # a question-map relation the stage named (it.asked)
+    "premise": premise.handle,  # a false premise the stage found (it.premise)
     "smalltalk": smalltalk.smalltalk,
     "help": smalltalk.help_,
     "out_of_scope": smalltalk.out_of_scope,

@@ -28,6 +28,8 @@ ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
 PART_WORDS = frozenset({"chapter", "part", "vol", "volume", "episode"})
 MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
 YEAR_WINDOW = 3  # tokens either side of a title where a year dates it
+# ...unless a preposition makes it a date of something said about the film: "is Ballerina out *in* 2023"
+DATE_PREPOSITIONS = frozenset({"in", "by", "until", "till", "before", "after", "since", "during", "around", "for"})
 
 
 def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
@@ -121,8 +123,9 @@ class Gazetteer:
         works = [self.instalments[i] for i in mention.entity_ids if i in self.instalments]
         if not works:
             return None
-        near = toks[max(0, mention.start - YEAR_WINDOW):mention.end + YEAR_WINDOW]
-        years = {int(t) for t in near if re.fullmatch(r"(?:19|20)\d\d", t)}
+        lo = max(0, mention.start - YEAR_WINDOW)
+        years = {int(t) for at, t in enumerate(toks[lo:mention.end + YEAR_WINDOW], start=lo)
+                 if re.fullmatch(r"(?:19|20)\d\d", t) and not (at and toks[at - 1] in DATE_PREPOSITIONS)}
         if years and all(years - self.years.get(i, frozenset()) for i in mention.entity_ids if i in self.instalments):
             return mention.start, mention.end  # "the 2023 Korean film Ballerina"
         end = mention.end

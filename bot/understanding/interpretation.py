@@ -29,6 +29,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Premise:
+    """What a question takes as given that the facts contradict (the false_premise step), for any relation:
+    "why did *Keanu* direct it?" (someone else does), "why is it out in *2022*?" (a stated value it is
+    not), "how did Len Wiseman direct *Parabellum*?" (the film has no such fact; his are elsewhere)."""
+
+    relation: str
+    subject: str  # the fact's subject the question is about (the film)
+    presumed: str | None = None  # the entity it takes as the fact's object; None when it presumes a value
+    role: str | None = None  # the character it casts them as ("why does X play *Charon*?")
+    credits: bool = False  # the subject has no fact of the relation: corrected from the presumed one's own
+    values: tuple[str, ...] = ()  # the presumed words the stated value lacks ("2022", "after")
+
+
+@dataclass(frozen=True)
 class Interpretation:
     text: str  # the text understood (a long paste: its opening question)
     parse: Parse
@@ -37,6 +51,7 @@ class Interpretation:
     confidence: float
     relations: tuple[str, ...] = ()  # the relations asked about
     asked: Question | None = None  # a relation from the question map that no intent reads
+    nearby: tuple[Question, ...] = ()  # ...and the map's questions it offers when its fact is unknown
     subject: str | None = None  # entity id the map's question is about, when it is resolved here
     language: str | None = None  # ISO code of a message in another language
     polarity: bool = True  # False for "isn't", "didn't", "not": the yes/no asked negatively
@@ -44,8 +59,7 @@ class Interpretation:
     correction: bool = False  # replaces the last turn's question or subject ("sorry, I meant Charon")
     source_request: bool = False  # "says who?": the last question again, with its source
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
-    premise: tuple[str, str, str] | None = None  # (relation, person, film) it wrongly takes as a fact
-    premise_role: str | None = None  # the character the premise casts the person as ("why does X play Charon?")
+    premise: Premise | None = None  # what it wrongly takes as a fact, to be corrected from the facts
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     slots: Slots | None = None  # the film qualifier, the film left out, the other names (with resolution)

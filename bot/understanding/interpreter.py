@@ -21,11 +21,12 @@ from ..context import ChatContext
 from ..knowledge import KnowledgeBase
 from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
-from .interpretation import Interpretation, Verdict, polarity_of, question_kind
+from ..knowledge.schema import Relation
+from .interpretation import Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .names import set_aside_other_names
-from .questions import Asked, QuestionMap
+from .questions import Asked, Question, QuestionMap
 from .resolution import (FILM_WORDS, KIND_WORDS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
@@ -64,6 +65,12 @@ ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | fro
     .split())
 ELLIPSIS_LENGTH = 6
 DEMONSTRATIVES = frozenset("that this same".split())  # "that character", "this film": the last one talked of
+# Openings that take the rest of the question as given ("why is it out in 2022?"), and the order words a
+# presumed value may carry ("set *after* Chapter 4")
+PRESUMING = (("why",), ("how", "come"), ("since",), ("given",), ("now", "that"), ("seeing", "as"), ("considering",),
+             ("how", "did"), ("how", "does"), ("how", "was"), ("how", "is"))
+ORDER_WORDS = frozenset("before after between during".split())
+TITLE_OPENERS = frozenset("the a an in of on".split())
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 
@@ -346,7 +353,7 @@ def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
     ids = [i for m in it.parse.mentions for i in m.entity_ids if env.kb.entities[i].kind in question.about]
     if len(set(ids)) != 1:
         return it
-    return _mark(it, "map_follow_up", asked=question, subject=ids[0], follow_up=True,
+    return _mark(it, "map_follow_up", asked=question, subject=ids[0], follow_up=True, nearby=_nearby(env, question),
                  relations=(question.relation,), intent=f"ask_{question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
 
@@ -427,6 +434,193 @@ def bare_mention(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
+def false_premise(it: Interpretation, env: Env) -> Interpretation:
+    """A question that takes as given a fact the knowledge states otherwise gets the correction from the
+    facts, for any relation its words cue (intents/questions.yml) that has facts:
+    - an entity on the wrong side of a fact: "why did *Keanu* direct Ballerina?", "why does Ian McShane
+      play *Charon*?", "why is it centred on *John Wick*?" (someone or something else holds it);
+    - an entity credited where the film has no such fact: "how did Len Wiseman direct *Parabellum*?" (his
+      own facts of that relation say where he did);
+    - a stated value presumed otherwise, in a why / since question or a yes/no: "why is it out in *2022*?",
+      "since it's set *after* Chapter 4...", "is it out in 2023?" (a number, a name or an order word the
+      stated text lacks).
+    It runs before the question map, so "what did Jason Statham say about starring in it?" is corrected
+    rather than read as a quote. A yes/no about an entity asks rather than presumes: its handler answers
+    yes or no (a why-question is one, whatever intent the classifier finds nearest)."""
+    if it.follow_up:
+        return it
+    kb, parse = env.kb, it.parse
+    # a character named for a relation's word ("the Director") cues that relation here
+    names = frozenset(i for m in parse.mentions
+                      if any(kb.entities[e].kind != "character" for e in m.entity_ids)
+                      for i in range(m.start, m.end))
+    asked = env.questions.asked(parse.tokens, names)  # none: a character named may still be a part ("as Charon")
+    relations = [kb.relations[a.question.relation] for a in asked if a.question.relation in kb.relations
+                 and kb.facts_of_relation(a.question.relation)]
+    if it.kind != "yesno":
+        premise = _role_premise(it, env, asked) or _entity_premise(it, env, relations)
+        if premise is not None:
+            return _mark(it, "false_premise", premise=premise)
+    if it.kind == "yesno" or _presuming(parse.tokens):
+        premise = _value_premise(it, env, [r for r in relations if r.literal])
+        if premise is not None:
+            return _mark(it, "false_premise", premise=premise)
+    return it
+
+
+def _presuming(toks: list[str]) -> bool:
+    """The question takes its clause as given: "*why* is it...", "*how come*...", "*since* it's set..."."""
+    return any(tuple(toks[:len(opener)]) == opener for opener in PRESUMING)
+
+
+def _film_of(it: Interpretation, env: Env, kinds: set[str], taken: set[int]) -> str | None:
+    """The one entity of ``kinds`` the message names outside ``taken`` (mention indices), else the film
+    talked about when it names none ("why did Keanu direct *it*?"); None when it names several."""
+    kb = env.kb
+    named = {i for n, m in enumerate(it.parse.mentions) if n not in taken
+             for i in m.entity_ids[:1] if kb.entities[i].kind in kinds}
+    if len(named) > 1:
+        return None
+    if named:
+        return named.pop()
+    if _unknown_title(it, env):
+        return None  # a name it does not know is the film meant ("who directed the original *Speed*?")
+    film_kind = kb.default_subject.kind
+    if film_kind not in kinds:
+        return None
+    film = env.context.last_by_kind.get(film_kind)
+    return film if film in kb.entities else kb.default_subject.id
+
+
+def _unknown_title(it: Interpretation, env: Env) -> bool:
+    """Words the bot does not know that read as a title: a name set aside ("Ballerina 2"), or unknown words
+    after an article or "in" / "of" ("the *original Speed*"); a stray verb ("prepare") is no title."""
+    toks = it.parse.tokens
+    strangers = {w for w in it.parse.unknown_words if w not in env.known_words and w not in env.questions.words}
+    if any(" " in w for w in strangers):
+        return True
+    return any(t in strangers and i and toks[i - 1] in TITLE_OPENERS for i, t in enumerate(toks))
+
+
+def _role_premise(it: Interpretation, env: Env, asked: list[Asked]) -> Premise | None:
+    """ "why does Ian McShane play Charon?": the character is another's part (Lance Reddick's)."""
+    kb = env.kb
+    people = {i for m in it.parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"}
+    if len(people) != 1:
+        return None
+    person = next(iter(people))
+    for relation, character in _premise_roles(it, env, asked):
+        taken = {n for n, m in enumerate(it.parse.mentions) if person in m.entity_ids or character in m.entity_ids}
+        film = _film_of(it, env, set(kb.relations[relation].subject or []), taken)
+        if film is None:
+            continue
+        facts = [f for f in kb.facts_about(film, relation) if f.role == character]
+        if facts and not any(f.object == person for f in facts):
+            return Premise(relation, film, person, role=character)
+    return None
+
+
+def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> Premise | None:
+    """The one entity the message names of a cued relation's object kinds, on none of the subject's facts
+    of it; or, when the subject has no such fact, on other subjects' facts of it and not this one's."""
+    kb, parse = env.kb, it.parse
+    for relation in relations:
+        if relation.literal or relation.role and _premise_roles(it, env, []):
+            continue
+        objects = set(relation.object or [])
+        held = [(n, m) for n, m in enumerate(parse.mentions)
+                if any(kb.entities[i].kind in objects for i in m.entity_ids)]
+        presumed = {next(i for i in m.entity_ids if kb.entities[i].kind in objects) for _, m in held}
+        subject_kinds = set(relation.subject or []) - objects
+        if len(presumed) != 1 or not subject_kinds:
+            continue
+        entity = next(iter(presumed))
+        if kb.entities[entity].kind != "person" and not _presuming(parse.tokens):
+            continue  # "who is *John Wick* up against?" asks; "why is it centred on *John Wick*?" presumes
+        film = _film_of(it, env, subject_kinds, {n for n, _ in held})
+        if film is None or film == entity:
+            continue
+        readings = {i for _, m in held for i in m.entity_ids}  # "John Wick": the character or the series
+        facts = kb.facts_about(film, relation.id)
+        if facts:
+            if not readings & {f.object for f in facts}:
+                return Premise(relation.id, film, entity)
+            continue
+        if kb.entities[entity].kind == "person" and kb.facts_with_object(entity, relation.id):
+            return Premise(relation.id, film, entity, credits=True)
+    return None
+
+
+def _value_premise(it: Interpretation, env: Env, relations: list[Relation]) -> Premise | None:
+    """The values a question presumes of a stated text (a number, a name after an order word, the order
+    word itself: "out in *2022*", "set *after* *Chapter 4*") that the subject's fact of the relation lacks."""
+    kb, parse = env.kb, it.parse
+    toks = parse.tokens
+    ordered = {n for n, m in enumerate(parse.mentions)
+               if _order_word_before(toks, m.start) is not None}
+    numbers = [t for i, t in enumerate(toks) if t.isdigit() and i not in parse.mentioned_tokens]
+    for relation in relations:
+        film = _film_of(it, env, set(relation.subject or []), ordered)
+        if film is None:
+            continue
+        facts = kb.facts_about(film, relation.id)
+        if not facts:
+            continue
+        # the fact as said ("Ballerina is set *between* ..."), so the relation's own words count
+        stated = " " + " ".join(w for f in facts for w in tokens(kb.sentence(f))) + " "
+        missing = [n for n in numbers if f" {n} " not in stated]
+        for n in ordered:
+            mention = parse.mentions[n]
+            word = _order_word_before(toks, mention.start)
+            if word is not None and f" {word} " not in stated:
+                missing.append(word)
+            if not any(_named_in(kb, i, stated) for i in mention.entity_ids):
+                missing.append(" ".join(toks[mention.start:mention.end]))
+        if missing:
+            return Premise(relation.id, film, values=tuple(dict.fromkeys(missing)))
+    return None
+
+
+def _order_word_before(toks: list[str], at: int) -> str | None:
+    """ "*after* (the) Chapter 4": the order word a name follows, if any."""
+    at -= 1
+    while at >= 0 and toks[at] in ("the", "a", "an"):
+        at -= 1
+    return toks[at] if at >= 0 and toks[at] in ORDER_WORDS else None
+
+
+def _named_in(kb: KnowledgeBase, entity: str, stated: str) -> bool:
+    """Whether a stated text names the entity, by its name or any alias."""
+    e = kb.entities[entity]
+    return any(f" {' '.join(tokens(n))} " in stated for n in (e.name, *e.aliases) if tokens(n))
+
+
+
+def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tuple[str, str]]:
+    """(relation, character) pairs the question casts its person in: a character it names ("play
+    *Charon*"), or the character a cued relation names in the film ("the *lead*": the main character),
+    for the relations whose facts carry a role of that kind (a cast)."""
+    kb, parse = env.kb, it.parse
+    role_relations = [r for r in kb.relations.values() if r.role and "person" in (r.object or [])]
+    if not role_relations:
+        return []
+    # a character named for a relation's word ("the Director") is that relation's cue here, not a role
+    characters = [i for m in parse.mentions for i in m.entity_ids
+                  if any(kb.entities[i].kind in (r.role or []) for r in role_relations)
+                  and not env.questions.asked(parse.tokens[m.start:m.end])]
+    if not characters:
+        film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
+        for a in asked:
+            relation = kb.relations.get(a.question.relation)
+            if relation is not None and relation.object != "text" and not {"person"} & set(relation.object or []):
+                characters += [f.object for f in kb.facts_about(film, relation.id)
+                               if f.object in kb.entities and any(kb.entities[f.object].kind in (r.role or [])
+                                                                  for r in role_relations)]
+    return [(r.id, c) for c in dict.fromkeys(characters) for r in role_relations
+            if kb.entities[c].kind in (r.role or [])]
+
+
+@step
 def question_map(it: Interpretation, env: Env) -> Interpretation:
     """A question whose words ask for a relation no intent reads (intents/questions.yml: the writer, the
     runtime, a person's age) is about that relation, whatever the classifier's nearest intent. It stays
@@ -449,8 +643,10 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     film_kind = env.kb.default_subject.kind
     allowed = set(fitting[0].question.about) | {film_kind, "publication"}  # "what did he tell Collider?"
     # ...or the other side of the fact asked: "did *Keanu Reeves* coin car-fu?", "does she work for *the CIA*?"
+    # ("did *Chad Stahelski* write it?" for a relation the knowledge does not define: the map's own kinds)
     relation = env.kb.relations.get(fitting[0].question.relation)
     allowed |= set(relation.object) if relation is not None and relation.object != "text" else set()
+    allowed |= set(fitting[0].question.object)
     if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
         return it
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
@@ -483,8 +679,14 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     taken = frozenset(n for n, m in enumerate(it.parse.mentions) if subject in m.entity_ids)
     slots = slots_of(_scene(it, env), Resolution(env.kb.entities[subject], used=taken))
     return _mark(it, "question_map", asked=best.question, subject=subject, slots=slots,
+                 nearby=_nearby(env, best.question),
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _nearby(env: Env, question: Question) -> tuple[Question, ...]:
+    """The map's questions whose facts are offered when this one's are unknown, in the map's order."""
+    return tuple(env.questions.by_relation[r] for r in question.near if r in env.questions.by_relation)
 
 
 def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine: set[str]) -> bool:
@@ -544,16 +746,25 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
     if strangers and not parse.mentions:
         return None
     for a in asked:
-        subject = _subject_of_kinds(it, env, set(a.question.about))
+        subject = _subject_of_kinds(it, env, set(a.question.about), _object_kinds(env, a.question))
         if subject is not None:
             return subject
     return None
 
 
-def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | None:
+def _object_kinds(env: Env, question: Question) -> frozenset[str]:
+    """The kinds the answer of a map question names: the knowledge's relation's, else the map's own."""
+    relation = env.kb.relations.get(question.relation)
+    kinds = set(relation.object) if relation is not None and relation.object != "text" else set()
+    return frozenset(kinds | set(question.object))
+
+
+def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
+                      objects: frozenset[str] = frozenset()) -> str | None:
     """Whom a map question of ``kinds`` is about: a name (not one qualifying a film word: "which *Wick*
     movie was she in" asks about her), "that character" / "this film" (the context's last of that kind),
-    a pronoun, else the film talked about."""
+    a pronoun, else the film talked about. A name of the answer's kinds (``objects``: "did *Chad
+    Stahelski* do the stunts?") is the other side of the fact, not someone else asked about."""
     kb, parse, ctx = env.kb, it.parse, env.context
     toks = parse.tokens
     names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS)]
@@ -562,7 +773,8 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | No
         if ids:
             return ids[0]
     film_kind = kb.default_subject.kind
-    if any(kb.entities[i].kind != film_kind for m in names for i in m.entity_ids):
+    if any(kb.entities[i].kind != film_kind and kb.entities[i].kind not in objects
+           for m in names for i in m.entity_ids):
         return None  # named, but nothing a question of this kind is about
     for at, tok in enumerate(toks[:-1]):
         kind = KIND_WORDS.get(toks[at + 1]) if tok in DEMONSTRATIVES else None
@@ -583,74 +795,6 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str]) -> str | No
         return None
     film = ctx.last_by_kind.get(film_kind)
     return film if film in kb.entities else kb.default_subject.id
-
-
-@step
-def false_premise(it: Interpretation, env: Env) -> Interpretation:
-    """ "Why did Chad Stahelski direct Ballerina?", "what does Daniel Craig play in it?": the question takes
-    as given that someone holds a part in a film (a relation cued by its words, with a person as its
-    object) that the knowledge gives to others. The answer corrects it from the facts rather than
-    dodging. Yes/no questions are not premises: they ask, and their handler answers no ("why is he the
-    director?" is a why-question, whatever intent the classifier finds nearest)."""
-    if it.follow_up or it.kind == "yesno":  # the form decides, not the classifier's nearest intent
-        return it
-    kb, parse = env.kb, it.parse
-    # a character named for a relation's word ("the Director") cues that relation here: the premise is
-    # about the people and films named, never about a character
-    film_kind = kb.default_subject.kind
-    names = frozenset(i for m in parse.mentions
-                      if any(kb.entities[e].kind in ("person", film_kind) for e in m.entity_ids)
-                      for i in range(m.start, m.end))
-    asked = env.questions.asked(parse.tokens, names)
-    person_relations = [a.question.relation for a in asked if a.question.relation in kb.relations
-                        and "person" in (kb.relations[a.question.relation].object or [])]
-    people = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == "person"]
-    films = [i for m in parse.mentions for i in m.entity_ids if kb.entities[i].kind == film_kind]
-    if len(set(people)) != 1:
-        return it
-    roles = _premise_roles(it, env, asked)
-    if not person_relations and not roles:
-        return it
-    if not films and (roles or any(t in ("it", "this", "that") for t in parse.tokens)):
-        films = [env.context.last_by_kind.get(film_kind) or kb.default_subject.id]
-    if len(set(films)) != 1:
-        return it
-    person, film = people[0], films[0]
-    for relation, character in roles:  # "why does Ian McShane play Charon?": Lance Reddick does
-        facts = [f for f in kb.facts_about(film, relation) if f.role == character]
-        if facts and not any(f.object == person for f in facts):
-            return _mark(it, "false_premise", premise=(relation, person, film), premise_role=character)
-    if roles:
-        return it
-    for relation in person_relations:
-        facts = kb.facts_about(film, relation)
-        if facts and not any(f.object == person for f in facts):
-            return _mark(it, "false_premise", premise=(relation, person, film))
-    return it
-
-
-def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tuple[str, str]]:
-    """(relation, character) pairs the question casts its person in: a character it names ("play
-    *Charon*"), or the character a cued relation names in the film ("the *lead*": the main character),
-    for the relations whose facts carry a role of that kind (a cast)."""
-    kb, parse = env.kb, it.parse
-    role_relations = [r for r in kb.relations.values() if r.role and "person" in (r.object or [])]
-    if not role_relations:
-        return []
-    # a character named for a relation's word ("the Director") is that relation's cue here, not a role
-    characters = [i for m in parse.mentions for i in m.entity_ids
-                  if any(kb.entities[i].kind in (r.role or []) for r in role_relations)
-                  and not env.questions.asked(parse.tokens[m.start:m.end])]
-    if not characters:
-        film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
-        for a in asked:
-            relation = kb.relations.get(a.question.relation)
-            if relation is not None and relation.object != "text" and not {"person"} & set(relation.object or []):
-                characters += [f.object for f in kb.facts_about(film, relation.id)
-                               if f.object in kb.entities and any(kb.entities[f.object].kind in (r.role or [])
-                                                                  for r in role_relations)]
-    return [(r.id, c) for c in dict.fromkeys(characters) for r in role_relations
-            if kb.entities[c].kind in (r.role or [])]
 
 
 @step

@@ -29,6 +29,9 @@ class Question(BaseModel):
     about: list[str]
     cues: list[str] = Field(default_factory=list)
     asks: str = Field(default="the {subject} answer", description='indirect question: "who wrote {subject}"')
+    object: list[str] = Field(default_factory=list, description="the entity kinds its answer names, for a "
+                              "relation the knowledge may not define: \"did X write it?\" names X, the other side of "
+                              "a writing fact, not someone the question is about")
     near: list[str] = Field(default_factory=list)
     quoted: bool = Field(default=False, description="answered by the facts whose source quotes the subject "
                          "(what someone said), whatever their relation")
