@@ -27,12 +27,13 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
-from .resolution import (FILM_WORDS, KIND_WORDS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
+from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
 FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
+FOLLOW_UP_PLACES = frozenset("in for of on from".split())  # "and in Ballerina?": the same question of that film
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rather".split())
@@ -73,6 +74,9 @@ ORDER_WORDS = frozenset("before after between during".split())
 TITLE_OPENERS = frozenset("the a an in of on".split())
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
+POSSESSIVES = {"his": "he", "her": "she", "their": "they"}
+ROLE_WORDS = frozenset("character role part".split())  # "her character": the part she plays
+ANSWER_KINDS = {"who": frozenset({"person", "character"})}  # what a question opening with the word asks for
 
 
 class RouteLike(Protocol):
@@ -348,7 +352,8 @@ def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
         return it
     toks = it.parse.tokens
     others = [t for i, t in enumerate(toks) if i not in it.parse.mentioned_tokens]
-    if any(t not in FOLLOW_UP_FILLER for t in others):
+    # "and in Ballerina?", "what about for Chapter 4?": a place word before the new name changes nothing
+    if any(t not in FOLLOW_UP_FILLER and t not in FOLLOW_UP_PLACES for t in others):
         return it
     ids = [i for m in it.parse.mentions for i in m.entity_ids if env.kb.entities[i].kind in question.about]
     if len(set(ids)) != 1:
@@ -416,6 +421,69 @@ def role_named(it: Interpretation, env: Env) -> Interpretation:
             if target is not None:
                 return _mark(it, "role_named", intent=target, confidence=max(it.confidence, env.follow_up_confidence))
     return it
+
+
+@step
+def possessive_role(it: Interpretation, env: Env) -> Interpretation:
+    """ "who was her character there?", "what's his role in it?": "character" after a possessive pronoun
+    for someone the chat was talking about asks the part that person plays, whatever the classifier
+    makes of the word (the main character is a film's). The route reading the cast from the person's
+    side answers, with the film the chat was on."""
+    if it.follow_up:
+        return it
+    route = env.routes.get(it.intent or "")
+    if route is None or route.handler != "facts":
+        return it
+    target = _route_for_side(env, "role")
+    toks = it.parse.tokens
+    if target is None or target == it.intent:
+        return it
+    for word, after in zip(toks, toks[1:]):
+        pronoun = POSSESSIVES.get(word)
+        who = env.context.last_by_pronoun.get(pronoun or "")
+        if pronoun and after in ROLE_WORDS and who in env.kb.entities \
+                and env.kb.entities[who].kind in env.routes[target].about:
+            return _mark(it, "possessive_role", intent=target, confidence=max(it.confidence, env.follow_up_confidence))
+    return it
+
+
+@step
+def answer_kind(it: Interpretation, env: Env) -> Interpretation:
+    """ "who starred in his Underworld movie?": a question opening with "who" asks for someone, so a fact
+    route that answers with films ("his" pulled the classifier to his filmography) gives way to the route
+    reading the same relation the other way, from the film named to its people. Only between fact routes
+    of one relation, and only to one that fits what is named."""
+    toks = it.parse.tokens
+    if it.follow_up or toks[:1] != ["who"] or not it.parse.mentions:
+        return it
+    route = env.routes.get(it.intent or "")
+    if route is None or route.handler != "facts":
+        return it
+    if _wanted_kinds(env, route) & ANSWER_KINDS["who"]:
+        return it
+    named = {env.kb.entities[i].kind for m in it.parse.mentions for i in m.entity_ids}
+    # the relation the words ask for, when the route reads several ("starred" of directed_by, starring)
+    cued = {a.question.relation for a in env.questions.asked(toks, _cue_skip(it, env))} & set(route.relations)
+    relations = cued or set(route.relations)
+    found = {name for name, other in env.routes.items()
+             if other.handler == "facts" and set(other.relations) & relations and name != it.intent
+             and _wanted_kinds(env, other) & ANSWER_KINDS["who"] and named & set(other.about)}
+    if len(found) != 1:
+        return it
+    return _mark(it, "answer_kind", intent=found.pop(), confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _wanted_kinds(env: Env, route: RouteLike) -> set[str]:
+    """The entity kinds a fact route's answers are (the side of its relations it wants)."""
+    side = getattr(route, "want", "object")
+    kinds: set[str] = set()
+    for r in route.relations:
+        relation = env.kb.relations.get(r)
+        if relation is None:
+            continue
+        got = {"subject": relation.subject, "object": relation.object, "role": relation.role}.get(side)
+        kinds |= set(got) if isinstance(got, list) else set()
+    return kinds
 
 
 @step
@@ -782,11 +850,13 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
             return ctx.last_by_kind[kind]
     # only films named, and the question is of someone: "what did he say about Ballerina?"
     for tok in parse.tokens:
-        pronoun = {"he": "he", "him": "he", "his": "he", "she": "she", "her": "she"}.get(tok)
+        pronoun = PRONOUNS.get(tok)
         if pronoun and ctx.last_by_pronoun.get(pronoun) in kb.entities:
             entity = ctx.last_by_pronoun[pronoun]
             if kb.entities[entity].kind in kinds:
-                return entity
+                return entity  # "what does car-fu mean?" "who came up with it?": it is the term
+            if pronoun in ("it", "they"):
+                continue  # "it" that is no subject of this question is the film talked about, below
             # "who plays Charon?" "when was he born?": he is the last person of that pronoun, not the character
             person = next((ctx.last_by_kind.get(k) for k in sorted(kinds) if ctx.last_by_kind.get(k) in kb.entities
                            and kb.entities[ctx.last_by_kind[k]].pronoun == pronoun), None)

@@ -1,0 +1,109 @@
+"""What a later turn leans on, step by step, on Ballerina and on the tests' second film: "it" for the term
+just talked about, "and in <film>?" after a question-map relation, "her character" for the person in
+play, and "who ..." asking for people even when the classifier's nearest intent lists films."""
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.dialogue import Brain, build_mind
+from bot.knowledge import KnowledgeBase
+from bot.storage import open_storage
+
+from .test_understanding import SECOND_FILM
+
+
+@pytest.fixture
+def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untyped-def]
+    """The second film, with a term of its own ("tide-talk", coined by Tomas Vey) and its villain unknown."""
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "coined_by", "label": "coined by", "phrase": "{subject} is {object}'s word",
+                              "subject": ["term"], "object": ["person"]})
+    data["relations"][-2]["subject"] = ["film", "person", "character", "term"]  # description
+    data["entities"].append({"id": "tide_talk", "kind": "term", "name": "tide-talk", "aliases": ["tide-talk", "tide talk"]})
+    data["facts"] += [
+        {"subject": "tide_talk", "relation": "coined_by", "object": "tomas_vey", "source": "review", "known": "2021-05"},
+        {"subject": "tide_talk", "relation": "description", "object": "the harbour slang of the film",
+         "source": "review", "known": "2021-05"},
+    ]
+    path = tmp_path / "harbour.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    kb = KnowledgeBase.load(path)
+    return Brain(build_mind(settings, kb, brain.mind.nlu), settings, open_storage(":memory:"), random.Random(5))
+
+
+def turns(brain: Brain, *texts: str):  # type: ignore[no-untyped-def]
+    """Play the texts in one new chat; the last reply."""
+    chat = f"c{random.random()}"
+    reply = None
+    for text in texts:
+        reply = brain.reply(chat, "tester", text)
+    return reply
+
+
+@pytest.mark.parametrize("film, first, then, wanted", [
+    ("ballerina", "what does car-fu mean", "who came up with it?", "Reeves"),
+    ("ballerina", "what's car-fu", "whose word is it", "Reeves"),
+    ("harbour", "what does tide-talk mean", "who came up with it", "Tomas Vey"),
+    ("harbour", "what does tide talk mean?", "and who coined it?", "Tomas Vey"),
+])
+def test_it_is_the_term_just_talked_about(brain: Brain, harbour: Brain, film: str, first: str, then: str,
+                                          wanted: str) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = turns(bot, first, then)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+def test_it_that_is_no_subject_of_the_question_is_still_the_film(harbour: Brain) -> None:
+    reply = turns(harbour, "what does tide-talk mean", "who directed it?")
+    assert "Tomas Vey" in reply.text and reply.intent == "ask_director", reply.text
+
+
+@pytest.mark.parametrize("film, first, then, named", [
+    ("ballerina", "who's the villain of john wick 4?", "and in ballerina?", "Ballerina"),
+    ("ballerina", "who wrote ballerina", "what about for chapter 4", "Chapter 4"),
+    ("harbour", "who composed the music for harbour lights", "and in low tide?", "Low Tide"),
+])
+def test_a_place_word_before_the_new_film_keeps_the_question(brain: Brain, harbour: Brain, film: str, first: str,
+                                                             then: str, named: str) -> None:
+    """The same question-map relation of the film named next, known or not: never a cast list or a
+    "who do you mean?"."""
+    bot = brain if film == "ballerina" else harbour
+    chat = f"p{random.random()}"
+    asked = bot.reply(chat, "tester", first).intent
+    reply = bot.reply(chat, "tester", then)
+    assert reply.intent == asked and named in reply.text and reply.kind in ("answer", "unknown"), reply.text
+
+
+@pytest.mark.parametrize("film, texts, wanted", [
+    ("ballerina", ("what bond film was ana de armas in", "who was her character there"), "Paloma"),
+    ("ballerina", ("is keanu reeves in ballerina?", "what's his role?"), "John Wick"),
+    ("harbour", ("what else has mira solberg been in?", "and what was her part there"), "Inga"),
+    ("harbour", ("who is mira solberg", "what's her character in harbour lights"), "Edda"),
+])
+def test_her_character_is_the_part_that_person_plays(brain: Brain, harbour: Brain, film: str,
+                                                     texts: tuple[str, ...], wanted: str) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = turns(bot, *texts)
+    assert reply.intent == "ask_character_of_actor" and wanted in reply.text, reply.text
+
+
+def test_her_character_with_nobody_in_play_is_not_guessed(harbour: Brain) -> None:
+    reply = turns(harbour, "who was her character there")
+    assert "Edda" not in reply.text and "Inga" not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, texts, wanted", [
+    ("ballerina", ("tell me about len wiseman", "who starred in his underworld movie"), "Kate Beckinsale"),
+    ("ballerina", ("what has len wiseman directed", "who was in his die hard film?"), "Bruce Willis"),
+    ("harbour", ("what has mira solberg been in", "who starred in her low tide film"), "Mira Solberg"),
+])
+def test_who_asks_for_people_not_their_films(brain: Brain, harbour: Brain, film: str, texts: tuple[str, ...],
+                                             wanted: str) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = turns(bot, *texts)
+    assert reply.intent == "ask_cast" and wanted in reply.text, reply.text
