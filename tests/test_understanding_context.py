@@ -25,6 +25,12 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
                               "subject": ["term"], "object": ["person"]})
     data["relations"][-2]["subject"] = ["film", "person", "character", "term"]  # description
     data["entities"].append({"id": "tide_talk", "kind": "term", "name": "tide-talk", "aliases": ["tide-talk", "tide talk"]})
+    # an earlier film that casts no one the knowledge knows, where Edda first appeared
+    data["relations"].append({"id": "first_seen_in", "label": "first seen in", "phrase": "{subject} was first seen in {object}",
+                              "subject": ["character"], "object": ["film"]})
+    data["entities"].append({"id": "salt_road", "kind": "film", "name": "Salt Road", "aliases": ["salt road"]})
+    data["facts"].append({"subject": "edda", "relation": "first_seen_in", "object": "salt_road", "source": "review",
+                          "known": "2021-05"})
     data["facts"] += [
         {"subject": "tide_talk", "relation": "coined_by", "object": "tomas_vey", "source": "review", "known": "2021-05"},
         {"subject": "tide_talk", "relation": "description", "object": "the harbour slang of the film",
@@ -107,3 +113,33 @@ def test_who_asks_for_people_not_their_films(brain: Brain, harbour: Brain, film:
     bot = brain if film == "ballerina" else harbour
     reply = turns(bot, *texts)
     assert reply.intent == "ask_cast" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted, unwanted", [
+    ("ballerina", "was angelica huston in john wick 3?", ["Director", "Parabellum"], ["don't have anything"]),
+    ("ballerina", "was anjelica huston in an earlier wick film", ["Director", "Parabellum"], ["Keanu"]),
+    ("ballerina", "is the director in john wick 3?", ["Yes", "Parabellum"], []),
+    ("harbour", "is mira solberg in salt road?", ["Edda", "Salt Road"], ["don't have anything"]),
+    ("harbour", "is edda in salt road", ["Yes", "Salt Road"], []),
+])
+def test_a_person_is_in_a_film_through_the_character_the_article_puts_there(
+        brain: Brain, harbour: Brain, film: str, text: str, wanted: list[str], unwanted: list[str]) -> None:
+    """The knowledge casts no one in that film, but says the character appeared there: that is the answer,
+    with its source, never "I don't know of anyone in it" or another pair."""
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "answer" and reply.sources, reply.text
+    low = reply.text.lower()
+    assert all(w.lower() in low for w in wanted) and not any(w.lower() in low for w in unwanted), reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted, unwanted", [
+    ("ballerina", "is ian mcshane in the wick movies?", ["Yes", "Winston"], ["not Ian McShane"]),
+    ("ballerina", "is daniel craig in the bond film", ["Yes", "No Time To Die"], []),
+    ("harbour", "is tomas vey in the edda film?", ["Yes", "Harbour Lights"], ["Mira"]),
+])
+def test_a_name_before_film_qualifies_the_film_and_names_no_one_asked_about(
+        brain: Brain, harbour: Brain, film: str, text: str, wanted: list[str], unwanted: list[str]) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert all(w in reply.text for w in wanted) and not any(w in reply.text for w in unwanted), reply.text

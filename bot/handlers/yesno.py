@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..answers import Route, join_list
-from ..knowledge import Fact, KnowledgeBase
+from ..knowledge import Entity, Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
+from ..understanding.resolution import film_qualifiers
 from .base import unknown_reply
 
 
@@ -20,6 +21,9 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     film = work.entity or kb.default_subject
     cast_facts = kb.facts_about(film.id, relation.id)
     cast = join_list([kb.name(f.object) + kb.as_role(f) for f in cast_facts])
+    through = _through_role(it, kb, out, relation.id, film)
+    if through is not None:
+        return through
     if not cast_facts:  # "is Keanu in John Wick 5?": no cast known to say yes or no from
         return out.say(it, "utter_no_fact", kind="unknown", subject=film.name, label=relation.label,
                        suggestions=out.suggestions[:3], entities=[film.id])
@@ -54,7 +58,9 @@ def _pair(it: Interpretation, kb: KnowledgeBase, out: Renderer, route: Route, ca
     "yes, Charon is in it" would be wrong. None unless the message names one of each."""
     if len(route.check) < 2 or it.slots is None:
         return None
-    named = it.slots.named
+    # "is Ian McShane in the *Wick* movies?": a name qualifying a film word names no one asked about
+    qualifying = {e for i in film_qualifiers(kb, it.parse) for e in it.parse.mentions[i].entity_ids}
+    named = it.slots.named - qualifying
     sides = [{f for f in cast_facts if getattr(f, field) in named} for field in route.check]
     if not all(sides):
         return None
@@ -70,3 +76,38 @@ def _pair(it: Interpretation, kb: KnowledgeBase, out: Renderer, route: Route, ca
     return out.say(it, "utter_ask_appears_mismatch", facts=[fact], subject=film.name, entity=asked,
                    answer=kb.name(getattr(fact, route.check[1])), other=kb.name(getattr(fact, route.check[0])),
                    according_to=kb.attribution(fact), entities=[film.id, getattr(fact, route.check[1])])
+
+
+def _through_role(it: Interpretation, kb: KnowledgeBase, out: Renderer, relation: str, work: Entity) -> Reply | None:
+    """ "Was Angelica Huston in John Wick 3?" when the knowledge casts no one in that film but says her
+    character appeared there: the answer is what the article says, the character's appearance, not "no".
+    The work may be a series: its films count (a fact of another film whose object is the series). The
+    appearance relations are found by their shape (a role kind's entity appearing in a film), so another
+    film's files need no change. None when the person is in the work's cast or nothing says so."""
+    who = it.resolution.entity if it.resolution is not None else None
+    if who is None:
+        return None
+    rel = kb.relations[relation]
+    role_kinds = set(rel.role or [])
+    if not role_kinds:
+        return None
+    cast = kb.facts_about(work.id, relation)
+    if any(who.id in (f.object, f.role) for f in cast):
+        return None
+    roles = [who.id] if who.kind in role_kinds else list(dict.fromkeys(
+        f.role for f in kb.facts_with_object(who.id, relation) if f.role))
+    film_kind = kb.default_subject.kind
+    works = {work.id} | {f.subject for f in kb.all_facts_of(work.id)
+                         if f.object == work.id and f.subject in kb.entities and kb.entities[f.subject].kind == film_kind}
+    appearing = [r.id for r in kb.relations.values() if not r.literal and set(r.subject) <= role_kinds
+                 and film_kind in r.object]
+    for role in roles:
+        for name in appearing:
+            for fact in kb.facts_about(role, name):
+                if fact.object in works:
+                    template = "utter_ask_appears_role_yes" if role == who.id else "utter_ask_appears_through"
+                    return out.say(it, template, facts=[fact], entity=who.name,
+                                   answer=kb.name(role), subject=kb.name(fact.object), according_to=kb.attribution(fact),
+                                   entities=[fact.object, who.id, role])
+    return None
+

@@ -24,7 +24,8 @@ PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she",
 KIND_WORDS = {"film": "film", "movie": "film", "flick": "film", "series": "series", "franchise": "series",
               "saga": "series", "universe": "series", "character": "character", "role": "character",
               "actor": "person", "actress": "person", "person": "person", "director": "person"}
-FILM_WORDS = frozenset({"film", "movie", "flick", "one", "installment", "instalment", "entry"})
+FILM_WORDS = frozenset({"film", "movie", "flick", "one", "installment", "instalment", "entry", "films", "movies", "flicks",
+                        "installments", "instalments", "entries"})
 SHORT_QUESTION = 4  # content words besides the names
 PLACE_WORDS = frozenset({"in", "of", "from", "on"})
 ARTICLES = frozenset({"the", "a", "an"})
@@ -161,7 +162,9 @@ def resolve_yes_no(scene: Scene, relation: str, check: list[str], about: list[st
     for name in check:
         held = rel.role if name == "role" else rel.object
         kinds += list(held or []) if held != "text" else []
-    who = resolve(scene, kinds, default=False, use_context=False)
+    qualifiers = film_qualifiers(kb, scene.parse)
+    who = resolve(scene, kinds, default=False, skip=frozenset(qualifiers), use_context=False)
+    who = Resolution(who.entity, who.options, who.unknown_words, who.used - frozenset(qualifiers))
     if who.entity is None and not who.options and not who.unknown_words:
         for tok in scene.parse.tokens:
             pronoun = PRONOUNS.get(tok)
@@ -169,7 +172,39 @@ def resolve_yes_no(scene: Scene, relation: str, check: list[str], about: list[st
             if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
                 who = Resolution(kb.entities[entity_id])
                 break
-    return who, resolve(scene, about, skip=who.used, use_context=True)
+    skip = who.used | frozenset(qualifiers)
+    if qualifiers:
+        named = resolve(scene, about, default=False, skip=skip, use_context=False)
+        if named.entity is not None or named.options or named.unknown_words:
+            return who, named
+        # "was she in an earlier *Wick film*?": the work a character's name qualifies, before the context's
+        home = next((h for h in (qualified_work(scene, i, about) for i in qualifiers) if h is not None), None)
+        if home is not None:
+            return who, Resolution(home, used=skip)
+    return who, resolve(scene, about, skip=skip, use_context=True)
+
+
+def film_qualifiers(kb: KnowledgeBase, parse: Parse) -> list[int]:
+    """The mentions that qualify a film word rather than name whom a question is about: "an earlier
+    *Wick* film", "the *Bond* movies" (the name of someone cast in it, right before "film")."""
+    toks = parse.tokens
+    roles = {k for r in kb.relations.values() if r.role for k in r.role}
+    return [i for i, m in enumerate(parse.mentions)
+            if m.end < len(toks) and toks[m.end] in FILM_WORDS
+            and all(kb.entities[e].kind in roles for e in m.entity_ids)]
+
+
+def qualified_work(scene: Scene, mention: int, about: list[str]) -> Entity | None:
+    """The work a character's name before a film word stands for: the one work of ``about`` kinds that
+    casts the character, else the one series among them ("a *Wick* film": the John Wick series)."""
+    kb = scene.kb
+    ids = scene.parse.mentions[mention].entity_ids
+    homes = {f.subject for i in ids for r in kb.relations.values() if r.role
+             for f in kb.facts_with_role(i, r.id) if f.subject in kb.entities and kb.entities[f.subject].kind in about}
+    if len(homes) == 1:
+        return kb.entities[homes.pop()]
+    collections = [h for h in homes if kb.entities[h].kind != kb.default_subject.kind]
+    return kb.entities[collections[0]] if len(collections) == 1 else None
 
 
 def named_film(scene: Scene, used: frozenset[int]) -> Entity | None:
