@@ -23,7 +23,11 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
     data = copy.deepcopy(SECOND_FILM)
     data["relations"].append({"id": "coined_by", "label": "coined by", "phrase": "{subject} is {object}'s word",
                               "subject": ["term"], "object": ["person"]})
-    data["relations"][-2]["subject"] = ["film", "person", "character", "term"]  # description
+    data["relations"][-2]["subject"] = ["film", "person", "character", "term", "company"]  # description
+    data["relations"].append({"id": "occupation", "label": "occupation", "phrase": "{subject} is {object}",
+                              "subject": ["person"], "object": "text"})
+    data["entities"].append({"id": "quay_pictures", "kind": "company", "name": "Quay Pictures",
+                             "aliases": ["quay pictures"]})
     data["entities"].append({"id": "tide_talk", "kind": "term", "name": "tide-talk", "aliases": ["tide-talk", "tide talk"]})
     # an earlier film that casts no one the knowledge knows, where Edda first appeared
     data["relations"].append({"id": "first_seen_in", "label": "first seen in", "phrase": "{subject} was first seen in {object}",
@@ -32,6 +36,12 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
     data["facts"].append({"subject": "edda", "relation": "first_seen_in", "object": "salt_road", "source": "review",
                           "known": "2021-05"})
     data["facts"] += [
+        {"subject": "quay_pictures", "relation": "description", "object": "the studio that made Harbour Lights",
+         "source": "review", "known": "2021-05"},
+        {"subject": "tomas_vey", "relation": "description", "object": "the harbour painter who directs Harbour Lights",
+         "source": "review", "known": "2021-05"},
+        {"subject": "tomas_vey", "relation": "occupation", "object": "a harbour painter", "source": "review",
+         "known": "2021-05"},
         {"subject": "tide_talk", "relation": "coined_by", "object": "tomas_vey", "source": "review", "known": "2021-05"},
         {"subject": "tide_talk", "relation": "description", "object": "the harbour slang of the film",
          "source": "review", "known": "2021-05"},
@@ -143,3 +153,32 @@ def test_a_name_before_film_qualifies_the_film_and_names_no_one_asked_about(
     bot = brain if film == "ballerina" else harbour
     reply = bot.reply(None, "tester", text)
     assert all(w in reply.text for w in wanted) and not any(w in reply.text for w in unwanted), reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted", [
+    ("ballerina", "what is the high table?", "bring down"),
+    ("ballerina", "what's cineworld", "article"),
+    ("harbour", "what is quay pictures?", "studio"),
+    ("harbour", "whats quay pictures exactly", "studio"),
+])
+def test_what_is_a_name_the_knowledge_holds_is_about_it(brain: Brain, harbour: Brain, film: str, text: str,
+                                                       wanted: str) -> None:
+    """ "what is X?" is the shape of most off-topic questions, but with X a known name it asks about X."""
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("text", ["what is the capital of france", "what's a good pizza place"])
+def test_what_is_something_unknown_stays_off_topic(brain: Brain, text: str) -> None:
+    assert brain.reply(None, "tester", text).kind == "unknown"
+
+
+@pytest.mark.parametrize("film, text, said", [
+    ("ballerina", "tell me about len wiseman", "action specialist"),
+    ("harbour", "tell me about tomas vey", "harbour painter"),
+])
+def test_about_says_each_thing_once(brain: Brain, harbour: Brain, film: str, text: str, said: str) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.text.lower().count(said) == 1, reply.text

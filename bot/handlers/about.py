@@ -1,15 +1,18 @@
 """Open questions about one entity ("tell me about Len Wiseman"): its description and key facts."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from ..knowledge import KnowledgeBase
+from ..knowledge import Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
 from .base import clarify_reply, describe, who_do_you_mean
 
 MAX_EXTRA_FACTS = 3
+WORD = re.compile(r"\w+")
+SHORT_WORD = 2
 
 
 def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
@@ -24,7 +27,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     entity = res.entity
     description, desc_facts = describe(kb, entity)
     # Free-text facts (story, box office) say more than links, so they come first.
-    others = sorted((f for f in kb.all_facts_of(entity.id) if f.relation != "description"),
+    others = sorted((f for f in kb.all_facts_of(entity.id) if f.relation != "description"
+                     and not _said_already(kb, f, description)),
                     key=lambda f: not kb.relations[f.relation].literal)[:MAX_EXTRA_FACTS]
     if not description and not others:
         return None
@@ -36,3 +40,14 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     reply = out.say(it, "utter_about", facts=text_facts, name=entity.name, description=description,
                     entities=[entity.id])
     return reply if not extra else replace(reply, text=f"{reply.text} {extra}")
+
+
+def _said_already(kb: KnowledgeBase, fact: Fact, description: str | None) -> bool:
+    """A free-text fact whose words the description already holds ("an action specialist" beside "the
+    action specialist directing Ballerina"): saying it again reads as a bot padding its answer."""
+    if not description or not kb.relations[fact.relation].literal:
+        return False
+    said = set(WORD.findall(description.lower()))
+    words = [w for w in WORD.findall(str(fact.object).lower()) if len(w) > SHORT_WORD]  # "a", "an", "of" say nothing
+    return bool(words) and all(w in said for w in words)
+

@@ -75,6 +75,8 @@ TITLE_OPENERS = frozenset("the a an in of on".split())
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 POSSESSIVES = {"his": "he", "her": "she", "their": "they"}
+ABOUT_OPENERS = frozenset("what who whats whos".split())  # "what is the High Table?": tell me about it
+ABOUT_WORDS = ABOUT_OPENERS | frozenset("is are was were s exactly".split())
 ROLE_WORDS = frozenset("character role part".split())  # "her character": the part she plays
 ANSWER_KINDS = {"who": frozenset({"person", "character"})}  # what a question opening with the word asks for
 
@@ -488,11 +490,16 @@ def _wanted_kinds(env: Env, route: RouteLike) -> set[str]:
 
 @step
 def bare_mention(it: Interpretation, env: Env) -> Interpretation:
-    """ "Keanu?" with nothing asked before and a weak classifier: a name and filler means "tell me about"."""
-    if it.follow_up or it.confidence >= env.threshold or not it.parse.mentions:
+    """ "Keanu?" with nothing asked before and a weak classifier: a name and filler means "tell me about".
+    So does "what is the High Table?", whatever the classifier's confidence that it is off-topic: "what
+    is X" is the shape of most off-topic questions, but X here is a name the knowledge holds."""
+    if it.follow_up or not it.parse.mentions:
         return it
     others = [t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens]
-    if any(t not in FOLLOW_UP_FILLER for t in others):
+    if it.confidence < env.threshold and all(t in FOLLOW_UP_FILLER for t in others):
+        pass
+    elif not (it.intent in (None, "out_of_scope") and others and others[0] in ABOUT_OPENERS
+              and all(t in ABOUT_WORDS or t in FOLLOW_UP_FILLER for t in others)):
         return it
     about = next((name for name, route in env.routes.items() if route.handler == "about"), None)
     if about is None:
