@@ -23,7 +23,8 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
     data = copy.deepcopy(SECOND_FILM)
     data["relations"].append({"id": "coined_by", "label": "coined by", "phrase": "{subject} is {object}'s word",
                               "subject": ["term"], "object": ["person"]})
-    data["relations"][-2]["subject"] = ["film", "person", "character", "term", "company"]  # description
+    description = next(r for r in data["relations"] if r["id"] == "description")
+    description["subject"] = ["film", "person", "character", "term", "company"]
     data["relations"].append({"id": "occupation", "label": "occupation", "phrase": "{subject} is {object}",
                               "subject": ["person"], "object": "text"})
     data["entities"].append({"id": "quay_pictures", "kind": "company", "name": "Quay Pictures",
@@ -182,3 +183,16 @@ def test_about_says_each_thing_once(brain: Brain, harbour: Brain, film: str, tex
     bot = brain if film == "ballerina" else harbour
     reply = bot.reply(None, "tester", text)
     assert reply.text.lower().count(said) == 1, reply.text
+
+
+@pytest.mark.parametrize("film, texts, wanted", [
+    ("ballerina", ("what bond film was ana de armas in", "what role does keanu play?"), "John Wick"),
+    ("harbour", ("what was mira solberg in besides harbour lights", "who does tomas vey play?"), "Tomas Vey"),
+])
+def test_a_question_that_does_not_point_at_the_last_film_presumes_nothing_about_it(
+        brain: Brain, harbour: Brain, film: str, texts: tuple[str, ...], wanted: str) -> None:
+    """After an answer about another film, "what role does Keanu play?" is a question, not a false premise
+    about that film to correct."""
+    bot = brain if film == "ballerina" else harbour
+    reply = turns(bot, *texts)
+    assert wanted in reply.text and "not what I know" not in reply.text and "isn't" not in reply.text, reply.text

@@ -66,6 +66,7 @@ ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | fro
     .split())
 ELLIPSIS_LENGTH = 6
 DEMONSTRATIVES = frozenset("that this same".split())  # "that character", "this film": the last one talked of
+FILM_POINTERS = frozenset("it its this that".split())  # "why did Keanu direct *it*?": the film talked about
 # Openings that take the rest of the question as given ("why is it out in 2022?"), and the order words a
 # presumed value may carry ("set *after* Chapter 4")
 PRESUMING = (("why",), ("how", "come"), ("since",), ("given",), ("now", "that"), ("seeing", "as"), ("considering",),
@@ -548,9 +549,10 @@ def _presuming(toks: list[str]) -> bool:
     return any(tuple(toks[:len(opener)]) == opener for opener in PRESUMING)
 
 
-def _film_of(it: Interpretation, env: Env, kinds: set[str], taken: set[int]) -> str | None:
+def _film_of(it: Interpretation, env: Env, kinds: set[str], taken: set[int], implied: bool = True) -> str | None:
     """The one entity of ``kinds`` the message names outside ``taken`` (mention indices), else the film
-    talked about when it names none ("why did Keanu direct *it*?"); None when it names several."""
+    talked about when it names none and ``implied`` ("why did Keanu direct *it*?"); None when it names
+    several."""
     kb = env.kb
     named = {i for n, m in enumerate(it.parse.mentions) if n not in taken
              for i in m.entity_ids[:1] if kb.entities[i].kind in kinds}
@@ -558,13 +560,19 @@ def _film_of(it: Interpretation, env: Env, kinds: set[str], taken: set[int]) -> 
         return None
     if named:
         return named.pop()
-    if _unknown_title(it, env):
+    if not implied or _unknown_title(it, env):
         return None  # a name it does not know is the film meant ("who directed the original *Speed*?")
     film_kind = kb.default_subject.kind
     if film_kind not in kinds:
         return None
     film = env.context.last_by_kind.get(film_kind)
     return film if film in kb.entities else kb.default_subject.id
+
+
+def _points_at_film(toks: list[str]) -> bool:
+    """ "*it*", "*this*", "*the film*": the question points at the film talked about."""
+    return any(t in FILM_POINTERS or (t in FILM_WORDS and i and toks[i - 1] in DEMONSTRATIVES | {"the"})
+               for i, t in enumerate(toks))
 
 
 def _unknown_title(it: Interpretation, env: Env) -> bool:
@@ -612,7 +620,9 @@ def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> 
         entity = next(iter(presumed))
         if kb.entities[entity].kind != "person" and not _presuming(parse.tokens):
             continue  # "who is *John Wick* up against?" asks; "why is it centred on *John Wick*?" presumes
-        film = _film_of(it, env, subject_kinds, {n for n, _ in held})
+        # the film talked about only when the question points at it: "what part does Keanu play?" presumes
+        # nothing about the last film named
+        film = _film_of(it, env, subject_kinds, {n for n, _ in held}, _points_at_film(parse.tokens))
         if film is None or film == entity:
             continue
         readings = {i for _, m in held for i in m.entity_ids}  # "John Wick": the character or the series
@@ -635,7 +645,8 @@ def _value_premise(it: Interpretation, env: Env, relations: list[Relation]) -> P
                if _order_word_before(toks, m.start) is not None}
     numbers = [t for i, t in enumerate(toks) if t.isdigit() and i not in parse.mentioned_tokens]
     for relation in relations:
-        film = _film_of(it, env, set(relation.subject or []), ordered)
+        film = _film_of(it, env, set(relation.subject or []), ordered,
+                        _points_at_film(toks) or len(ordered) == len(parse.mentions))
         if film is None:
             continue
         facts = kb.facts_about(film, relation.id)
