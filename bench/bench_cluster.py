@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.emulator_process import EmulatorProcess  # noqa: E402
+from tests.conftest import copy_project  # noqa: E402
 from tests.support.postgres import copy_claims  # noqa: E402
 
 TOKEN = "4242:CLUSTERBENCH"
@@ -289,11 +290,7 @@ def reply_target(call: Any) -> int | None:
 
 async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    for name in ("knowledge", "intents"):
-        shutil.copytree(ROOT / name, tmp / name)
-    config = (ROOT / "config.yml").read_text(encoding="utf-8").replace("cache_dir: .cache",
-                                                                        f"cache_dir: {ROOT / '.cache'}")
-    (tmp / "config.yml").write_text(config, encoding="utf-8")
+    copy_project(tmp, ROOT / ".cache")  # the tests' own copy of the film's files, sharing the trained model
     schema = None
     if args.sqlite:
         database = str(tmp / "bench.sqlite3")

@@ -136,14 +136,11 @@ def idle_worker(database: str, seconds: float, settle: float) -> float:
     import random
     import subprocess
 
+    from tests.conftest import copy_project
     from tests.support.emulator_process import EmulatorProcess
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-hot-"))
-    for name in ("knowledge", "intents"):
-        shutil.copytree(ROOT / name, tmp / name)
-    config = (ROOT / "config.yml").read_text(encoding="utf-8").replace("cache_dir: .cache",
-                                                                        f"cache_dir: {ROOT / '.cache'}")
-    (tmp / "config.yml").write_text(config, encoding="utf-8")
+    copy_project(tmp, ROOT / ".cache")  # the tests' own copy of the film's files, sharing the trained model
     emu = EmulatorProcess(token=TOKEN, bot_username=USERNAME).start()
     env = dict(os.environ, BOT_CONFIG=str(tmp / "config.yml"), BOT_DATABASE=database, BOT_TOKEN=TOKEN,
                PYTHONPATH=str(ROOT), BOT_API_URL=emu.base_url)
