@@ -25,7 +25,7 @@ Field_ = Literal["subject", "object", "role"]
 PLACEHOLDERS = frozenset({
     "subject", "answer", "film", "according_to", "note", "label", "title", "known", "entity", "as_role",
     "cast", "name", "description", "other", "sentence", "words", "options", "kind", "pronoun",
-    "pronoun_obj", "answer_clause", "note_or_description", "verb", "passage", "when", "played_by",
+    "pronoun_obj", "answer_clause", "note_or_description", "verb", "passage", "asked", "when", "played_by",
 })
 
 

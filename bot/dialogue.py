@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .answers import Answers
@@ -212,7 +212,7 @@ class Brain:
             # a name it does not know, or strange words around one it does: say so, never another's fact
             return unknown_reply(it, out, it.verdict.words)
         if it.verdict.reason == STRAY_NUMBER:
-            return self._fallback(mind, it.parse, intent, confidence, out)
+            return self._fallback(mind, it.parse, intent, confidence, out, it)
         if it.verdict.reason == "off_topic":
             # The classifier's best guess asks something else than this message: say so, never guess.
             if it.verdict.rule == "unnamed" and it.verdict.words:
@@ -220,14 +220,15 @@ class Brain:
                 # *Eve*?", "when is *Oppenheimer* out?"): say which, as for a name it does not know
                 return out.reply("utter_unknown_subject", "out_of_scope", confidence, kind="unknown",
                                  words=" ".join(it.verdict.words), suggestions=suggest)
-            return out.reply("utter_unknown_predicate", "out_of_scope", confidence, kind="unknown",
-                             suggestions=suggest)
+            said = HANDLERS["unknown"](it, mind.kb, out)
+            return said or out.reply("utter_unknown_predicate", "out_of_scope", confidence, kind="unknown",
+                                     suggestions=suggest)
         route = mind.answers.routes.get(intent)
         if route is not None and it.verdict.in_scope:
             reply = HANDLERS[route.handler](it, mind.kb, out)
             if reply is not None:
                 return reply
-        return self._fallback(mind, it.parse, intent, confidence, out)
+        return self._fallback(mind, it.parse, intent, confidence, out, it)
 
     def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
@@ -257,7 +258,8 @@ class Brain:
         return Renderer(mind.kb, mind.answers, self.rng, self.today())
 
     def _fallback(self, mind: Mind, parse: Parse, intent: str, confidence: float,
-                  out: Renderer | None = None) -> Reply:
+                  out: Renderer | None = None, it: Interpretation | None = None) -> Reply:
+        """Search the sources; failing that, say what is not known (``it``: the question understood)."""
         out = out or self.renderer(mind)
         if intent != "out_of_scope" or confidence < self.settings.nlu.threshold:
             hit = mind.search.search(parse.text, self.settings.search.min_coverage, self.settings.search.min_terms)
@@ -271,6 +273,9 @@ class Brain:
                                        source.url),),
                     suggestions=mind.answers.suggestions[:2],
                 )
+        said = HANDLERS["unknown"](it, mind.kb, out) if it is not None else None
+        if said is not None:
+            return replace(said, intent="out_of_scope" if intent == "out_of_scope" else None, confidence=confidence)
         return out.reply("utter_unknown", "out_of_scope" if intent == "out_of_scope" else None, confidence,
                          kind="unknown", suggestions=mind.answers.suggestions[:3])
 

@@ -2,7 +2,7 @@
 Each is ``(Interpretation, KnowledgeBase, Renderer) -> Reply | None`` (bot/handlers/base.py)."""
 from __future__ import annotations
 
-from . import about, facts, mapped, premise, smalltalk, yesno
+from . import about, facts, mapped, premise, smalltalk, unknown, yesno
 from .base import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -14,6 +14,7 @@ HANDLERS: dict[str, Handler] = {
     "smalltalk": smalltalk.smalltalk,
     "help": smalltalk.help_,
     "out_of_scope": smalltalk.out_of_scope,
+    "unknown": unknown.handle,  # the last word: what is not known, said specifically (no route names it)
 }
 
 __all__ = ["HANDLERS", "Handler"]

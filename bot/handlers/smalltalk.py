@@ -7,6 +7,7 @@ from ..knowledge import KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
+from . import unknown
 
 
 def smalltalk(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
@@ -20,4 +21,6 @@ def help_(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
 
 
 def out_of_scope(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
-    return out.say(it, "utter_unknown", kind="unknown", suggestions=out.suggestions[:3])
+    """Nothing answers it: what is not known, said specifically where it can be (unknown.py)."""
+    return unknown.handle(it, kb, out) or out.say(it, "utter_unknown", kind="unknown",
+                                                   suggestions=out.suggestions[:3])

@@ -1,0 +1,58 @@
+"""A question nothing answers gets a reply that says what is not known, in the user's own question turned
+into an indirect one ("The article doesn't say who killed Edda's father"), never a bare "I don't know";
+on Ballerina and on the tests' second film. What is no question about the film still gets the general one."""
+from __future__ import annotations
+
+import pytest
+
+from bot.dialogue import Brain
+from bot.understanding.restate import restate
+
+from .test_understanding_context import harbour, turns  # noqa: F401  (a fixture)
+
+NAMES = {"mira solberg": "Mira Solberg", "edda": "Edda", "tomas vey": "Tomas Vey"}
+
+
+@pytest.mark.parametrize("question, clause", [
+    ("who killed edda's father?", "who killed Edda's father"),
+    ("does mira solberg do her own stunts in it?", "whether Mira Solberg does her own stunts in Harbour Lights"),
+    ("did they film it in Bergen?", "whether they filmed Harbour Lights in Bergen"),
+    ("where did they shoot it", "where they shot Harbour Lights"),  # an irregular verb
+    ("what's the budget of it", "what the budget of Harbour Lights is"),
+    ("when is it coming out on dvd", "when Harbour Lights is coming out on dvd"),
+    ("how old was tomas vey when he made it", "how old Tomas Vey was when he made Harbour Lights"),
+    ("which studio is releasing it?", "which studio is releasing Harbour Lights"),
+    ("will there be a sequel", "whether there will be a sequel"),
+    ("why didn't edda's brother come back", "why Edda's brother did not come back"),
+    ("hey, do you know who edited it?", "who edited Harbour Lights"),
+    ("is edda's mother alive", "whether Edda's mother is alive"),
+    ("what did my friend say about it", "what your friend said about Harbour Lights"),
+    ("when is it out, I read the whole review and it never says", "when Harbour Lights is out"),
+])
+def test_a_question_is_said_back_as_what_is_not_known(question: str, clause: str) -> None:
+    said = restate(question, NAMES, "Harbour Lights")
+    assert said is not None and not said.quoted and said.clause == clause, said
+
+
+@pytest.mark.parametrize("text", ["what do you think of it?", "write me a poem about Edda", "i love this film"])
+def test_what_is_no_fact_question_is_not_said_back(text: str) -> None:
+    assert restate(text, NAMES, "Harbour Lights") is None
+
+
+@pytest.mark.parametrize("film, text, clause", [
+    ("harbour", "who killed edda's father?", "who killed Edda's father"),
+    ("harbour", "did mira solberg grow up in a harbour town?", "whether Mira Solberg grew up in a harbour town"),
+    ("ballerina", "who killed rooney's mother?", "who killed Rooney's mother"),
+    ("ballerina", "did ian mcshane ever meet keanu reeves before?", "whether Ian McShane ever met Keanu Reeves before"),
+])
+def test_an_unanswered_question_names_what_is_not_known(brain: Brain, harbour: Brain, film: str,  # noqa: F811
+                                                         text: str, clause: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, text)
+    assert reply.kind == "unknown" and clause.lower() in reply.text.lower(), reply.text
+    assert not reply.text.lower().startswith("no"), reply.text  # unknown is never "no"
+
+
+@pytest.mark.parametrize("text", ["what is the capital of france?", "how do i bake bread"])
+def test_a_question_outside_the_film_is_not_said_back(brain: Brain, text: str) -> None:
+    reply = turns(brain, text)
+    assert reply.kind == "unknown" and text.rstrip("?") not in reply.text.lower(), reply.text
