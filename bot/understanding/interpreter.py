@@ -27,6 +27,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
+from .tags import as_question
 from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
@@ -232,6 +233,19 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
 def empty(it: Interpretation, env: Env) -> Interpretation:
     """Nothing to understand (blank, punctuation, emoji the model never saw)."""
     return _mark(it, "empty", kind="empty") if not it.parse.tokens else it
+
+
+@step
+def tag_question(it: Interpretation, env: Env) -> Interpretation:
+    """ "Ana de Armas is the lead, right?", "Keanu plays Wick, doesn't he?", "is it true that...": a
+    statement asked as a question is the yes/no question it asks (bot/understanding/tags.py)."""
+    if not it.parse.tokens or it.kind == "other_language":
+        return it
+    named = frozenset(it.parse.tokens[i] for i in it.parse.mentioned_tokens)
+    asked = as_question(it.text, named)
+    if asked is None or asked == it.text.strip():
+        return it
+    return _reparsed(it, env, asked, "tag_question")
 
 
 @step

@@ -15,9 +15,10 @@ and gets None, as does anything that is not a question.
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
+
+from .grammar import inflect as _inflect, is_base_verb as _is_base_verb, is_verb_form as _is_verb_form
 
 WH = frozenset("who whom whose what which when where why how".split())
 HOW_PHRASES = frozenset("much many long old big tall far often come soon".split())
@@ -191,32 +192,3 @@ def _finds_subject(rest: list[str]) -> bool:
         return False
     definite = rest[0] in PRONOUN_SUBJECTS or rest[0][:1].isupper() and not rest[0].endswith("'s")
     return definite or n < len(rest) and _is_verb_form(rest[n])
-
-
-@functools.cache
-def _is_verb_form(word: str, gerund: bool = True) -> bool:
-    """A participle (or, with ``gerund``, an -ing form): "released", "set" (spelt as its verb), "coming".
-    Without ``gerund``, for a wh-phrase's nouns: "what *rating*" is a noun there."""
-    if word.endswith("ing") and len(word) > 4:
-        return gerund
-    from lemminflect import getAllLemmas, getInflection
-    for lemma in getAllLemmas(word, upos="VERB").get("VERB", ()):
-        if word in getInflection(lemma, tag="VBN") or word in getInflection(lemma, tag="VBD"):
-            return True
-    return False
-
-
-@functools.cache
-def _is_base_verb(word: str, nouns: bool = False) -> bool:
-    """A verb as a dictionary spells it ("announce"); with ``nouns``, also one that is a noun too ("set")."""
-    from lemminflect import getAllLemmas
-    return word in getAllLemmas(word, upos="VERB").get("VERB", ()) and (nouns or not getAllLemmas(word, upos="NOUN"))
-
-
-@functools.cache
-def _inflect(verb: str, tag: str) -> str:
-    if tag == "VB":
-        return verb
-    from lemminflect import getInflection
-    forms = getInflection(verb, tag=tag)
-    return forms[0] if forms else verb
