@@ -5,6 +5,9 @@ import json
 from dataclasses import dataclass, field
 
 
+MAX_NAMED = 12  # a cast list's worth; the context stays small
+
+
 @dataclass
 class ChatContext:
     last_intent: str | None = None
@@ -12,11 +15,14 @@ class ChatContext:
     last_by_pronoun: dict[str, str] = field(default_factory=dict)  # "he"/"she"/"it" -> entity id
     turns: int = 0
     last_asked: str | None = None  # a question-map relation last asked ("who wrote it?"), for "and John Wick 4?"
+    last_named: list[str] = field(default_factory=list)  # the entities of the last reply, for "which of them..."
 
     def remember(self, intent: str | None, entities: list[tuple[str, str, str | None]]) -> None:
         """Record the intent and the entities (id, kind, pronoun) the turn was about, in order."""
         if intent:
             self.last_intent = intent
+        if entities:
+            self.last_named = list(dict.fromkeys(e[0] for e in entities))[:MAX_NAMED]
         for entity_id, kind, pronoun in entities:
             self.last_by_kind[kind] = entity_id
             self.last_by_pronoun[pronoun or "it"] = entity_id
@@ -25,20 +31,22 @@ class ChatContext:
     def state(self) -> tuple[object, ...]:
         """What the next message's understanding reads (the turn count aside): unchanged, nothing to save."""
         return (self.last_intent, tuple(sorted(self.last_by_kind.items())),
-                tuple(sorted(self.last_by_pronoun.items())), self.last_asked)
+                tuple(sorted(self.last_by_pronoun.items())), self.last_asked, tuple(self.last_named))
 
     def to_json(self) -> str:
         return json.dumps({"last_intent": self.last_intent, "last_by_kind": self.last_by_kind,
                            "last_by_pronoun": self.last_by_pronoun, "turns": self.turns,
-                           "last_asked": self.last_asked}, separators=(",", ":"))
+                           "last_asked": self.last_asked, "last_named": self.last_named}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ChatContext":
         try:
             data = json.loads(text)
             asked = data.get("last_asked")
+            named = data.get("last_named", [])
             return cls(data.get("last_intent"), dict(data.get("last_by_kind", {})),
                        dict(data.get("last_by_pronoun", {})), int(data.get("turns", 0)),
-                       asked if isinstance(asked, str) else None)
+                       asked if isinstance(asked, str) else None,
+                       [str(n) for n in named][:MAX_NAMED] if isinstance(named, list) else [])
         except (ValueError, TypeError, AttributeError):
             return cls()  # a corrupt row must not break the chat; start fresh

@@ -39,7 +39,7 @@ from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
-                                        split_parts)
+                                        select_among, split_parts)
 from .understanding.language import EnglishWords, LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import other_language_reply
@@ -49,7 +49,7 @@ MEMORY_CONTEXTS = 10_000  # chats a Brain without storage remembers
 SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last question's answer and its source
 INTERPRETER = Interpreter()
 EMPTY_STATE = ChatContext().state()
-WHOLE = Interpreter([s for s in STEPS if s is not split_parts])  # a multi-part message read as one
+WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among)])  # a multi-part message read as one
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,8 @@ class Brain:
                 return None
             trial.remember(reply.intent, self._refs(mind, reply))  # the context flows to the next part
             replies.append(reply)
+        if it.selection and any(r.verdict != "no" for r in replies):
+            replies = [r for r in replies if r.verdict != "no"]  # "which of them plays Charon?": who does
         whole = joined(replies)
         if whole is not None:
             ctx.last_by_kind.update(trial.last_by_kind)

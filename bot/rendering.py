@@ -29,6 +29,13 @@ class Asked(Protocol):
     def confidence(self) -> float: ...
 
 
+# The responses that answer a yes/no question yes or no (bot/handlers/yesno.py, base.confirmed, premise.py):
+# the Reply says which, so that "which of them plays Charon?" keeps the parts that say yes.
+YES_RESPONSES = frozenset({"utter_ask_appears_yes", "utter_ask_appears_role_yes", "utter_confirmed"})
+NO_RESPONSES = frozenset({"utter_ask_appears_no", "utter_ask_appears_mismatch", "utter_contradicted",
+                          "utter_false_premise", "utter_false_premise_value_yesno", "utter_false_premise_credits"})
+
+
 @dataclass(frozen=True)
 class Renderer:
     kb: KnowledgeBase
@@ -61,8 +68,9 @@ class Renderer:
         text = self.answers.render(response, self.rng, **values)
         if kind == "answer" and facts:
             text = with_attribution(self.kb, text, facts)
+        verdict = "yes" if response in YES_RESPONSES else "no" if response in NO_RESPONSES else None
         return Reply(text, kind, intent, confidence, sources=sources_of(self.kb, facts or []),
-                     suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()))
+                     suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()), verdict=verdict)
 
 
 def with_attribution(kb: KnowledgeBase, text: str, facts: list[Fact]) -> str:

@@ -28,6 +28,7 @@ class Reply:
     suggestions: tuple[str, ...] = ()
     spoilers: tuple[str, ...] = ()  # substrings of text that fronts hide in group chats
     entities: tuple[str, ...] = ()  # entity ids the reply is about (for follow-up context)
+    verdict: Literal["yes", "no"] | None = None  # a yes/no question's answer, where the reply gives one
 
     def as_json(self) -> dict[str, object]:
         return {

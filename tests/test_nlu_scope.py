@@ -9,11 +9,14 @@ import pytest
 FACTS = ("Wiseman", "Ana de Armas", "2024", "McShane", "Reddick", "Parabellum", "Keanu Reeves", "Rooney")
 
 
-def assert_not_answered(reply) -> None:  # type: ignore[no-untyped-def]
+def assert_not_answered(reply, asked: str) -> None:  # type: ignore[no-untyped-def]
+    """No fact claimed: no yes, and no name the question did not itself name (saying back "whether Rooney
+    marries anyone" names what is not known, no fact)."""
     assert reply.kind == "unknown", (reply.kind, reply.text)
     assert not reply.text.lower().startswith("yes")
     for fact in FACTS:
-        assert fact not in reply.text, reply.text
+        if fact.lower() not in asked.lower() and fact.split()[0].lower() not in asked.lower():
+            assert fact not in reply.text, reply.text
 
 
 @pytest.mark.parametrize("text", [
@@ -23,7 +26,7 @@ def assert_not_answered(reply) -> None:  # type: ignore[no-untyped-def]
     "does rooney marry anyone in it",
 ])
 def test_yes_no_about_something_else_than_appearing_is_not_a_yes(ask, text: str) -> None:  # type: ignore[no-untyped-def]
-    assert_not_answered(ask(text, chat=None))
+    assert_not_answered(ask(text, chat=None), text)
 
 
 @pytest.mark.parametrize("text", [
@@ -32,7 +35,7 @@ def test_yes_no_about_something_else_than_appearing_is_not_a_yes(ask, text: str)
     "who plays keanu's wife in it",
 ])
 def test_relatives_of_named_people_are_other_people(ask, text: str) -> None:  # type: ignore[no-untyped-def]
-    assert_not_answered(ask(text, chat=None))
+    assert_not_answered(ask(text, chat=None), text)
 
 
 @pytest.mark.parametrize("text", [
@@ -42,7 +45,7 @@ def test_relatives_of_named_people_are_other_people(ask, text: str) -> None:  # 
     "who directed casablanca",
 ])
 def test_unknown_things_are_admitted(ask, text: str) -> None:  # type: ignore[no-untyped-def]
-    assert_not_answered(ask(text, chat=None))
+    assert_not_answered(ask(text, chat=None), text)
 
 
 @pytest.mark.parametrize("text", ["how was the concert yesterday", "see the fireworks last night?"])

@@ -36,6 +36,11 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
     data["entities"].append({"id": "salt_road", "kind": "film", "name": "Salt Road", "aliases": ["salt road"]})
     data["facts"].append({"subject": "edda", "relation": "first_seen_in", "object": "salt_road", "source": "review",
                           "known": "2021-05"})
+    # a fact about one of its people that its cast list does not show: the selection's ("which of them died?")
+    data["relations"].append({"id": "living", "label": "alive or not", "phrase": "{subject} {object}",
+                              "subject": ["person"], "object": "text"})
+    data["facts"].append({"subject": "tomas_vey", "relation": "living", "object": "has died, the review says",
+                          "source": "review", "known": "2021-05"})
     data["facts"] += [
         {"subject": "quay_pictures", "relation": "description", "object": "the studio that made Harbour Lights",
          "source": "review", "known": "2021-05"},
@@ -196,3 +201,15 @@ def test_a_question_that_does_not_point_at_the_last_film_presumes_nothing_about_
     bot = brain if film == "ballerina" else harbour
     reply = turns(bot, *texts)
     assert wanted in reply.text and "not what I know" not in reply.text and "isn't" not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, first, then, wanted, unwanted", [
+    ("ballerina", "who plays charon and winston", "which of them died?", "Lance Reddick has died", "McShane has died"),
+    ("ballerina", "who is in ballerina", "which of them plays charon?", "Lance Reddick", "Ian McShane"),
+    ("harbour", "who stars in harbour lights", "which of them died?", "Tomas Vey has died", "Mira Solberg has died"),
+    ("harbour", "who stars in harbour lights", "which one of those two plays edda", "Mira Solberg", "Tomas Vey"),
+])
+def test_which_of_them_asks_each_of_the_people_just_named(brain: Brain, harbour: Brain, film: str, first: str,
+                                                          then: str, wanted: str, unwanted: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, first, then)
+    assert reply.kind == "answer" and wanted in reply.text and unwanted not in reply.text, reply.text

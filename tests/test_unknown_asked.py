@@ -23,6 +23,8 @@ NAMES = {"mira solberg": "Mira Solberg", "edda": "Edda", "tomas vey": "Tomas Vey
     ("how old was tomas vey when he made it", "how old Tomas Vey was when he made Harbour Lights"),
     ("which studio is releasing it?", "which studio is releasing Harbour Lights"),
     ("will there be a sequel", "whether there will be a sequel"),
+    ("who is in the sequel?", "who is in the sequel"),
+    ("so when's the next one then", "when the next one is"),
     ("why didn't edda's brother come back", "why Edda's brother did not come back"),
     ("hey, do you know who edited it?", "who edited Harbour Lights"),
     ("is edda's mother alive", "whether Edda's mother is alive"),

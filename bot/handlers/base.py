@@ -60,4 +60,5 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
         response = "utter_contradicted"
     else:
         return reply
-    return replace(reply, text=out.render(response, answer=reply.text))
+    return replace(reply, text=out.render(response, answer=reply.text),
+                   verdict="yes" if response == "utter_confirmed" else "no")

@@ -165,6 +165,10 @@ def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: obj
     return replace(fresh, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
 
 
+SELECTED = frozenset("them those these both".split())  # "which of *them*"
+SELECTED_COUNTS = frozenset("two three four five".split())  # "which of those *two*"
+SELECTABLE = ("person", "character")  # the kind chosen among, in this order: "who plays..." named both
+
 # --- the steps, in order -------------------------------------------------------------------------------
 
 def opening_cut(text: str) -> str | None:
@@ -246,6 +250,33 @@ def tag_question(it: Interpretation, env: Env) -> Interpretation:
     if asked is None or asked == it.text.strip():
         return it
     return _reparsed(it, env, asked, "tag_question")
+
+
+@step
+def select_among(it: Interpretation, env: Env) -> Interpretation:
+    """ "which of them died?", "who of those two plays Charon?": the question asked of each of the people
+    the last reply named, as the parts of one message ("did Lance Reddick die", "did Ian McShane die"),
+    each answered from its facts, so the reply says which, and what is not known of the others."""
+    toks = it.parse.tokens
+    if len(toks) < 4 or toks[0] not in ("which", "who") or not env.context.last_named:
+        return it
+    k = 2 if toks[1] == "of" else 3 if toks[1:3] == ["one", "of"] else 0
+    if k == 0 or toks[k] not in SELECTED:
+        return it
+    k += 1 + (k + 1 < len(toks) and toks[k + 1] in SELECTED_COUNTS)
+    rest = it.text.split()[k:] if len(it.text.split()) == len(toks) else toks[k:]
+    named = [env.kb.entities[i] for i in env.context.last_named if i in env.kb.entities]
+    kind = next((k for k in SELECTABLE if sum(e.kind == k for e in named) >= 2), None)  # people before their parts
+    people = [e for e in named if e.kind == kind]
+    if kind is None or not rest:
+        return it
+    parts = []
+    for person in people:
+        asked = as_question(f"{person.name} {' '.join(rest)}, right?", frozenset(tokens(person.name)))
+        if asked is None:
+            return it
+        parts.append(asked)
+    return _mark(it, "select_among", parts=tuple(parts), selection=True)
 
 
 @step

@@ -46,6 +46,7 @@ CONTRACTIONS = {"what's": "what is", "who's": "who is", "where's": "where is", "
 PERSON = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you are",
           "im": "you are", "am": "are", "i've": "you have"}
 SECOND_PERSON = frozenset("you your yours yourself you're ur u".split())
+TAIL_FILLERS = frozenset("then lol pls please btw anyway exactly though tho again now haha".split())
 MAX_WORDS = 24  # longer than a question: quoted (cut) rather than rearranged
 
 
@@ -63,6 +64,8 @@ def restate(text: str, names: dict[str, str], film: str) -> Restated | None:
         if opener is None:
             break
         words = words[len(opener):]
+    while len(words) > 2 and words[-1].lower() in TAIL_FILLERS:  # "...the next one *then*", "...it *lol*"
+        words = words[:-1]
     if not words or (words[0] not in WH and words[0] not in AUX):
         return None  # a statement or a request, no question to say back
     if any(w in SECOND_PERSON for w in words):
@@ -127,6 +130,8 @@ def _indirect(words: list[str]) -> list[str] | None:
         return words  # "who choreographed the fights": already in the order of a statement
     if end + 1 < len(words) and words[end] not in DO and _is_verb_form(words[end + 1]):
         return words  # "which studio is releasing it": the wh-phrase is the subject
+    if words[end] in BE and end + 1 < len(words) and words[end + 1] in PREPOSITIONS:
+        return words  # "who is in Harbour Lights": the wh-word is the subject
     if words[end] in BE and end + 1 < len(words) and not _finds_subject(words[end + 1:]):
         return words[:end] + words[end + 1:] + [words[end]]  # "what is the budget" -> "what the budget is"
     moved = _behind_subject(words[end], words[end + 1:])
