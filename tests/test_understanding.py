@@ -14,7 +14,7 @@ from bot.dialogue import INTERPRETER, Brain, build_mind
 from bot.knowledge import KnowledgeBase
 from bot.storage import open_storage
 from bot.nlu.scope import RULES
-from bot.understanding.interpreter import STEPS
+from bot.understanding.interpreter import STEPS, UNKNOWN_SUBJECT
 
 SECOND_FILM = {
     "version": 1, "title": "Harbour Lights", "default_subject": "harbour_lights",
@@ -737,3 +737,22 @@ def test_a_yes_no_naming_someone_for_a_relation_reads_its_facts(request, bot_nam
         assert reply.kind == "unknown" and opening not in ("no", "nope", "not"), reply.text
     else:
         assert opening == first or reply.text.lower().startswith("not so"), reply.text
+
+
+@pytest.mark.parametrize("film, text, refused", [
+    # a verb after the name is its verb, not part of a name the bot does not know
+    ("ballerina", "how long till ballerina comes out", False),
+    ("ballerina", "where does ballerina fall in the story of the series", False),
+    ("harbour", "how long till harbour lights comes out", False),
+    ("harbour", "where does harbour lights fall in the story of the town", False),
+    ("harbour", "which of the harbour lights actors has passed away", False),  # verb forms name nothing
+    # ...while a word extending a name, or strange things, still make it a question it cannot answer
+    ("ballerina", "who directed ballerina awakening", True),
+    ("ballerina", "what band does keanu play bass in", True),
+    ("harbour", "who directed low tide awakening", True),
+    ("harbour", "what band does tomas vey play bass in", True),
+])
+def test_unknown_subject_reads_a_verb_after_a_name_as_its_verb(brain: Brain, second: Brain, film: str, text: str,
+                                                               refused: bool) -> None:
+    it = interpret(brain if film == "ballerina" else second, text)
+    assert (it.verdict.reason == UNKNOWN_SUBJECT) is refused, (it.verdict, it.steps)

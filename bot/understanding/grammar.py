@@ -55,3 +55,20 @@ def tense(word: str) -> str | None:
     if word in getInflection(base, tag="VBD"):
         return "VBD"
     return None
+
+
+GRAMMAR_WORDS = frozenset("till til until unless whilst cos coz".split())  # joining words no vocabulary needs
+
+
+def finite_verb(word: str) -> bool:
+    """ "comes", "gave": a verb in a tense, which a name is never extended by ("Ballerina *comes* out")."""
+    return tense(word) is not None
+
+
+@functools.cache
+def can_name(word: str) -> bool:
+    """Could the word name something ("bass", "joker", a word no dictionary holds: "Oppenheimer")? A word
+    that is only a verb form, an adjective or an adverb ("passed", "away") names nothing."""
+    from lemminflect import getAllLemmas
+    lemmas = getAllLemmas(word)
+    return not lemmas or "NOUN" in lemmas or "PROPN" in lemmas

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from ..context import ChatContext
 from ..knowledge import Entity, KnowledgeBase
 from ..nlu import Parse
-from ..nlu.text import tokens
+from ..nlu.text import STOPWORDS, tokens
+from .grammar import GRAMMAR_WORDS, can_name, finite_verb, is_base_verb
 from ..nlu.vocab import content_words, known_variant
 
 PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
@@ -28,6 +29,7 @@ FILM_WORDS = frozenset({"film", "movie", "flick", "one", "installment", "instalm
                         "installments", "instalments", "entries"})
 SHORT_QUESTION = 4  # content words besides the names
 PLACE_WORDS = frozenset({"in", "of", "from", "on"})
+DO_WORDS = frozenset({"do", "does", "did"})
 ARTICLES = frozenset({"the", "a", "an"})
 EXCLUDING = frozenset({"before", "besides", "except", "excluding", "outside", "beyond", "prior"})
 EXCLUDING_PAIRS = frozenset({("other", "than"), ("apart", "from"), ("aside", "from"), ("prior", "to")})
@@ -290,7 +292,7 @@ def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
     most of a short question ("what *band* does Keanu play *bass* in?"). Unknown words in a longer, chatty
     message ("me and my mates *saw* JW4 and we're *arguing* about who directs Ballerina, can you *settle*
     it") are mostly its chatter: not enough."""
-    strangers = unknown_words(scene)
+    strangers = tuple(w for w in unknown_words(scene) if w not in GRAMMAR_WORDS)  # "how long *till* it's out"
     if not strangers:
         return ()
     parse = scene.parse
@@ -299,13 +301,27 @@ def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
     after_place = {i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
                    for i, t in enumerate(toks) if t in PLACE_WORDS}
     taken = [parse.mentions[i] for i in used if i < len(parse.mentions)]
-    beside = {m.start - 1 for m in taken} | {m.end for m in taken}
+    beside = {m.start - 1 for m in taken} | {m.end for m in taken if not _verb_after(toks, m.start, m.end)}
     if any(0 <= i < len(toks) and toks[i] in strangers for i in after_place | beside):
         return strangers
     asked = content_words(toks, parse.mentioned_tokens)
-    if len(strangers) >= 2 and len(strangers) > len(asked) / 2 and len(asked) <= SHORT_QUESTION:
+    naming = [w for w in strangers if can_name(w)]  # "has *passed away*": verb forms and adverbs name nothing
+    if len(naming) >= 2 and len(strangers) > len(asked) / 2 and len(asked) <= SHORT_QUESTION:
         return strangers
     return ()
+
+
+def _verb_after(toks: list[str], start: int, end: int) -> bool:
+    """Is the word after a name its verb, not an extension of the name: a verb in a tense ("Ballerina
+    *comes* out"), or the base verb of a question with "do" before the name ("where does Ballerina *fall*")?"""
+    if end >= len(toks):
+        return False
+    word = toks[end]
+    if word in STOPWORDS or word.isdigit():
+        return False
+    if finite_verb(word):
+        return True
+    return any(t in DO_WORDS for t in toks[:start]) and is_base_verb(word, nouns=True)
 
 
 def stray_numbers(parse: Parse, above: int = 0) -> bool:

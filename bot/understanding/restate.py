@@ -18,6 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..knowledge import KnowledgeBase
+from ..nlu.text import tokens
+from .interpretation import Interpretation
 from .grammar import inflect as _inflect, is_base_verb as _is_base_verb, is_verb_form as _is_verb_form
 
 WH = frozenset("who whom whose what which when where why how".split())
@@ -54,6 +57,37 @@ MAX_WORDS = 24  # longer than a question: quoted (cut) rather than rearranged
 class Restated:
     clause: str  # "who killed Rooney's family" / "whether there will be a Ballerina 2" / the question quoted
     quoted: bool  # True: the question as asked, in quotes; False: an indirect question to say after "say"
+
+
+# words that put a question in a film's world even when it names nothing the knowledge holds
+FILM_WORDS = frozenset("it its film films movie movies flick cast character characters scene scenes sequel "
+                       "prequel franchise series trailer actor actress actors director plot ending story "
+                       "stunts soundtrack".split())
+
+
+def said_back(it: Interpretation, kb: KnowledgeBase) -> Restated | None:
+    """The interpreted question said back, when it is a question about the film's world: it names
+    something the knowledge holds, an intent of the film took it, or it speaks of a film's parts."""
+    names = named(it, kb)
+    if not names and it.intent in (None, "out_of_scope") and not FILM_WORDS & set(it.parse.tokens):
+        return None
+    film = it.slots.context_film.name if it.slots is not None else kb.title
+    return restate(it.text, names, film)
+
+
+def named(it: Interpretation, kb: KnowledgeBase) -> dict[str, str]:
+    """The names of the knowledge the message holds, as typed -> as the knowledge spells them: the parse's
+    mentions (typos too) and every alias written out (a step may have set a mention aside: "Rooney's
+    mother" is someone else, but "Rooney" is still spelt so)."""
+    names = {m.text: kb.entities[m.entity_ids[0]].name for m in it.parse.mentions
+             if m.entity_ids and m.entity_ids[0] in kb.entities}
+    text = f" {' '.join(it.parse.tokens)} "
+    for entity in kb.entities.values():
+        for alias in (entity.name, *entity.aliases):
+            key = " ".join(tokens(alias))
+            if key and f" {key} " in text and len(key) > 2:
+                names.setdefault(key, entity.name)
+    return names
 
 
 def restate(text: str, names: dict[str, str], film: str) -> Restated | None:
