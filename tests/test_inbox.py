@@ -215,6 +215,27 @@ async def test_async_locks_are_the_same_locks_as_the_sync_ones(store: Storage) -
         await store.aclose()
 
 
+async def test_claiming_several_chats_takes_the_free_ones_in_order_and_no_more_than_asked(store: Storage) -> None:
+    holder = await store.asession_locks()
+    other = store.session_locks()
+    try:
+        assert other.try_lock("inbox/chat:b")  # another worker serves chat b
+        chats, votes = await holder.try_lock_first([(["inbox/chat:a", "inbox/chat:b", "inbox/chat:c",
+                                                      "inbox/chat:d"], 2), (["inbox/user:7"], 1)])
+        assert chats.got == ["inbox/chat:a", "inbox/chat:c"] and chats.tried == 3  # b held, d never tried
+        assert votes.got == ["inbox/user:7"] and votes.tried == 1
+        assert not other.try_lock("inbox/chat:c") and not other.try_lock("inbox/user:7")  # held now
+        assert other.try_lock("inbox/chat:d")  # the limit was reached before d: it was left free
+        [rest] = await holder.try_lock_first([(["inbox/chat:b", "inbox/chat:e"], 5)])
+        assert rest.got == ["inbox/chat:e"] and rest.tried == 2  # fewer free than asked: every one tried
+        [none] = await holder.try_lock_first([(["inbox/chat:f"], 0)])
+        assert none.got == [] and none.tried == 0 and other.try_lock("inbox/chat:f")
+    finally:
+        other.close()
+        await holder.close()
+        await store.aclose()
+
+
 async def test_a_notice_reaches_an_async_listener_and_a_redelivery_sends_none(store: Storage) -> None:
     import asyncio
 

@@ -76,8 +76,11 @@ def update_key(update: Update) -> str:
     return f"update:{update.update_id}"
 
 
+_LOCK_PREFIX = "inbox/"
+
+
 def _lock_name(chat: str) -> str:
-    return f"inbox/{chat}"
+    return f"{_LOCK_PREFIX}{chat}"
 
 
 class InboxCluster:
@@ -208,20 +211,29 @@ class InboxCluster:
         for chat in [c for c, until in held.items() if until <= now]:
             del held[chat]
         chats = await self.inbox.awaiting_chats(2 * self.concurrency + len(self._busy) + len(held))
-        for chat in chats:
-            if self._stopping or self._lost:
-                return
-            if chat in self._busy or chat in held or self._full(chats=is_chat(chat)):
-                continue
-            try:
-                got = await locks.try_lock(_lock_name(chat))
-            except Exception:
-                self._lose("claiming a chat")
-                return
-            if got:
-                self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
-            else:  # another worker has it, and will see its new updates before letting go
-                held[chat] = now + self.poll_interval
+        if self._stopping or self._lost:
+            return
+        # the keys of no chat and the chats, each up to its free slots, tried in one call (one statement on
+        # PostgreSQL): under a backlog most chats waiting are another worker's, and each try was a round trip
+        free = [name for name in dict.fromkeys(chats) if name not in self._busy and name not in held]
+        groups = [[_lock_name(c) for c in free if is_chat(c) == chat_group] for chat_group in (False, True)]
+        limits = [self.concurrency - sum(1 for key in self._busy if is_chat(key) == chat_group)
+                  for chat_group in (False, True)]
+        try:
+            tries = await locks.try_lock_first(list(zip(groups, limits)))
+        except Exception:
+            self._lose("claiming a chat")
+            return
+        if self._stopping or self._lost:
+            return  # what was locked is freed with the lock connection (stop, or the connection lost)
+        for names, tried in zip(groups, tries):
+            got = set(tried.got)
+            for name in names[:tried.tried]:
+                chat = name.removeprefix(_LOCK_PREFIX)
+                if name in got:
+                    self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
+                else:  # another worker has it, and will see its new updates before letting go
+                    held[chat] = now + self.poll_interval
 
     def _full(self, *, chats: bool) -> bool:
         """Whether this worker serves ``concurrency`` chats already (``chats``), or as many keys of no chat

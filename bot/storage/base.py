@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import StorageError
@@ -65,10 +66,24 @@ class Wakeups(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Tried:
+    """What ``try_lock_first`` did with one list of names: ``got`` the names it locked, in order; it tried
+    ``names[:tried]`` (so those of them not in ``got`` are held by another holder) and left the rest."""
+
+    got: list[str]
+    tried: int
+
+
 class AsyncSessionLocks(Protocol):
     """``SessionLocks`` for a coroutine on the event loop: the same locks, awaited."""
 
     async def try_lock(self, name: str) -> bool: ...
+    async def try_lock_first(self, groups: Sequence[tuple[Sequence[str], int]]) -> list[Tried]:
+        """For each ``(names, limit)``: try the names in order until ``limit`` of them are locked, all the
+        groups in one call (PostgreSQL: one statement, where a worker claiming chats took a round trip per
+        chat tried, most of them held by another worker under a backlog)."""
+        ...
     async def unlock(self, name: str) -> None: ...
     async def alive(self) -> bool: ...
     async def close(self) -> None: ...
@@ -89,6 +104,23 @@ class _ThreadedLocks:
 
     async def try_lock(self, name: str) -> bool:
         return await asyncio.to_thread(self._locks.try_lock, name)
+
+    async def try_lock_first(self, groups: Sequence[tuple[Sequence[str], int]]) -> list[Tried]:
+        return await asyncio.to_thread(self._try_lock_first, groups)
+
+    def _try_lock_first(self, groups: Sequence[tuple[Sequence[str], int]]) -> list[Tried]:
+        tried: list[Tried] = []
+        for names, limit in groups:
+            got: list[str] = []
+            count = 0
+            for name in names:
+                if len(got) >= limit:
+                    break
+                count += 1
+                if self._locks.try_lock(name):
+                    got.append(name)
+            tried.append(Tried(got, count))
+        return tried
 
     async def unlock(self, name: str) -> None:
         await asyncio.to_thread(self._locks.unlock, name)

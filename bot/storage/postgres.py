@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import StorageError
-from .base import Args, AsyncSessionLocks, Listening, LockBusy, Row, SchemaBehind, Storage
+from .base import Args, AsyncSessionLocks, Listening, LockBusy, Row, SchemaBehind, Storage, Tried
 from .migrations import MIGRATIONS, latest
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,15 @@ class _PgTx:
 
 # A lock's key: 64 bits of its name, within the connection's schema (schemas share a database's locks)
 _LOCK_KEY = "hashtextextended(current_schema() || '/' || %s, 0)"
+
+
+@functools.lru_cache(maxsize=8)
+def _try_first_sql(groups: int) -> str:
+    """``try_lock_first``'s statement for ``groups`` lists: (group, 1-based position) of each name locked."""
+    key = _LOCK_KEY.replace("%s", "name")
+    return " UNION ALL ".join(
+        f"(SELECT {g}, position FROM unnest(%s::text[]) WITH ORDINALITY AS names(name, position) "
+        f"WHERE pg_try_advisory_lock({key}) LIMIT %s)" for g in range(groups))
 
 
 class _PgSessionLocks:
@@ -148,6 +157,32 @@ class _PgAsyncSessionLocks:
     async def try_lock(self, name: str) -> bool:
         cur = await self._conn.execute(f"SELECT pg_try_advisory_lock({_LOCK_KEY})", (name,))
         return bool((await cur.fetchone())[0])
+
+    async def try_lock_first(self, groups: Sequence[tuple[Sequence[str], int]]) -> list[Tried]:
+        """One statement: each group's names unnested in order, each tried as the group's LIMIT pulls the
+        next row, so the server stops trying once the group has its ``limit`` (a name never tried is never
+        locked). Only the positions locked come back; the client knows what was tried from them."""
+        wanted = [(list(names), limit) for names, limit in groups if names and limit > 0]
+        rows: list[Row] = []
+        if wanted:
+            cur = await self._conn.execute(_try_first_sql(len(wanted)),
+                                           [a for names, limit in wanted for a in (names, limit)])
+            rows = await cur.fetchall()
+        got: dict[int, list[int]] = {}
+        for group, position in rows:
+            got.setdefault(int(group), []).append(int(position))  # type: ignore[call-overload]
+        tried: list[Tried] = []
+        index = 0
+        for names, limit in groups:
+            if not names or limit <= 0:
+                tried.append(Tried([], 0))
+                continue
+            positions = sorted(got.get(index, []))
+            index += 1
+            # every name was tried unless the group filled up: then those up to the last one locked were
+            tried.append(Tried([names[p - 1] for p in positions],
+                               positions[-1] if len(positions) >= limit else len(names)))
+        return tried
 
     async def unlock(self, name: str) -> None:
         await self._conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (name,))
