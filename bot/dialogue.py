@@ -77,6 +77,13 @@ class Mind:
         return english_words(self.questions, self.nlu.known_words, self.nlu.gazetteer)
 
 
+@dataclass
+class _Held:
+    """The context of a chat held by this process (``Brain.hold``), as storage has it; None until read."""
+
+    data: str | None = None
+
+
 class Brain:
     def __init__(self, mind: Mind, settings: Settings, storage: Storage | None = None,
                  rng: random.Random | None = None, today: Callable[[], dt.date] = dt.date.today) -> None:
@@ -87,6 +94,9 @@ class Brain:
         self.rng = rng or random.Random(settings.seed)
         # Without storage (a test's Brain), contexts live here, the least recent dropped past a bound.
         self._contexts: OrderedDict[str, ChatContext] = OrderedDict()
+        # Chats this process serves alone for now (``hold``), each with the context text storage holds for
+        # it once read or written. At most the chats in hand, so memory stays flat.
+        self._held: dict[str, _Held] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -99,10 +109,23 @@ class Brain:
         self.mind = mind
 
     # context -------------------------------------------------------------------------------------
+    def hold(self, chat: str) -> None:
+        """From now until ``release(chat)``, only this process answers ``chat`` and writes its context (the
+        webhook workers' inbox holds the chat's lock meanwhile): its context is read from storage once and
+        then kept as last written, where each message read it again (a round trip to PostgreSQL per message;
+        a worker serves a chat's waiting messages one after the other under one hold)."""
+        with self._lock:
+            self._held[chat] = _Held()
+
+    def release(self, chat: str) -> None:
+        """``chat`` may be answered elsewhere from now on: its next message reads its context from storage."""
+        with self._lock:
+            self._held.pop(chat, None)
+
     def context(self, chat: str | None) -> ChatContext:
         """The chat's context as storage has it now, read for each message: the previous message may have
         been answered by another worker, and a process keeps no copy, so its memory stays flat however
-        many chats there are."""
+        many chats there are. A chat this process holds (``hold``) is read once per hold."""
         if chat is None:
             return ChatContext()
         if self.storage is None:
@@ -115,7 +138,13 @@ class Brain:
                 while len(self._contexts) > MEMORY_CONTEXTS:
                     self._contexts.popitem(last=False)
                 return ctx
-        saved = self.storage.load_context(chat)
+        with self._lock:
+            held = self._held.get(chat)  # this hold's own copy: a later hold of the chat starts afresh
+        saved = held.data if held is not None else None
+        if saved is None:
+            saved = self.storage.load_context(chat) or ""
+            if held is not None:
+                held.data = saved
         return ChatContext.from_json(saved) if saved else ChatContext()
 
     def _save(self, chat: str | None, ctx: ChatContext, force: bool = False,
@@ -129,7 +158,12 @@ class Brain:
             return
         if not force and ctx.state() == read:
             return
-        self.storage.save_context(chat, ctx.to_json())
+        data = ctx.to_json()
+        with self._lock:
+            held = self._held.get(chat)
+        self.storage.save_context(chat, data)
+        if held is not None:
+            held.data = data
 
     def forget(self, chat: str) -> None:
         """/cancel: the chat starts afresh."""

@@ -71,3 +71,27 @@ def test_cancel_on_one_worker_forgets_on_the_other(settings: Settings, database:
     finally:
         for storage in opened:
             storage.close()
+
+
+def test_a_chat_held_by_a_worker_keeps_its_thread_and_the_next_hold_sees_the_other_workers_turn(
+        settings: Settings, database: str) -> None:
+    """The inbox's worker holds a chat while it answers the chat's waiting messages (Brain.hold): within a
+    hold the context is the one it wrote; once it lets go, another worker's answer is what it reads next."""
+    opened: list[Storage] = []
+    try:
+        one, other = worker(settings, database, opened), worker(settings, database, opened)
+        alone = worker(settings, str(Path(settings.database).with_name("alone.sqlite3")), opened)
+        script = ["who plays winston?", "and charon?", "who directs ballerina?", "what else has he directed?"]
+        expected = [meaning(alone.reply("solo", "u", text)) for text in script]
+        got = []
+        for brain, turns, held in ((one, script[:2], True), (other, script[2:3], True), (one, script[3:], False)):
+            if held:
+                brain.hold("chat")
+            got += [meaning(brain.reply("chat", "u", text)) for text in turns]
+            if held:
+                brain.release("chat")
+        assert got == expected
+        assert expected[3] != meaning(alone.reply("other", "u", script[3]))  # it needs the turn before it
+    finally:
+        for storage in opened:
+            storage.close()

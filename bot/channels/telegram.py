@@ -650,7 +650,9 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
             else:
                 quiet_network_logs(webhook.secret_token)
                 if shared is not None:
-                    cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES)
+                    front = app.bot_data.get("front")
+                    cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES,
+                                           holds=_ContextHolds(front.brain) if front is not None else None)
                     await cluster.start()
                 server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
                                        listen=webhook.listen, port=webhook.port,
@@ -689,6 +691,22 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
     finally:  # after the Application's own shut-down, whose last writes (outbox rows) use them
         for storage in {id(s): s for s in (shared, _storage_of(app)) if s is not None}.values():
             await _bounded(storage.aclose(), "closing the database's connections of this loop")
+
+
+class _ContextHolds:
+    """The inbox's holds of chats, as the Brain's holds of their contexts (a chat's key is "chat:ID", its
+    context the Brain's chat "ID", as ``_ask`` passes it; keys of no chat hold no context)."""
+
+    def __init__(self, brain: Brain) -> None:
+        self.brain = brain
+
+    def hold(self, key: str) -> None:
+        if is_chat(key):
+            self.brain.hold(key.removeprefix("chat:"))
+
+    def release(self, key: str) -> None:
+        if is_chat(key):
+            self.brain.release(key.removeprefix("chat:"))
 
 
 def _storage_of(app: Application) -> Storage | None:

@@ -39,6 +39,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from telegram import Update
 from telegram.ext import Application, ExtBot
@@ -83,12 +84,23 @@ def _lock_name(chat: str) -> str:
     return f"{_LOCK_PREFIX}{chat}"
 
 
+class Holds(Protocol):
+    """Told when this worker starts and stops serving a key alone (under its lock): ``hold`` once the lock
+    is taken, before the key's first update is handled, ``release`` after its last, before the lock goes.
+    What is written under a hold is seen by no other worker's reader meanwhile (the Brain keeps a chat's
+    context for the hold instead of reading it again for each message)."""
+
+    def hold(self, key: str) -> None: ...
+    def release(self, key: str) -> None: ...
+
+
 class InboxCluster:
     """One worker's share of the inbox: it stores what its webhook receives and handles what it claims."""
 
     def __init__(self, app: Application, storage: Storage, *, concurrency: int = 16,
-                 poll_interval: float = POLL_INTERVAL, stop_timeout: float = STOP_TIMEOUT) -> None:
-        self.app, self.storage, self.inbox = app, storage, Inbox(storage)
+                 poll_interval: float = POLL_INTERVAL, stop_timeout: float = STOP_TIMEOUT,
+                 holds: Holds | None = None) -> None:
+        self.app, self.storage, self.inbox, self.holds = app, storage, Inbox(storage), holds
         self.concurrency, self.poll_interval, self.stop_timeout = concurrency, poll_interval, stop_timeout
         self._locks: AsyncSessionLocks | None = None
         self._busy: dict[str, asyncio.Task[None]] = {}  # chat -> the task handling it, under its lock
@@ -231,6 +243,8 @@ class InboxCluster:
             for name in names[:tried.tried]:
                 chat = name.removeprefix(_LOCK_PREFIX)
                 if name in got:
+                    if self.holds is not None:
+                        self.holds.hold(chat)
                     self._busy[chat] = asyncio.create_task(self._serve_chat(chat), name=f"inbox {chat}")
                 else:  # another worker has it, and will see its new updates before letting go
                     held[chat] = now + self.poll_interval
@@ -257,6 +271,8 @@ class InboxCluster:
                 with contextlib.suppress(Exception):
                     await self.inbox.adone(done)
             self._busy.pop(chat, None)
+            if self.holds is not None:
+                self.holds.release(chat)
             if not self._lost and self._locks is not None:
                 try:
                     await self._locks.unlock(_lock_name(chat))
