@@ -75,12 +75,14 @@ class Renderer:
 
 def with_attribution(kb: KnowledgeBase, text: str, facts: list[Fact]) -> str:
     """Every fact answer names its source, whichever template variant was drawn: a variant that leaves
-    {according_to} out gets it appended ("... Ian McShane as Winston (according to Cineworld)")."""
+    {according_to} out gets it appended ("... Ian McShane as Winston (according to Cineworld)"), and so
+    does every source of an answer's facts that its words do not name (what Keanu Reeves told Collider
+    and what is only in his words are two claims)."""
     attributions = list(dict.fromkeys(kb.sources[f.source].attribution for f in facts if f.source in kb.sources))
     low = text.lower()
     missing = [a for a in attributions if a.lower() not in low]
-    if len(missing) < len(attributions) or not missing:
-        return text  # the template named (one of) the sources itself
+    if not missing:
+        return text  # the template named the sources itself
     note = f" ({'; '.join(missing)})"
     return text[:-1] + note + "." if text.endswith(".") else text + note
 

@@ -7,7 +7,7 @@ the main character. The stage named the relation, its subject and the map's ques
 from __future__ import annotations
 
 from ..answers import join_list
-from ..knowledge import KnowledgeBase
+from ..knowledge import Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
@@ -25,14 +25,15 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     intent = f"ask_{question.relation}"
     facts = kb.facts_about(entity.id, question.relation) if question.relation in kb.relations else []
     if question.quoted:
-        facts = [f for f in kb.facts if kb.sources[f.source].said_by == entity.id]
+        facts = quoted(kb, entity.id, it.slots.others if it.slots is not None else frozenset())
     facts = (facts + [f for r in question.roles if r in kb.relations for f in kb.facts_with_role(entity.id, r)
                       if f.subject not in {g.object for g in facts}])[:MAX_FACTS]
     asks = question.asks.format(subject=entity.name)
     if facts:
-        sentence = join_list([kb.sentence(f) for f in facts])
+        sentence = join_list([kb.sentence(f) if n == 0 else inline(kb, f) for n, f in enumerate(facts)])
         reply = out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
-                          subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id])
+                          subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id],
+                          spoilers=tuple(kb.value(f) for f in facts if f.spoiler))
         return confirmed(it, kb, out, reply, facts)  # "did Keanu Reeves coin car-fu?" -> "Yes. ..."
     near = next((q for q in it.nearby if q.relation in kb.relations and kb.facts_about(entity.id, q.relation)), None)
     if near is None:
@@ -43,3 +44,29 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     return out.reply("utter_map_unknown_near", intent, it.confidence, kind="unknown", answer=asks,
                      subject=entity.name, other=near.asks.format(subject=entity.name),
                      suggestions=out.suggestions[:3], entities=[entity.id])
+
+
+def quoted(kb: KnowledgeBase, speaker: str, named: frozenset[str]) -> list[Fact]:
+    """What someone said: the facts whose source quotes them, one a subject (a term's word and its
+    meaning are one thing said). A film or publication the question names narrows them: "which site did
+    Keanu talk to about *Ballerina*?" is what he said of it, "what did he tell *Collider*?" what went there."""
+    facts = [f for f in kb.facts if kb.sources[f.source].said_by == speaker]
+    about = [f for f in facts if f.subject in named or f.object in named
+             or _published_by(kb, f, named)]
+    firsts: dict[str, Fact] = {}
+    for fact in about or facts:
+        firsts.setdefault(fact.subject, fact)
+    return list(firsts.values())
+
+
+def _published_by(kb: KnowledgeBase, fact: Fact, named: frozenset[str]) -> bool:
+    """The fact's source appeared in a publication the question names."""
+    publication = kb.sources[fact.source].publication
+    return publication is not None and any(kb.name(e) == publication for e in named)
+
+
+def inline(kb: KnowledgeBase, fact: Fact) -> str:
+    """The fact's sentence inside a list: "and car-fu is...", not "and Car-fu is..." (a name written in
+    lower case keeps it; the sentence's own capital is for its start)."""
+    text, name = kb.sentence(fact), kb.name(fact.subject)
+    return name + text[len(name):] if name[:1].islower() and text.lower().startswith(name.lower()) else text

@@ -785,8 +785,10 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     mine = set(route.relations) if route is not None and route.handler in FACT_HANDLERS else set()
     # the classifier's own relation cued inside the name of someone keeps its intent too: in "name *the
     # director* of the spin-off" the character's name is the relation's word (a film's title asks nothing)
+    # ...but not the name of what is asked about: "what do fans call the John Wick *universe*?" asks the
+    # series' nickname, whatever its name says
     in_names = {i for m in it.parse.mentions if any(env.kb.entities[e].kind != film_kind for e in m.entity_ids)
-                for i in range(m.start, m.end)}
+                and subject not in m.entity_ids for i in range(m.start, m.end)}
     outside = frozenset(range(len(it.parse.tokens))) - in_names
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
     mine_cued = mine & {a.question.relation for a in fitting + named}

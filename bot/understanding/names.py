@@ -36,13 +36,14 @@ def numbered_title(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]
 def namesake(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]]:
     """ "who is Wayne Rooney?": a one-word name of someone (he/she) beside a word never seen, and no typo
     of one, is someone else's full name ("Goodman" beside "John": even two known words run together are
-    more likely the rest of that name)."""
+    more likely the rest of that name). A word the question map asks with is no name: "Edda's *family*"
+    asks about her, whether or not the film's own words hold it."""
     toks, named, kb = parse.tokens, parse.mentioned_tokens, env.kb
     found: list[tuple[Span, Mention | None]] = []
 
     def stranger(i: int) -> bool:
         return 0 <= i < len(toks) and i not in named and toks[i] in parse.unknown_words and \
-            not known_variant(toks[i], env.known_words, joined=False)
+            toks[i] not in env.questions.words and not known_variant(toks[i], env.known_words, joined=False)
 
     for mention in parse.mentions:
         if mention.end - mention.start != 1 or mention.score < 100:
