@@ -37,7 +37,7 @@ from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
-from .understanding.interpretation import Interpretation
+from .understanding.interpretation import Interpretation, named_subject
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
                                         select_among, split_parts)
 from .understanding.language import EnglishWords, LanguageNotes, notes_for
@@ -239,6 +239,11 @@ class Brain:
                              suggestions=suggest)
         if it.premise is not None or it.asked is not None:  # the stage named what is asked: no route needed
             reply = HANDLERS["premise" if it.premise is not None else "map"](it, mind.kb, out)
+            if reply is not None and reply.kind == "unknown" and it.premise is None and not named_subject(it):
+                # unknown of the film it fell back to, while the source has a passage with every word the
+                # message says ("jaw-dropping action sequences"): the passage is the better reply
+                found = self._fallback(mind, it.parse, reply.intent or "out_of_scope", 0.0, out)
+                reply = found if found.kind == "search" else reply
             if reply is not None:
                 return reply
         intent, confidence = it.intent or "out_of_scope", it.confidence

@@ -88,3 +88,9 @@ NEGATIONS = frozenset("not isnt arent wasnt werent doesnt dont didnt hasnt haven
 
 def polarity_of(toks: list[str]) -> bool:
     return not any(t in NEGATIONS for t in toks)
+
+
+def named_subject(it: Interpretation) -> bool:
+    """Whether the question map's subject is a name the message says, not the film it fell back to or a
+    pronoun's ("who wrote it?")."""
+    return it.subject is not None and any(it.subject in m.entity_ids for m in it.parse.mentions)
