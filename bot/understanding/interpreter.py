@@ -165,6 +165,10 @@ def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: obj
     return replace(fresh, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
 
 
+# what "is he in Chapter 4 as well?" says besides its names: nothing that asks another relation
+APPEARS_WORDS = frozenset("is was are were in the a an also too as well still even again back any of part "
+                          "earlier later first next previous other another wick series franchise main new old "
+                          "one ones cast".split())
 SELECTED = frozenset("them those these both".split())  # "which of *them*"
 SELECTED_COUNTS = frozenset("two three four five".split())  # "which of those *two*"
 SELECTABLE = ("person", "character")  # the kind chosen among, in this order: "who plays..." named both
@@ -930,6 +934,32 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
         return None
     film = ctx.last_by_kind.get(film_kind)
     return film if film in kb.entities else kb.default_subject.id
+
+
+@step
+def appears_shape(it: Interpretation, env: Env) -> Interpretation:
+    """ "is he in Chapter 4 as well?", "was she in an earlier Wick film?": a yes/no question that names (or
+    points at) someone and a film, and says nothing else but "in", asks whether they appear in it, however
+    unsure the classifier is of its few words. The route is the yes/no route of a cast relation (found from
+    the routes, so another film's files need no change)."""
+    if it.kind != "yesno" or settled(it) or (it.confidence >= env.threshold and env.handler(it.intent) == "yesno"):
+        return it
+    toks = it.parse.tokens
+    named = it.parse.mentioned_tokens
+    if "in" not in toks[1:]:
+        return it
+    kinds = {env.kb.entities[i].kind for m in it.parse.mentions for i in m.entity_ids[:1]}
+    someone = bool(kinds & {"person", "character"}) or any(t in ELLIPSIS_PRONOUNS for t in toks[1:3])
+    work = bool(kinds & {"film", "series"}) or any(t in FILM_POINTERS or t in FILM_WORDS for t in toks)
+    rest = [t for i, t in enumerate(toks[1:], 1) if i not in named and t not in APPEARS_WORDS
+            and t not in ELLIPSIS_PRONOUNS and t not in FILM_POINTERS and t not in FILM_WORDS]
+    if not someone or not work or rest:
+        return it
+    route = next((name for name, r in env.routes.items() if r.handler == "yesno"
+                  and set(getattr(r, "check", ())) >= {"object"}), None)
+    if route is None:
+        return it
+    return _mark(it, "appears_shape", intent=route, confidence=max(it.confidence, env.threshold))
 
 
 @step
