@@ -227,3 +227,15 @@ def test_is_someone_in_a_film_asks_whether_they_appear_in_it(brain: Brain, harbo
     (Tomas Vey is in no cast of Low Tide: its cast is said instead)."""
     reply = turns(brain if film == "ballerina" else harbour, first, then)
     assert reply.intent == "ask_appears" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, first, then, wanted", [
+    ("ballerina", "who plays winston", "anybody else?", "Lance Reddick"),
+    ("ballerina", "who plays the director in it", "anyone else", "Ian McShane"),
+    ("harbour", "who plays edda", "anyone else?", "Tomas Vey"),
+    ("harbour", "who is mira solberg playing", "anyone else?", "Tomas Vey"),
+])
+def test_anyone_else_asks_for_the_rest_of_the_cast(brain: Brain, harbour: Brain, film: str, first: str, then: str,
+                                                   wanted: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, first, then)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text

@@ -61,7 +61,7 @@ ELLIPSIS_CUES = (
     ("company", frozenset("opposite alongside with beside besides costar costars co else together".split())),
     ("film", frozenset("film movie flick picture one".split())),
 )
-ELLIPSIS_WH = frozenset("who whom what which".split())
+ELLIPSIS_WH = frozenset("who whom what which anyone anybody someone somebody".split())  # "anyone else?"
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
     "in is was s does did do that this he she they him her them star stars starring starred acting working work worked"
     .split())
@@ -1074,6 +1074,8 @@ def unknown_name(it: Interpretation, env: Env) -> Interpretation:
     words = res.unknown_words
     if not words and res.entity is None and env.handler(it.intent) == "facts":
         words = tuple(it.parse.unknown_words)
+    if it.ellipsis is not None:  # "anybody else?": the fragment's own words were read by the ellipsis step
+        words = tuple(w for w in words if w not in ELLIPSIS_WORDS and w not in ELLIPSIS_WH)
     if not words:
         return it
     return _mark(it, "unknown_name", verdict=Verdict(False, UNKNOWN_SUBJECT, tuple(words), "unknown_name"))
