@@ -239,3 +239,14 @@ def test_anyone_else_asks_for_the_rest_of_the_cast(brain: Brain, harbour: Brain,
                                                    wanted: str) -> None:
     reply = turns(brain if film == "ballerina" else harbour, first, then)
     assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted, unwanted", [
+    ("ballerina", "who plays charon in the wick films", "Lance Reddick", "Keanu"),
+    ("harbour", "who plays edda in the inga movie", "Edda", "Inga"),  # Edda is in no film of Inga's: said so
+])
+def test_a_name_before_a_film_word_qualifies_the_film_and_is_not_asked_about(brain: Brain, harbour: Brain, film: str,
+                                                                             text: str, wanted: str,
+                                                                             unwanted: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, text)
+    assert wanted in reply.text and unwanted not in reply.text, reply.text

@@ -111,8 +111,12 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
     kb, parse, ctx = scene.kb, scene.parse, scene.context
     kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
     # When several things are named, the last usually is what the question is about:
-    # "we saw John Wick 4, but who is directing the Ballerina movie?"
-    for index, mention in reversed(list(enumerate(parse.mentions))):
+    # "we saw John Wick 4, but who is directing the Ballerina movie?"; a name qualifying a film word
+    # ("who plays Charon in the *Wick* films?") is the film's, asked about only when nothing else is named
+    qualifiers = frozenset(film_qualifiers(kb, parse)) if len(parse.mentions) > 1 else frozenset()
+    order = [(i, m) for i, m in reversed(list(enumerate(parse.mentions))) if i not in qualifiers]
+    order += [(i, m) for i, m in reversed(list(enumerate(parse.mentions))) if i in qualifiers]
+    for index, mention in order:
         if index in skip:
             continue
         candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
