@@ -250,3 +250,17 @@ def test_a_name_before_a_film_word_qualifies_the_film_and_is_not_asked_about(bra
                                                                              unwanted: str) -> None:
     reply = turns(brain if film == "ballerina" else harbour, text)
     assert wanted in reply.text and unwanted not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted", [
+    ("ballerina", "what part did angelica huston play in parabellum", "Director"),
+    ("ballerina", "who was angelica huston in john wick 3?", "Director"),
+    ("harbour", "what part did mira solberg play in salt road", "Edda"),
+    ("harbour", "who did mira solberg play in salt road?", "Edda"),
+])
+def test_a_part_in_a_film_no_cast_is_known_of_is_the_character_the_article_puts_there(
+        brain: Brain, harbour: Brain, film: str, text: str, wanted: str) -> None:
+    """No cast of the film is known, but the person's character appeared in it: that is the answer, never
+    "she wasn't in it" (a false premise corrected) nor "I don't know"."""
+    reply = turns(brain if film == "ballerina" else harbour, text)
+    assert reply.kind == "answer" and wanted in reply.text and "n't" not in reply.text, reply.text

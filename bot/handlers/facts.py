@@ -99,6 +99,14 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
         if any(f.object == entity.id or entity.name.lower() in kb.value(f).lower() for f in film_facts):
             entity, facts = film, film_facts
     label = kb.relations[route.relations[0]].label
+    if not facts and slots.named_film is not None and out.has("utter_ask_appears_through"):
+        # "what part did Angelica Huston play in Parabellum?": no cast of it, but her character was there
+        found = kb.appearance_through_role(entity.id, route.relations[0], slots.named_film.id)
+        if found is not None and found[0] != entity.id:
+            role, fact = found
+            return out.say(it, "utter_ask_appears_through", facts=[fact], entity=entity.name, answer=kb.name(role),
+                           subject=kb.name(fact.object), according_to=kb.attribution(fact),
+                           entities=[fact.object, entity.id, role])
     if not facts:
         if route.exclude_current_film and out.has(f"utter_{it.intent}_none"):
             return out.say(it, f"utter_{it.intent}_none", kind="answer", subject=entity.name, film=film.name,

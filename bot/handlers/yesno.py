@@ -80,34 +80,19 @@ def _pair(it: Interpretation, kb: KnowledgeBase, out: Renderer, route: Route, ca
 
 def _through_role(it: Interpretation, kb: KnowledgeBase, out: Renderer, relation: str, work: Entity) -> Reply | None:
     """ "Was Angelica Huston in John Wick 3?" when the knowledge casts no one in that film but says her
-    character appeared there: the answer is what the article says, the character's appearance, not "no".
-    The work may be a series: its films count (a fact of another film whose object is the series). The
-    appearance relations are found by their shape (a role kind's entity appearing in a film), so another
-    film's files need no change. None when the person is in the work's cast or nothing says so."""
+    character appeared there: the answer is what the article says, the character's appearance, not "no"
+    (KnowledgeBase.appearance_through_role). None when the person is in the work's cast or nothing says so."""
     who = it.resolution.entity if it.resolution is not None else None
     if who is None:
-        return None
-    rel = kb.relations[relation]
-    role_kinds = set(rel.role or [])
-    if not role_kinds:
         return None
     cast = kb.facts_about(work.id, relation)
     if any(who.id in (f.object, f.role) for f in cast):
         return None
-    roles = [who.id] if who.kind in role_kinds else list(dict.fromkeys(
-        f.role for f in kb.facts_with_object(who.id, relation) if f.role))
-    film_kind = kb.default_subject.kind
-    works = {work.id} | {f.subject for f in kb.all_facts_of(work.id)
-                         if f.object == work.id and f.subject in kb.entities and kb.entities[f.subject].kind == film_kind}
-    appearing = [r.id for r in kb.relations.values() if not r.literal and set(r.subject) <= role_kinds
-                 and film_kind in r.object]
-    for role in roles:
-        for name in appearing:
-            for fact in kb.facts_about(role, name):
-                if fact.object in works:
-                    template = "utter_ask_appears_role_yes" if role == who.id else "utter_ask_appears_through"
-                    return out.say(it, template, facts=[fact], entity=who.name,
-                                   answer=kb.name(role), subject=kb.name(fact.object), according_to=kb.attribution(fact),
-                                   entities=[fact.object, who.id, role])
-    return None
+    found = kb.appearance_through_role(who.id, relation, work.id)
+    if found is None:
+        return None
+    role, fact = found
+    template = "utter_ask_appears_role_yes" if role == who.id else "utter_ask_appears_through"
+    return out.say(it, template, facts=[fact], entity=who.name, answer=kb.name(role), subject=kb.name(fact.object),
+                   according_to=kb.attribution(fact), entities=[fact.object, who.id, role])
 

@@ -113,6 +113,31 @@ class KnowledgeBase:
         """Every fact of one relation, in file order."""
         return list(self._by_relation.get(relation, ()))
 
+    def appearance_through_role(self, who: str, relation: str, work: str) -> tuple[str, Fact] | None:
+        """(the role, the fact) that puts someone in a work through a character they play elsewhere: the
+        knowledge casts Angelica Huston as the Director in Ballerina only, but says the Director appeared
+        in Parabellum. The work may be a series (its films count: facts of a film whose object is the
+        series). The appearance relations are found by their shape (a role kind's entity appearing in a
+        film), so another film's files need no names here. None when nothing says so."""
+        rel = self.relations.get(relation)
+        role_kinds = set(rel.role or []) if rel is not None else set()
+        entity = self.entities.get(who)
+        if not role_kinds or entity is None:
+            return None
+        roles = [who] if entity.kind in role_kinds else list(dict.fromkeys(
+            f.role for f in self.facts_with_object(who, relation) if f.role))
+        film_kind = self.default_subject.kind
+        works = {work} | {f.subject for f in self.all_facts_of(work)
+                          if f.object == work and f.subject in self.entities and self.entities[f.subject].kind == film_kind}
+        appearing = [r.id for r in self.relations.values() if not r.literal and set(r.subject) <= role_kinds
+                     and film_kind in r.object]
+        for role in roles:
+            for name in appearing:
+                for fact in self.facts_about(role, name):
+                    if fact.object in works:
+                        return role, fact
+        return None
+
     def all_facts_of(self, entity_id: str) -> list[Fact]:
         """Every fact that mentions the entity, in file order."""
         return list(self._by_entity.get(entity_id, ()))

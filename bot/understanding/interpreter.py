@@ -680,7 +680,10 @@ def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> 
             if not readings & {f.object for f in facts}:
                 return Premise(relation.id, film, entity)
             continue
-        if kb.entities[entity].kind == "person" and kb.facts_with_object(entity, relation.id):
+        if kb.entities[entity].kind == "person" and kb.facts_with_object(entity, relation.id) \
+                and kb.appearance_through_role(entity, relation.id, film) is None:
+            # credited elsewhere, and not in the film through a part they play ("what part did Angelica
+            # Huston play in Parabellum?": her character appeared there, so nothing is presumed wrongly)
             return Premise(relation.id, film, entity, credits=True)
     return None
 
