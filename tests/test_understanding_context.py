@@ -264,3 +264,14 @@ def test_a_part_in_a_film_no_cast_is_known_of_is_the_character_the_article_puts_
     "she wasn't in it" (a false premise corrected) nor "I don't know"."""
     reply = turns(brain if film == "ballerina" else harbour, text)
     assert reply.kind == "answer" and wanted in reply.text and "n't" not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted", [
+    ("ballerina", "who starred in the 4th die hard", "Bruce Willis"),  # "the fourth Die Hard", in figures
+    ("ballerina", "whats the 3rd john wick movie called", "Parabellum"),
+    ("harbour", "what is the low tide film called", "Low Tide"),
+])
+def test_ordinals_in_figures_and_what_a_thing_is_called(brain: Brain, harbour: Brain, film: str, text: str,
+                                                        wanted: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, text)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text

@@ -21,6 +21,8 @@ SPACING_CUTOFF = 90.0
 WORD_CUTOFF = 70.0  # each word of a many-word name is a typo of its own word ("redick"), not another word
 ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
+ORDINAL_FIGURES = {w: f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
+                   for w, n in ORDINALS.items()}  # "fourth" -> "4th"
 SPELT = {str(n): w for n, w in enumerate(
     "one two three four five six seven eight nine ten eleven twelve".split(), start=1)}
 CARDINALS = {w: int(n) for n, w in SPELT.items()}
@@ -72,11 +74,15 @@ class Gazetteer:
                 key = " ".join(tokens(alias))
                 if key and key not in STOPWORDS:
                     names[key].add(entity.id)
-        # "chapter four" is "chapter 4": a small number in a name may be spelt out
+        # "chapter four" is "chapter 4": a small number in a name may be spelt out; "the fourth Die Hard"
+        # is "the 4th Die Hard" (an ordinal in figures)
         for key, ids in list(names.items()):
             spelt = " ".join(SPELT.get(w, w) for w in key.split())
             if spelt != key:
                 names[spelt] |= ids
+            figures = " ".join(ORDINAL_FIGURES.get(w, w) for w in key.split())
+            if figures != key:
+                names[figures] |= ids
         # A longer alias wins over a shorter one for the same span; ties stay ambiguous.
         self.names: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in names.items()}
         self.words: frozenset[str] = frozenset(w for k in self.names for w in k.split())

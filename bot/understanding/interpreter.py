@@ -78,7 +78,7 @@ ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 POSSESSIVES = {"his": "he", "her": "she", "their": "they"}
 ABOUT_OPENERS = frozenset("what who whats whos".split())  # "what is the High Table?": tell me about it
-ABOUT_WORDS = ABOUT_OPENERS | frozenset("is are was were s exactly".split())
+ABOUT_WORDS = ABOUT_OPENERS | frozenset("is are was were s exactly called named titled".split())  # "what's X called"
 ROLE_WORDS = frozenset("character role part".split())  # "her character": the part she plays
 ANSWER_KINDS = {"who": frozenset({"person", "character"})}  # what a question opening with the word asks for
 
@@ -548,8 +548,8 @@ def bare_mention(it: Interpretation, env: Env) -> Interpretation:
     others = [t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens]
     if it.confidence < env.threshold and all(t in FOLLOW_UP_FILLER for t in others):
         pass
-    elif not (it.intent in (None, "out_of_scope") and others and others[0] in ABOUT_OPENERS
-              and all(t in ABOUT_WORDS or t in FOLLOW_UP_FILLER for t in others)):
+    elif not ((it.intent in (None, "out_of_scope") or it.confidence < env.threshold) and others and others[0] in ABOUT_OPENERS
+              and all(t in ABOUT_WORDS or t in FOLLOW_UP_FILLER or t in FILM_WORDS for t in others)):
         return it
     about = next((name for name, route in env.routes.items() if route.handler == "about"), None)
     if about is None:
