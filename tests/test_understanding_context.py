@@ -275,3 +275,18 @@ def test_ordinals_in_figures_and_what_a_thing_is_called(brain: Brain, harbour: B
                                                         wanted: str) -> None:
     reply = turns(brain if film == "ballerina" else harbour, text)
     assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, first, then, wanted", [
+    ("ballerina", "when does ballerina come out", "which part of the year?", "spring or summer"),
+    ("ballerina", "were john wick 4 and 5 shot back to back", "why not?", "COVID"),
+    ("harbour", "when is harbour lights out", "which part of the year?", "autumn"),
+    ("harbour", "when is harbour lights out", "according to which paper?", "Quay Gazette"),
+    # a question of its own, with a verb or a relation the classifier is sure of, asks anew
+    ("harbour", "when is harbour lights out", "who directs it?", "Tomas Vey"),
+    ("ballerina", "when does ballerina come out", "what's the premise?", "Rooney"),
+])
+def test_a_verbless_question_asks_after_the_fact_just_given(brain: Brain, harbour: Brain, film: str, first: str,
+                                                            then: str, wanted: str) -> None:
+    reply = turns(brain if film == "ballerina" else harbour, first, then)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text

@@ -27,6 +27,7 @@ from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
+from .grammar import finite_verb, is_verb_form
 from .tags import as_question
 from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
@@ -169,6 +170,12 @@ def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: obj
 APPEARS_WORDS = frozenset("is was are were in the a an also too as well still even again back any of part "
                           "earlier later first next previous other another wick series franchise main new old "
                           "one ones cast".split())
+DETAIL_LENGTH = 5  # "to which outlet exactly?"
+DETAIL_PREPOSITIONS = frozenset("to in from at on for by with of since".split())  # "*to* which outlet?"
+DETAIL_WH = frozenset("which what when where why whose how".split())
+NEW_QUESTION_OPENERS = frozenset({("what", "about"), ("how", "about")})  # "what about Charon?": follow_up's
+AUX_WORDS = frozenset("is are was were be been am does do did has have had will would can could should "
+                      "isnt arent wasnt werent doesnt dont didnt hasnt havent wont cant s".split())
 SELECTED = frozenset("them those these both".split())  # "which of *them*"
 SELECTED_COUNTS = frozenset("two three four five".split())  # "which of those *two*"
 SELECTABLE = ("person", "character")  # the kind chosen among, in this order: "who plays..." named both
@@ -440,6 +447,33 @@ def ellipsis(it: Interpretation, env: Env) -> Interpretation:
     if intent is None:
         return it
     return _mark(it, "ellipsis", intent=intent, follow_up=True, ellipsis=side,
+                 confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
+    """ "to which outlet?", "which part of the year?", "why not?", "why didn't that happen?": a short
+    question with no verb of its own and no name (or a "why" about "that") asks after a detail of the
+    fact just given, so it is the last question again: its answer holds the detail, or nothing does.
+    A fragment that names something, or asks with a verb of its own ("who directs it?"), asks anew."""
+    if it.follow_up or it.parse.mentions or not env.context.last_intent:
+        return it
+    last = env.routes.get(env.context.last_intent)
+    toks = it.parse.tokens
+    if last is None or last.handler not in FACT_HANDLERS or not toks or len(toks) > DETAIL_LENGTH:
+        return it
+    at = 1 if toks[0] in DETAIL_PREPOSITIONS else 0
+    if at >= len(toks) or toks[at] not in DETAIL_WH or tuple(toks[at:at + 2]) in NEW_QUESTION_OPENERS:
+        return it
+    guess = env.routes.get(it.intent or "")
+    if guess is not None and guess.handler in FACT_HANDLERS and it.intent != env.context.last_intent \
+            and it.confidence >= env.threshold:
+        return it  # "what's the premise?": a question of its own, whatever its length
+    rest = toks[at + 1:]
+    why_that = toks[at] == "why" and any(t in DEMONSTRATIVES or t == "it" for t in rest)
+    if not why_that and any(t in AUX_WORDS or finite_verb(t) or is_verb_form(t) for t in rest):
+        return it
+    return _mark(it, "detail_of_last", intent=env.context.last_intent, follow_up=True,
                  confidence=max(it.confidence, env.follow_up_confidence))
 
 
@@ -1062,7 +1096,8 @@ def resolve_subject(it: Interpretation, env: Env) -> Interpretation:
         strangers = who.unknown_words or unknown_words(scene)
         return _mark(it, "resolve_subject", resolution=who, work=work, slots=slots_of(scene, who, strangers))
     kinds = list(route.about) if handler == "facts" else list(env.kb.kinds)
-    res = resolve(scene, kinds)
+    again = it.source_request or it.ellipsis is not None or "detail_of_last" in it.steps
+    res = resolve(scene, kinds, strangers=not again)  # "according to which *paper*?" names no one new
     return _mark(it, "resolve_subject", resolution=res, slots=slots_of(scene, res))
 
 
@@ -1079,6 +1114,8 @@ def unknown_name(it: Interpretation, env: Env) -> Interpretation:
         words = tuple(it.parse.unknown_words)
     if it.ellipsis is not None:  # "anybody else?": the fragment's own words were read by the ellipsis step
         words = tuple(w for w in words if w not in ELLIPSIS_WORDS and w not in ELLIPSIS_WH)
+    if it.source_request or "detail_of_last" in it.steps:
+        words = ()  # "according to which paper?": the last question again; its words name no one new
     if not words:
         return it
     return _mark(it, "unknown_name", verdict=Verdict(False, UNKNOWN_SUBJECT, tuple(words), "unknown_name"))

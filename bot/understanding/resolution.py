@@ -106,8 +106,10 @@ def unknown_words(scene: Scene) -> tuple[str, ...]:
 
 
 def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),
-            use_context: bool = True) -> Resolution:
-    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default."""
+            use_context: bool = True, strangers: bool = True) -> Resolution:
+    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default.
+    ``strangers``: whether words it does not know may name someone it does not know (not in a fragment
+    that asks the last question again: "according to which *paper*?")."""
     kb, parse, ctx = scene.kb, scene.parse, scene.context
     kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
     # When several things are named, the last usually is what the question is about:
@@ -134,9 +136,9 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
             entity_id = ctx.last_by_pronoun.get(pronoun) if pronoun else None
             if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
                 return Resolution(kb.entities[entity_id], used=skip)
-    strangers = unknown_words(scene)
-    if strangers:
-        return Resolution(unknown_words=strangers, used=skip)
+    unknown = unknown_words(scene) if strangers else ()
+    if unknown:
+        return Resolution(unknown_words=unknown, used=skip)
     described = described_entity(scene, kinds, skip)  # after the strangers: "the lead in Barbie" is not ours
     if described is not None:
         return described
