@@ -65,6 +65,24 @@ def test_a_chat_with_a_long_backlog_does_not_hide_the_chats_behind_it(store: Sto
     assert inbox.waiting_chats(limit=5) == ["user:0", "user:1", "user:2", "chat:busy", "chat:quiet"]
 
 
+def test_the_chats_waiting_behind_those_being_served_are_found_past_their_backlogs(store: Storage) -> None:
+    inbox = Inbox(store)
+    for update_id in range(100, 300):
+        inbox.store(update(update_id, f"chat:served{update_id % 4}"))  # four chats served, 50 waiting each
+    inbox.store(update(300, "chat:next"))
+    inbox.store(update(301, "user:7"))
+    inbox.store(update(302, "chat:last"))
+    served = [f"chat:served{n}" for n in range(4)]
+    assert inbox.waiting_chats(limit=5, skip=served) == ["user:7", "chat:next", "chat:last"]
+    assert inbox.waiting_chats(limit=1, skip=served, chats=1) == ["user:7", "chat:next"]
+    assert inbox.waiting_chats(limit=0, skip=[*served, "chat:next"], chats=3) == ["chat:last"]
+    assert inbox.waiting_chats(limit=3) == ["user:7", "chat:served0", "chat:served1"]
+    for update_id in range(400, 600):
+        inbox.store(update(update_id, "chat:long"))  # more waiting than a page reads: one key in the page
+    inbox.store(update(600, "chat:after"))
+    assert inbox.waiting_chats(limit=0, skip=[*served, "chat:next", "chat:last"], chats=2) == ["chat:long", "chat:after"]
+
+
 async def test_a_quiz_vote_is_handled_while_every_chat_slot_is_busy(store: Storage) -> None:
     import asyncio
 

@@ -222,15 +222,16 @@ class InboxCluster:
         held = self._held_elsewhere
         for chat in [c for c, until in held.items() if until <= now]:
             del held[chat]
-        chats = await self.inbox.awaiting_chats(2 * self.concurrency + len(self._busy) + len(held))
-        if self._stopping or self._lost:
-            return
-        # the keys of no chat and the chats, each up to its free slots, tried in one call (one statement on
-        # PostgreSQL): under a backlog most chats waiting are another worker's, and each try was a round trip
-        free = [name for name in dict.fromkeys(chats) if name not in self._busy and name not in held]
-        groups = [[_lock_name(c) for c in free if is_chat(c) == chat_group] for chat_group in (False, True)]
+        # the keys of no chat and the chats, each up to its free slots (twice as many chats asked for as
+        # slots: some may be another worker's by now), the ones served here or elsewhere left out by the
+        # query; then tried in one call (one statement on PostgreSQL)
         limits = [self.concurrency - sum(1 for key in self._busy if is_chat(key) == chat_group)
                   for chat_group in (False, True)]
+        waiting = await self.inbox.awaiting_chats(max(0, limits[0]), skip={*self._busy, *held},
+                                                  chats=2 * max(0, limits[1]))
+        if self._stopping or self._lost:
+            return
+        groups = [[_lock_name(c) for c in waiting if is_chat(c) == chat_group] for chat_group in (False, True)]
         try:
             tries = await locks.try_lock_first(list(zip(groups, limits)))
         except Exception:

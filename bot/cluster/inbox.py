@@ -23,7 +23,7 @@ an update for at most 24 hours, so after that the row can go (``prune``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from ..storage import Storage
@@ -54,33 +54,58 @@ class StoredUpdate:
     attempts: int = 0
 
 
-_WAITING_CHATS = ("SELECT chat FROM inbox WHERE handled IS NULL GROUP BY chat "
-                  "ORDER BY chat LIKE 'chat:%', MIN(update_id) LIMIT ?")
+def _skipping(skip: Sequence[str]) -> str:
+    return f" AND chat NOT IN ({', '.join('?' * len(skip))})" if skip else ""
 
 
-# the first waiting updates of no chat (part 0), and of all (part 1): (part, chat, update_id), read through
-# inbox_others and inbox_queue (migration 9)
-_WAITING_PAGE = ("SELECT 0, chat, update_id FROM (SELECT chat, update_id FROM inbox WHERE handled IS NULL "
-                 "AND chat NOT LIKE 'chat:%' ORDER BY update_id LIMIT ?) AS others UNION ALL "
-                 "SELECT 1, chat, update_id FROM (SELECT chat, update_id FROM inbox WHERE handled IS NULL "
-                 "ORDER BY update_id LIMIT ?) AS queue")
-PAGE_PER_CHAT = 2  # waiting updates read per key asked for: most chats wait with one or two
+def _waiting_chats(skip: Sequence[str]) -> str:
+    """The first waiting keys of no chat, and the first chats, but ``skip``, each by its oldest update:
+    (chat, first). Reads every waiting row (the fallback of the page)."""
+    return " UNION ALL ".join(
+        f"SELECT chat, first FROM (SELECT chat, MIN(update_id) AS first FROM inbox WHERE handled IS NULL "
+        f"AND chat {like} 'chat:%'{_skipping(skip)} GROUP BY chat ORDER BY first LIMIT ?) AS {name}"
+        for like, name in (("NOT LIKE", "others"), ("LIKE", "chats")))
 
 
-def _chats(rows: list[tuple[object, ...]], limit: int) -> list[str] | None:
+def _waiting_page(skip: Sequence[str]) -> str:
+    """The keys of the first waiting updates of no chat (part 0), and of all (part 1), but ``skip``, each
+    with its oldest update in the page and how many of the page's rows are its: (part, chat, first, rows),
+    read through inbox_others and inbox_queue (migration 9), grouped by the server."""
+    where = f"handled IS NULL{_skipping(skip)}"
+    return (f"SELECT 0, chat, MIN(update_id), COUNT(*) FROM (SELECT chat, update_id FROM inbox WHERE {where} "
+            "AND chat NOT LIKE 'chat:%' ORDER BY update_id LIMIT ?) AS others GROUP BY chat UNION ALL "
+            f"SELECT 1, chat, MIN(update_id), COUNT(*) FROM (SELECT chat, update_id FROM inbox WHERE {where} "
+            "ORDER BY update_id LIMIT ?) AS queue GROUP BY chat")
+
+
+PAGE_PER_CHAT = 8  # waiting updates read per key asked for (a chat under a backlog waits with many)
+PAGE_ROWS = 64  # and at least this many: a page of a few rows is one busy chat's
+
+
+def _page_rows(keys: int) -> int:
+    return PAGE_ROWS + keys * PAGE_PER_CHAT
+
+
+def _chats(rows: list[tuple[object, ...]], limit: int, chats: int | None, pages: tuple[int, int]) -> list[str] | None:
     """The page's keys in ``waiting_chats``'s order; None when the page may have left out a key that
-    belongs among the first ``limit`` (then only grouping every waiting row is sure). A key's first row in
-    a page read in update_id order is its oldest update; a key the page did not reach waits behind every
-    key it did."""
-    others = sorted((int(u), str(c)) for part, c, u in rows if part == 0)  # type: ignore[call-overload]
-    queue = sorted((int(u), str(c)) for part, c, u in rows if part == 1)  # type: ignore[call-overload]
-    keys = list(dict.fromkeys(c for _, c in others))
-    if len(others) >= limit and len(keys) < limit:
+    belongs among those asked for (then only grouping every waiting row is sure). A key's first row in a
+    page read in update_id order is its oldest update; a key the page did not reach waits behind every key
+    it did. ``pages``: the rows read of each part."""
+    others = sorted((int(f), str(c)) for part, c, f, _n in rows if part == 0)  # type: ignore[call-overload]
+    queue = sorted((int(f), str(c)) for part, c, f, _n in rows if part == 1 and is_chat(str(c)))  # type: ignore[call-overload]
+    keys = [c for _, c in others]
+    if sum(int(n) for part, _c, _f, n in rows if part == 0) >= pages[0] and len(keys) < limit:  # type: ignore[call-overload]
         return None  # more keys of no chat may wait, and they come before every chat
-    keys += [c for c in dict.fromkeys(c for _, c in queue) if is_chat(c)]
-    if len(queue) >= limit * PAGE_PER_CHAT and len(keys) < limit:
+    keys = keys[:limit]
+    want = limit - len(keys) if chats is None else chats
+    if sum(int(n) for part, _c, _f, n in rows if part == 1) >= pages[1] and len(queue) < want:  # type: ignore[call-overload]
         return None
-    return keys[:limit]
+    return keys + [c for _, c in queue[:want]]
+
+
+def _grouped(rows: list[tuple[object, ...]]) -> list[str]:
+    """``_waiting_chats``'s rows in ``waiting_chats``'s order: the keys of no chat first."""
+    return [str(c) for c, _ in sorted(rows, key=lambda r: (is_chat(str(r[0])), int(r[1])))]  # type: ignore[call-overload]
 
 
 def _begun(rows: list[tuple[object, ...]]) -> StoredUpdate | None:
@@ -111,21 +136,45 @@ class Inbox:
                 "ON CONFLICT(update_id) DO NOTHING RETURNING update_id",
                 (update.update_id, update.chat, update.body, self.clock()))
 
-    def waiting_chats(self, limit: int = 100) -> list[str]:
-        """Chats with updates waiting: first those of no chat (a quiz vote, an inline query: see
-        ``is_chat``), then the chats, each group the longest-waiting first.
+    def waiting_chats(self, limit: int = 100, skip: Collection[str] = (), chats: int | None = None) -> list[str]:
+        """Keys with updates waiting, but those in ``skip`` (the ones the caller serves, or knows another
+        worker serves): first those of no chat (a quiz vote, an inline query: see ``is_chat``), at most
+        ``limit``, then the chats, each group the longest-waiting first; ``chats`` of them (by default, up to
+        ``limit`` keys in all).
 
         Read as the first page of the waiting updates in ``update_id`` order (two partial indexes,
-        migration 9), each chat where it first appears: the order of its oldest update, as grouping every
-        waiting row gave, but the rows read are a page, not the whole backlog. A page of fewer distinct
-        chats than ``limit`` (chats with many updates each) is followed by the grouping query."""
-        rows = self.storage.query(_WAITING_PAGE, (limit, limit * PAGE_PER_CHAT))
-        return _chats(rows, limit) or [str(r[0]) for r in self.storage.query(_WAITING_CHATS, (limit,))]
+        migration 9), each key where it first appears, grouped by the server: the order of its oldest
+        update, as grouping every waiting row gives, but the rows read are a page, not the whole backlog.
+        Under a backlog the first waiting rows are the chats being served (each with many updates
+        waiting), so they are skipped in the query itself; a page with fewer keys than asked for is
+        followed by the grouping of every waiting row."""
+        return self._waiting(self.storage.query, limit, skip, chats)
 
-    async def awaiting_chats(self, limit: int = 100) -> list[str]:
+    async def awaiting_chats(self, limit: int = 100, skip: Collection[str] = (),
+                             chats: int | None = None) -> list[str]:
         """``waiting_chats``, awaited on the event loop."""
-        rows = await self.storage.aquery(_WAITING_PAGE, (limit, limit * PAGE_PER_CHAT))
-        return _chats(rows, limit) or [str(r[0]) for r in await self.storage.aquery(_WAITING_CHATS, (limit,))]
+        return await self._awaiting(self.storage.aquery, limit, skip, chats)
+
+    def _waiting(self, query: Callable[..., list[tuple[object, ...]]], limit: int, skip: Collection[str],
+                 chats: int | None) -> list[str]:
+        skipped, want = sorted(skip), limit if chats is None else chats
+        pages = _page_rows(limit), _page_rows(want)
+        found = _chats(query(_waiting_page(skipped), (*skipped, pages[0], *skipped, pages[1])), limit, chats, pages)
+        if found is not None:
+            return found
+        keys = _grouped(query(_waiting_chats(skipped), (*skipped, limit, *skipped, want)))
+        return keys if chats is not None else keys[:limit]
+
+    async def _awaiting(self, query: Callable[..., Awaitable[list[tuple[object, ...]]]], limit: int,
+                        skip: Collection[str], chats: int | None) -> list[str]:
+        skipped, want = sorted(skip), limit if chats is None else chats
+        pages = _page_rows(limit), _page_rows(want)
+        found = _chats(await query(_waiting_page(skipped), (*skipped, pages[0], *skipped, pages[1])), limit, chats,
+                       pages)
+        if found is not None:
+            return found
+        keys = _grouped(await query(_waiting_chats(skipped), (*skipped, limit, *skipped, want)))
+        return keys if chats is not None else keys[:limit]
 
     def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:
         """The chat's waiting updates, oldest first. Only the worker holding the chat's lock asks."""
