@@ -174,3 +174,28 @@ def test_the_command_line_upgrades_then_keeps_its_audit_in_postgresql(pg: PgSche
     assert pg.execute("SELECT count(*) FROM audit WHERE undone = 1")[0][0] == 1
     asked = _bot("ask", "--json", "who directs ballerina?", env=env)
     assert asked.returncode == 0 and json.loads(asked.stdout)["kind"] == "answer", asked.stderr
+
+
+async def test_bookkeeping_not_kept_durably_is_committed_and_seen_by_every_worker_at_once(database: str) -> None:
+    """``durable=False`` (a chat's context, an attempt counted) changes when a commit reaches the disk, never
+    what the other workers see: the write is committed when the call returns, sync or async, batch or not."""
+    one, other = open_storage(database), open_storage(database)
+    insert = "INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?)"
+    try:
+        one.query(insert, ("d1", "one", 1.0), durable=False)
+        assert other.load_context("d1") == "one"
+        assert one.batch([(insert, ("d2", "two", 1.0)), ("SELECT COUNT(*) FROM chat_context", ())],
+                         durable=False) == [[], [(2,)]]
+        await one.aquery(insert, ("d3", "three", 1.0), durable=False)
+        await one.abatch([("UPDATE chat_context SET data = ? WHERE chat = ?", ("four", "d1"))], durable=False)
+        assert [other.load_context(c) for c in ("d2", "d3", "d1")] == ["two", "three", "four"]
+        one.save_context("d4", "five")  # bookkeeping of its own kind
+        assert other.load_context("d4") == "five"
+        if one.kind == "postgresql":  # its commits do not wait for the disk; the others' still do
+            assert one.query("SHOW synchronous_commit", durable=False) == [("off",)]
+            assert (await one.aquery("SHOW synchronous_commit", durable=False)) == [("off",)]
+            assert one.query("SHOW synchronous_commit") == other.query("SHOW synchronous_commit")  # the server's own
+    finally:
+        await one.aclose()
+        one.close()
+        other.close()

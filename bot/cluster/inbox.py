@@ -86,26 +86,31 @@ def _page_rows(keys: int) -> int:
     return PAGE_ROWS + keys * PAGE_PER_CHAT
 
 
-def _chats(rows: list[tuple[object, ...]], limit: int, chats: int | None, pages: tuple[int, int]) -> list[str] | None:
+def _chats(rows: list[tuple[object, ...]], limit: int, chats: int | None,
+           pages: tuple[int, int]) -> list[str] | None:
     """The page's keys in ``waiting_chats``'s order; None when the page may have left out a key that
     belongs among those asked for (then only grouping every waiting row is sure). A key's first row in a
     page read in update_id order is its oldest update; a key the page did not reach waits behind every key
     it did. ``pages``: the rows read of each part."""
-    others = sorted((int(f), str(c)) for part, c, f, _n in rows if part == 0)  # type: ignore[call-overload]
-    queue = sorted((int(f), str(c)) for part, c, f, _n in rows if part == 1 and is_chat(str(c)))  # type: ignore[call-overload]
-    keys = [c for _, c in others]
-    if sum(int(n) for part, _c, _f, n in rows if part == 0) >= pages[0] and len(keys) < limit:  # type: ignore[call-overload]
+    parts: tuple[list[tuple[int, str]], list[tuple[int, str]]] = ([], [])
+    read = [0, 0]
+    for part, chat, first, count in rows:
+        read[int(part)] += int(count)  # type: ignore[call-overload]
+        if part == 0 or is_chat(str(chat)):
+            parts[int(part)].append((int(first), str(chat)))  # type: ignore[call-overload]
+    keys = [c for _, c in sorted(parts[0])]
+    if read[0] >= pages[0] and len(keys) < limit:
         return None  # more keys of no chat may wait, and they come before every chat
     keys = keys[:limit]
     want = limit - len(keys) if chats is None else chats
-    if sum(int(n) for part, _c, _f, n in rows if part == 1) >= pages[1] and len(queue) < want:  # type: ignore[call-overload]
+    if read[1] >= pages[1] and len(parts[1]) < want:
         return None
-    return keys + [c for _, c in queue[:want]]
+    return keys + [c for _, c in sorted(parts[1])[:want]]
 
 
 def _grouped(rows: list[tuple[object, ...]]) -> list[str]:
     """``_waiting_chats``'s rows in ``waiting_chats``'s order: the keys of no chat first."""
-    return [str(c) for c, _ in sorted(rows, key=lambda r: (is_chat(str(r[0])), int(r[1])))]  # type: ignore[call-overload]
+    return [str(c) for c, _ in sorted(rows, key=lambda r: (is_chat(str(r[0])), int(r[1])))]  # type: ignore
 
 
 def _begun(rows: list[tuple[object, ...]]) -> StoredUpdate | None:
@@ -192,12 +197,14 @@ class Inbox:
         """``done(done)`` (if given), then ``begin`` the chat's oldest waiting update and return it (None:
         nothing waits), in one transaction sent at once (``Storage.batch``): one round trip per update
         where ``done``, ``next_updates`` and ``begin`` took three. Only the worker holding the chat's lock
-        asks. The attempt is counted before the update is handled, as with ``begin``."""
-        return _begun(self.storage.batch(self._advance(chat, done))[-1])
+        asks. The attempt is counted before the update is handled, as with ``begin``. Not durable
+        (Storage.query): a server that goes down forgets at most the last moment's marks, and those updates
+        are handled again, as when a worker dies (at least once)."""
+        return _begun(self.storage.batch(self._advance(chat, done), durable=False)[-1])
 
     async def aadvance(self, chat: str, done: int | None = None) -> StoredUpdate | None:
         """``advance``, awaited on the event loop."""
-        return _begun((await self.storage.abatch(self._advance(chat, done)))[-1])
+        return _begun((await self.storage.abatch(self._advance(chat, done), durable=False))[-1])
 
     def _advance(self, chat: str, done: int | None) -> list[tuple[str, tuple[object, ...]]]:
         statements: list[tuple[str, tuple[object, ...]]] = []
@@ -210,10 +217,10 @@ class Inbox:
 
     def done(self, update_id: int) -> None:
         """``update_id`` is handled: it is never handled again, and only its id is kept (see ``prune``)."""
-        self.storage.query(*self._done(update_id))
+        self.storage.query(*self._done(update_id), durable=False)
 
     async def adone(self, update_id: int) -> None:
-        await self.storage.aquery(*self._done(update_id))
+        await self.storage.aquery(*self._done(update_id), durable=False)
 
     def _done(self, update_id: int) -> tuple[str, tuple[object, ...]]:
         return "UPDATE inbox SET handled = ?, body = '' WHERE update_id = ?", (self.clock(), update_id)

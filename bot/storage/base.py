@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -178,17 +179,26 @@ class Storage(abc.ABC):
 
     # what a backend supplies ---------------------------------------------------------------------
     @abc.abstractmethod
-    def query(self, sql: str, args: Args = ()) -> list[Row]:
-        """Run one statement on its own (committed at once); the rows it returns, if any."""
+    def query(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
+        """Run one statement on its own (committed at once); the rows it returns, if any.
+
+        ``durable=False`` is for bookkeeping that is harmless to lose, or done again, if the database
+        server itself goes down within the moment after the commit (a chat's context, an attempt counted,
+        an update marked handled: a worker's death already makes it be done again): PostgreSQL then commits
+        without waiting for its log to reach the disk (synchronous_commit off; the database stays
+        consistent, at most the last fraction of a second of such commits is lost), a quarter of the CPU
+        of a small write, server and worker both (bench/bench_hot_path.py). Never for what someone was told
+        is kept (an update Telegram got its 200 for, an admin's edit, a message recorded before it is
+        sent). SQLite ignores it: in WAL mode with synchronous=NORMAL no commit waits for the disk."""
 
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """Several statements that commit together or not at all; writers wait for each other."""
 
-    def batch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+    def batch(self, statements: Sequence[tuple[str, Args]], *, durable: bool = True) -> list[list[Row]]:
         """Several statements in one transaction, each one's rows in order. For statements that do not
         need each other's answers to be written: PostgreSQL sends them all at once (pipeline mode), one
-        round trip instead of one per statement and two for the transaction."""
+        round trip instead of one per statement and two for the transaction. ``durable``: see ``query``."""
         with self.transaction() as tx:
             return [tx.query(sql, args) for sql, args in statements]
 
@@ -204,13 +214,13 @@ class Storage(abc.ABC):
     def close(self) -> None: ...
 
     # the same, for a coroutine on the event loop (the fronts' hot path; see the module's docstring) -----
-    async def aquery(self, sql: str, args: Args = ()) -> list[Row]:
+    async def aquery(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
         """``query``, awaited: the loop goes on meanwhile."""
-        return await asyncio.to_thread(self.query, sql, args)
+        return await asyncio.to_thread(functools.partial(self.query, sql, args, durable=durable))
 
-    async def abatch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+    async def abatch(self, statements: Sequence[tuple[str, Args]], *, durable: bool = True) -> list[list[Row]]:
         """``batch``, awaited."""
-        return await asyncio.to_thread(self.batch, statements)
+        return await asyncio.to_thread(functools.partial(self.batch, statements, durable=durable))
 
     async def aquery_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         """``query_notify``, awaited."""
@@ -292,16 +302,17 @@ class Storage(abc.ABC):
         return str(rows[0][0]) if rows else None
 
     def save_context(self, chat: str, data: str) -> None:
+        """Not durable (see ``query``): a server that goes down loses at most the thread of a conversation."""
         self.query("INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?) "
                    "ON CONFLICT(chat) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-                   (chat, data, time.time()))
+                   (chat, data, time.time()), durable=False)
 
     # unanswered questions, for admins --------------------------------------------------------------
     def log_unanswered(self, chat: str | None, user: str | None, text: str, normalized: str,
                        intent: str | None, confidence: float) -> None:
         self.query("INSERT INTO unanswered(chat, sender, text, normalized, intent, confidence, at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (chat, user, text[:1000], normalized[:1000], intent,
-                                                    confidence, time.time()))
+                                                    confidence, time.time()), durable=False)
 
     def unanswered(self, limit: int = 20) -> list[Unanswered]:
         rows = self.query("SELECT MIN(text), COUNT(*), MAX(at) FROM unanswered WHERE answered = 0 "

@@ -31,6 +31,7 @@ from .migrations import MIGRATIONS, latest
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x6D696772  # pg_advisory_xact_lock key for upgrades ("migr")
+_LAX = "SET synchronous_commit = off"  # a ``durable=False`` connection's commits (see Storage.query)
 
 
 @functools.lru_cache(maxsize=512)
@@ -250,6 +251,11 @@ class PostgresStorage(Storage):
         self._schema: str | None = None  # current_schema(), looked up once (channels are per schema)
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
+        # the connections whose commits do not wait for the disk (``durable=False``), opened on first use:
+        # one setting per connection, where a SET per statement would be a round trip of its own
+        self._lax: Any | None = None
+        self._lax_guard = threading.Lock()
+        self._alax: asyncio.Task[Any] | None = None  # the running loop's, as _apool
         try:
             self._pool.open(wait=True, timeout=timeout)
         except Exception as exc:
@@ -268,31 +274,59 @@ class PostgresStorage(Storage):
 
     def close(self) -> None:
         self._pool.close()
-        self._aloop = self._apool = None  # a loop's pool not closed by aclose() goes with its loop
+        if self._lax is not None:
+            self._lax.close()
+        self._aloop = self._apool = self._alax = None  # a loop's pools not closed by aclose() go with it
+
+    def _pool_for(self, durable: bool) -> Any:
+        if durable:
+            return self._pool
+        with self._lax_guard:
+            if self._lax is None:
+                from psycopg_pool import ConnectionPool
+
+                def configure(conn: Any) -> None:
+                    conn.execute(_LAX)
+
+                lax = ConnectionPool(self.url, min_size=0, max_size=self._max_connections, open=False,
+                                     timeout=self._timeout, kwargs={"autocommit": True}, configure=configure,
+                                     name="bot-lax")
+                lax.open()
+                self._lax = lax
+            return self._lax
 
     # the async side: on the event loop, no thread ---------------------------------------------------
-    async def _async_pool(self) -> Any | None:
-        """The running loop's AsyncConnectionPool, opened on first use; None when another loop, still open,
-        has it (that caller goes through threads)."""
+    async def _async_pool(self, durable: bool = True) -> Any | None:
+        """The running loop's AsyncConnectionPool (``durable``, or the lax one), opened on first use; None
+        when another loop, still open, has it (that caller goes through threads)."""
         loop = asyncio.get_running_loop()
         if self._aloop is not loop:
             if self._aloop is not None and not self._aloop.is_closed():
                 return None
-            self._aloop, self._apool = loop, loop.create_task(self._open_async_pool())
-        assert self._apool is not None
-        task = self._apool
+            self._aloop, self._apool, self._alax = loop, loop.create_task(self._open_async_pool(True)), None
+        if not durable and self._alax is None:
+            self._alax = loop.create_task(self._open_async_pool(False))
+        task = self._apool if durable else self._alax
+        assert task is not None
         try:
             return await task
         except Exception:
-            if self._apool is task:  # the next call tries again
+            if durable and self._apool is task:  # the next call tries again
                 self._aloop = self._apool = None
+            elif not durable and self._alax is task:
+                self._alax = None
             raise
 
-    async def _open_async_pool(self) -> Any:
+    async def _open_async_pool(self, durable: bool) -> Any:
         from psycopg_pool import AsyncConnectionPool
 
-        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._max_connections, open=False,
-                                   timeout=self._timeout, kwargs={"autocommit": True}, name="bot-async")
+        async def configure(conn: Any) -> None:
+            await conn.execute(_LAX)
+
+        pool = AsyncConnectionPool(self.url, min_size=1 if durable else 0, max_size=self._max_connections,
+                                   open=False, timeout=self._timeout, kwargs={"autocommit": True},
+                                   configure=None if durable else configure,
+                                   name="bot-async" if durable else "bot-async-lax")
         try:
             await pool.open(wait=True, timeout=self._timeout)
         except Exception as exc:
@@ -302,26 +336,28 @@ class PostgresStorage(Storage):
         return pool
 
     async def aclose(self) -> None:
-        task, loop = self._apool, self._aloop
-        if task is None or loop is not asyncio.get_running_loop():
+        tasks, loop = (self._apool, self._alax), self._aloop
+        if tasks[0] is None or loop is not asyncio.get_running_loop():
             return
-        self._aloop = self._apool = None
-        with contextlib.suppress(Exception):
-            await (await task).close()
+        self._aloop = self._apool = self._alax = None
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await (await task).close()
 
-    async def aquery(self, sql: str, args: Args = ()) -> list[Row]:
-        pool = await self._async_pool()
+    async def aquery(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
+        pool = await self._async_pool(durable)
         if pool is None:
-            return await super().aquery(sql, args)
+            return await super().aquery(sql, args, durable=durable)
         async with pool.connection() as conn:
             cur = await conn.execute(to_psycopg(sql), tuple(args))
             return await cur.fetchall() if cur.description else []
 
-    async def abatch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+    async def abatch(self, statements: Sequence[tuple[str, Args]], *, durable: bool = True) -> list[list[Row]]:
         """``batch`` on the loop: one query string, one round trip."""
-        pool = await self._async_pool()
+        pool = await self._async_pool(durable)
         if pool is None:
-            return await super().abatch(statements)
+            return await super().abatch(statements, durable=durable)
         async with pool.connection() as conn:
             cur = self._psycopg.AsyncClientCursor(conn)
             await cur.execute(*_joined(statements))
@@ -374,17 +410,17 @@ class PostgresStorage(Storage):
     def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
 
-    def query(self, sql: str, args: Args = ()) -> list[Row]:
-        with self._pool.connection() as conn:
+    def query(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
+        with self._pool_for(durable).connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))
             return cur.fetchall() if cur.description else []
 
-    def batch(self, statements: Sequence[tuple[str, Args]]) -> list[list[Row]]:
+    def batch(self, statements: Sequence[tuple[str, Args]], *, durable: bool = True) -> list[list[Row]]:
         """The statements as one query string, its parameters bound by the client: PostgreSQL runs the
         statements of one such query in one transaction, each with its own snapshot (so a statement sees
         what the ones before it wrote). One round trip and no BEGIN/COMMIT: a third of the CPU of a
         ``transaction()`` with two statements here, where pipeline mode cost more than that."""
-        with self._pool.connection() as conn:
+        with self._pool_for(durable).connection() as conn:
             return _run_batch(self._psycopg.ClientCursor(conn), statements)
 
     def query_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:

@@ -130,7 +130,7 @@ class SqliteStorage(Storage):
     def _identity(self) -> str:
         return f"memory:{id(self)}" if self.path == ":memory:" else str(Path(self.path).resolve())
 
-    def query(self, sql: str, args: Args = ()) -> list[Row]:
+    def query(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
         with self._lock:
             return self._db.execute(sql, tuple(args)).fetchall()
 
