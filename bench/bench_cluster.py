@@ -243,6 +243,7 @@ class Watch:
         self._seen_polls: set[str] = set()
         self._poll_of: dict[tuple[int, int], str] = {}  # (chat, message id) -> poll id
         self.stopped: dict[str, float] = {}  # poll id -> when the bot closed it (stopPoll): no vote after
+        self.sent: list[dict[str, Any]] = []  # votes delivered, with when their poll arrived, was seen, accepted
 
     def refresh(self) -> list[Any]:
         new = self.emu.calls_from(len(self.calls))
@@ -269,7 +270,7 @@ class Watch:
                                                                         first_name=f"P{user}"),
                                    "chat": chat, "user": user, "right": option == right[0], "poll": poll_id,
                                    "closes": call.time + float(call.params.get("open_period") or poll.get("open_period") or 20)
-                                             - 2.0})
+                                             - 2.0, "arrived": call.time, "seen": time.time()})
         return new
 
     def of(self, method: str) -> list[Any]:
@@ -392,6 +393,8 @@ async def run(args: argparse.Namespace) -> None:
         async def vote(item: dict[str, Any]) -> None:
             if not await deliver(session, url, item["update"]):
                 print(f"  vote {item['update']['update_id']} never accepted")
+            item["accepted"] = time.time()
+            watch.sent.append(item)
             if time.time() > item["closes"] or item["poll"] in watch.stopped:
                 watch.voted_late += 1  # the poll's open time ran out, or the bot closed it: Telegram says no
             elif item["right"]:
@@ -498,6 +501,20 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  points: {sum(watch.right.values())} right votes in time ({watch.voted_late} votes late): "
           f"{votes_lost} not scored, {votes_twice} scored twice, {scored_wrong} wrong votes scored; "
           f"{mismatched} of {len(shown)} players' final points differ from the scores table")
+    if watch.sent:
+        # the bench's own side of a vote: from its poll's arrival at the emulator to the bench seeing it
+        # (Watch.refresh), and on to the bot accepting the vote's update; for the right votes not scored,
+        # how long before their poll closed the bot had them (negative: after)
+        seen = sorted(v["seen"] - v["arrived"] for v in watch.sent)
+        took = sorted(v["accepted"] - v["arrived"] for v in watch.sent)
+        print(f"  votes: seen by the bench p50 {seen[len(seen) // 2]:.2f} s, max {seen[-1]:.2f} s after their poll "
+              f"arrived; accepted by the bot p50 {took[len(took) // 2]:.2f} s, max {took[-1]:.2f} s after")
+        short = {key for key, n in watch.right.items() if n > scored.get(key, (0, 0))[1]}
+        margins = sorted(v["closes"] - v["accepted"] for v in watch.sent
+                         if v["right"] and (v["chat"], v["user"]) in short)
+        if margins:
+            print(f"  right votes of players short of points: accepted {margins[0]:.1f} .. {margins[-1]:.1f} s "
+                  f"before their poll closed ({len(margins)} votes)")
     print(f"  sends: max {worst_second} in any 1 s (limit 30), max {worst_group} to one group in any 60 s "
           f"(limit 20), counted at arrival")
     if schema:
@@ -508,7 +525,7 @@ async def run(args: argparse.Namespace) -> None:
             if key != "bot":
                 group_claims[key].append(at)
         # a chat's sends take turns, so a send's claim is its group's latest claim before it arrived: how
-        # long after it each send reached the emulator, the spread the limiter's margin must cover
+        # long after it each send reached the emulator (the limiter counts a place until its answer)
         lags = []
         for chat, times in per_group.items():
             taken = sorted(group_claims.get(f"chat:{chat}", []))
@@ -520,8 +537,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"  claims: max {most_in_window(bot_claims, 1.0)} in any 1 s, max "
               f"{max((most_in_window(sorted(t), 60.0) for t in group_claims.values()), default=0)} for one group "
               f"in any 60 s, counted when the limiter logged them ({len(bot_claims)} claims, "
-              f"{len(visible)} sends; {len(bot_claims) - len(visible)} more claims than sends: taken again "
-              f"after a hold-up, or for a request that failed)")
+              f"{len(visible)} sends; {len(bot_claims) - len(visible)} more claims than sends: for requests "
+              f"that failed)")
         if lags:
             print(f"  claim to arrival: p50 {1000 * lags[len(lags) // 2]:.0f} ms, p99 "
                   f"{1000 * lags[int(len(lags) * 0.99)]:.0f} ms, max {1000 * lags[-1]:.0f} ms")

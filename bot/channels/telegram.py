@@ -66,7 +66,7 @@ from . import telegram_render as render
 from .telegram_admin import TelegramAdmin
 from .telegram_inbox import ClusterSetupError, InboxCluster, is_chat, update_key
 from .telegram_limits import SharedRateLimiter
-from .telegram_presend import run_before_send
+from .telegram_presend import run_after_send, run_before_send
 from .telegram_outbox import OutboxLimiter, SendDeferred
 from .telegram_quiz import LINK_PREFIX, TelegramQuiz
 from .telegram_send import reply as send_reply
@@ -107,7 +107,8 @@ class RetryMixin(BaseRequest):
     """Retries 5xx answers and network errors with exponential back-off and jitter, around the
     do_request of the request class it is mixed into (RetryingRequest: httpx; telegram_http: aiohttp).
     Before each try it runs the steps the limiter and the outbox registered for the moment the bytes go
-    out (telegram_presend.py): a place in Telegram's limits, the outbox's "on its way".
+    out (telegram_presend.py): a place in Telegram's limits, the outbox's "on its way"; after it, the
+    limiter's: the place is dated at the answer.
 
     429 is not handled here: RetryAfter goes up to the rate limiter (FrontRateLimiter), which waits as
     told and resends.
@@ -137,6 +138,8 @@ class RetryMixin(BaseRequest):
                 if code < 500 or attempt == self.attempts:
                     return code, payload
                 reason = f"HTTP {code}"
+            finally:
+                await run_after_send()  # the try is over, however: Telegram has counted it by now, if ever
             delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             log.warning("Bot API %s failed (%s); retry %d/%d in %.2fs", api_method, reason, attempt,
                         self.attempts - 1, delay)

@@ -8,24 +8,25 @@ the request sent again, up to ``max_retries`` times; the wait holds back every w
 
 Sends that must wait queue in the worker, not in the database: a chat's sends take turns behind one
 asker, and while the bot's own window is full only one send of the worker asks again, when the window
-has room. Turns go by arrival, except that a send marked ``URGENT`` (the quiz's) takes the next one. A claim the worker could not act on at once (it was held up for longer than ``STALE``) is taken
-again. Without the queue every waiting send asked again at the same moment and all but one were
-told to wait again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends
-four to one, and were most of a worker's database work (bench/bench_cluster.py).
+has room. Turns go by arrival, except that a send marked ``URGENT`` (the quiz's) takes the next one.
+Without the queue every waiting send asked again at the same moment and all but one were told to wait
+again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends four to one,
+and were most of a worker's database work (bench/bench_cluster.py).
 
 A claim counts one request, and is taken just before the request's bytes go out: the limiter registers it
 as a step of the request layer (bot/channels/telegram_presend.py), which RetryMixin (channels/telegram.py)
 runs before each try. So a resend of a 5xx or of a request that never left, seconds later, claims a place
 of its own (before, a resend went out on its first attempt's claim: 73 sends reached the emulator in one
-second of bench_cluster's --faults run), and a send that waited for a connection or a back-off after its
-claim no longer lands in a window other sends took meanwhile.
+second of bench_cluster's --faults run). Once the try is over, its place is dated at that moment
+(``SendBudget.answered``, in the background: a late date only counts the place longer): Telegram counted
+the message at its arrival, somewhere in between, so however long a worker stalls between its claim and
+its bytes, no window of arrivals holds more than the limit.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dtm
-import functools
 import heapq
 import itertools
 import logging
@@ -37,18 +38,13 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from ..cluster.limits import SendBudget
+from ..cluster.limits import Claim, SendBudget
 from .telegram_presend import LIMITS, before_send
 
 log = logging.getLogger(__name__)
 
 UNLIMITED = frozenset({"sendChatAction"})
 SWEEP_EVERY = 1000  # claims
-# s: a granted claim older than this when the send is about to go is claimed again. The limiter's margin
-# (bot/cluster/limits.py, 0.25 s) covers the spread between a claim and Telegram's receipt; a worker held up
-# longer than that after claiming (seen here: 0.8 s on a loaded 2-core machine) would send into a window
-# its claim no longer matches.
-STALE = 0.1
 
 
 @dataclass(frozen=True)
@@ -134,8 +130,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self.budget = budget
         self.max_retries = max_retries
         self.waits = 0  # claims that had to wait (for the bench)
-        self.stale = 0  # claims taken again because the worker was held up after the first
         self._claims = 0
+        self._answering: set[asyncio.Task[None]] = set()  # places being dated at their answer
         self._asking = Turns()  # one claim of this worker at a time; held through a bot-wide wait
         self._chats: dict[str, Turns] = {}  # chat -> its queue
 
@@ -143,7 +139,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         pass
 
     async def shutdown(self) -> None:
-        pass
+        if self._answering:  # bounded: an undated place only counts until its claim's UNANSWERED runs out
+            await asyncio.wait(set(self._answering), timeout=5.0)
 
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
@@ -153,8 +150,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         chat_id = data.get("chat_id")
         retries = rate_limit_args if isinstance(rate_limit_args, int) else self.max_retries
         rank = 0 if isinstance(rate_limit_args, Urgent) else 1
-        claim = contextlib.nullcontext() if chat_id is None else before_send(
-            LIMITS, functools.partial(self._claim, str(chat_id), is_group(chat_id), rank))
+        place = _Place(self, str(chat_id), is_group(chat_id), rank)
+        claim = contextlib.nullcontext() if chat_id is None else before_send(LIMITS, place.take, after=place.over)
         with claim:  # taken by the request layer, just before each try's bytes go out
             for attempt in range(retries + 1):
                 try:
@@ -169,7 +166,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                     await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _claim(self, chat: str, group: bool, rank: int = 1) -> None:
+    async def _claim(self, chat: str, group: bool, rank: int = 1) -> Claim:
         self._claims += 1
         if self._claims % SWEEP_EVERY == 0:  # each claim trims only its own keys: groups that went quiet
             try:
@@ -179,27 +176,54 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         turns = self._chats.setdefault(chat, Turns())
         try:
             async with turns.hold(rank):  # the chat's sends ask in the order they came, urgent ones first
-                await self._claim_in_turn(chat, group, rank)
+                return await self._claim_in_turn(chat, group, rank)
         finally:
             if not turns.users:
                 del self._chats[chat]
 
-    async def _claim_in_turn(self, chat: str, group: bool, rank: int) -> None:
+    async def _claim_in_turn(self, chat: str, group: bool, rank: int) -> Claim:
         while True:
             async with self._asking.hold(rank):
                 answer = await self.budget.atry_claim(chat, group)
                 if answer.wait <= 0:
-                    if self.budget.clock() - answer.at <= STALE:
-                        return
-                    # the worker was held up between the claim and now (a busy loop, a starved core): the
-                    # place was counted long before the send would go, so the send takes a new one
-                    self.stale += 1
-                    continue
+                    return answer
                 self.waits += 1
                 if answer.bot_wide:  # every send of this worker would be told the same: they wait behind it
                     await asyncio.sleep(answer.wait + _jitter())
                     continue
             await asyncio.sleep(answer.wait + _jitter())  # only this group is full: the others go on
+
+
+    def _answered(self, claim: Claim) -> None:
+        task = asyncio.get_running_loop().create_task(self._date(claim))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _date(self, claim: Claim) -> None:
+        try:
+            await self.budget.aanswered(claim)
+        except Exception:  # noqa: BLE001 - its place stays counted as on its way: the safe side
+            log.exception("could not date a send's place at its answer")
+
+
+class _Place:
+    """One request's place in the limits: claimed before each try (it may wait for room), dated once the
+    try is over."""
+
+    def __init__(self, limiter: SharedRateLimiter, chat: str, group: bool, rank: int) -> None:
+        self.limiter = limiter
+        self.chat = chat
+        self.group = group
+        self.rank = rank
+        self.claim: Claim | None = None
+
+    async def take(self) -> None:
+        self.claim = await self.limiter._claim(self.chat, self.group, self.rank)
+
+    async def over(self) -> None:
+        claim, self.claim = self.claim, None
+        if claim is not None:
+            self.limiter._answered(claim)
 
 
 def _jitter() -> float:

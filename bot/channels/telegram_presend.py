@@ -1,4 +1,5 @@
-"""What must happen just before a request's bytes go out: steps that the request layer awaits before each try.
+"""What must happen just before a request's bytes go out, and just after its answer: steps that the request
+layer awaits around each try.
 
 PTB hands every request to the rate limiter, which may hold it a long time (a busy group's 20 messages a
 minute) before it passes it to the request layer, which may hold it again (a connection, a retry's back-off).
@@ -16,9 +17,14 @@ So the limiter and the outbox each register a step for the duration of one call,
 (RetryMixin in channels/telegram.py) runs them, in the order of their ``stage``, just before each try, the
 first one and every resend: a resend claims a place of its own, and marking a row again is harmless.
 
-    with before_send(LIMITS, claim):        # SharedRateLimiter: a place in Telegram's limits (may wait)
+A step may come with one for after the try (its answer came back, it failed, or it was cut off): the
+limiter's, because Telegram counts a message when it arrives, some time before its answer, and a place is
+counted until then (bot/cluster/limits.py). The steps after run in the reverse order.
+
+    with before_send(LIMITS, claim, after=answered):  # SharedRateLimiter: a place in Telegram's limits
         with before_send(ON_ITS_WAY, mark):  # OutboxLimiter registers it first; it runs after the claim
-            ...                             # the request layer: await run_before_send(), then the bytes
+            ...                             # the request layer: await run_before_send(), the bytes,
+                                            # the answer, then await run_after_send()
 
 A step runs in the task of the request, under its context; a task started inside the block inherits the
 steps, so only the request layer runs them.
@@ -33,13 +39,14 @@ Step = Callable[[], Awaitable[None]]
 LIMITS = 0  # a place in Telegram's limits, claimed for this try (it may wait for room)
 ON_ITS_WAY = 1  # the outbox writes down that the message is on its way: it may arrive from now on
 
-_STEPS: ContextVar[tuple[tuple[int, Step], ...]] = ContextVar("before_send", default=())
+_STEPS: ContextVar[tuple[tuple[int, Step, Step | None], ...]] = ContextVar("before_send", default=())
 
 
 @contextlib.contextmanager
-def before_send(stage: int, step: Step) -> Iterator[None]:
-    """Have the request layer await ``step`` just before each try of the requests made inside the block."""
-    token = _STEPS.set(tuple(sorted((*_STEPS.get(), (stage, step)), key=lambda s: s[0])))
+def before_send(stage: int, step: Step, *, after: Step | None = None) -> Iterator[None]:
+    """Have the request layer await ``step`` just before each try of the requests made inside the block,
+    and ``after`` once the try is over."""
+    token = _STEPS.set(tuple(sorted((*_STEPS.get(), (stage, step, after)), key=lambda s: s[0])))
     try:
         yield
     finally:
@@ -48,5 +55,12 @@ def before_send(stage: int, step: Step) -> Iterator[None]:
 
 async def run_before_send() -> None:
     """The request layer's call, just before the bytes of a try go out."""
-    for _stage, step in _STEPS.get():
+    for _stage, step, _after in _STEPS.get():
         await step()
+
+
+async def run_after_send() -> None:
+    """The request layer's call once a try is over, however it ended."""
+    for _stage, _step, after in reversed(_STEPS.get()):
+        if after is not None:
+            await after()

@@ -147,6 +147,62 @@ $fn$;
 """
 
 
+# A send counts in Telegram's windows from its claim until one window after its answer came back
+# (bot/cluster/limits.py): Telegram counts it when it arrives, somewhere between the two. A row of a send
+# still on its way is dated ``p_unanswered`` ahead, so every window counts it until ``bot_send_answered`` (a
+# plain UPDATE by its token) dates it at the answer; ``claimed`` keeps the claim's own time. The margin is
+# gone: with the answer's time there is no spread of latency to cover, and the clock is the server's.
+_POSTGRES_SEND_ANSWERED = """
+ALTER TABLE send_log ADD COLUMN token BIGINT;
+ALTER TABLE send_log ADD COLUMN claimed DOUBLE PRECISION;
+DROP FUNCTION bot_send_claim(TEXT[], INTEGER[], DOUBLE PRECISION[], DOUBLE PRECISION, DOUBLE PRECISION);
+CREATE FUNCTION bot_send_claim(p_keys TEXT[], p_counts INTEGER[], p_seconds DOUBLE PRECISION[],
+                               p_token BIGINT, p_unanswered DOUBLE PRECISION, p_retry DOUBLE PRECISION,
+                               p_now DOUBLE PRECISION)
+RETURNS TABLE(wait DOUBLE PRECISION, bot_wide BOOLEAN) LANGUAGE plpgsql AS $fn$
+DECLARE
+    t DOUBLE PRECISION;
+    blocked DOUBLE PRECISION;
+    n BIGINT;
+    oldest DOUBLE PRECISION;
+    w DOUBLE PRECISION;
+    worst DOUBLE PRECISION := 0;
+    full_bot DOUBLE PRECISION := 0;
+    full_any BOOLEAN := FALSE;
+BEGIN
+    INSERT INTO send_budget(key, blocked_until, touched)
+        VALUES (p_keys[1], 0, COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp())))
+        ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until INTO blocked;
+    t := COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp()));
+    IF blocked > t THEN
+        RETURN QUERY SELECT blocked - t, TRUE;
+        RETURN;
+    END IF;
+    FOR i IN 1 .. array_length(p_keys, 1) LOOP
+        SELECT COUNT(*), MIN(at) INTO n, oldest FROM send_log WHERE key = p_keys[i] AND at > t - p_seconds[i];
+        IF n >= p_counts[i] THEN
+            -- the oldest row counted is still on its way: ask again soon, its answer is due any moment
+            w := CASE WHEN oldest > t THEN p_retry ELSE oldest + p_seconds[i] - t END;
+            full_any := TRUE;
+            worst := GREATEST(worst, w);
+            IF i = 1 THEN
+                full_bot := w;
+            END IF;
+        END IF;
+    END LOOP;
+    IF full_any THEN
+        RETURN QUERY SELECT worst, full_bot >= worst;
+        RETURN;
+    END IF;
+    DELETE FROM send_log USING unnest(p_keys, p_seconds) AS k(key, seconds)
+        WHERE send_log.key = k.key AND send_log.at <= t - k.seconds;
+    INSERT INTO send_log(key, at, token, claimed) SELECT k, t + p_unanswered, p_token, t FROM unnest(p_keys) AS k;
+    RETURN QUERY SELECT 0.0::DOUBLE PRECISION, FALSE;
+END
+$fn$;
+"""
+
+
 _INBOX_QUEUE = ("CREATE INDEX inbox_queue ON inbox(update_id) WHERE handled IS NULL;"
                 "CREATE INDEX inbox_others ON inbox(update_id) WHERE handled IS NULL AND chat NOT LIKE 'chat:%';")
 
@@ -228,6 +284,10 @@ CREATE INDEX send_log_key ON send_log(key, at);
     # for chats to claim reads the first page of each instead of grouping every waiting row
     # (bot/cluster/inbox.py, waiting_chats: 1.3 ms -> see the note, at 3,000 waiting over 1,000 chats)
     Migration(9, "inbox queue indexes", _INBOX_QUEUE, _INBOX_QUEUE),
+    # a send is counted in the limits until its answer came back, not only at its claim (bot/cluster/limits.py)
+    Migration(10, "sends counted until answered",
+              "ALTER TABLE send_log ADD COLUMN token INTEGER; ALTER TABLE send_log ADD COLUMN claimed REAL;",
+              _POSTGRES_SEND_ANSWERED),
 )
 
 

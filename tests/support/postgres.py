@@ -36,7 +36,8 @@ def copy_claims(execute: Callable[[str], object], schema: str | None = None) -> 
     at = f'"{schema}".' if schema else ""
     execute(f"CREATE TABLE {at}claimed(key TEXT, at DOUBLE PRECISION)")
     execute(f"CREATE FUNCTION {at}copy_claim() RETURNS trigger AS $$ BEGIN "
-            f"INSERT INTO {at}claimed VALUES (NEW.key, NEW.at); RETURN NEW; END $$ LANGUAGE plpgsql")
+            f"INSERT INTO {at}claimed VALUES (NEW.key, COALESCE(NEW.claimed, NEW.at)); RETURN NEW; END $$ "
+            f"LANGUAGE plpgsql")
     execute(f"CREATE TRIGGER copy_claim AFTER INSERT ON {at}send_log FOR EACH ROW EXECUTE FUNCTION {at}copy_claim()")
 
 
