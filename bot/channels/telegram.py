@@ -127,9 +127,11 @@ class RetryMixin(BaseRequest):
                          **timeouts: Any) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]  # never log `url`: it contains the token
         for attempt in range(1, self.attempts + 1):
-            await run_before_send()  # each try: its place in the limits, the outbox's "on its way"
+            status = None
             try:
+                await run_before_send()  # each try: its place in the limits, the outbox's "on its way"
                 code, payload = await super().do_request(url, method, request_data, **timeouts)
+                status = code
             except (TimedOut, NetworkError) as exc:
                 if attempt == self.attempts or not _retryable(exc, api_method):
                     raise
@@ -139,7 +141,7 @@ class RetryMixin(BaseRequest):
                     return code, payload
                 reason = f"HTTP {code}"
             finally:
-                await run_after_send()  # the try is over, however: Telegram has counted it by now, if ever
+                await run_after_send(status)  # the try is over: Telegram has counted it by now, if ever
             delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             log.warning("Bot API %s failed (%s); retry %d/%d in %.2fs", api_method, reason, attempt,
                         self.attempts - 1, delay)

@@ -220,7 +220,7 @@ class _Place:
     async def take(self) -> None:
         self.claim = await self.limiter._claim(self.chat, self.group, self.rank)
 
-    async def over(self) -> None:
+    async def over(self, _status: int | None) -> None:
         claim, self.claim = self.claim, None
         if claim is not None:
             self.limiter._answered(claim)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import html
 import logging
 import sys
@@ -171,18 +172,33 @@ class _Holding:
         self._schedule()
 
 
+class Unwanted(TelegramError):
+    """What the message belongs to is over (a quiz question whose game moved on while the question waited
+    for its place in the limits): it is not sent, and its row is given up as expired."""
+
+
 class _OnItsWay:
     """The outbox's step just before a try's bytes go out (telegram_presend.py): the row becomes ``sending``,
     from then on it may have arrived. Until then it is ``queued``, however long it waits for its place in
     Telegram's limits, so a worker killed meanwhile leaves a message that another sends as a plain retry:
-    a quiz post is at most once only once it may have arrived. Written once per message, not per try."""
+    a quiz post is at most once only once it may have arrived. Written once per message, not per try,
+    unless Telegram answers a try with a 429 or a 5xx (``after``): it did not take it, and the row is
+    ``queued`` again while the request layer backs off.
 
-    def __init__(self, outbox: Outbox, item_id: int) -> None:
+    A message with an owner to ask (``wanted``: a quiz question's round) is checked here too, every try:
+    it may have waited a minute for a busy group's window, and a question whose game has moved on
+    meanwhile would arrive after "Quiz stopped" or after the next question."""
+
+    def __init__(self, outbox: Outbox, item_id: int,
+                 wanted: Callable[[], Coroutine[Any, Any, bool]] | None = None) -> None:
         self.outbox = outbox
         self.item_id = item_id
+        self.wanted = wanted
         self.sent = False  # whether a try's bytes may have left
 
     async def __call__(self) -> None:
+        if self.wanted is not None and not await self.wanted():
+            raise Unwanted("what the message belongs to is over")
         if self.sent:
             return
         self.sent = True
@@ -190,6 +206,15 @@ class _OnItsWay:
             await self.outbox.asending(self.item_id)
         except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
             log.exception("could not mark outbox message %d as on its way", self.item_id)
+
+    async def after(self, status: int | None) -> None:
+        if not self.sent or status is None or not (status == 429 or status >= 500):
+            return
+        self.sent = False
+        try:
+            await self.outbox.anot_taken(self.item_id)
+        except Exception:  # noqa: BLE001 - it stays "sending": taken over as a send that may have arrived
+            log.exception("could not mark outbox message %d as not taken", self.item_id)
 
 
 class OutboxLimiter(BaseRateLimiter[Any]):
@@ -213,6 +238,13 @@ class OutboxLimiter(BaseRateLimiter[Any]):
 
     def _followup(self, item: Outgoing) -> Followup | None:
         return None if item.link is None else self._followups.get(item.link.partition(":")[0])
+
+    def _asker(self, item: Outgoing) -> Callable[[], Coroutine[Any, Any, bool]] | None:
+        """Whether a linked message is still wanted, asked of its owner just before each try."""
+        followup = self._followup(item)
+        if followup is None or item.link is None:
+            return None
+        return functools.partial(self._wanted, followup, item.chat, item.link)
 
     # lifecycle --------------------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -264,7 +296,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             if isinstance(rate_limit_args, _Resend) and self.outbox is not None:
                 resend = rate_limit_args
                 on_its_way = resend.on_its_way or _OnItsWay(self.outbox, resend.item_id)
-                with _Holding(self.outbox, resend.item_id), before_send(ON_ITS_WAY, on_its_way):
+                with _Holding(self.outbox, resend.item_id), before_send(ON_ITS_WAY, on_its_way,
+                                                                        after=on_its_way.after):
                     return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
@@ -276,9 +309,9 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
-        on_its_way = _OnItsWay(self.outbox, item.id)
+        on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item))
         try:
-            with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way):
+            with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after):
                 result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         except TelegramError as exc:
             verdict = await asyncio.to_thread(self._settle_logged, item, exc, unsure=None if on_its_way.sent else False)
@@ -314,6 +347,9 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         """Record how a send failed; the verdict: "pending", "delivered", or the outcome given up with."""
         assert self.outbox is not None
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Unwanted):
+            self.outbox.give_up(item, "expired", error)
+            return "expired"
         if isinstance(exc, Forbidden):
             self.outbox.give_up(item, "undeliverable", error)
             return "undeliverable"
@@ -371,15 +407,12 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         if outbox.expired(item):
             await asyncio.to_thread(outbox.give_up, item, "expired", "too late to send")
             return
-        followup = self._followup(item)
-        if followup is not None and item.link is not None and not await self._wanted(followup, item.chat, item.link):
-            await asyncio.to_thread(outbox.give_up, item, "expired", "what it belongs to is over")
-            return
+        followup = self._followup(item)  # asked whether it is still wanted just before each try (_OnItsWay)
         if item.unsure:
             await asyncio.to_thread(outbox.count, "unsure_resent")
         late = outbox.late(item)
         sent = with_apology(item) if late else item
-        on_its_way = _OnItsWay(outbox, item.id)
+        on_its_way = _OnItsWay(outbox, item.id, self._asker(item))
         try:
             result = await bot.do_api_request(item.method, api_kwargs=dict(sent.params),
                                      rate_limit_args=_Resend(item.id, on_its_way, urgent=followup is not None))  # type: ignore[call-arg]

@@ -17,9 +17,12 @@ So the limiter and the outbox each register a step for the duration of one call,
 (RetryMixin in channels/telegram.py) runs them, in the order of their ``stage``, just before each try, the
 first one and every resend: a resend claims a place of its own, and marking a row again is harmless.
 
-A step may come with one for after the try (its answer came back, it failed, or it was cut off): the
-limiter's, because Telegram counts a message when it arrives, some time before its answer, and a place is
-counted until then (bot/cluster/limits.py). The steps after run in the reverse order.
+A step may come with one for after the try, told the HTTP status of its answer (None when none came: the
+connection failed or dropped, the try was cut off). The limiter's: Telegram counts a message when it
+arrives, some time before its answer, and a place is counted until then (bot/cluster/limits.py). The
+outbox's: a 429 or a 5xx is an answer that the message was not taken, so its row is no longer one that
+may have arrived (a worker killed while it backs off leaves a plain retry, not an "unsure" post to drop).
+The steps after run in the reverse order.
 
     with before_send(LIMITS, claim, after=answered):  # SharedRateLimiter: a place in Telegram's limits
         with before_send(ON_ITS_WAY, mark):  # OutboxLimiter registers it first; it runs after the claim
@@ -36,14 +39,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 
 Step = Callable[[], Awaitable[None]]
+After = Callable[[int | None], Awaitable[None]]  # told the try's HTTP status, None without an answer
 LIMITS = 0  # a place in Telegram's limits, claimed for this try (it may wait for room)
 ON_ITS_WAY = 1  # the outbox writes down that the message is on its way: it may arrive from now on
 
-_STEPS: ContextVar[tuple[tuple[int, Step, Step | None], ...]] = ContextVar("before_send", default=())
+_STEPS: ContextVar[tuple[tuple[int, Step, After | None], ...]] = ContextVar("before_send", default=())
 
 
 @contextlib.contextmanager
-def before_send(stage: int, step: Step, *, after: Step | None = None) -> Iterator[None]:
+def before_send(stage: int, step: Step, *, after: After | None = None) -> Iterator[None]:
     """Have the request layer await ``step`` just before each try of the requests made inside the block,
     and ``after`` once the try is over."""
     token = _STEPS.set(tuple(sorted((*_STEPS.get(), (stage, step, after)), key=lambda s: s[0])))
@@ -59,8 +63,9 @@ async def run_before_send() -> None:
         await step()
 
 
-async def run_after_send() -> None:
-    """The request layer's call once a try is over, however it ended."""
+async def run_after_send(status: int | None) -> None:
+    """The request layer's call once a try is over, however it ended: ``status`` is its answer's HTTP
+    status, None when no answer came."""
     for _stage, _step, after in reversed(_STEPS.get()):
         if after is not None:
-            await after()
+            await after(status)

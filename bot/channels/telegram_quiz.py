@@ -32,7 +32,7 @@ from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage, open_storage
 from . import telegram_render as tg_render
-from .telegram_outbox import SendDeferred, SendTag
+from .telegram_outbox import SendDeferred, SendTag, Unwanted
 from .telegram_send import reply as send_reply
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ class TelegramQuizIO:
                                              parse_mode=ParseMode.HTML, rate_limit_args=tag)
         except SendDeferred as exc:  # in the outbox: QuizFollowup records it when some worker delivers it
             log.info("quiz question %s in chat %s waits in the outbox: %s", rnd.number, game.chat, exc)
+            return Posted(None)
+        except Unwanted:  # the game moved on while it waited for its place in the limits: never sent
+            log.info("quiz question %s in chat %s not sent: the game moved on first", rnd.number, game.chat)
             return Posted(None)
         return Posted(message.message_id)
 

@@ -8,7 +8,8 @@
 
 A row is ``queued`` while a worker holds it and it has not left yet (it waits for its place in Telegram's
 limits), ``sending`` once its bytes went out (``sending()``, called by the request layer just before: see
-bot/channels/telegram_presend.py), and ``pending`` while it waits for its next try; in the first two,
+bot/channels/telegram_presend.py) until Telegram answers that it did not take it (a 429 or a 5xx: ``queued``
+again, ``anot_taken``), and ``pending`` while it waits for its next try; in the first two,
 ``next_try`` is the end of the holder's lease. A delivered row is deleted; one that failed for good is kept
 as ``failed`` with its outcome and error, for an operator to read. Claims are one UPDATE whose WHERE is
 checked again on the row itself, so two workers never both take a row (PostgreSQL re-evaluates it on
@@ -90,6 +91,7 @@ class Outgoing:
 _COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure, link"
 _HELD = "('pending', 'queued', 'sending')"  # rows still to be delivered: due at ``next_try``
 _SENDING = "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'queued' AND owner = ?"
+_NOT_TAKEN = "UPDATE outbox SET status = 'queued' WHERE id = ? AND status = 'sending' AND owner = ?"
 
 
 def _outgoing(row: tuple[object, ...]) -> Outgoing:
@@ -189,6 +191,11 @@ class Outbox:
     async def asending(self, item_id: int) -> None:
         """``sending``, awaited on the event loop (see Storage.aquery)."""
         await self.storage.aquery(_SENDING, (item_id, self.owner))
+
+    async def anot_taken(self, item_id: int) -> None:
+        """Telegram answered the row's try with a 429 or a 5xx: it did not take the message, so the row is
+        ``queued`` again (no longer one that may have arrived) until its next try's bytes go out."""
+        await self.storage.aquery(_NOT_TAKEN, (item_id, self.owner))
 
     def renew(self, item_id: int) -> None:
         """This worker still holds the row: its lease starts again now."""

@@ -213,3 +213,28 @@ async def test_a_message_is_on_its_way_only_once_its_bytes_go_out(
         await until(lambda: not outbox.waiting(), "the message delivered")
     assert [c.text for c in sends(emu, DEFAULT_GROUP_ID) if c.ok] == ["a quiz question"]
     storage.close()
+
+
+@pytest.mark.parametrize("answer", ["502", "429"])
+async def test_a_message_telegram_turned_away_is_no_longer_on_its_way_while_it_waits_to_go_again(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str, answer: str) -> None:
+    """A 502 or a 429 is Telegram's answer that it did not take the message. While the request layer (or the
+    limiter, for a 429) waits to send it again, its row is "queued", not "sending": were the worker killed
+    then, another would send it as a plain retry, where a quiz post "sending" is dropped as one that may
+    have arrived (at most once)."""
+    from bot.channels.telegram_outbox import SendTag
+
+    app, storage = start(emu, mind, settings, database,
+                         dataclasses.replace(QUICK, retry_backoff=2.0, outbox_lease=30.0))
+    emu.inject_fault("sendMessage", answer, times=1, retry_after=2)
+    outbox = outbox_of(storage)
+    async with app:
+        sending = asyncio.ensure_future(app.bot.send_message(DEFAULT_GROUP_ID, "a quiz question",
+                                                             rate_limit_args=SendTag(kind="post")))
+        await until(lambda: [c for c in sends(emu, DEFAULT_GROUP_ID) if c.fault], "Telegram's refusal")
+        await until(lambda: outbox.waiting() == {"queued": 1}, "the row no longer on its way")
+        await asyncio.wait_for(sending, timeout=30)
+        await until(lambda: not outbox.waiting(), "the message delivered")
+    assert [c.text for c in sends(emu, DEFAULT_GROUP_ID) if c.ok] == ["a quiz question"]  # once, by this worker
+    assert outbox.outcomes()["unsure_dropped"] == 0
+    storage.close()

@@ -7,6 +7,7 @@ have nothing to edit. A question that could not go out before its game moved on 
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 
@@ -164,4 +165,26 @@ async def test_a_late_quiz_poll_is_closed_at_its_reveal(
         (poll,) = await until(lambda: delivered(emu, "sendPoll", "1/"), "the late poll")
         (stop,) = await until(lambda: emu.calls_to("stopPoll"), "the late poll closed")
     assert stop.params["message_id"] == poll.result["message_id"]
+    storage.close()
+
+
+async def test_a_question_that_waited_for_the_groups_window_is_not_posted_once_its_game_moved_on(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A busy group's question may wait up to a minute for its place (20 messages a minute per group, scaled
+    to 1 in 3 s here). If its game ends meanwhile (stopped on another worker: here the engine's own /stop,
+    as any worker's), the question must not arrive after the game is over."""
+    from bot.channels.telegram_limits import SharedRateLimiter
+    from bot.cluster.limits import Limit, SendBudget
+
+    storage = open_storage(database)
+    app = make_app(emu, Brain(mind, settings, storage), settings, options=QUICK,
+                   rate_limiter=SharedRateLimiter(SendBudget(storage, group=Limit(1, 3.0))))
+    async with running(app, poll_timeout=1):
+        await app.bot.send_message(GROUP, "the group's window is taken")
+        await begin(emu, app)
+        await until(lambda: waiting(storage).get("queued"), "question 1 waiting for its place")
+        await asyncio.to_thread(quiz_of(app).engine.stop, str(GROUP))  # as another worker's /stop would
+        await until(lambda: Outbox(storage).outcomes()["expired"] == 1, "question 1 given up")
+    assert not delivered(emu, "sendMessage", "Question 1/")
+    assert not waiting(storage).get("queued") and not waiting(storage).get("sending")
     storage.close()
