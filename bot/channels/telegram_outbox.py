@@ -63,6 +63,15 @@ MAX_TEXT = 4096
 SWEEP_INTERVAL = 3600.0  # s
 
 
+class Settling(Protocol):
+    """A step whose message is recorded in one transaction with the step's own "done" (bot/quiz/store.py,
+    Shown: a quiz timer's steps, shown again by another worker if this one dies before the record)."""
+
+    taken: bool
+
+    def statement(self) -> tuple[str, tuple[object, ...]]: ...
+
+
 @dataclass(frozen=True)
 class SendTag:
     """What a sender tells the outbox about one message (PTB's ``rate_limit_args``)."""
@@ -71,6 +80,7 @@ class SendTag:
     asked: float | None = None  # when the question was asked (Unix time): a late answer apologises
     link: str | None = None  # what the message belongs to, "<prefix>:...": see Followup
     urgent: bool = False  # it takes the next turn in the limits, before a backlog (telegram_limits.Urgent)
+    settles: Settling | None = None  # recorded with this step's "done", or not at all (Unwanted)
 
 
 class Followup(Protocol):
@@ -302,10 +312,22 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
+        settles = tag.settles if tag is not None and tag.settles is not None and not tag.settles.taken else None
         try:
-            item = await self.outbox.arecord(str(data["chat_id"]), kind, endpoint, params,
-                                             tag.asked if tag is not None else None,
-                                             tag.link if tag is not None else None)
+            if settles is not None:
+                recorded = await asyncio.to_thread(
+                    self.outbox.record_settling, settles.statement(), str(data["chat_id"]), kind, endpoint, params,
+                    tag.asked if tag is not None else None, tag.link if tag is not None else None)
+                settles.taken = True
+                if recorded is None:
+                    raise Unwanted("another worker shows this step")
+                item = recorded
+            else:
+                item = await self.outbox.arecord(str(data["chat_id"]), kind, endpoint, params,
+                                                 tag.asked if tag is not None else None,
+                                                 tag.link if tag is not None else None)
+        except Unwanted:
+            raise
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)

@@ -28,6 +28,7 @@ from telegram.ext import (
 from ..config import Settings
 from ..dialogue import Brain
 from ..quiz import Posted, QuizError, QuizRunner, build_engine, render
+from ..quiz.runner import showing
 from ..quiz.bank import Question
 from ..quiz.state import Game, Round
 from ..storage import Storage, open_storage
@@ -40,7 +41,6 @@ ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 NOT_ALLOWED = "Only this chat's admins (or whoever started the quiz) can do that."
 SETTINGS_NOT_ALLOWED = "Only this chat's admins can change the quiz settings."
 LINK_PREFIX = "quiz"
-URGENT_EDIT = SendTag(urgent=True)  # an edit stays an edit whatever its tag's kind (telegram_outbox.RECORDED)
 
 
 def html(text: str, bold_first_line: bool = False) -> str:
@@ -71,7 +71,7 @@ class TelegramQuizIO:
     async def send_question(self, game: Game, rnd: Round, question: Question) -> Posted:
         bot = self.app.bot
         # a late delivery finds its round; urgent: the game waits for it (see telegram_limits.Urgent)
-        tag = SendTag(kind="post", link=question_link(game, rnd), urgent=True)
+        tag = SendTag(kind="post", link=question_link(game, rnd), urgent=True, settles=showing())
         try:
             if game.mode == "poll":
                 message = await bot.send_poll(
@@ -85,22 +85,22 @@ class TelegramQuizIO:
         except SendDeferred as exc:  # in the outbox: QuizFollowup records it when some worker delivers it
             log.info("quiz question %s in chat %s waits in the outbox: %s", rnd.number, game.chat, exc)
             return Posted(None)
-        except Unwanted:  # the game moved on while it waited for its place in the limits: never sent
-            log.info("quiz question %s in chat %s not sent: the game moved on first", rnd.number, game.chat)
+        except Unwanted as exc:  # the game moved on while it waited for its place, or another worker shows it
+            log.info("quiz question %s in chat %s not sent: %s", rnd.number, game.chat, exc)
             return Posted(None)
         return Posted(message.message_id)
 
     async def edit_question(self, game: Game, message_id: int, text: str) -> None:
         await self.app.bot.edit_message_text(html(text, True), int(game.chat), message_id, parse_mode=ParseMode.HTML,
-                                             rate_limit_args=URGENT_EDIT)
+                                             rate_limit_args=SendTag(urgent=True, settles=showing()))
 
     async def close_poll(self, game: Game, message_id: int) -> None:
-        await self.app.bot.stop_poll(int(game.chat), message_id, rate_limit_args=URGENT_EDIT)
+        await self.app.bot.stop_poll(int(game.chat), message_id, rate_limit_args=SendTag(urgent=True, settles=showing()))
 
     async def send_text(self, chat: str, text: str, reply_to: int | None = None) -> None:
         extra: dict[str, Any] = {"reply_to_message_id": reply_to, "allow_sending_without_reply": True} if reply_to else {}
         await self.app.bot.send_message(int(chat), html(text, True), parse_mode=ParseMode.HTML,
-                                        rate_limit_args=SendTag(kind="post", urgent=True), **extra)
+                                        rate_limit_args=SendTag(kind="post", urgent=True, settles=showing()), **extra)
 
 
 class QuizFollowup:

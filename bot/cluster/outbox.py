@@ -140,6 +140,18 @@ class Outbox:
         item, sql, args = self._record(chat, kind, method, params, asked, link)
         return dataclasses.replace(item, id=int((await self.storage.aquery(sql, args))[0][0]))  # type: ignore[call-overload]
 
+    def record_settling(self, settle: tuple[str, tuple[object, ...]], chat: str, kind: str, method: str,
+                        params: Mapping[str, str], asked: float | None = None,
+                        link: str | None = None) -> Outgoing | None:
+        """``record``, in one transaction with ``settle``: a statement that marks the step sending this message
+        as done (a DELETE .. RETURNING of its due row). None, and nothing recorded, when it deletes nothing:
+        another worker took that step over (it shows it itself)."""
+        item, sql, args = self._record(chat, kind, method, params, asked, link)
+        with self.storage.transaction() as tx:
+            if not tx.query(*settle):
+                return None
+            return dataclasses.replace(item, id=int(tx.query(sql, args)[0][0]))  # type: ignore[call-overload]
+
     def _record(self, chat: str, kind: str, method: str, params: Mapping[str, str], asked: float | None,
                 link: str | None) -> tuple[Outgoing, str, tuple[object, ...]]:
         """The row to be (its id still 0), and the statement that writes it."""

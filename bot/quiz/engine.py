@@ -23,7 +23,7 @@ from ..storage import Storage
 from .bank import FALSE, TRUE, Question, QuestionBank
 from .matching import Verdict, normalize
 from .state import Game, Player, Round, Standing, rank
-from .store import GameStore, Held
+from .store import SHOW, GameStore, Held, Shown
 
 log = logging.getLogger(__name__)
 BASE_POINTS = {"easy": 100, "medium": 150, "hard": 200}
@@ -39,6 +39,8 @@ SHOW_LIMIT = 60.0      # seconds: a question's time starts when it is shown (see
                        # long after it was asked is closed as "unshown" and the game goes on. Telegram lets a
                        # group have 20 messages a minute, so in a busy group a question may wait that long
                        # for its turn; the outbox gives up on a post after a minute too (cluster/outbox.py)
+SHOW_GRACE = 15.0      # seconds: a fired timer's steps not recorded in the outbox this long after the firing
+                       # commit (their worker died in between) are shown by any worker's poller (store.Shown)
 MODES = ("poll", "text")
 LEVELS = ("mixed", "easy", "medium", "hard")
 CHAT_SETTINGS = ("questions", "seconds", "mode", "difficulty")  # what a chat's admins may change
@@ -93,12 +95,14 @@ Step = Union[Asked, Revealed, Hinted, Finished]
 
 @dataclass(frozen=True)
 class Fired:
-    """One timer fired: in which chat, what kind, when it was due, and what it asks to show."""
+    """One timer fired: in which chat, what kind, when it was due, and what it asks to show (``shown``: the
+    row to settle when the steps' first message is recorded)."""
 
     chat: str
     kind: str
     due_at: float
     steps: tuple[Step, ...]
+    shown: Shown | None = None
 
 
 @dataclass(frozen=True)
@@ -421,9 +425,16 @@ class QuizEngine:
         with self.store.claim_due(now, limit) as batch:
             for held in batch:
                 for due in held.dues:
-                    steps = self._fire(held, held.game, due.kind, due.number) if held.game else []
-                    if held.game is not None:
-                        fired.append(Fired(held.game.chat, due.kind, due.due_at, tuple(steps)))
+                    game = held.game
+                    if game is None or (game.status != "running" and not due.kind.startswith(SHOW)):
+                        continue
+                    steps = self._fire(held, game, due.kind, due.number)
+                    shown = None
+                    if steps:  # what they show is recorded with this row's deletion, or shown again
+                        kind, number = _show_of(steps[0], due.kind.removeprefix(SHOW))
+                        shown = Shown(game.id, kind, number)
+                        held.set_timer(game, kind, number, now + SHOW_GRACE)
+                    fired.append(Fired(game.chat, due.kind, due.due_at, tuple(steps), shown))
         for held in batch:
             self._notify(held)
         return fired
@@ -467,6 +478,8 @@ class QuizEngine:
 
     # the rules, on a game held by the caller's transaction -----------------------------------------------
     def _fire(self, held: Held, game: Game, kind: str, number: int) -> list[Step]:
+        if kind.startswith(SHOW):
+            return self._steps_again(game, kind.removeprefix(SHOW), number)
         if kind == "next":
             return self._ask_or_finish(held, game)
         if kind == "deadline":
@@ -485,6 +498,27 @@ class QuizEngine:
             held.save(game)
             question = self.question(game)
             return [Hinted(game, rnd.message_id, question, text)] if question else []
+        return []
+
+    def _steps_again(self, game: Game, kind: str, number: int) -> list[Step]:
+        """What the ``kind`` timer of round ``number`` showed, derived from the game as it is now, for a worker
+        that died between that timer's commit and recording its message: nothing once the game has moved
+        past it (a question another step closed, a reveal of a round no longer the game's)."""
+        rnd = game.round
+        if kind == "end":
+            return [Finished(game, self.standings(game), False)] if game.status == "finished" else []
+        if game.status != "running" or rnd is None or rnd.number != number:
+            return []
+        question = self.question(game)
+        if question is None:
+            return []
+        if kind == "next" and not rnd.closed and rnd.message_id is None:
+            return [Asked(game, rnd, question)]
+        if kind == "deadline" and rnd.closed and rnd.reason:
+            return [Revealed(RoundResult(game, rnd, question, rnd.reason, dict(rnd.points)))]
+        if kind == "hint" and not rnd.closed and rnd.hinted and rnd.message_id is not None:
+            hint = self._hint_text(game, question)
+            return [Hinted(game, rnd.message_id, question, hint)] if hint else []
         return []
 
     def _ask_or_finish(self, held: Held, game: Game) -> list[Step]:
@@ -601,6 +635,17 @@ class QuizEngine:
         player.best_streak = max(player.best_streak, player.streak)
         rnd.points[user] = points
         return points
+
+
+def _show_of(step: Step, kind: str) -> tuple[str, int]:
+    """The row that keeps a fired timer's first step to show (store.Shown): its kind and round number."""
+    if isinstance(step, Finished):
+        return SHOW + "end", step.game.number
+    if isinstance(step, Asked):
+        return SHOW + kind, step.round.number
+    if isinstance(step, Revealed):
+        return SHOW + kind, step.result.round.number
+    return SHOW + kind, step.game.round.number if step.game.round else 0
 
 
 def _shown(rnd: Round) -> bool:

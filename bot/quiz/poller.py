@@ -17,16 +17,17 @@ import math
 from collections.abc import Callable
 
 from .engine import Fired, QuizEngine, Step
+from .store import Shown
 
 log = logging.getLogger(__name__)
 BUSY_RETRY = 0.05  # s: a due timer another worker holds is looked at again this soon
 
 
 class TimerPoller:
-    def __init__(self, engine: QuizEngine, deliver: Callable[[str, list[Step]], None], *, idle: float = 1.0,
-                 batch: int = 50) -> None:
+    def __init__(self, engine: QuizEngine, deliver: Callable[[str, list[Step], Shown | None], None], *,
+                 idle: float = 1.0, batch: int = 50) -> None:
         self.engine = engine
-        self.deliver = deliver      # called on the loop with each fired timer's chat and steps
+        self.deliver = deliver      # called on the loop with each fired timer's chat, steps and row to settle
         self.idle = idle
         self.batch = batch
         self.lateness: list[float] | None = None  # set to a list to record how late each timer fired (bench)
@@ -106,7 +107,7 @@ class TimerPoller:
                 if self.lateness is not None:
                     self.lateness.append(now - event.due_at)
                 try:
-                    self.deliver(event.chat, list(event.steps))
+                    self.deliver(event.chat, list(event.steps), event.shown)
                 except Exception:  # noqa: BLE001
                     log.exception("could not show a quiz timer's steps in chat %s", event.chat)
             if len(fired) == self.batch:

@@ -5,10 +5,13 @@ engine and the database, so any number of runners (one per worker) can drive the
 gets an answer judges it, whichever poller claims a due timer fires it (bot/quiz/poller.py). The engine is
 synchronous and every call touches the database, so each runs in a worker thread, never on the loop.
 
-What a step shows is sent after its change is committed, at most once: a worker that dies between the
-commit and the send loses that one message (a question nobody sees is closed at the show limit and the game
-goes on; a reveal or a final ranking goes missing), and never sends one twice. Sending before committing could repeat a
-question whenever a commit failed; the reverse costs one message in the rare crash at that instant.
+What a step shows is sent after its change is committed, at most once. A timer's steps are not lost when
+its worker dies between the commit and the send: the firing transaction also writes a row due a little
+later (store.Shown), and the steps' first message is recorded in the outbox in the transaction that deletes
+it (``showing()`` hands it to the front's sends). If the worker dies before that record, the row falls due
+and any worker shows the steps again, derived from the game as it is then (engine._steps_again); if it
+recorded it, the outbox sends it. Either one or the other, never both. Sending before committing could
+repeat a question whenever a commit failed.
 
 Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
 after the next question is out. A timer's steps are computed before the lock is taken, so a /stop can
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,10 +35,21 @@ from .engine import Asked, Finished, Hinted, Outcome, QuizEngine, Revealed, Roun
 from .matching import Verdict
 from .poller import TimerPoller
 from .state import Game, Round
+from .store import Shown
 
 log = logging.getLogger(__name__)
 SEND_WAIT = 10.0  # s: how long a poll answer waits for this worker's sendPoll to come back...
 POLL_LOOKUP_WAIT = 3.0  # s: ...or for another worker to record the poll's id
+
+
+_SHOWING: ContextVar[Shown | None] = ContextVar("quiz_showing", default=None)
+
+
+def showing() -> Shown | None:
+    """The fired timer whose steps are being shown, while its row is not settled: the front's next
+    recorded message settles it (telegram_outbox.SendTag.settles)."""
+    shown = _SHOWING.get()
+    return shown if shown is not None and not shown.taken else None
 
 
 @dataclass(frozen=True)
@@ -149,17 +164,26 @@ class QuizRunner:
             await self._show(steps)
 
     # showing steps ---------------------------------------------------------------------------------
-    def _deliver(self, chat: str, steps: list[Step]) -> None:
+    def _deliver(self, chat: str, steps: list[Step], shown: Shown | None = None) -> None:
         """Show a fired timer's steps (called on the loop by the poller), concurrently with other chats'."""
         if not steps:
             return
-        task = asyncio.get_running_loop().create_task(self._show_in_order(chat, steps))
+        task = asyncio.get_running_loop().create_task(self._show_in_order(chat, steps, shown))
         self._tasks.add(task)  # keep a reference until done, or the task may be collected
         task.add_done_callback(self._tasks.discard)
 
-    async def _show_in_order(self, chat: str, steps: list[Step]) -> None:
+    async def _show_in_order(self, chat: str, steps: list[Step], shown: Shown | None = None) -> None:
         async with self._locks.hold(chat):
-            await self._show(steps)
+            token = _SHOWING.set(shown)
+            try:
+                await self._show(steps)
+            finally:
+                _SHOWING.reset(token)
+        if shown is not None and not shown.taken:  # nothing recorded (a front without an outbox, a poll's reveal)
+            try:
+                await asyncio.to_thread(self.engine.store.settle, shown)
+            except Exception:  # noqa: BLE001 - the row falls due: the steps are shown again (an edit twice)
+                log.exception("could not settle quiz steps shown in chat %s", chat)
 
     async def _show(self, steps: list[Step]) -> None:
         for step in steps:

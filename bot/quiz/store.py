@@ -22,6 +22,25 @@ from .state import Game
 
 Points = Sequence[tuple[str, str, int, int]]  # (user, name, points gained, right answers gained)
 KINDS = ("hint", "deadline", "next")
+SHOW = "show-"  # a fired timer's steps still to be recorded in the outbox: "show-<kind>" (see Shown)
+
+
+@dataclass
+class Shown:
+    """A fired timer whose steps are still to be shown: the row ``show-<kind>`` the firing transaction wrote,
+    due a little later. The first message of those steps is recorded in the outbox in the transaction that
+    deletes the row (``statement``), so either this worker records it, or, if it died after the commit
+    (before the record), the row falls due and any worker's poller shows the steps again, derived from the
+    game (QuizEngine._fire): never both, and never neither. ``taken``: the row's fate is settled."""
+
+    game: str
+    kind: str  # "show-next" (a question), "show-deadline" (a reveal), "show-hint", "show-end" ("Quiz over")
+    number: int
+    taken: bool = False
+
+    def statement(self) -> tuple[str, tuple[object, ...]]:
+        return ("DELETE FROM quiz_timers WHERE game = ? AND kind = ? AND number = ? RETURNING game",
+                (self.game, self.kind, self.number))
 
 
 @dataclass(frozen=True)
@@ -145,11 +164,17 @@ class GameStore:
             for game_id, kind, number, due_at, state, status in rows:
                 tx.query("DELETE FROM quiz_timers WHERE game = ? AND kind = ?", (game_id, kind))
                 held = games.get(str(game_id))
-                if held is None:
-                    game = Game.from_json(str(state)) if status == "running" else None
+                if held is None:  # a finished game's steps may still be to show ("Quiz over")
+                    game = Game.from_json(str(state)) if status == "running" or str(kind).startswith(SHOW) else None
                     held = games[str(game_id)] = Held(tx, game)
                 held.dues.append(Due(str(kind), int(number), float(due_at)))  # type: ignore[call-overload, arg-type]
             yield list(games.values())
+
+    def settle(self, shown: Shown) -> None:
+        """The steps of ``shown`` sent nothing to record (a poll's reveal, a hint with no message yet)."""
+        if not shown.taken:
+            shown.taken = True
+            self.storage.query(*shown.statement())
 
     def postpone_due(self, now: float, until: float) -> None:
         """Move the earliest due timer that nobody holds to ``until``: one that fails every time it fires

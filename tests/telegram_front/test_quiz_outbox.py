@@ -188,3 +188,37 @@ async def test_a_question_that_waited_for_the_groups_window_is_not_posted_once_i
     assert not delivered(emu, "sendMessage", "Question 1/")
     assert not waiting(storage).get("queued") and not waiting(storage).get("sending")
     storage.close()
+
+
+def shows_pending(storage: Storage) -> list[str]:
+    return [str(k) for (k,) in storage.query("SELECT kind FROM quiz_timers WHERE kind LIKE 'show-%'")]
+
+
+async def test_a_question_whose_worker_died_right_after_asking_it_is_shown_by_another_once(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A timer fires in one transaction (here: the pause is over, question 2 is asked) and its worker dies
+    before the question is recorded in the outbox (played by a second engine that fires the timer and shows
+    nothing). The question is not lost: a little later (the test makes it due), the live worker's poller
+    shows it, once; and a step whose message was recorded leaves nothing to show again."""
+    import time
+
+    from bot.quiz import build_engine
+
+    app, storage = start(emu, mind, settings, database)
+    other = open_storage(database)
+    dead = build_engine(settings, other, lambda: mind.kb)
+    async with running(app, poll_timeout=1):
+        await begin(emu, app)
+        await until(lambda: delivered(emu, "sendMessage", "Question 1/"), "question 1")
+        await expire(app)
+        await until(lambda: current_round(app).closed and not shows_pending(storage), "question 1 revealed")
+        # the dead worker's clock is past the 600 s pause: it alone takes the "next" timer, and dies
+        fired = await asyncio.to_thread(dead.fire_due, 50, time.time() + 601)
+        assert [f.kind for f in fired] == ["next"] and current_round(app).number == 2
+        await until(lambda: quiz_of(app).engine.hurry(str(GROUP), "show-next"), "its steps left to show")
+        (question,) = await until(lambda: delivered(emu, "sendMessage", "Question 2/"), "question 2, shown again")
+        await until(lambda: current_round(app).message_id == question.result["message_id"], "question 2 recorded")
+        await until(lambda: not shows_pending(storage), "nothing left to show")
+    assert len(delivered(emu, "sendMessage", "Question 2/")) == 1
+    other.close()
+    storage.close()
