@@ -31,13 +31,15 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
         {"id": "vey_weekly", "publication": "Harbour Weekly", "said_by": "tomas_vey",
          "attribution": "as Tomas Vey told Harbour Weekly", "known": KNOWN},
         {"id": "vey_words", "said_by": "tomas_vey", "attribution": "in Tomas Vey's words", "known": KNOWN},
+        {"id": "gazette_guess", "publication": "The Quay Gazette", "attribution": "as The Quay Gazette guesses",
+         "known": KNOWN},
     ]
     description = next(r for r in data["relations"] if r["id"] == "description")
     description["subject"] = ["film", "series", "person", "character", "term"]
     data["relations"] += [
         {"id": "known_as", "label": "what it is known as", "phrase": "{subject} is known as {object}",
          "subject": ["film", "series", "person", "character"], "object": "text"},
-        {"id": "action_styles", "label": "kinds of action", "phrase": "{subject}'s action mixes {object}",
+        {"id": "action_styles", "label": "kinds of action", "phrase": "{subject} {object}",
          "subject": ["film", "series"], "object": "text"},
         {"id": "backstory", "label": "backstory", "phrase": "{subject} {object}", "subject": ["character"],
          "object": "text"},
@@ -47,11 +49,14 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
          "subject": ["term"], "object": ["person"]},
         {"id": "spin_off_of", "label": "spin-off of", "phrase": "{subject} is a spin-off of {object}",
          "subject": ["film"], "object": ["series"]},
+        {"id": "works_for", "label": "employer", "phrase": "{subject} works for {object}", "subject": ["person"],
+         "object": ["company"]},
     ]
     data["entities"] += [
         {"id": "quay_universe", "kind": "series", "name": "the Quay universe", "aliases": ["quay universe"]},
         {"id": "harbour_weekly", "kind": "publication", "name": "Harbour Weekly", "aliases": ["harbour weekly"]},
         {"id": "tide_talk", "kind": "term", "name": "tide-talk", "aliases": ["tide-talk", "tide talk"]},
+        {"id": "quay_pictures", "kind": "company", "name": "Quay Pictures", "aliases": ["quay pictures"]},
     ]
 
     def fact(subject: str, relation: str, obj: str, source: str = "review") -> dict[str, str]:
@@ -61,7 +66,9 @@ def harbour(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untype
         fact("quay_universe", "known_as", "the Quayverse"),
         fact("harbour_lights", "spin_off_of", "quay_universe"),
         fact("mira_solberg", "known_as", "the queen of the quay"),
-        fact("harbour_lights", "action_styles", "oar-fights and bare-knuckle brawls on the docks"),
+        fact("harbour_lights", "action_styles", "mixes oar-fights and bare-knuckle brawls on the docks"),
+        fact("low_tide", "action_styles", "should be gentler, all oars and no fists", "gazette_guess"),
+        fact("tomas_vey", "works_for", "quay_pictures"),
         fact("edda", "backstory", "is searching for the brother the sea took"),
         fact("tomas_vey", "occupation", "a harbour painter"),
         fact("harbour_lights", "description", "a love letter to the harbour", "vey_weekly"),
@@ -144,3 +151,52 @@ def test_a_cue_inside_a_name_gives_way_to_a_longer_one_around_it(brain: Brain, h
     reply = bot.reply(None, "tester", text)
     assert reply.intent == "ask_known_as" and wanted in reply.text, reply.text
 
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("film, text, wanted, unwanted", [
+    # the source's own guess is named as one, whichever variant is drawn; a film compared with is not asked about
+    ("ballerina", "how violent is ballerina", ["brutal", "imagines"], []),
+    ("harbour", "how violent is low tide", ["gentler", "guesses"], []),
+    ("ballerina", "will ballerina be more brutal than no time to die", ["Ballerina should", "imagines"], []),
+    ("harbour", "will low tide be more violent than harbour lights", ["Low Tide should", "guesses"], ["brawls"]),
+    # a title the facts do not give is not confirmed: the job they do give is the answer
+    ("ballerina", "is joe drake the ceo of lionsgate?", ["chair"], ["Yes"]),
+    ("harbour", "is tomas vey the ceo of quay pictures?", ["harbour painter"], ["Yes"]),
+])
+def test_a_claim_is_answered_as_whose_it_is(brain: Brain, harbour: Brain, film: str, text: str, wanted: list[str],
+                                           unwanted: list[str], seed: int) -> None:
+    bot = brain if film == "ballerina" else harbour
+    reply = ask(bot, text, seed)
+    assert reply.kind == "answer", reply.text
+    assert all(w in reply.text for w in wanted) and not any(w in reply.text for w in unwanted), reply.text
+
+
+@pytest.mark.parametrize("film, text, asked", [
+    ("ballerina", "does rooney die?", "what becomes of Rooney"),
+    ("harbour", "does edda die in the end", "what becomes of Edda"),
+    ("ballerina", "did lionsgate produce ballerina?", "who produced Ballerina"),
+    ("harbour", "did quay pictures produce harbour lights", "who produced Harbour Lights"),
+    ("ballerina", "who choreographed the fight scenes in ballerina", "who did the stunts for Ballerina"),
+    ("harbour", "who choreographed the fights in harbour lights", "who did the stunts for Harbour Lights"),
+])
+def test_what_the_facts_do_not_say_is_unknown_by_name(brain: Brain, harbour: Brain, film: str, text: str,
+                                                      asked: str) -> None:
+    """A character's fate, a company as producer, who did the fights: each an unknown of its own relation,
+    never another relation's fact nor a "no"."""
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "unknown" and asked in reply.text, reply.text
+    assert not re.match(r"(no|yes)\b", reply.text.lower()), reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted", [
+    ("ballerina", "kung-fu and gun-fu mix", "John Wick: Chapter 4"),
+    ("harbour", "the action with oars and no fists?", "Low Tide"),
+])
+def test_words_of_another_films_fact_are_that_films_question(brain: Brain, harbour: Brain, film: str, text: str,
+                                                            wanted: str) -> None:
+    """Nothing named, but the words are what the facts say of another film than the one talked about."""
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "answer" and wanted in reply.text, reply.text

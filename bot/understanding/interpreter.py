@@ -12,6 +12,7 @@ later steps only refine questions still open.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -21,6 +22,7 @@ from ..context import ChatContext
 from ..knowledge import KnowledgeBase
 from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
+from ..nlu.vocab import stem
 from ..knowledge.schema import Relation
 from .interpretation import Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
@@ -52,6 +54,7 @@ PART_SPLIT = re.compile(
     re.IGNORECASE)
 MAX_PARTS = 3
 MULTI_WORD_CUE = 2  # words: a question-map cue this long says which relation is asked
+MIN_FACT_WORDS = 2  # a message's words in another subject's stated fact that make it that fact's question
 SUBJECT_HANDLERS = frozenset({"facts", "about"})
 UNKNOWN_SUBJECT = "unknown_subject"  # verdict reasons the Brain routes: say the name is unknown...
 STRAY_NUMBER = "stray_number"  # ...or leave it to the search fallback
@@ -810,6 +813,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     fitting = [a for a in asked if kind in a.question.about]
     if not fitting:
         return it
+    if it.parse.tokens[:1] == ["who"]:
+        # "who choreographed the fight scenes?" asks for someone: the stunts, not the kinds of action
+        fitting = [a for a in fitting if _object_kinds(env, a.question) & ANSWER_KINDS["who"]] or fitting
     # every name must be what the question is about, or a film qualifying it: "which Bond film was Ana
     # de Armas in?" asks about her, not about Bond's appearances
     film_kind = env.kb.default_subject.kind
@@ -850,12 +856,35 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         # off-topic) is the relation no intent reads: the honest answer, not "that's outside what I know"
         if rerouted is not it or env.handler(it.intent) in FACT_HANDLERS:
             return rerouted
+    subject = _fact_in_words(it, env, best.question.relation, subject)
     taken = frozenset(n for n, m in enumerate(it.parse.mentions) if subject in m.entity_ids)
     slots = slots_of(_scene(it, env), Resolution(env.kb.entities[subject], used=taken))
     return _mark(it, "question_map", asked=best.question, subject=subject, slots=slots,
                  nearby=_nearby(env, best.question),
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _fact_in_words(it: Interpretation, env: Env, relation: str, subject: str) -> str:
+    """Nothing named or pointed at, but the words are another subject's fact of the relation asked:
+    "kung-fu and gun-fu mix" is the fourth film's action, not the film talked about's. The subject whose
+    stated text holds the most of the message's words (two at least, more than the fallen-back subject's)."""
+    toks = it.parse.tokens
+    if it.parse.mentions or any(t in PRONOUNS for t in toks) or relation not in env.kb.relations \
+            or not env.kb.relations[relation].literal:
+        return subject
+    words = {stem(t) for t in toks if t not in STOPWORDS}
+    scores: dict[str, int] = {}
+    for fact in env.kb.facts_of_relation(relation):
+        said = _stems(fact.object)
+        scores[fact.subject] = max(scores.get(fact.subject, 0), len(words & said))
+    best = max(scores, key=lambda s: scores[s], default=subject)
+    return best if scores[best] >= MIN_FACT_WORDS and scores[best] > scores.get(subject, 0) else subject
+
+
+@functools.lru_cache(maxsize=4096)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(stem(t) for t in tokens(text))
 
 
 def _nearby(env: Env, question: Question) -> tuple[Question, ...]:
@@ -941,7 +970,9 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
     Stahelski* do the stunts?") is the other side of the fact, not someone else asked about."""
     kb, parse, ctx = env.kb, it.parse, env.context
     toks = parse.tokens
-    names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS)]
+    # ...nor one compared with ("is it more brutal *than No Time To Die*?")
+    names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS)
+             and not (m.start and toks[m.start - 1] == "than")]
     for mention in reversed(names):
         ids = [i for i in mention.entity_ids if kb.entities[i].kind in kinds]
         if ids:
