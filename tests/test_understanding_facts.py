@@ -200,3 +200,28 @@ def test_words_of_another_films_fact_are_that_films_question(brain: Brain, harbo
     bot = brain if film == "ballerina" else harbour
     reply = bot.reply(None, "tester", text)
     assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, wanted", [
+    ("ballerina", "which outlet reported the ballerina story details", "according to Collider"),
+    ("ballerina", "where did the details of the ballerina plot come from", "according to Collider"),
+    ("harbour", "which publication reported the harbour lights release", "according to The Quay Gazette"),
+    ("harbour", "where does the harbour lights release date come from", "according to The Quay Gazette"),
+])
+def test_where_a_fact_comes_from_is_that_fact_with_its_source(brain: Brain, harbour: Brain, film: str, text: str,
+                                                             wanted: str) -> None:
+    """Words asking for a source ("which outlet reported", "where ... come from") ask the relation the rest
+    of the words cue, whose facts name their source; never "outside what I know"."""
+    bot = brain if film == "ballerina" else harbour
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "answer" and wanted.lower() in reply.text.lower(), reply.text
+
+
+@pytest.mark.parametrize("film, first", [("ballerina", "who plays charon"), ("harbour", "who plays edda")])
+def test_who_said_that_alone_is_still_the_last_answers_source(brain: Brain, harbour: Brain, film: str,
+                                                             first: str) -> None:
+    bot = brain if film == "ballerina" else harbour
+    chat = f"s{random.random()}"
+    asked = bot.reply(chat, "tester", first)
+    reply = bot.reply(chat, "tester", "who said that?")
+    assert reply.kind == "answer" and reply.intent == asked.intent and reply.sources, reply.text

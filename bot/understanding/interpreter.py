@@ -299,7 +299,7 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
     asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
-    if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked):
+    if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked if not a.question.sourced):
         # "who starred in that?" asks a relation of its own, not the last answer's source; a relation of
         # something nobody named ("who told you that?" cues a publication's informant) does not
         return it
@@ -811,6 +811,10 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         return it
     kind = env.kb.entities[subject].kind
     fitting = [a for a in asked if kind in a.question.about]
+    # "which outlet reported the story?", "where did the plot details come from?": the story's facts,
+    # which name their source; "who said that?" alone is the last question's (source_request)
+    sourced = any(a.question.sourced for a in fitting)
+    fitting = [a for a in fitting if not a.question.sourced]
     if not fitting:
         return it
     if it.parse.tokens[:1] == ["who"]:
@@ -843,13 +847,20 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
         # is no reason for the search fallback
         strength = max((a.strength for a in fitting if a.question.relation in mine_cued), default=0)
+        if sourced:  # its words ask for a source, which no intent was trained with: the facts answer it
+            return _mark(it, "question_map", verdict=Verdict(True, "", (), "source"),
+                         confidence=max(it.confidence, env.follow_up_confidence))
         if strength >= MULTI_WORD_CUE and it.confidence < env.follow_up_confidence:
             return _mark(it, "question_map", confidence=env.follow_up_confidence)
         return it
     best = fitting[0]
     routed = max((a.strength for a in fitting if a.question.relation in read), default=0)
     if best.question.relation in read:
-        return _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
+        rerouted = _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
+        if sourced and rerouted is not it:
+            return _mark(rerouted, "question_map", verdict=Verdict(True, "", (), "source"),
+                         confidence=max(rerouted.confidence, env.follow_up_confidence))
+        return rerouted
     if routed >= best.strength:
         rerouted = _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
         # a tie the classifier did not take up for a fact intent ("is there a *trailer* *out*?" read as

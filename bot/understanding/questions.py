@@ -37,6 +37,9 @@ class Question(BaseModel):
                          "(what someone said), whatever their relation")
     roles: list[str] = Field(default_factory=list, description="relations whose facts name the subject as "
                              "their role also answer it: a character appears in the films it is cast in")
+    sourced: bool = Field(default=False, description="its words ask where another relation's facts come "
+                          "from (\"which outlet reported the story?\"): the other relation cued answers, its "
+                          "facts naming their source")
 
 
 class QuestionsFile(BaseModel):
