@@ -16,7 +16,9 @@ repeat a question whenever a commit failed.
 Within one runner, a chat's steps are shown in order under that chat's lock, so a reveal is never edited
 after the next question is out. A timer's steps are computed before the lock is taken, so a /stop can
 commit and show "Quiz stopped" in between: a question is therefore sent only if its round is still the
-game's when its turn comes (one read). Across workers the window between that read and the send remains.
+game's when its turn comes (one read). Across workers, and for a question that waits long for its place in
+Telegram's limits, the outbox asks the same just before each try's bytes go out (telegram_outbox._OnItsWay):
+a question whose game moved on meanwhile is never posted.
 """
 from __future__ import annotations
 
