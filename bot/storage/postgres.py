@@ -21,6 +21,7 @@ import re
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -234,6 +235,10 @@ class _PgListening:
             await self._conn.close()
 
 
+# every PostgresStorage with async pools opened on some loop (PostgresStorage.open_on)
+OPEN_ON_LOOPS: "weakref.WeakSet[PostgresStorage]" = weakref.WeakSet()
+
+
 class PostgresStorage(Storage):
     kind = "postgresql"
 
@@ -276,7 +281,10 @@ class PostgresStorage(Storage):
         self._pool.close()
         if self._lax is not None:
             self._lax.close()
-        self._aloop = self._apool = self._alax = None  # a loop's pools not closed by aclose() go with it
+        if self._aloop is None or self._aloop.is_closed():
+            self._aloop = self._apool = self._alax = None  # a closed loop's pools went with it
+        # else they wait for aclose() on their loop (PostgresStorage.open_on): closing a loop with them open
+        # can hang it
 
     def _pool_for(self, durable: bool) -> Any:
         if durable:
@@ -304,6 +312,7 @@ class PostgresStorage(Storage):
             if self._aloop is not None and not self._aloop.is_closed():
                 return None
             self._aloop, self._apool, self._alax = loop, loop.create_task(self._open_async_pool(True)), None
+            OPEN_ON_LOOPS.add(self)
         if not durable and self._alax is None:
             self._alax = loop.create_task(self._open_async_pool(False))
         task = self._apool if durable else self._alax
@@ -316,6 +325,13 @@ class PostgresStorage(Storage):
             elif not durable and self._alax is task:
                 self._alax = None
             raise
+
+    @staticmethod
+    def open_on(loop: asyncio.AbstractEventLoop) -> list["PostgresStorage"]:
+        """The storages whose async pools belong to ``loop``: each must be ``aclose()``d before the loop
+        closes. Left open, a pool's scheduler sleeps in ``asyncio.wait_for``, which on Python 3.11 can
+        swallow the cancellation the closing loop sends (CPython gh-86296): the loop then waits forever."""
+        return [s for s in list(OPEN_ON_LOOPS) if s._aloop is loop]
 
     async def _open_async_pool(self, durable: bool) -> Any:
         from psycopg_pool import AsyncConnectionPool

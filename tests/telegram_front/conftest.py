@@ -2,7 +2,8 @@
 shared), a fresh SQLite file and a fresh Bot API emulator per test."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,14 @@ def db(tmp_path: Path) -> Path:
 def emu() -> Iterator[BotAPIEmulator]:
     with BotAPIEmulator(token=TOKEN, bot_username=USERNAME) as emulator:
         yield emulator
+
+
+@pytest.fixture(autouse=True)
+async def _async_pools_closed_with_their_loop() -> AsyncIterator[None]:
+    """A test that ends with ``storage.close()`` leaves the async PostgreSQL pools its app opened on the
+    test's loop: they are closed here, on that loop, before it closes (see PostgresStorage.open_on)."""
+    yield
+    from bot.storage.postgres import PostgresStorage
+
+    for storage in PostgresStorage.open_on(asyncio.get_running_loop()):
+        await storage.aclose()
