@@ -223,6 +223,8 @@ class Brain:
         """Understand (one Interpretation), then route: the Brain decides nothing about meaning itself."""
         interpreter = INTERPRETER if split else WHOLE
         it = interpreter.interpret(self.env(mind, ctx), text or "", parse)
+        if it.alternatives:
+            return self._alternatives(mind, it, ctx, chat)
         if it.parts:
             return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False)
         return self._route(mind, it, ctx, chat)
@@ -268,6 +270,23 @@ class Brain:
             if reply is not None:
                 return reply
         return self._fallback(mind, it.parse, intent, confidence, out, it)
+
+    def _alternatives(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
+        """A long message's question sentences, tried in order on a copy of the context: the first answered
+        with a fact is the reply (its context is kept); failing that, the first honest "the article doesn't
+        say ...", else what the first question gets."""
+        first: tuple[Reply, ChatContext] | None = None
+        honest: tuple[Reply, ChatContext] | None = None
+        for text in it.alternatives:
+            trial = ChatContext.from_json(ctx.to_json())
+            reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat)
+            if reply.kind == "answer":
+                return _adopt(ctx, trial, reply)
+            if honest is None and answers_its_part(reply, mind.answers.routes, mind.questions):
+                honest = (reply, trial)
+            first = first or (reply, trial)
+        reply, trial = honest or first or (self._route(mind, it, ctx, chat), ctx)
+        return _adopt(ctx, trial, reply)
 
     def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
@@ -319,6 +338,13 @@ class Brain:
             return replace(said, intent="out_of_scope" if intent == "out_of_scope" else None, confidence=confidence)
         return out.reply("utter_unknown", "out_of_scope" if intent == "out_of_scope" else None, confidence,
                          kind="unknown", suggestions=mind.answers.suggestions[:3])
+
+
+def _adopt(ctx: ChatContext, trial: ChatContext, reply: Reply) -> Reply:
+    """Keep what answering ``reply`` on the copy ``trial`` recorded, in the chat's own context."""
+    if trial is not ctx:
+        ctx.__dict__.update(ChatContext.from_json(trial.to_json()).__dict__)
+    return reply
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:

@@ -74,7 +74,7 @@ class Relation(Strict):
     """A kind of fact, with the entity kinds it may connect (``text`` means a free-text object)."""
 
     id: str
-    label: str
+    label: str = Field(description="a noun phrase, read as 'the LABEL of SUBJECT' ('director', 'cast')")
     phrase: str = Field(default="{subject}, {label}: {object}{as_role}",
                         description="how a fact reads as a sentence; placeholders subject, object, as_role, label")
     subject: list[EntityKind]

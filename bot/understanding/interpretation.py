@@ -59,6 +59,7 @@ class Interpretation:
     correction: bool = False  # replaces the last turn's question or subject ("sorry, I meant Charon")
     source_request: bool = False  # "says who?": the last question again, with its source
     parts: tuple[str, ...] = ()  # the questions of a multi-part message, in order
+    alternatives: tuple[str, ...] = ()  # a long message's question sentences: the first answered is the reply
     selection: bool = False  # ...asked of each of the last reply's people: the reply keeps the yes ("which of them")
     premise: Premise | None = None  # what it wrongly takes as a fact, to be corrected from the facts
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)

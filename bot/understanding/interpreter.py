@@ -27,6 +27,7 @@ from ..knowledge.schema import Relation
 from .interpretation import Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
+from .long_message import LONG_MESSAGE, question_sentences
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
 from .grammar import finite_verb, is_verb_form
@@ -47,7 +48,6 @@ CORRECTION_TAILS = frozenset("actually instead rather then".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
-LONG_MESSAGE = 300  # characters: beyond this, a message's first question is what it asks
 PART_SPLIT = re.compile(
     r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)"
     r"|\s*\+\s*|,\s*(?=(?:who|whom|what|when|where|which|how)\b)",
@@ -142,7 +142,7 @@ def step(fn: Step) -> Step:
 
 def settled(it: Interpretation) -> bool:
     return (not it.verdict.in_scope or it.kind in ("empty", "other_language") or it.asked is not None
-            or bool(it.parts) or it.premise is not None)
+            or bool(it.parts) or bool(it.alternatives) or it.premise is not None)
 
 
 def _mark(it: Interpretation, name: str, **changes: object) -> Interpretation:
@@ -186,29 +186,26 @@ SELECTABLE = ("person", "character")  # the kind chosen among, in this order: "w
 # --- the steps, in order -------------------------------------------------------------------------------
 
 def opening_cut(text: str) -> str | None:
-    """The question a long message opens with (a pasted article after it), or None."""
-    if len(text) <= LONG_MESSAGE:
-        return None
-    # the question ends at its question mark, or at the first blank line: the paste begins there ("who
-    # plays charon" and an article under it)
-    ends = [i + 1 for i in (text.find("?", 0, LONG_MESSAGE),) if i > 0] + \
-        [i for i in (text.find("\n\n", 0, LONG_MESSAGE),) if i > 0]
-    if not ends:
-        return None  # no question up front: the message is read as it is (its first 500 characters)
-    cut = text[: min(ends)].strip()
-    return cut if tokens(cut) else None
+    """The question a long message is first read for (long_message.py), or None: the Brain parses only
+    that, since parsing the paste's first 500 characters too would be thrown away."""
+    questions = question_sentences(text)
+    return questions[0] if questions else None
 
 
 @step
 def opening_question(it: Interpretation, env: Env) -> Interpretation:
-    """A long message (a pasted article after the question) asks the question it opens with: the paste's
-    words would otherwise drown the question's and make it read as off-topic. First, so that nothing
-    reads the paste's names (the Brain parses only the opening question when it sees one)."""
-    cut = opening_cut(it.text)
-    if cut is None:
+    """A long message asks its question sentences (bot/understanding/long_message.py), wherever they
+    stand: the paste's or the chatter's words would otherwise drown the question's and make it read as
+    off-topic. One question is understood alone; several are ``alternatives`` the Brain tries in order,
+    answering the first it can ("...we argued all night. who directs it?"). First, so that nothing reads
+    the paste's names."""
+    questions = question_sentences(it.text)
+    if not questions:
         return it
+    cut = questions[0]
     parse = it.parse if it.parse.text == fold(cut) else env.parse(cut)
-    return replace(_fresh(cut, parse), steps=(*it.steps, "opening_question"))
+    fresh = replace(_fresh(cut, parse), steps=(*it.steps, "opening_question"))
+    return fresh if len(questions) == 1 else replace(fresh, alternatives=questions)
 
 
 @step

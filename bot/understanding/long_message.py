@@ -1,0 +1,81 @@
+"""The questions a long message asks, wherever they stand in it.
+
+People paste an article under their question ("who plays Charon?" and 4,000 characters), but they also
+ramble first and ask last ("me and my mates argued all night... who is actually directing it?"), or ask
+in the middle of a story. Reading the whole message as one question drowns the question's words in the
+chatter's; reading only its opening misses a question at the end. So a long message is cut into its
+sentences and the ones that read as questions are kept, in order: the Brain answers the first that it
+can answer (dialogue.Brain._alternatives), the way a person skims for the question mark.
+
+A sentence reads as a question when it ends with a question mark or opens, after a few filler words
+("so", "anyway", "ok but"), with a question word or an auxiliary ("is Keanu in it or not"). A short
+opening paragraph with more under it is the question above a paste: only its sentences are asked (the
+whole paragraph when none reads as a question: "who plays charon" with no question mark). Nothing here knows a film: it is English sentence shape only.
+"""
+from __future__ import annotations
+
+import re
+
+from ..nlu.text import tokens
+from ..nlu.vocab import QUESTION_WORDS
+from .interpretation import YES_NO_OPENERS
+
+LONG_MESSAGE = 300  # characters: beyond this, a message is read for its questions
+MAX_QUESTIONS = 4  # question sentences tried: a paste's own sentences are not the user's questions
+QUESTION_LENGTH = 300  # characters: a longer "sentence" is run-on chatter, read only for its end
+PARAGRAPH = re.compile(r"\n\s*\n")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+FILLERS = frozenset("so ok okay anyway anyways but and also hey hi hello well just oh um uh lol right then "
+                    "honestly seriously basically quick question please".split())
+MAX_FILLERS = 3
+OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".split())
+
+
+def question_sentences(text: str) -> tuple[str, ...]:
+    """The question sentences of a long message, in order (at most ``MAX_QUESTIONS``); () for a short
+    message or one with no question in it (it is read as it is)."""
+    if len(text) <= LONG_MESSAGE:
+        return ()
+    paragraphs = [p.strip() for p in PARAGRAPH.split(text) if p.strip()]
+    if len(paragraphs) > 1 and len(paragraphs[0]) <= LONG_MESSAGE and tokens(paragraphs[0]):
+        # a short line above the rest: the question, and a paste under it whose own sentences
+        # ("What's it about?" as a heading) are not the user's questions
+        asked = tuple(s for s in _sentences(paragraphs[0]) if _asks(s))
+        return asked[:MAX_QUESTIONS] or (paragraphs[0],)
+    found: list[str] = []
+    for paragraph in paragraphs:
+        for sentence in _sentences(paragraph):
+            if sentence not in found and _asks(sentence):
+                found.append(sentence)
+            if len(found) >= MAX_QUESTIONS:
+                return tuple(found)
+    return tuple(found)
+
+
+def _sentences(paragraph: str) -> list[str]:
+    out = []
+    for sentence in SENTENCE_END.split(paragraph):
+        sentence = sentence.strip()
+        if len(sentence) > QUESTION_LENGTH:
+            sentence = _tail(sentence)
+        if sentence:
+            out.append(sentence)
+    return out
+
+
+def _asks(sentence: str) -> bool:
+    toks = tokens(sentence)
+    if not toks:
+        return False
+    if sentence.rstrip().endswith("?"):
+        return True
+    lead = 0
+    while lead < min(MAX_FILLERS, len(toks) - 1) and toks[lead] in FILLERS:
+        lead += 1
+    return toks[lead] in OPENERS
+
+
+def _tail(sentence: str) -> str:
+    """A run-on sentence's last clause ("...and nobody could agree, who is directing it?")."""
+    clauses = [c.strip() for c in re.split(r"[,;:]\s+", sentence) if c.strip()]
+    return clauses[-1] if clauses and len(clauses[-1]) <= QUESTION_LENGTH else ""
