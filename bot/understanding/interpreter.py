@@ -30,7 +30,7 @@ from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, question_sentences
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
-from .grammar import finite_verb, is_verb_form
+from .grammar import can_name, finite_verb, is_verb_form
 from .tags import as_question
 from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
@@ -469,6 +469,8 @@ def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
     if guess is not None and guess.handler in FACT_HANDLERS and it.intent != env.context.last_intent \
             and it.confidence >= env.threshold:
         return it  # "what's the premise?": a question of its own, whatever its length
+    if it.intent == "out_of_scope" and it.confidence >= env.threshold:
+        return it  # "what's the weather like?": a question of its own, about something else
     rest = toks[at + 1:]
     why_that = toks[at] == "why" and any(t in DEMONSTRATIVES or t == "it" for t in rest)
     if not why_that and any(t in AUX_WORDS or finite_verb(t) or is_verb_form(t) for t in rest):
@@ -1105,8 +1107,13 @@ def scope_chit_chat(it: Interpretation, env: Env) -> Interpretation:
 @step
 def scope_unnamed(it: Interpretation, env: Env) -> Interpretation:
     """Nothing named, nothing pointed at: a word no answerable question uses names something else
-    ("when is *Oppenheimer* out?" is not "when is it out?")."""
-    return _scope_rule(it, env, "unnamed")
+    ("when is *Oppenheimer* out?" is not "when is it out?"). Only a word that may name something counts:
+    the question's verb names nothing ("who *gave* the window?")."""
+    out = _scope_rule(it, env, "unnamed")
+    if out.verdict.in_scope or out is it:
+        return out
+    words = tuple(w for w in out.verdict.words if can_name(w) or not is_verb_form(w, gerund=False) and not finite_verb(w))
+    return replace(out, verdict=replace(out.verdict, words=words)) if words else it
 
 
 @step

@@ -101,8 +101,39 @@ def one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:
 
 
 def unknown_words(scene: Scene) -> tuple[str, ...]:
-    # several words are a name set aside on purpose ("underworld 2"), never a typo
-    return tuple(w for w in scene.parse.unknown_words if " " in w or not known_variant(w, scene.known_words))
+    """Words the bot does not know that may name something it does not know ("who plays *Eve*?"). Not
+    a word for a kind of thing ("the Ballerina *flick*"), an adjective describing a film ("the
+    *forthcoming* Ballerina film", "the *old* films"), nor the verb after a name that "did" asks with
+    ("which seasons did Lionsgate *mention*"): those are English the training data lacked, and refusing
+    them as strangers' names refused the question."""
+    toks = scene.parse.tokens
+    out = []
+    for w in scene.parse.unknown_words:
+        if " " in w:  # several words are a name set aside on purpose ("underworld 2"), never a typo
+            out.append(w)
+        elif not known_variant(w, scene.known_words) and may_name(scene, w):
+            out.append(w)
+    return tuple(out)
+
+
+def may_name(scene: Scene, word: str) -> bool:
+    """Could this word of the question name a thing (unknown_words)?"""
+    if word in KIND_WORDS or word in FILM_WORDS:
+        return False
+    parse = scene.parse
+    toks = parse.tokens
+    at = [i for i, t in enumerate(toks) if t == word]
+    if not at:
+        return True
+    i = at[0]
+    if not can_name(word):  # an adjective or adverb naming nothing, when it describes a film
+        film = next((m for m in parse.mentions if m.start == i + 1
+                     and any(scene.kb.entities[e].kind in ("film", "series") for e in m.entity_ids)), None)
+        after = film.end if film is not None else i + 1
+        if film is not None and toks[film.end - 1] in FILM_WORDS or after < len(toks) and toks[after] in FILM_WORDS:
+            return False
+    return not any(m.end == i and _verb_after(toks, m.start, m.end) and any(t in DO_WORDS for t in toks[:m.start])
+                   for m in parse.mentions)
 
 
 def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),

@@ -1,0 +1,96 @@
+"""Long messages read for their questions (bot/understanding/long_message.py), and ordinary English
+that the training data lacks never taken for the name of something unknown: on Ballerina and on the
+second film of tests/test_understanding.py (nothing here is about one film)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.understanding.long_message import LONG_MESSAGE, question_sentences
+from tests.test_understanding import second  # noqa: F401  (fixture)
+
+CHATTER = ("me and my friends were arguing about this for ages last night and nobody could agree on anything, "
+           "one of them kept saying one name and the other kept saying another one, so we gave up and went home. ")
+STORY = ("I watched all of the earlier ones again over the weekend with my sister, she thinks they are too much "
+         "but she still sat through every single one of them with me, so she secretly likes them I think. ")
+
+
+def test_question_sentences_find_the_question_wherever_it_stands() -> None:
+    last = CHATTER + STORY + "who is directing it?"
+    assert question_sentences(last) == ("who is directing it?",)
+    first = "when does it come out? " + STORY + CHATTER
+    assert question_sentences(first)[0] == "when does it come out?"
+    no_mark = STORY + CHATTER + "anyway is the lead actress in it or not"
+    assert question_sentences(no_mark) == ("anyway is the lead actress in it or not",)
+    assert question_sentences("who plays charon") == ()  # short: read as it is
+    assert question_sentences(STORY * 3) == ()  # no question: read as it is
+
+
+def test_a_short_line_above_a_paste_is_the_only_question() -> None:
+    paste = "\n\n" + ("What is it about? It is about a harbour. " * 20)
+    assert question_sentences("who wrote it" + paste) == ("who wrote it",)
+    assert question_sentences("what's the capital of peru? pasting this" + paste) == ("what's the capital of peru?",)
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "who is actually directing ballerina?", "Wiseman"),
+    ("ballerina", "so is keanu reeves in ballerina or not", "Keanu"),
+    ("harbour", "who is actually directing harbour lights?", "Tomas Vey"),
+    ("harbour", "so is mira solberg in harbour lights or not", "Solberg"),
+])
+def test_a_question_after_chatter_is_answered(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    text = CHATTER + STORY + question
+    assert len(text) > LONG_MESSAGE
+    reply = bot.reply(None, "tester", text)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+def test_a_rhetorical_question_before_the_real_one_is_skipped(second) -> None:  # type: ignore[no-untyped-def]
+    text = CHATTER + "can you believe that? " + STORY + "when does harbour lights open?"
+    reply = second.reply(None, "tester", text)
+    assert reply.kind == "answer" and "autumn of 2021" in reply.text
+
+
+def test_a_pasted_articles_own_questions_are_not_answered(brain) -> None:  # type: ignore[no-untyped-def]
+    from bot.evaluation import expand_paste
+
+    reply = brain.reply(None, "tester", expand_paste("what's the capital of peru? read this LONG_PASTE"))
+    assert reply.kind not in ("answer", "search")
+
+
+def test_the_chosen_question_sets_the_context(brain) -> None:  # type: ignore[no-untyped-def]
+    brain.reply("long", "tester", CHATTER + STORY + "who plays charon in ballerina?")
+    assert "Ian McShane" in brain.reply("long", "tester", "and winston?").text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "yo who's in the ballerina flick", "Ana de Armas"),
+    ("ballerina", "who is directing the forthcoming Ballerina film?", "Wiseman"),
+    ("ballerina", "which seasons did lionsgate mention for the release", "spring"),
+    ("harbour", "who directed the harbour lights flick", "Tomas Vey"),
+    ("harbour", "who is directing the forthcoming Harbour Lights film?", "Tomas Vey"),
+])
+def test_english_the_training_lacked_is_no_strangers_name(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("question", [
+    "who plays eve in ballerina", "when is oppenheimer out", "is lionsgate hiring interns?",
+    "what is the plot of Ghosted?", "what is a corporate spin-off",
+])
+def test_a_name_it_does_not_know_is_still_refused(brain, question) -> None:  # type: ignore[no-untyped-def]
+    assert brain.reply(None, "tester", question).kind not in ("answer", "search")
+
+
+def test_a_confident_question_of_its_own_is_no_detail_of_the_last(brain, second) -> None:  # type: ignore[no-untyped-def]
+    for bot, first in ((brain, "when is ballerina out?"), (second, "when does harbour lights open?")):
+        assert bot.reply("w", "tester", first).kind == "answer"
+        assert bot.reply("w", "tester", "what's the weather like").kind not in ("answer", "search")
+
+
+def test_an_unknown_fact_names_the_relation_as_a_noun(brain) -> None:  # type: ignore[no-untyped-def]
+    brain.reply("label", "tester", "what else has ana de armas been in")
+    reply = brain.reply("label", "tester", "who directs")
+    assert "directed by of" not in reply.text and "stars of" not in reply.text
