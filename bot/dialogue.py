@@ -225,6 +225,8 @@ class Brain:
         it = interpreter.interpret(self.env(mind, ctx), text or "", parse)
         if it.alternatives:
             return self._alternatives(mind, it, ctx, chat)
+        if it.presumes is not None:
+            return self._presumed(mind, it, ctx, chat)
         if it.parts:
             return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False)
         return self._route(mind, it, ctx, chat)
@@ -270,6 +272,18 @@ class Brain:
             if reply is not None:
                 return reply
         return self._fallback(mind, it.parse, intent, confidence, out, it)
+
+    def _presumed(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
+        """The clause taken as given is checked first: when the facts say no, the correction is the reply
+        (an answer would build on what is not so); else the question is answered in the context the
+        clause set ("since Keanu is in it, who does *he* play?")."""
+        trial = ChatContext.from_json(ctx.to_json())
+        assert it.presumes is not None
+        checked = self._answer(mind, it.presumes, mind.nlu.parse(it.presumes), trial, chat, split=False)
+        if checked.kind == "answer" and checked.verdict == "no":
+            return _adopt(ctx, trial, checked)
+        follow_up_context(trial, checked, mind.answers.routes, mind.questions, self._refs(mind, checked))
+        return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat))
 
     def _alternatives(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
         """A long message's question sentences, tried in order on a copy of the context: the first answered

@@ -94,3 +94,29 @@ def test_an_unknown_fact_names_the_relation_as_a_noun(brain) -> None:  # type: i
     brain.reply("label", "tester", "what else has ana de armas been in")
     reply = brain.reply("label", "tester", "who directs")
     assert "directed by of" not in reply.text and "stars of" not in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "since chad stahelski is directing ballerina, what will it look like?", "Wiseman"),
+    ("ballerina", "so ballerina is set after chapter 4, what happens to wick then?", "Parabellum"),
+    ("harbour", "since mira solberg directed harbour lights, what else did she direct?", "Tomas Vey"),
+])
+def test_a_clause_taken_as_given_is_corrected_when_false(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "since keanu is in ballerina, who does he play?", "John Wick"),
+    ("harbour", "since mira solberg is in harbour lights, who does she play?", "Edda"),
+])
+def test_a_true_clause_lends_the_question_its_context(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+def test_a_wrong_part_is_corrected_with_the_part_they_do_play(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "why does ian mcshane play charon in ballerina")
+    assert "Lance Reddick" in reply.text and "Winston" in reply.text

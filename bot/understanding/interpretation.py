@@ -62,6 +62,7 @@ class Interpretation:
     alternatives: tuple[str, ...] = ()  # a long message's question sentences: the first answered is the reply
     selection: bool = False  # ...asked of each of the last reply's people: the reply keeps the yes ("which of them")
     premise: Premise | None = None  # what it wrongly takes as a fact, to be corrected from the facts
+    presumes: str | None = None  # a clause taken as given ("since X directs it, ..."), as a yes/no to check first
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     slots: Slots | None = None  # the film qualifier, the film left out, the other names (with resolution)

@@ -24,7 +24,7 @@ from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
 from ..nlu.vocab import stem
 from ..knowledge.schema import Relation
-from .interpretation import Interpretation, Premise, Verdict, polarity_of, question_kind
+from .interpretation import YES_NO_OPENERS, Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, question_sentences
@@ -77,6 +77,9 @@ FILM_POINTERS = frozenset("it its this that".split())  # "why did Keanu direct *
 PRESUMING = (("why",), ("how", "come"), ("since",), ("given",), ("now", "that"), ("seeing", "as"), ("considering",),
              ("how", "did"), ("how", "does"), ("how", "was"), ("how", "is"))
 ORDER_WORDS = frozenset("before after between during".split())
+# Openings of a clause taken as given before the question ("since X directs it, ...")
+PRESUPPOSING = tuple(tuple(o.split()) for o in ("now that", "given that", "seeing as", "seeing that", "considering that",
+                                                "since", "given", "considering", "so", "as", "because", "if"))
 TITLE_OPENERS = frozenset("the a an in of on".split())
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
@@ -248,6 +251,34 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
 def empty(it: Interpretation, env: Env) -> Interpretation:
     """Nothing to understand (blank, punctuation, emoji the model never saw)."""
     return _mark(it, "empty", kind="empty") if not it.parse.tokens else it
+
+
+@step
+def presupposition(it: Interpretation, env: Env) -> Interpretation:
+    """ "Since Chad Stahelski is directing Ballerina, will it look like Chapter 4?", "so it's set after
+    Chapter 4, what happens to Wick?": a clause taken as given before the question. The question is
+    what is asked; the clause is kept as the yes/no question it states (``presumes``, by tags.py's word
+    order), which the Brain checks first: when the facts say no, the correction is the reply, since an
+    answer would build on what is not so."""
+    toks = it.parse.tokens
+    opener = next((o for o in PRESUPPOSING if tuple(toks[:len(o)]) == o), None)
+    if opener is None:
+        return it
+    words = it.text.split()
+    if len(words) != len(toks) and len(words) < len(opener):
+        return it
+    rest = " ".join(words[len(opener):])
+    clause, sep, question = rest.partition(",")
+    if not sep:
+        clause, sep, question = rest.partition(" - ")
+    question = question.strip()
+    if not question or not tokens(question) or not tokens(clause):
+        return it
+    named = frozenset(toks[i] for i in it.parse.mentioned_tokens)
+    claim = as_question(clause.strip() + "?", named)
+    if claim is None or tokens(claim)[0] not in YES_NO_OPENERS:
+        return it
+    return _reparsed(it, env, question, "presupposition", presumes=claim)
 
 
 @step
