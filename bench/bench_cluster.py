@@ -1,7 +1,7 @@
 """Several webhook workers on one PostgreSQL, behind a round-robin proxy: is it one bot?
 
     python bench/bench_cluster.py [--workers 2] [--updates 20000] [--chats 1000] [--quizzes 50]
-        [--kill] [--faults] [--latency 0.03 0.08] [--sqlite]
+        [--kill] [--faults] [--latency 0.03 0.08] [--sqlite] [--explain]
 
 What runs, all real: the Bot API emulator in its own process (tests/support/emulator_process.py) adding
 ``--latency`` seconds to every call, N ``python -m bot serve --webhook-url ... --port P --secret-token S``
@@ -16,7 +16,10 @@ before the answer to an earlier question of the same chat is out of order. A sec
 duplicate unless the bot could not know the first had arrived: the first copy's connection dropped or
 timed out after the request went out (answers are at least once then, by design: README, "No reply is
 lost"), or the worker that sent it was killed before it recorded it (the inbox's at-least-once); those are
-counted apart. ``--quizzes`` of the groups also play a 3-question quiz (``/quiz 3``): each must show
+counted apart. The copies are paired in the order they reached the emulator: a copy held up past the
+sender's time-out (a "slow" fault) is carried out after the resend that followed it. ``--explain`` prints
+each duplicate's and each out-of-order answer's copies (arrival, answer, fault, text).
+``--quizzes`` of the groups also play a 3-question quiz (``/quiz 3``): each must show
 exactly 3 questions and one final message, and two players vote in each question as soon as its poll
 arrives, one right and one wrong: the scores table must count each right vote once (points lost or
 doubled), and hold the points the final message showed. ``--faults`` injects 429s, 502s, dropped
@@ -277,6 +280,11 @@ class Watch:
         return [c for c in self.calls if c.method == method and c.ok]
 
 
+def arrived_at(call: Any) -> float:
+    """When a request reached the emulator (its record is made at the answer, ``served_in`` later)."""
+    return float(call.time - (call.served_in or 0.0))
+
+
 def reply_target(call: Any) -> int | None:
     params = call.params
     if params.get("reply_to_message_id") is not None:
@@ -367,6 +375,7 @@ async def run(args: argparse.Namespace) -> None:
     killed = False
     killed_at = float("inf")
     started = time.monotonic()
+    started_wall = time.time()
     sem = asyncio.Semaphore(args.concurrency)
 
     async with ClientSession(timeout=ClientTimeout(total=30)) as session:
@@ -460,15 +469,25 @@ async def run(args: argparse.Namespace) -> None:
         for mid, n in count.items():
             if n < 2 or mid not in set(asked):
                 continue
-            for first, _again in zip(copies[(chat, mid)], copies[(chat, mid)][1:]):
+            # by arrival: a copy held up past the sender's time-out (a "slow" fault) is carried out after the
+            # resend that followed it, so it is the later by the time Telegram showed it, yet the first sent
+            sent = sorted(copies[(chat, mid)], key=arrived_at)
+            for first, again in zip(sent, sent[1:]):
                 if first.fault in ("slow", "drop") or (first.served_in or 0.0) >= READ_TIMEOUT:
                     unsure_resends += 1  # the sender never heard it arrived: at least once, by design
-                elif first.time - (first.served_in or 0.0) < killed_at <= _again.time:
+                elif arrived_at(first) < killed_at <= arrived_at(again):
                     killed_resends += 1  # sent by the killed worker, which died before recording it
                 else:
                     duplicated += 1
+                    if args.explain:
+                        explain_copies("duplicated", chat, mid, copies[(chat, mid)], started_wall, killed_at)
         order = [mid for mid in dict.fromkeys(got) if mid in set(asked)]
-        out_of_order += sum(1 for a, b in zip(order, order[1:]) if b < a)
+        for a, b in zip(order, order[1:]):
+            if b < a:
+                out_of_order += 1
+                if args.explain:
+                    explain_copies("out of order: earlier", chat, b, copies[(chat, b)], started_wall, killed_at)
+                    explain_copies("out of order: later", chat, a, copies[(chat, a)], started_wall, killed_at)
     polls = Counter(int(c.params["chat_id"]) for c in watch.of("sendPoll"))
     finals = Counter(int(c.params["chat_id"]) for c in sends if "Quiz over" in (c.text or c.params.get("text", "")))
     wrong_questions = sum(1 for chat in quiz_chats if polls[chat] != 3)
@@ -604,6 +623,15 @@ def read_database(database: str, schema: str | None, server: str) -> tuple[
     return ({(int(c), int(p)): (int(pts), int(n)) for c, p, pts, n in scores}, {str(k): int(v) for k, v in outcomes})
 
 
+def explain_copies(what: str, chat: int, mid: int, calls: list[Any], started: float, killed_at: float) -> None:
+    """One answer's copies as the emulator saw them: arrival and answer (s into the run), fault, text."""
+    print(f"  {what}: chat {chat}, question {mid} (kill -9 at {killed_at - started:.1f} s)")
+    for c in calls:
+        arrived = c.time - (c.served_in or 0.0)
+        print(f"    arrived {arrived - started:.2f} s, answered {c.time - started:.2f} s, fault {c.fault}, "
+              f"message {(c.result or {}).get('message_id')}: {(c.text or c.params.get('text', ''))[:60]!r}")
+
+
 def final_points(sends: list[Any]) -> dict[tuple[int, int], int]:
     """(chat, player) -> the points a quiz's final message showed (``P<user id>: N pts``)."""
     import re
@@ -628,6 +656,8 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--explain", action="store_true",
+                        help="print each duplicate's and out-of-order answer's copies")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (the workers' logs)")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured before the load")
     parser.add_argument("--database", default=os.environ.get("BOT_TEST_DATABASE",

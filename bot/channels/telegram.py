@@ -655,8 +655,11 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
                 quiet_network_logs(webhook.secret_token)
                 if shared is not None:
                     front = app.bot_data.get("front")
+                    outbox = app.bot_data.get("outbox")
                     cluster = InboxCluster(app, shared, concurrency=MAX_CONCURRENT_UPDATES,
-                                           holds=_ContextHolds(front.brain) if front is not None else None)
+                                           holds=_ContextHolds(front.brain) if front is not None else None,
+                                           superseding=outbox.supersede if isinstance(outbox, OutboxLimiter)
+                                           else None)
                     await cluster.start()
                 server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
                                        listen=webhook.listen, port=webhook.port,
@@ -678,6 +681,9 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
             finally:
                 # every step bounded: a stop that hangs (a stuck request, a lost wake-up) must not hang the
                 # process; it is logged and the next step runs
+                outbox = app.bot_data.get("outbox")
+                if isinstance(outbox, OutboxLimiter):
+                    outbox.leaving()  # answers waiting to try again go to the outbox, not in the stop's way
                 if cluster is not None:  # take no more updates, finish the ones in hand, free their chats
                     if server is not None:
                         await _bounded(server.stop(), "stopping the webhook server")

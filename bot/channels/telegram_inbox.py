@@ -45,6 +45,7 @@ from telegram import Update
 from telegram.ext import Application, ExtBot
 
 from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate, is_chat
+from ..cluster.outbox import answering
 from ..errors import BotError
 from ..storage import Storage
 from ..storage.base import AsyncSessionLocks, Listening
@@ -99,8 +100,9 @@ class InboxCluster:
 
     def __init__(self, app: Application, storage: Storage, *, concurrency: int = 16,
                  poll_interval: float = POLL_INTERVAL, stop_timeout: float = STOP_TIMEOUT,
-                 holds: Holds | None = None) -> None:
+                 holds: Holds | None = None, superseding: Callable[[int], Awaitable[object]] | None = None) -> None:
         self.app, self.storage, self.inbox, self.holds = app, storage, Inbox(storage), holds
+        self.superseding = superseding  # an update handled again: its earlier attempt's answers give way
         self.concurrency, self.poll_interval, self.stop_timeout = concurrency, poll_interval, stop_timeout
         self._locks: AsyncSessionLocks | None = None
         self._busy: dict[str, asyncio.Task[None]] = {}  # chat -> the task handling it, under its lock
@@ -288,10 +290,13 @@ class InboxCluster:
                       item.chat, item.attempts - 1)
         else:
             try:
+                if item.attempts > 1 and self.superseding is not None:
+                    await self.superseding(item.update_id)
                 update = Update.de_json(json.loads(item.body), self.app.bot)
                 if isinstance(self.app.bot, ExtBot):
                     self.app.bot.insert_callback_data(update)
-                await self.app.process_update(update)  # handler errors end in the error handler, not here
+                with answering(item.update_id):  # the answers recorded now are this update's
+                    await self.app.process_update(update)  # handler errors end in the error handler, not here
             except Exception:
                 log.exception("could not handle update %d of %s", item.update_id, item.chat)
         self.handled += 1

@@ -35,6 +35,7 @@ import dataclasses
 import functools
 import html
 import logging
+import random
 import sys
 import warnings
 from collections.abc import Callable, Coroutine
@@ -61,6 +62,7 @@ UNDELIVERABLE = ("chat not found", "user is deactivated", "bot was kicked", "bot
                  "group chat was deactivated", "not enough rights", "have no rights to send", "chat_write_forbidden")
 MAX_TEXT = 4096
 SWEEP_INTERVAL = 3600.0  # s
+TURN_GRACE = 5.0  # s past its next try's time that a row waiting to be tried again in its turn is held
 
 
 class Settling(Protocol):
@@ -105,6 +107,13 @@ class _Resend:
 
 class SendDeferred(NetworkError):
     """The message could not be sent now; it waits in the outbox and will be sent by some worker."""
+
+
+class NotHeld(SendDeferred):
+    """Just before its bytes went out, the message's row turned out not to be this worker's any more: its
+    lease ran out while it waited (a stalled worker) and another worker took it over, or its update is
+    being handled again elsewhere and the new attempt's answer replaced it (Outbox.supersede). Sending it
+    too would show it twice; whoever holds the row now sends it (or its replacement)."""
 
 
 def encode(data: dict[str, Any]) -> dict[str, str] | None:
@@ -213,9 +222,13 @@ class _OnItsWay:
             return
         self.sent = True
         try:
-            await self.outbox.asending(self.item_id)
+            held = await self.outbox.asending(self.item_id)
         except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
             log.exception("could not mark outbox message %d as on its way", self.item_id)
+            return
+        if not held:  # the fence: the row is another worker's now, or gone
+            self.sent = False
+            raise NotHeld(f"outbox message {self.item_id} is no longer this worker's to send")
 
     async def after(self, status: int | None) -> None:
         if not self.sent or status is None or not (status == 429 or status >= 500):
@@ -241,6 +254,21 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         self._stopping: asyncio.Event | None = None
         self._marking: set[asyncio.Task[None]] = set()  # "delivered" being written
         self._followups: dict[str, Followup] = {}
+        self._leaving = asyncio.Event()  # the worker is stopping (``leaving``)
+
+    async def supersede(self, update_id: int) -> None:
+        """``update_id`` is handled again (its first worker died mid-update): the answers its earlier attempt
+        recorded and had not delivered give way to the new attempt's (Outbox.supersede)."""
+        if self.outbox is None:
+            return
+        try:
+            given_up = await asyncio.to_thread(self.outbox.supersede, update_id)
+        except Exception:  # noqa: BLE001 - the database is away: at worst the earlier answer comes too
+            log.exception("could not give up the earlier answers to update %d", update_id)
+            return
+        if given_up:
+            log.info("update %d is handled again: %d earlier answer(s) not yet delivered given up", update_id,
+                     given_up)
 
     def follow(self, prefix: str, followup: Followup) -> None:
         """Tell ``followup`` about resends of messages whose link starts with ``prefix:``."""
@@ -332,28 +360,98 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item))
-        try:
-            with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after):
-                result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
-        except TelegramError as exc:
-            verdict = await asyncio.to_thread(self._settle_logged, item, exc, unsure=None if on_its_way.sent else False)
-            if verdict == "pending":
-                raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
-            raise
-        except BaseException:  # cancelled (shutting down): it may have gone out, if its bytes had left
-            self._settle_logged(item, NetworkError("cancelled while sending"), unsure=on_its_way.sent)
-            raise
+        tries = 0
+        while True:
+            try:
+                with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after):
+                    result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
+                break
+            except TelegramError as exc:
+                tries += 1
+                unsure = on_its_way.sent and may_have_arrived(exc)
+                pause = self._pause_in_turn(item, exc, unsure, tries)
+                if pause is None:
+                    verdict = await asyncio.to_thread(self._settle_logged, item, exc,
+                                                      unsure=None if on_its_way.sent else False)
+                    if verdict == "pending":
+                        raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
+                    raise
+                log.warning("outbox: %s to chat %s failed (%s); tried again in %.1f s, in its chat's turn",
+                            endpoint, item.chat, exc, pause)
+                if not await self._wait_in_turn(item, pause, unsure):
+                    await asyncio.to_thread(self._settle_logged, item, exc, unsure=False)
+                    raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
+                on_its_way.sent = False  # the next try marks the row "sending" again: the fence is checked again
+            except BaseException:  # cancelled (shutting down): it may have gone out, if its bytes had left
+                self._settle_logged(item, NetworkError("cancelled while sending"), unsure=on_its_way.sent)
+                raise
         # written in the background: the sender (a quiz recording its question's message id, say) goes on
         # at once, as it did before there was an outbox
-        task = asyncio.get_running_loop().create_task(self._delivered(item))
+        task = asyncio.get_running_loop().create_task(
+            self._delivered(item, "delivered_retried" if tries else "delivered"))
         self._marking.add(task)
         task.add_done_callback(self._marking.discard)
         return result
 
-    async def _delivered(self, item: Outgoing) -> None:
+    def _pause_in_turn(self, item: Outgoing, exc: TelegramError, unsure: bool, tries: int) -> float | None:
+        """How long to wait before trying a failed first send again in its chat's turn; None: leave it to the
+        outbox (``_settle``). Only a kind that keeps its turn (answers: Policy.keeps_turn), for failures
+        another try may cure (a 5xx or a 429 past the request layer's and the limiter's retries, the network,
+        a send that may have arrived when the kind is resent then), and not once its turn's time is up.
+
+        While an answer waits in the outbox for the resend loop, its chat's next update is handled and
+        answered: the late answer arrives after the answers to later questions (bench_cluster --faults: a
+        time-out after the request went out, resent two seconds later, behind the next answer). Kept in
+        its turn, the chat's next update waits for it, on whichever worker."""
+        assert self.outbox is not None
+        policy = self.outbox.policy(item.kind)
+        given_up = (NotHeld, Unwanted, Forbidden, BadRequest, ChatMigrated)  # another try cannot help
+        if (policy.keeps_turn <= 0 or self._leaving.is_set() or isinstance(exc, given_up)
+                or (unsure and not policy.resend_if_unsure) or self.outbox.late(item)):
+            return None
+        if isinstance(exc, RetryAfter):
+            pause = retry_seconds(exc)
+        else:
+            pause = min(self.outbox.max_backoff, self.outbox.backoff * 2 ** (tries - 1)) * random.uniform(0.8, 1.2)
+        until = min(item.created + policy.keeps_turn, item.expires)
+        return pause if self.outbox.clock() + pause <= until else None
+
+    async def _wait_in_turn(self, item: Outgoing, pause: float, unsure: bool) -> bool:
+        """The pause before the next try in the chat's turn; False when this worker began to stop meanwhile
+        (``leaving``): then the row is left to the resend loop of whichever worker comes next. While it
+        waits the row stays this worker's, held only until a little after the next try is due
+        (``TURN_GRACE``): ``sending`` when the try may have arrived (a worker killed now leaves an unsure
+        answer, resent by its kind's rule), ``queued`` otherwise, either taken over soon by another worker
+        if this one dies."""
+        assert self.outbox is not None
+        outbox = self.outbox
+        if unsure:
+            await asyncio.to_thread(outbox.count, "unsure_resent")
+        await asyncio.to_thread(outbox.renew, item.id, outbox.clock() + pause + TURN_GRACE)
+        try:
+            leaving = asyncio.ensure_future(self._leaving.wait())
+            try:
+                await asyncio.wait({leaving}, timeout=pause)
+            finally:
+                leaving.cancel()
+            if self._leaving.is_set():
+                return False
+            await asyncio.to_thread(outbox.renew, item.id)  # the whole lease again, for the next try's wait
+        except BaseException:
+            # unsure or not, an answer is resent (only kinds resent then keep their turn): a plain retry
+            self._settle_logged(item, NetworkError("cancelled while waiting to try again"), unsure=False)
+            raise
+        return True
+
+    def leaving(self) -> None:
+        """The worker is stopping: answers waiting to be tried again in their chat's turn are left to the
+        outbox now (the next process sends them), so the stop does not wait for their tries."""
+        self._leaving.set()
+
+    async def _delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
         assert self.outbox is not None
         try:
-            await self.outbox.adelivered(item)
+            await self.outbox.adelivered(item, outcome)
         except Exception:  # noqa: BLE001 - sent all the same; its row is resent (or dropped) after its lease
             log.exception("could not mark outbox message %d delivered", item.id)
 
@@ -369,6 +467,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         """Record how a send failed; the verdict: "pending", "delivered", or the outcome given up with."""
         assert self.outbox is not None
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, NotHeld):  # another worker's row now: it settles it
+            return "taken over"
         if isinstance(exc, Unwanted):
             self.outbox.give_up(item, "expired", error)
             return "expired"

@@ -46,13 +46,30 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..storage import Storage, Tx
 
 OUTCOMES = ("delivered", "delivered_retried", "delivered_late", "undeliverable", "rejected", "expired",
-            "unsure_resent", "unsure_dropped")
+            "unsure_resent", "unsure_dropped", "superseded")
+
+# the update whose handling is recording messages now (set by the inbox's worker around each update)
+_ANSWERING: ContextVar[int | None] = ContextVar("outbox_answering", default=None)
+
+
+@contextmanager
+def answering(update_id: int) -> Iterator[None]:
+    """Messages recorded inside the block (and in tasks started there) belong to ``update_id``: if that
+    update is handled again, because the worker handling it died, the new attempt's messages replace
+    those of this one that were not delivered yet (``Outbox.supersede``)."""
+    token = _ANSWERING.set(update_id)
+    try:
+        yield
+    finally:
+        _ANSWERING.reset(token)
 
 
 @dataclass(frozen=True)
@@ -62,10 +79,13 @@ class Policy:
     resend_if_unsure: bool  # at least once (True) or at most once (False) when it may have arrived
     give_up_after: float  # s after it was recorded
     apologize_after: float | None = None  # s after the question: the answer starts with an apology
+    # s for which a failed first send is tried again by its sender, keeping its chat's turn (the chat's
+    # next update waits behind it), before it is left to the resend loop: answers keep their order
+    keeps_turn: float = 0.0
 
 
 POLICIES: Mapping[str, Policy] = {
-    "answer": Policy(resend_if_unsure=True, give_up_after=6 * 3600, apologize_after=60.0),
+    "answer": Policy(resend_if_unsure=True, give_up_after=6 * 3600, apologize_after=60.0, keeps_turn=30.0),
     "post": Policy(resend_if_unsure=False, give_up_after=60.0),
     "edit": Policy(resend_if_unsure=True, give_up_after=47 * 3600),
 }
@@ -90,7 +110,10 @@ class Outgoing:
 
 _COLUMNS = "id, chat, kind, method, payload, attempts, created, asked, expires, unsure, link"
 _HELD = "('pending', 'queued', 'sending')"  # rows still to be delivered: due at ``next_try``
-_SENDING = "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'queued' AND owner = ?"
+# the fence: a row whose holder is no longer this worker (its lease ran out and another took it, or its
+# update is handled again and the new attempt superseded it) is not this worker's to send
+_SENDING = ("UPDATE outbox SET status = 'sending' WHERE id = ? AND status IN ('queued', 'sending') AND owner = ? "
+            "RETURNING id")
 _NOT_TAKEN = "UPDATE outbox SET status = 'queued' WHERE id = ? AND status = 'sending' AND owner = ?"
 
 
@@ -160,8 +183,9 @@ class Outbox:
         payload = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
         return (Outgoing(0, chat, kind, method, dict(params), 1, now, asked, expires, link=link),
                 "INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, next_try, "
-                "owner, unsure, link) VALUES (?, ?, ?, ?, 'queued', 1, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
-                (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link))
+                "owner, unsure, link, update_id) VALUES (?, ?, ?, ?, 'queued', 1, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
+                (chat, kind, method, payload, now, asked, expires, now + self.lease, self.owner, link,
+                 _ANSWERING.get()))
 
     def delivered(self, item: Outgoing, outcome: str = "delivered") -> None:
         """The row goes and the outcome is counted, together (one round trip: ``Storage.batch``)."""
@@ -183,36 +207,59 @@ class Outbox:
             self.give_up(item, "expired", error)
             return "expired"
         with self.storage.transaction() as tx:
-            tx.query("UPDATE outbox SET status = 'pending', next_try = ?, owner = NULL, error = ? WHERE id = ?",
-                     (due, error[:500], item.id))
-            if unsure:
+            if tx.query("UPDATE outbox SET status = 'pending', next_try = ?, owner = NULL, error = ? "
+                        "WHERE id = ? AND owner = ? RETURNING id", (due, error[:500], item.id, self.owner)) and unsure:
                 _count(tx, "unsure_resent")
         return "pending"
 
     def give_up(self, item: Outgoing, outcome: str, error: str) -> None:
-        """Never sent again: kept as ``failed`` for an operator, and counted."""
+        """Never sent again: kept as ``failed`` for an operator, and counted. Only while this worker holds the
+        row (as ``retry``): one that another worker took over is that worker's to settle."""
         with self.storage.transaction() as tx:
-            tx.query("UPDATE outbox SET status = 'failed', owner = NULL, error = ? WHERE id = ?",
-                     (f"{outcome}: {error}"[:500], item.id))
-            _count(tx, outcome)
+            if tx.query("UPDATE outbox SET status = 'failed', owner = NULL, error = ? WHERE id = ? AND owner = ? "
+                        "RETURNING id", (f"{outcome}: {error}"[:500], item.id, self.owner)):
+                _count(tx, outcome)
 
-    def sending(self, item_id: int) -> None:
-        """The row's bytes are about to go out: from now on it may have arrived (see the module's docstring)."""
-        self.storage.query(_SENDING, (item_id, self.owner))
+    def supersede(self, update_id: int) -> int:
+        """``update_id`` is being handled again (the worker handling it died, or lost its hold on the chat):
+        the answers its earlier attempt recorded and had not delivered are given up as ``superseded``,
+        because the new attempt answers again. Only answers: a handler run again always answers again,
+        while what it posted or edited (a quiz's first question) reflects state the first attempt already
+        committed, which the second attempt finds done (a game already running) and does not post again.
+        Without this the earlier attempt's answer, waiting for its turn when its worker died, went out a
+        lease later as a plain retry: after the new attempt's answer to the same question, and after the
+        chat's next ones (bench_cluster --kill: 15 answers twice, two minutes late with an apology). A row whose bytes had left may have arrived all the same: that copy is the at least
+        once of the inbox (bot/channels/telegram_inbox.py). How many rows were given up."""
+        with self.storage.transaction() as tx:
+            rows = tx.query(f"UPDATE outbox SET status = 'failed', owner = NULL, error = ? WHERE update_id = ? "
+                            f"AND kind = 'answer' AND status IN {_HELD} RETURNING id",
+                            ("superseded: its update is handled again", update_id))
+            if rows:
+                tx.query(_COUNT_N, ("superseded", len(rows), len(rows)))
+        return len(rows)
 
-    async def asending(self, item_id: int) -> None:
+    def sending(self, item_id: int) -> bool:
+        """The row's bytes are about to go out: from now on it may have arrived (see the module's docstring).
+        False when this worker does not hold the row any more: then it must not send it (another worker
+        does, or a new attempt at its update replaced it)."""
+        return bool(self.storage.query(_SENDING, (item_id, self.owner)))
+
+    async def asending(self, item_id: int) -> bool:
         """``sending``, awaited on the event loop (see Storage.aquery)."""
-        await self.storage.aquery(_SENDING, (item_id, self.owner))
+        return bool(await self.storage.aquery(_SENDING, (item_id, self.owner)))
 
     async def anot_taken(self, item_id: int) -> None:
         """Telegram answered the row's try with a 429 or a 5xx: it did not take the message, so the row is
         ``queued`` again (no longer one that may have arrived) until its next try's bytes go out."""
         await self.storage.aquery(_NOT_TAKEN, (item_id, self.owner))
 
-    def renew(self, item_id: int) -> None:
-        """This worker still holds the row: its lease starts again now."""
+    def renew(self, item_id: int, until: float | None = None) -> None:
+        """This worker still holds the row: its lease starts again now (or lasts ``until``, a time: a short
+        hold while its sender waits to try again, so a worker that dies meanwhile leaves it to another
+        soon, not a lease later)."""
         self.storage.query("UPDATE outbox SET next_try = ? WHERE id = ? AND status IN ('queued', 'sending') "
-                           "AND owner = ?", (self.clock() + self.lease, item_id, self.owner))
+                           "AND owner = ?", (self.clock() + self.lease if until is None else until, item_id,
+                                             self.owner))
 
     def reroute(self, item: Outgoing, chat: str) -> Outgoing:
         """The group became a supergroup with a new id (Telegram's "migrate_to_chat_id"): send it there."""
@@ -301,6 +348,8 @@ def _delivered(item: Outgoing, outcome: str) -> list[tuple[str, tuple[object, ..
 
 _COUNT = ("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, 1) "
           "ON CONFLICT(outcome) DO UPDATE SET n = outbox_outcomes.n + 1")
+_COUNT_N = ("INSERT INTO outbox_outcomes(outcome, n) VALUES (?, ?) "
+            "ON CONFLICT(outcome) DO UPDATE SET n = outbox_outcomes.n + ?")
 
 
 def _count(tx: Tx, outcome: str) -> None:

@@ -203,6 +203,9 @@ $fn$;
 """
 
 
+_OUTBOX_UPDATE = ("ALTER TABLE outbox ADD COLUMN update_id BIGINT;"
+                  "CREATE INDEX outbox_update ON outbox(update_id) WHERE update_id IS NOT NULL;")
+
 _INBOX_QUEUE = ("CREATE INDEX inbox_queue ON inbox(update_id) WHERE handled IS NULL;"
                 "CREATE INDEX inbox_others ON inbox(update_id) WHERE handled IS NULL AND chat NOT LIKE 'chat:%';")
 
@@ -288,6 +291,10 @@ CREATE INDEX send_log_key ON send_log(key, at);
     Migration(10, "sends counted until answered",
               "ALTER TABLE send_log ADD COLUMN token INTEGER; ALTER TABLE send_log ADD COLUMN claimed REAL;",
               _POSTGRES_SEND_ANSWERED),
+    # the update whose handling recorded a message: when that update is handled again (its worker died
+    # mid-update), the earlier attempt's messages not yet delivered give way to the new attempt's
+    # (bot/cluster/outbox.py, Outbox.supersede)
+    Migration(11, "outbox rows know their update", _OUTBOX_UPDATE, _OUTBOX_UPDATE),
 )
 
 

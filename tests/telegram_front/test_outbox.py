@@ -145,9 +145,11 @@ async def test_a_restart_between_failure_and_retry_delivers_from_the_next_proces
     outbox = outbox_of(storage)
     async with running(first, poll_timeout=1):
         emu.push_message("who plays Winston?")
-        await until(lambda: outbox.waiting().get("pending") == 1, "the failed answer waiting in the outbox")
+        # the answer waits to be tried again in its chat's turn; the process stops meanwhile
+        await until(lambda: len(sends(emu)) == 4, "the first send's four 502s")
     stopped = time.time()
     assert [c.fault for c in sends(emu)] == ["502"] * 4
+    assert outbox.waiting() == {"pending": 1}  # left to whichever process comes next
     second, storage2 = start(emu, mind, settings, database)  # a new process: new Brain, new Application
     async with running(second, poll_timeout=1):
         (answer,) = await emu.wait_for_async("sendMessage", timeout=15)
@@ -237,4 +239,56 @@ async def test_a_message_telegram_turned_away_is_no_longer_on_its_way_while_it_w
         await until(lambda: not outbox.waiting(), "the message delivered")
     assert [c.text for c in sends(emu, DEFAULT_GROUP_ID) if c.ok] == ["a quiz question"]  # once, by this worker
     assert outbox.outcomes()["unsure_dropped"] == 0
+    storage.close()
+
+
+async def test_a_message_another_worker_took_over_is_not_sent_by_its_first_holder(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """A worker that stalled past its lease (here: a message held before its place in the limits while the
+    test plays the other worker) finds, just before the bytes would go out, that the row is another
+    worker's now: it does not send it, so the one who took it over sends it once (bench_cluster: a
+    message sent by both)."""
+    from bot.channels.telegram_outbox import SendDeferred, SendTag
+    from bot.channels.telegram_presend import LIMITS, before_send
+
+    app, storage = start(emu, mind, settings, database, dataclasses.replace(QUICK, outbox_lease=30.0))
+    heir = Outbox(storage, owner="the worker that took it over", clock=lambda: time.time() + 60.0)
+    turn = asyncio.Event()
+
+    async def its_turn() -> None:
+        await turn.wait()
+
+    async with app:
+        with before_send(LIMITS, its_turn):
+            sending = asyncio.ensure_future(app.bot.send_message(DEFAULT_GROUP_ID, "the answer",
+                                                                 rate_limit_args=SendTag(kind="answer")))
+        await until(lambda: outbox_of(storage).waiting(), "the message recorded")
+        (taken,) = await asyncio.to_thread(heir.claim_due)  # as if its lease had run out: taken over
+        turn.set()
+        with pytest.raises(SendDeferred):  # its sender hears that someone else sends it
+            await sending
+    assert sends(emu, DEFAULT_GROUP_ID) == []  # not sent by the stalled worker
+    assert outbox_of(storage).waiting() == {"queued": 1}  # still the heir's to send, once
+    assert taken.params["text"] == "the answer"
+    storage.close()
+
+
+async def test_an_answer_resent_after_a_dropped_connection_comes_before_the_next_answer(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str) -> None:
+    """The first answer's connection drops after its request went out: it is resent (at least once), and
+    in its chat's turn, so both copies come before the answer to the chat's next question. Left to the
+    outbox's resend loop, the copy came after it (bench_cluster --faults: one answer out of order)."""
+    app, storage = start(emu, mind, settings, database, dataclasses.replace(QUICK, outbox_backoff=1.0))
+    emu.inject_fault("sendMessage", "drop", times=1)
+    emu.push_message("who directs ballerina?")
+    emu.push_message("who plays Winston?")
+    async with running(app, poll_timeout=1):
+        await emu.wait_for_async(lambda c: c.method == "sendMessage" and "Ian McShane" in (c.text or ""),
+                                 timeout=20)
+        await until(lambda: outbox_of(storage).outcomes()["delivered_retried"], "the resend recorded")
+    seen = ["Len Wiseman" if "Len Wiseman" in (c.text or "") else "Ian McShane" if "Ian McShane" in (c.text or "")
+            else c.text for c in sends(emu) if c.ok]
+    assert seen == ["Len Wiseman", "Len Wiseman", "Ian McShane"]
+    counts = outbox_of(storage).outcomes()
+    assert counts["unsure_resent"] == 1 and counts["delivered_retried"] == 1
     storage.close()

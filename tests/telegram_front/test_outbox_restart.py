@@ -59,7 +59,13 @@ def test_the_next_process_delivers_what_a_killed_one_could_not(database: str) ->
         first = serve(emu, database)
         try:
             emu.push_message("who plays Winston?")
-            wait_until(lambda: outbox.waiting().get("pending") == 1, "the failed answer waiting in the outbox", 60)
+            # its five tries failed; it waits to be tried again in its chat's turn when the worker is killed
+            wait_until(lambda: len(emu.calls_to("sendMessage", include_failed=True)) == 5,
+                       "the first send's five 502s", 60)
+            # ...held only until a little after that try is due (not a whole lease): a dead worker's row is
+            # soon another's
+            wait_until(lambda: storage.query("SELECT 1 FROM outbox WHERE next_try < ?", (time.time() + 30,)),
+                       "the answer held until its next try", 20)
             first.kill()  # kill -9: no clean shutdown, nothing flushed
             first.wait(timeout=10)
             killed = time.time()
