@@ -52,6 +52,29 @@ def distinct_messages() -> list[tuple[str, str]]:
     return out
 
 
+def lexicon_answers() -> int:
+    """How many words the grammar has answered (bot/understanding/grammar.py keeps each answer): a message
+    that raises it is one whose rewording asked the verb lexicon about a word for the first time."""
+    from bot.understanding import grammar
+
+    return sum(f.cache_info().currsize for f in (grammar.is_verb_form, grammar.is_base_verb, grammar.inflect,
+                                                  grammar.lemma, grammar.tense, grammar.can_name))
+
+
+def first_lexicon_reply(text: str) -> tuple[float, float]:
+    """(ms, MB): a fresh process's Brain answers one plain question, then ``text``, the first message of the run
+    that asked the verb lexicon: what that message costs a process that has not asked it before."""
+    probe = ("import json, random, sys, time; from bot.config import load_settings; from bot.dialogue import Brain; "
+             "from bot.storage import open_storage; b = Brain.from_settings(load_settings('config.yml'), "
+             "open_storage(':memory:'), random.Random(0)); b.reply(None, None, 'hi'); "
+             "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20; r0 = rss(); "
+             "t = time.perf_counter(); b.reply(None, None, sys.argv[1]); "
+             "print(json.dumps([(time.perf_counter() - t) * 1000, rss() - r0]))")
+    out = subprocess.run([sys.executable, "-c", probe, text], cwd=ROOT, capture_output=True, text=True, check=True)
+    ms, mb = json.loads(out.stdout)
+    return ms, mb
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -84,15 +107,19 @@ def main() -> None:
         brain = Brain.from_settings(settings, open_storage(Path(tmp) / "bench.sqlite3"), random.Random(0))
         tune_gc()  # as the serving fronts do once loaded (bot/runtime.py): collections sized for a server
         latencies, cpu = [], []
+        first_lexicon: tuple[int, str, float] | None = None  # (index, text, ms) of the first message asking it
         distinct = len({t for _, t in messages})
         args.messages = args.messages or len(messages)
         for i in range(args.messages):
             key, text = messages[i % len(messages)]
             round_ = i // len(messages)  # a second pass is new chats, same texts (caches warm, as in life)
+            asked = lexicon_answers() if first_lexicon is None else 0
             start, used = time.perf_counter(), time.thread_time()
             brain.reply(f"{key}-{round_}", "bench", text)
             latencies.append((time.perf_counter() - start) * 1000)
             cpu.append((time.thread_time() - used) * 1000)
+            if first_lexicon is None and lexicon_answers() > asked:
+                first_lexicon = (i, text, latencies[-1])
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"messages: {args.messages} ({distinct} distinct texts: evaluation conversations in order, off-topic rows, "
@@ -103,6 +130,11 @@ def main() -> None:
     # processes held the core (wall-clock p99 there measures the machine's load, not the bot)
     print(f"CPU time per message: p50 {statistics.median(cpu):.3f} ms, p99 {percentile(cpu, 0.99):.3f} ms, "
           f"max {max(cpu):.3f} ms (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if first_lexicon is not None:
+        n, text, ms = first_lexicon
+        cold_ms, cold_mb = first_lexicon_reply(text)
+        print(f"first message that asks the verb lexicon (grammar.py; message {n + 1}, {text[:40]!r}): "
+              f"{ms:.1f} ms in the run; in a fresh process after one question: {cold_ms:.1f} ms, RSS {cold_mb:+.1f} MB")
     print(f"throughput: {args.messages / (sum(latencies) / 1000):.0f} messages/s in-process")
     print(f"cold start of `python -m bot ask` (process start to answer): median {statistics.median(cold):.3f} s, "
           f"best {min(cold):.3f} s")
