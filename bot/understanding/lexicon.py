@@ -59,6 +59,9 @@ class VerbTable:
     def _row(self, sql: str, key: str) -> tuple | None:
         with self._lock:
             if self._db is None or self._pid != os.getpid():  # a forked worker opens its own
+                if not self.path.is_file():
+                    raise FileNotFoundError(f"{self.path}: the verb table is missing; write it with "
+                                            "`python -m bot.understanding.lexicon_build`")
                 self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                            check_same_thread=False)
                 self._pid = os.getpid()
