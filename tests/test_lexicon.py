@@ -128,7 +128,8 @@ def test_the_grammar_answers_as_lemminflect_for_every_word(sample: list[str], le
     assert len(words) > 20_000 and len(lemmas) > 15_000
     calls = [(name, (word, *extra)) for word in words
              for name, extra in [("is_verb_form", ()), ("is_verb_form", (False,)), ("is_base_verb", ()),
-                                 ("is_base_verb", (True,)), ("lemma", ()), ("tense", ()), ("can_name", ())]]
+                                 ("is_base_verb", (True,)), ("lemma", ()), ("tense", ()), ("can_name", ()),
+                                 ("is_english", ())]]
     calls += [("inflect", (word, tag)) for word in lemmas for tag in ("VB", "VBD", "VBZ")]
     diff = differences(Grammar(VerbTable()), Grammar(Lemminflect()), calls)
     assert not diff, f"{len(diff)} answers differ, e.g. {diff[:10]}"

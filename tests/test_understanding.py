@@ -181,7 +181,29 @@ def test_short_messages_in_other_languages_are_told_apart(brain: Brain, text: st
                                   "wat iz da best pizza place in da city", "dos and donts of camping"])
 def test_english_is_not_taken_for_another_language(brain: Brain, text: str) -> None:
     assert interpret(brain, text).kind != "other_language"
-    assert not any(note[:20] in brain.reply(None, None, text).text for note in brain.mind.languages.notes.values())
+    notes = [*brain.mind.languages.notes.values(), brain.mind.languages.other]
+    assert not any(note[:20] in brain.reply(None, None, text).text for note in notes)
+
+
+# Languages with no note of their own, or words two of them share: plainly not English, so the reply
+# says in English that the bot answers in English, never a guess from the words it knows ("Ballerina").
+@pytest.mark.parametrize("text", [
+    "Vem regisserade filmen Ballerina och när kommer den?",  # Swedish
+    "Hvem spiller hovedrollen i filmen Ballerina?",  # Danish
+    "Do que se trata o filme Ballerina?",  # Portuguese words Spanish shares
+    "Ki rendezte a Ballerina című filmet tavaly?",  # Hungarian
+])
+def test_a_language_with_no_note_is_told_in_english(brain: Brain, text: str) -> None:
+    it = interpret(brain, text)
+    assert it.kind == "other_language"
+    reply = brain.reply(None, None, text)
+    assert "English" in reply.text and reply.kind == "unknown" and "Wiseman" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["recipe for spaghetti carbonara", "convert fifty euros into dollars",
+                                  "bruce springsteen tour dates", "omg omg omg omg"])
+def test_english_words_the_bot_never_learnt_are_still_english(brain: Brain, text: str) -> None:
+    assert interpret(brain, text).kind != "other_language"
 
 
 @pytest.mark.parametrize("text, code", [

@@ -30,6 +30,7 @@ class Grammar:
         self.lemma = functools.cache(self._lemma)
         self.tense = functools.cache(self._tense)
         self.can_name = functools.cache(self._can_name)
+        self.is_english = functools.cache(self._is_english)
 
     def _is_verb_form(self, word: str, gerund: bool = True) -> bool:
         """A participle (or, with ``gerund``, an -ing form): "released", "set" (spelt as its verb), "coming".
@@ -75,6 +76,12 @@ class Grammar:
         return not parts or "NOUN" in parts or "PROPN" in parts
 
 
+    def _is_english(self, word: str) -> bool:
+        """Is the word in the English dictionary ("recipe", "convert"), as any part of speech? A message with
+        hardly any such word is plainly in another language (language.py)."""
+        return bool(self.lexicon.parts_of_speech(word))
+
+
 ENGLISH = Grammar(VerbTable())  # opens its table on the first question, not here
 is_verb_form = ENGLISH.is_verb_form
 is_base_verb = ENGLISH.is_base_verb
@@ -82,6 +89,7 @@ inflect = ENGLISH.inflect
 lemma = ENGLISH.lemma
 tense = ENGLISH.tense
 can_name = ENGLISH.can_name
+is_english = ENGLISH.is_english
 
 GRAMMAR_WORDS = frozenset("till til until unless whilst cos coz".split())  # joining words no vocabulary needs
 

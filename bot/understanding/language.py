@@ -33,6 +33,9 @@ MIN_WORDS = 2  # one word ("ciao", "merci") is too little to tell a language fro
 MIN_UNSPACED = 4  # characters, for a script written without spaces (Japanese, Chinese)
 MIN_OWN_WORDS = 2  # distinct: one is chance ("da" is txt-speak for "the" as much as Italian "from")...
 SHORT_WORDS = 3  # ...except in a message this short ("Wann startet Ballerina?"), where one is all there is
+UNIDENTIFIED = "und"  # ISO 639-2 "undetermined": plainly another language, but none with a note
+FOREIGN_WORDS = 4  # distinct words, of which at most a quarter English, with trigrams saying "not English"...
+NOT_ENGLISH = 0.05  # ...this strongly: a language without a note ("vilka filmer utspelar sig") still gets one
 EVIDENCE = 120  # characters of words looked at: trigrams tell a language well within this, and lingua's
 #                 time grows with the text (0.53 ms for 300 characters, 0.2 ms for 120)
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -44,13 +47,15 @@ class LanguagesFile(BaseModel):
     version: int = 1
     languages: dict[str, str]
     words: dict[str, list[str]] = {}  # per language, common small words that tell it apart in short texts
+    other: str = ""  # in English, for a language plainly not English that has no note here
 
 
 class LanguageNotes:
     """The note per language, and the detector restricted to those languages and English."""
 
-    def __init__(self, notes: dict[str, str], words: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, notes: dict[str, str], words: dict[str, list[str]] | None = None, other: str = "") -> None:
         self.notes = dict(notes)
+        self.other = other
         self.words = {code: frozenset(w.lower() for w in ws) for code, ws in (words or {}).items() if code in notes}
         self._lock = threading.Lock()
         self._detector: Any = None
@@ -62,7 +67,7 @@ class LanguageNotes:
         if not path.exists():
             return cls({})
         data = load_model(LanguagesFile, path)
-        return cls(data.languages, data.words)
+        return cls(data.languages, data.words, data.other)
 
     def _build(self) -> Any:
         with self._lock:
@@ -84,7 +89,7 @@ class LanguageNotes:
     def detect(self, text: str, names: frozenset[str] = frozenset(), english: EnglishWords | None = None) -> str | None:
         """The ISO code of the message's language if it is one with a note, confidently; else None.
         ``names``: the message's words that are names the bot knows (folded), left out of the evidence.
-        ``english``: words known to be English (folded). A message in plain ASCII letters is another
+        ``english``: words known to be English (folded). A message in Latin letters is another
         language only with two of that language's own small words in it (one, if it is three words or
         fewer), ones English does not share
         (``words`` in languages.yml, less ``english``): trigrams of a few English nouns read as anything
@@ -93,8 +98,9 @@ class LanguageNotes:
         if not self.notes:
             return None
         words = [w for w in WORD.findall(text) if _folded(w) not in names]
-        # plain letters only: a kana or CJK letter is a word too, so this also rules out unspaced scripts
-        if words and all(w.isascii() for w in words):
+        # Latin letters only (accents too: lingua, restricted to the noted languages, is sure that Swedish
+        # is German); a kana or CJK letter is a word too, so this also rules out unspaced scripts
+        if words and all(_latin(w) for w in words):
             own = self.own_words(english if english is not None else NO_ENGLISH)
             low = {w.lower() for w in words}
             needed = 1 if len(words) <= SHORT_WORDS else MIN_OWN_WORDS
@@ -104,8 +110,30 @@ class LanguageNotes:
                 return found
             # the detector's pick lacks the words, but one language has them: the words tell ("Quand
             # sort Ballerina ?" read as Dutch by trigrams, French by "quand")
-            return next(iter(said)) if len(said) == 1 else None
-        return self._detect(words, text, self.words)
+            if len(said) == 1:
+                return next(iter(said))
+            return self._unidentified(words, english)
+        return self._detect(words, text, self.words) or self._unidentified(words, english)
+
+    def _unidentified(self, words: list[str], english: EnglishWords | None) -> str | None:
+        """``UNIDENTIFIED`` for a message plainly in another language that none of the notes is for
+        (Swedish, or Portuguese that reads as Spanish too): four distinct words or more, under a quarter
+        of them English (the bot's vocabulary or the English dictionary), and trigrams giving English next to no chance. It gets the English note
+        (``other``), never an English guess from its words; English slang ("omg omg omg", "thx m8") is
+        too short or too repetitive to count."""
+        if not self.other:
+            return None
+        distinct = {w.lower() for w in words if len(w) > 1}
+        if len(distinct) < FOREIGN_WORDS:
+            return None
+        from .grammar import is_english
+
+        known = english if english is not None else NO_ENGLISH
+        if sum(_folded(w) in known or is_english(_folded(w)) for w in distinct) * 4 >= len(distinct):
+            return None  # "recipe for spaghetti carbonara": English words the bot was never trained with
+        values = self._build().compute_language_confidence_values(" ".join(words)[:EVIDENCE])
+        chance = next((v.value for v in values if v.language.iso_code_639_1.name == "EN"), 0.0)
+        return UNIDENTIFIED if chance < NOT_ENGLISH else None
 
     def own_words(self, english: EnglishWords) -> dict[str, frozenset[str]]:
         """Each language's declared words that English does not share; one letter is chance too ("z" is
@@ -173,6 +201,11 @@ def _folded(word: str) -> str:
     from ..nlu.text import fold
 
     return fold(word).replace("'", "").replace("’", "")
+
+
+def _latin(word: str) -> bool:
+    """Written in the Latin alphabet, accents included ("när", "című")."""
+    return all(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in word)
 
 
 def _unspaced(ch: str) -> bool:

@@ -11,7 +11,7 @@ from .language import LanguageNotes
 
 def other_language_reply(it: Interpretation, out: Renderer, languages: LanguageNotes) -> Reply:
     """A note in the message's language that the bot answers in English, and English questions to try."""
-    note = languages.notes.get(it.language or "", "")
+    note = languages.notes.get(it.language or "", "") or languages.other
     suggestions = out.suggestions[:3]
     text = note + "\n" + "\n".join(f"• {s}" for s in suggestions) if suggestions else note
     return Reply(text, "unknown", None, round(it.confidence, 4), suggestions=suggestions)
