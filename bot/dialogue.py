@@ -241,6 +241,8 @@ class Brain:
         if it.source_request and not it.follow_up:
             return out.reply("utter_source_of_what", SOURCE_INTENT, it.confidence, kind="unknown",
                              suggestions=suggest)
+        if it.company is not None:
+            return HANDLERS["costars"](it, mind.kb, out)  # type: ignore[return-value]
         if it.premise is not None or it.asked is not None:  # the stage named what is asked: no route needed
             reply = HANDLERS["premise" if it.premise is not None else "map"](it, mind.kb, out)
             if reply is not None and reply.kind == "unknown" and it.premise is None and not named_subject(it):

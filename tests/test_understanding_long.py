@@ -120,3 +120,28 @@ def test_a_true_clause_lends_the_question_its_context(brain, second, film, quest
 def test_a_wrong_part_is_corrected_with_the_part_they_do_play(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", "why does ian mcshane play charon in ballerina")
     assert "Lance Reddick" in reply.text and "Winston" in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected, absent", [
+    ("ballerina", ["who did ana de armas work alongside in no time to die"], "Daniel Craig", "Ana de Armas as"),
+    ("ballerina", ["what else has ana de armas been in", "who was she working with in that?"], "Daniel Craig", "Rooney"),
+    ("ballerina", ["who was ana de armas's co-star in the bond movie"], "Daniel Craig", "Rooney"),
+    ("harbour", ["who did mira solberg work with in harbour lights"], "Tomas Vey", "Edda"),
+    ("harbour", ["who is mira solberg", "who was her co-star in harbour lights?"], "Tomas Vey", "Edda"),
+])
+def test_who_someone_worked_with_is_the_films_other_cast(brain, second, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    for text in turns:
+        reply = bot.reply("co", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
+
+
+def test_no_one_else_named_is_said_so(second) -> None:  # type: ignore[no-untyped-def]
+    reply = second.reply(None, "tester", "who did mira solberg work with in low tide")
+    assert reply.kind == "unknown" and "Low Tide" in reply.text and "Tomas Vey" not in reply.text
+
+
+@pytest.mark.parametrize("question", ["who was in speed with keanu reeves", "who directed the original speed with keanu",
+                                      "which actor was bond opposite ana de armas"])
+def test_company_words_in_other_questions_are_not_a_cast_list(brain, question) -> None:  # type: ignore[no-untyped-def]
+    assert "Ian McShane" not in brain.reply(None, "tester", question).text

@@ -43,6 +43,17 @@ class Premise:
 
 
 @dataclass(frozen=True)
+class Company:
+    """ "who did Ana de Armas work alongside in No Time To Die?", "which Transporter stars did he work
+    with?": the people of a film's cast (``relations``: the film-to-person relations with a role) other
+    than the one asked about."""
+
+    person: str
+    film: str
+    relations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Interpretation:
     text: str  # the text understood (a long paste: its opening question)
     parse: Parse
@@ -62,6 +73,7 @@ class Interpretation:
     alternatives: tuple[str, ...] = ()  # a long message's question sentences: the first answered is the reply
     selection: bool = False  # ...asked of each of the last reply's people: the reply keeps the yes ("which of them")
     premise: Premise | None = None  # what it wrongly takes as a fact, to be corrected from the facts
+    company: Company | None = None  # "who did she work with in it?": the others of a film's cast
     presumes: str | None = None  # a clause taken as given ("since X directs it, ..."), as a yes/no to check first
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")

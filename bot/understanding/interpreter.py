@@ -24,7 +24,7 @@ from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
 from ..nlu.vocab import stem
 from ..knowledge.schema import Relation
-from .interpretation import YES_NO_OPENERS, Interpretation, Premise, Verdict, polarity_of, question_kind
+from .interpretation import YES_NO_OPENERS, Company, Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, question_sentences
@@ -65,6 +65,10 @@ ELLIPSIS_CUES = (
     ("company", frozenset("opposite alongside with beside besides costar costars co else together".split())),
     ("film", frozenset("film movie flick picture one".split())),
 )
+COMPANY_WORDS = frozenset("alongside opposite together beside with".split())  # "who did she work *with*"
+COSTAR_NOUNS = frozenset("costar costars co-star co-stars castmate castmates".split())  # "her *co-star*"
+ACTING_WORDS = frozenset("work worked working works star starred starring stars act acted acting appear appeared "
+                         "appears play played playing plays".split())
 ELLIPSIS_WH = frozenset("who whom what which anyone anybody someone somebody".split())  # "anyone else?"
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
     "in is was s does did do that this he she they him her them star stars starring starred acting working work worked"
@@ -145,7 +149,7 @@ def step(fn: Step) -> Step:
 
 def settled(it: Interpretation) -> bool:
     return (not it.verdict.in_scope or it.kind in ("empty", "other_language") or it.asked is not None
-            or bool(it.parts) or bool(it.alternatives) or it.premise is not None)
+            or bool(it.parts) or bool(it.alternatives) or it.premise is not None or it.company is not None)
 
 
 def _mark(it: Interpretation, name: str, **changes: object) -> Interpretation:
@@ -623,6 +627,43 @@ def bare_mention(it: Interpretation, env: Env) -> Interpretation:
         return it
     return _mark(it, "bare_mention", intent=about, follow_up=True, kind="about",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def co_stars(it: Interpretation, env: Env) -> Interpretation:
+    """ "who did Ana de Armas work alongside in No Time To Die?", "who was her co-star in the Bond
+    movie?", "which Transporter stars did he work with?": a wh-question with a word of company
+    (``COMPANY_WORDS``) about someone (named, or a pronoun the chat resolves) and a film (named, pointed
+    at with "it"/"that", else the one talked about) asks for the film's other cast, read from the
+    relations that cast people in films with a part. Nothing else names a relation for it: the
+    classifier's nearest intent was the person's filmography or the whole cast."""
+    toks = it.parse.tokens
+    if it.kind not in ("wh", "list") or not toks or toks[0] not in ("who", "whom", "which", "name", "list"):
+        return it
+    words = set(toks)
+    costar = bool(words & COSTAR_NOUNS) or "co" in words and bool(words & {"star", "stars"})
+    if not costar and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words)):
+        return it  # "who directed Speed with Keanu?" asks its director
+    kb = env.kb
+    if any(kb.entities[i].kind == "character" for m in it.parse.mentions for i in m.entity_ids[:1]) \
+            or unknown_words(_scene(it, env)):
+        return it  # "which actor was Bond opposite her?" asks for a part's actor; "in *Speed* with him" is unknown
+    relations = tuple(r.id for r in kb.relations.values() if r.role and "person" in (r.object if r.object != "text" else ())
+                      and kb.default_subject.kind in r.subject)
+    if not relations:
+        return it
+    people = [i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind == "person"]
+    films = [i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind in ("film", "series")]
+    if not people:
+        pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she")), None)
+        person = env.context.last_by_pronoun.get(pronoun or "")
+        people = [person] if person in kb.entities and kb.entities[person].kind == "person" else []
+    if len(set(people)) != 1 or len(set(films)) > 1:
+        return it
+    film = films[0] if films else env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
+    if film not in kb.entities:
+        return it
+    return _mark(it, "co_stars", company=Company(people[0], film, relations), intent=None)
 
 
 @step
@@ -1259,7 +1300,9 @@ def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = Fals
         return None
     toks = parse.tokens
     starts = any(tuple(toks[: len(s)]) == s for s in FOLLOW_UP_STARTS)
-    others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens]
+    # a correction may describe the name it brings: "I meant the *main* John Wick movies"
+    modifiers = {m.start - 1 for m in parse.mentions} if bare else set()
+    others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens and i not in modifiers]
     # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
     # "when" or "out" make it a question of its own.
     if not starts and any(t not in FOLLOW_UP_FILLER and not (bare and t in STOPWORDS) for t in others):
