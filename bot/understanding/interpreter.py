@@ -86,6 +86,8 @@ PRESUPPOSING = tuple(tuple(o.split()) for o in ("now that", "given that", "seein
                                                 "since", "given", "considering", "so", "as", "because", "if"))
 TITLE_OPENERS = frozenset("the a an in of on".split())
 ROLE_MARKERS = frozenset("as playing plays played portrays portraying".split())
+CASTING_WORDS = ROLE_MARKERS | frozenset("play portray portrayed cast casting star stars starring starred role part "
+                                         "character".split())  # words that give someone a part
 ELLIPSIS_PRONOUNS = frozenset("he she they him her them".split())
 POSSESSIVES = {"his": "he", "her": "she", "their": "they"}
 ABOUT_OPENERS = frozenset("what who whats whos".split())  # "what is the High Table?": tell me about it
@@ -850,10 +852,15 @@ def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tup
     role_relations = [r for r in kb.relations.values() if r.role and "person" in (r.object or [])]
     if not role_relations:
         return []
-    # a character named for a relation's word ("the Director") is that relation's cue here, not a role
+    # a character named for a relation's word ("the Director") is that relation's cue here, not a role;
+    # a named character is a part presumed only where the words cast someone ("why does X *play* Charon?"),
+    # and a name before a film word is the film's ("the Ana de Armas *John Wick movie*")
+    toks = parse.tokens
+    casting = any(t in CASTING_WORDS for t in toks)
     characters = [i for m in parse.mentions for i in m.entity_ids
-                  if any(kb.entities[i].kind in (r.role or []) for r in role_relations)
-                  and not env.questions.asked(parse.tokens[m.start:m.end])]
+                  if casting and any(kb.entities[i].kind in (r.role or []) for r in role_relations)
+                  and not env.questions.asked(toks[m.start:m.end])
+                  and not (m.end < len(toks) and toks[m.end] in FILM_WORDS) and toks[m.end - 1] not in FILM_WORDS]
     if not characters:
         film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
         for a in asked:
