@@ -78,7 +78,7 @@ def test_english_the_training_lacked_is_no_strangers_name(brain, second, film, q
 
 @pytest.mark.parametrize("question", [
     "who plays eve in ballerina", "when is oppenheimer out", "is lionsgate hiring interns?",
-    "what is the plot of Ghosted?", "what is a corporate spin-off",
+    "what is the plot of Ghosted?", "what is a corporate spin-off", "what's the Breaking Bad spin-off about?",
 ])
 def test_a_name_it_does_not_know_is_still_refused(brain, question) -> None:  # type: ignore[no-untyped-def]
     assert brain.reply(None, "tester", question).kind not in ("answer", "search")

@@ -126,7 +126,7 @@ def may_name(scene: Scene, word: str) -> bool:
     if not at:
         return True
     i = at[0]
-    if not can_name(word):  # an adjective or adverb naming nothing, when it describes a film
+    if not can_name(word) and (i == 0 or toks[i - 1] in ARTICLES):  # "the *forthcoming* Ballerina film"
         film = next((m for m in parse.mentions if m.start == i + 1
                      and any(scene.kb.entities[e].kind in ("film", "series") for e in m.entity_ids)), None)
         after = film.end if film is not None else i + 1
