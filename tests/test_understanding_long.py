@@ -145,3 +145,11 @@ def test_no_one_else_named_is_said_so(second) -> None:  # type: ignore[no-untype
                                       "which actor was bond opposite ana de armas"])
 def test_company_words_in_other_questions_are_not_a_cast_list(brain, question) -> None:  # type: ignore[no-untyped-def]
     assert "Ian McShane" not in brain.reply(None, "tester", question).text
+
+
+@pytest.mark.parametrize("question, verdict", [
+    ("is ana de armas the main character", "yes"), ("is keanu the lead", "no"), ("is winston the main character", "no"),
+])
+def test_a_part_and_its_player_are_both_on_the_fact(brain, question, verdict) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.kind == "answer" and reply.verdict == verdict and "Rooney" in reply.text

@@ -50,6 +50,10 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
     if any(kb.relations[f.relation].literal for f in facts):
         return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
     on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
+    # a part's player is on a fact of the part: "is Ana de Armas the lead?" (the lead is Rooney, hers)
+    on_facts |= {p.object for i in list(on_facts) if i in kb.entities and kb.entities[i].kind != kb.default_subject.kind
+                 for r in kb.relations.values() if r.role and kb.entities[i].kind in r.role
+                 for p in kb.facts_with_role(i, r.id)}
     others = it.slots.others if it.slots is not None else frozenset()
     if not others:
         return reply
