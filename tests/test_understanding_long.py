@@ -153,3 +153,40 @@ def test_company_words_in_other_questions_are_not_a_cast_list(brain, question) -
 def test_a_part_and_its_player_are_both_on_the_fact(brain, question, verdict) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", question)
     assert reply.kind == "answer" and reply.verdict == verdict and "Rooney" in reply.text
+
+
+@pytest.fixture
+def salt_road(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film, where Mira Solberg has no other credit but her part, Edda, was first seen in an
+    earlier film."""
+    import copy
+    import random
+
+    import yaml
+
+    from bot.dialogue import Brain, build_mind
+    from bot.knowledge import KnowledgeBase
+    from bot.storage import open_storage
+    from tests.test_understanding import SECOND_FILM
+
+    data = copy.deepcopy(SECOND_FILM)
+    data["facts"] = [f for f in data["facts"] if f["subject"] != "low_tide"]
+    data["relations"].append({"id": "first_seen_in", "label": "first appearance", "phrase": "{subject} was first seen in {object}",
+                              "subject": ["character"], "object": ["film"]})
+    data["entities"].append({"id": "salt_road", "kind": "film", "name": "Salt Road", "aliases": ["salt road"]})
+    data["facts"].append({"subject": "edda", "relation": "first_seen_in", "object": "salt_road", "source": "review",
+                          "known": "2021-05"})
+    path = tmp_path / "salt.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return Brain(build_mind(settings, KnowledgeBase.load(path), brain.mind.nlu), settings, open_storage(":memory:"),
+                 random.Random(4))
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "what else has angelica huston been in", "Parabellum"),
+    ("harbour", "what else has mira solberg been in", "Salt Road"),
+])
+def test_an_earlier_work_through_a_part_they_play(brain, salt_road, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else salt_road
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text

@@ -107,6 +107,14 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
             return out.say(it, "utter_ask_appears_through", facts=[fact], entity=entity.name, answer=kb.name(role),
                            subject=kb.name(fact.object), according_to=kb.attribution(fact),
                            entities=[fact.object, entity.id, role])
+    if not facts and route.exclude_current_film and out.has("utter_ask_appears_through"):
+        # "what was Angelica Huston in before?": no other credit, but her character appeared elsewhere
+        found = earlier_through_role(kb, route, entity, {film.id} | ({slots.excluded_film.id} if slots.excluded_film else set()))
+        if found is not None:
+            role, fact = found
+            return out.say(it, "utter_ask_appears_through", facts=[fact], entity=entity.name, answer=kb.name(role),
+                           subject=kb.name(fact.object), according_to=kb.attribution(fact),
+                           entities=[fact.object, entity.id, role])
     if not facts:
         if route.exclude_current_film and out.has(f"utter_{it.intent}_none"):
             return out.say(it, f"utter_{it.intent}_none", kind="answer", subject=entity.name, film=film.name,
@@ -160,6 +168,25 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
     return confirmed(it, kb, out, reply, facts)
+
+
+def earlier_through_role(kb: KnowledgeBase, route: Route, entity: Entity, left_out: set[str]) -> tuple[str, Fact] | None:
+    """(the part, the fact) putting someone in another work through a part they play: the knowledge casts
+    Angelica Huston as the Director in Ballerina only, but says the Director appeared in Parabellum. The
+    appearance relations are found by their shape (a part's kind appearing in a film), as in
+    KnowledgeBase.appearance_through_role."""
+    film_kind = kb.default_subject.kind
+    for relation in route.relations:
+        rel = kb.relations[relation]
+        roles = list(dict.fromkeys(f.role for f in kb.facts_with_object(entity.id, relation) if f.role))
+        appearing = [r.id for r in kb.relations.values() if not r.literal and rel.role
+                     and set(r.subject) <= set(rel.role) and film_kind in r.object]
+        for role in roles:
+            for name in appearing:
+                for fact in kb.facts_about(role, name):
+                    if fact.object not in left_out:
+                        return role, fact
+    return None
 
 
 def played_by(kb: KnowledgeBase, first: Fact, answered: list[Entity]) -> list[Fact]:
