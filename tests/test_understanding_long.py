@@ -190,3 +190,25 @@ def test_an_earlier_work_through_a_part_they_play(brain, salt_road, film, questi
     bot = brain if film == "ballerina" else salt_road
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
+
+
+LETTER = ("Dear sir or madam,\n\nI am writing on behalf of our film society, which meets on the first Thursday of each "
+          "month in the village hall. Our members have greatly enjoyed the director's earlier work and are considering "
+          "an outing to the cinema. Before we commit to booking a coach, we should be grateful if you could tell us "
+          "{question}.\n\nWith kind regards,\nMargaret\n")
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "who is directing Ballerina", "Wiseman"),
+    ("harbour", "who directed Harbour Lights", "Tomas Vey"),
+])
+def test_a_question_asked_inside_a_statement_is_answered(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    reply = bot.reply(None, "tester", LETTER.format(question=question))
+    assert reply.kind == "answer" and expected in reply.text
+
+
+def test_a_greeting_above_the_text_is_not_its_question() -> None:
+    text = "Hi there,\n\n" + STORY + CHATTER + "so who plays the lead?"
+    assert question_sentences(text) == ("so who plays the lead?",)
+    assert "how, it" not in " ".join(question_sentences(STORY + "I don't know how, it was loud. " + CHATTER))

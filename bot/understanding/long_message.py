@@ -28,6 +28,10 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 FILLERS = frozenset("so ok okay anyway anyways but and also hey hi hello well just oh um uh lol right then "
                     "honestly seriously basically quick question please".split())
 MAX_FILLERS = 3
+# an indirect question: "could you tell us when...", "I'd like to know who...", "I wonder whether..."
+EMBEDDED = re.compile(r"\b(?:tell|know|wonder|wondering|ask|asking|explain)\b(?:\s+(?:me|us|them))?\s+"
+                      r"(?P<wh>(?:who|whom|what|when|where|which|why|how|whether|if)\b)", re.IGNORECASE)
+NOT_ASKING = re.compile(r"(?:\bnot|n't|\bno idea|\bdont)\s*$", re.IGNORECASE)  # "I don't know how, ..."
 OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".split())
 
 
@@ -37,11 +41,13 @@ def question_sentences(text: str) -> tuple[str, ...]:
     if len(text) <= LONG_MESSAGE:
         return ()
     paragraphs = [p.strip() for p in PARAGRAPH.split(text) if p.strip()]
-    if len(paragraphs) > 1 and len(paragraphs[0]) <= LONG_MESSAGE and tokens(paragraphs[0]):
-        # a short line above the rest: the question, and a paste under it whose own sentences
-        # ("What's it about?" as a heading) are not the user's questions
-        asked = tuple(s for s in _sentences(paragraphs[0]) if _asks(s))
-        return asked[:MAX_QUESTIONS] or (paragraphs[0],)
+    head = paragraphs[0] if len(paragraphs) > 1 and len(paragraphs[0]) <= LONG_MESSAGE and tokens(paragraphs[0]) else ""
+    asked = tuple(s for s in _sentences(head) if _asks(s))
+    if head and (asked or not any(_asks(s) for p in paragraphs[1:] for s in _sentences(p))):
+        # a short line above the rest: the question, and a paste under it whose own sentences ("What's
+        # it about?" as a heading) are not the user's questions; a greeting above ("Dear sir or madam,")
+        # is no question when the rest asks one
+        return asked[:MAX_QUESTIONS] or (head,)
     found: list[str] = []
     for paragraph in paragraphs:
         for sentence in _sentences(paragraph):
@@ -53,9 +59,15 @@ def question_sentences(text: str) -> tuple[str, ...]:
 
 
 def _sentences(paragraph: str) -> list[str]:
+    """The paragraph's sentences; a question asked inside a statement ("we'd be grateful if you could
+    tell us *when the film is released*") is the sentence from its question word on."""
     out = []
     for sentence in SENTENCE_END.split(paragraph):
         sentence = sentence.strip()
+        embedded = EMBEDDED.search(sentence)
+        if embedded is not None and not _asks(sentence) and len(tokens(sentence[embedded.start("wh"):])) > 2 \
+                and not NOT_ASKING.search(sentence[:embedded.start()]):
+            sentence = sentence[embedded.start("wh"):]
         if len(sentence) > QUESTION_LENGTH:
             sentence = _tail(sentence)
         if sentence:
