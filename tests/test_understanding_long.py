@@ -212,3 +212,9 @@ def test_a_greeting_above_the_text_is_not_its_question() -> None:
     text = "Hi there,\n\n" + STORY + CHATTER + "so who plays the lead?"
     assert question_sentences(text) == ("so who plays the lead?",)
     assert "how, it" not in " ".join(question_sentences(STORY + "I don't know how, it was loud. " + CHATTER))
+
+
+def test_what_is_not_known_is_said_of_the_film_talked_about(brain) -> None:  # type: ignore[no-untyped-def]
+    brain.reply("topic", "tester", "what's john wick chapter 4 about")
+    reply = brain.reply("topic", "tester", "where can i see it")
+    assert reply.kind == "unknown" and "Chapter 4" in reply.text and "Ballerina" not in reply.text.split(".")[0]

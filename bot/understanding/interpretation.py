@@ -81,6 +81,7 @@ class Interpretation:
     ellipsis: str | None = None  # the side of the last turn's fact a bare fragment asks for ("as who?")
     foreign: tuple[str, ...] | None = None  # words the intent's family was never trained with (scope_words)
     verdict: Verdict = field(default_factory=Verdict)
+    topic: str | None = None  # the film the chat is talking about (entity id), whatever the steps decide
     steps: tuple[str, ...] = ()  # the steps that changed it, in order (for tests and tracing)
 
 

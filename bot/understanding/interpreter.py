@@ -175,7 +175,7 @@ def _fresh(text: str, parse: Parse) -> Interpretation:
 
 def _reparsed(it: Interpretation, env: Env, text: str, name: str, **changes: object) -> Interpretation:
     fresh = _fresh(text, set_aside_other_names(env.parse(text), env)[0])
-    return replace(fresh, steps=(*it.steps, name), **changes)  # type: ignore[arg-type]
+    return replace(fresh, steps=(*it.steps, name), topic=it.topic, **changes)  # type: ignore[arg-type]
 
 
 # what "is he in Chapter 4 as well?" says besides its names: nothing that asks another relation
@@ -213,7 +213,7 @@ def opening_question(it: Interpretation, env: Env) -> Interpretation:
         return it
     cut = questions[0]
     parse = it.parse if it.parse.text == fold(cut) else env.parse(cut)
-    fresh = replace(_fresh(cut, parse), steps=(*it.steps, "opening_question"))
+    fresh = replace(_fresh(cut, parse), steps=(*it.steps, "opening_question"), topic=it.topic)
     return fresh if len(questions) == 1 else replace(fresh, alternatives=questions)
 
 
@@ -1288,6 +1288,9 @@ class Interpreter:
 
     def interpret(self, env: Env, text: str, parse: Parse | None = None) -> Interpretation:
         it = _fresh(text, parse if parse is not None else env.parse(text))
+        film = env.context.last_by_kind.get(env.kb.default_subject.kind)
+        if film in env.kb.entities:
+            it = _mark(it, "topic", topic=film)
         for fn in self.steps:
             if settled(it):
                 break

@@ -71,7 +71,8 @@ def said_back(it: Interpretation, kb: KnowledgeBase) -> Restated | None:
     names = named(it, kb)
     if not names and it.intent in (None, "out_of_scope") and not FILM_WORDS & set(it.parse.tokens):
         return None
-    film = it.slots.context_film.name if it.slots is not None else kb.title
+    # the film talked about: "where can I see it?" after Chapter 4 asks of Chapter 4, even when refused
+    film = it.slots.context_film.name if it.slots is not None else kb.name(it.topic) if it.topic else kb.title
     return restate(it.text, names, film)
 
 
