@@ -25,7 +25,7 @@ def make_app(emu: BotAPIEmulator, brain: Brain, settings: Settings, **kwargs: An
     return build_application(brain, settings, token=TOKEN, base_url=emu.base_url, **kwargs)
 
 
-async def until(check: Any, what: str, timeout: float = 10.0) -> Any:
+async def until(check: Any, what: str, timeout: float = 30.0) -> Any:
     """Poll ``check()`` (run in a thread: it may query the database) until it is truthy; its value."""
     deadline = time.monotonic() + timeout
     while True:

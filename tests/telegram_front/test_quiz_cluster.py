@@ -53,7 +53,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def post(url: str, update: dict[str, Any], timeout: float = 10.0) -> int:
+def post(url: str, update: dict[str, Any], timeout: float = 30.0) -> int:
     request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST", headers={
         "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
     try:
@@ -122,7 +122,9 @@ def scored_in_reveals(emu: BotAPIEmulator) -> Counter[str]:
     return got
 
 
-async def until(predicate: Any, what: str, timeout: float = 10.0) -> None:
+async def until(predicate: Any, what: str, timeout: float = 60.0) -> None:
+    """Wait for readiness: on a loaded machine a step through two workers, the database and the outbox
+    can take tens of seconds (a send that timed out is retried by its sender before the chat moves on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await asyncio.to_thread(predicate):
