@@ -288,21 +288,30 @@ class Brain:
         return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat))
 
     def _alternatives(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
-        """A long message's question sentences, tried in order on a copy of the context: the first answered
-        with a fact is the reply (its context is kept); failing that, the first honest "the article doesn't
-        say ...", else what the first question gets."""
+        """A long message's question sentences, each answered in turn as a multi-part message's parts are
+        (the context flows from one to the next: "who directs it? ... what else has he done?"): one reply
+        joins every one answered with a fact or an honest "the article doesn't say ...", in order; a
+        question nothing answers ("can you believe that?") is left out. Failing any fact, the first
+        honest reply, else what the first question gets."""
+        trial = ChatContext.from_json(ctx.to_json())
+        kept: list[Reply] = []
         first: tuple[Reply, ChatContext] | None = None
-        honest: tuple[Reply, ChatContext] | None = None
         for text in it.alternatives:
-            trial = ChatContext.from_json(ctx.to_json())
+            before = ChatContext.from_json(trial.to_json())
             reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat)
-            if reply.kind == "answer":
-                return _adopt(ctx, trial, reply)
-            if honest is None and answers_its_part(reply, mind.answers.routes, mind.questions):
-                honest = (reply, trial)
-            first = first or (reply, trial)
-        reply, trial = honest or first or (self._route(mind, it, ctx, chat), ctx)
-        return _adopt(ctx, trial, reply)
+            if answers_its_part(reply, mind.answers.routes, mind.questions):
+                follow_up_context(trial, reply, mind.answers.routes, mind.questions, self._refs(mind, reply))
+                kept.append(reply)
+            else:
+                trial = before  # what nothing answered leaves the context as it was
+            first = first or (reply, before)
+        whole = joined(kept)
+        if whole is not None:
+            return _adopt(ctx, trial, whole)
+        if kept:
+            return _adopt(ctx, trial, kept[0])
+        reply, state = first or (self._route(mind, it, ctx, chat), ctx)
+        return _adopt(ctx, state, reply)
 
     def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);

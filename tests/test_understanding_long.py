@@ -218,3 +218,12 @@ def test_what_is_not_known_is_said_of_the_film_talked_about(brain) -> None:  # t
     brain.reply("topic", "tester", "what's john wick chapter 4 about")
     reply = brain.reply("topic", "tester", "where can i see it")
     assert reply.kind == "unknown" and "Chapter 4" in reply.text and "Ballerina" not in reply.text.split(".")[0]
+
+
+def test_every_question_of_a_long_message_is_answered_in_one_reply(brain, second) -> None:  # type: ignore[no-untyped-def]
+    text = "Who is directing Ballerina? " + STORY + CHATTER + "And what else has he directed before?"
+    reply = brain.reply(None, "tester", text)
+    assert "Wiseman" in reply.text and "Underworld" in reply.text
+    text = "who directed harbour lights? " + STORY + "can you believe that? " + CHATTER + "and when does it open?"
+    reply = second.reply(None, "tester", text)
+    assert "Tomas Vey" in reply.text and "autumn of 2021" in reply.text
