@@ -22,6 +22,8 @@ def test_question_sentences_find_the_question_wherever_it_stands() -> None:
     no_mark = STORY + CHATTER + "anyway is the lead actress in it or not"
     assert question_sentences(no_mark) == ("anyway is the lead actress in it or not",)
     assert question_sentences("who plays charon") == ()  # short: read as it is
+    lead_in = STORY + CHATTER + "So my question is: who is directing it?"
+    assert question_sentences(lead_in) == ("who is directing it?",)
     assert question_sentences(STORY * 3) == ()  # no question: read as it is
 
 

@@ -59,11 +59,15 @@ def question_sentences(text: str) -> tuple[str, ...]:
 
 
 def _sentences(paragraph: str) -> list[str]:
-    """The paragraph's sentences; a question asked inside a statement ("we'd be grateful if you could
-    tell us *when the film is released*") is the sentence from its question word on."""
+    """The paragraph's sentences; a question after a lead-in ("So my question is: *where does it sit?*")
+    or asked inside a statement ("we'd be grateful if you could tell us *when the film is released*") is
+    the sentence from its question on."""
     out = []
     for sentence in SENTENCE_END.split(paragraph):
         sentence = sentence.strip()
+        lead, colon, rest = sentence.rpartition(": ")
+        if colon and rest and _asks(rest):
+            sentence = rest.strip()  # "So my question is: where does it sit?"
         embedded = EMBEDDED.search(sentence)
         if embedded is not None and not _asks(sentence) and len(tokens(sentence[embedded.start("wh"):])) > 2 \
                 and not NOT_ASKING.search(sentence[:embedded.start()]):
