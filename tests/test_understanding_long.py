@@ -229,3 +229,15 @@ def test_every_question_of_a_long_message_is_answered_in_one_reply(brain, second
     text = "who directed harbour lights? " + STORY + "can you believe that? " + CHATTER + "and when does it open?"
     reply = second.reply(None, "tester", text)
     assert "Tomas Vey" in reply.text and "autumn of 2021" in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "why did keanu refuse to be in ballerina?", "John Wick"),
+    ("ballerina", "why isn't ian mcshane in it", "Winston"),
+    ("harbour", "why did mira solberg refuse to be in harbour lights?", "Edda"),
+])
+def test_an_absence_taken_as_given_is_corrected(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else second
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text
+    assert "don't say why" not in reply.text and "doesn't say why" not in reply.text

@@ -31,6 +31,12 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                          sentence=join_list([kb.sentence(f, out.today) for f in facts]),
                          according_to=kb.attribution(facts[0]), entities=[film])
     entity = kb.entities[premise.presumed]
+    if premise.absent:  # "why did Keanu refuse to be in it?": the facts put him there
+        facts = [f for f in kb.all_facts_of(film) if f.subject == film and f.object == entity.id][:MAX_FACTS]
+        return out.reply("utter_false_premise_absent", intent, it.confidence, facts=facts, entity=entity.name,
+                         subject=kb.name(film), pronoun=entity.pronoun or "they",
+                         sentence=join_list([kb.sentence(f) for f in facts]), according_to=kb.attribution(facts[0]),
+                         entities=[entity.id, film, *(f.role for f in facts if f.role)])
     if premise.credits:  # the film has no such fact: what the knowledge credits them with instead
         facts = kb.facts_with_object(entity.id, relation)[:MAX_FACTS]
         return out.reply("utter_false_premise_credits", intent, it.confidence, facts=facts, entity=entity.name,

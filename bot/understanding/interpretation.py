@@ -40,6 +40,7 @@ class Premise:
     role: str | None = None  # the character it casts them as ("why does X play *Charon*?")
     credits: bool = False  # the subject has no fact of the relation: corrected from the presumed one's own
     values: tuple[str, ...] = ()  # the presumed words the stated value lacks ("2022", "after")
+    absent: bool = False  # it presumes ``presumed`` is not in the film ("why did Keanu refuse to be in it?")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ..nlu import Parse
 from ..nlu.text import STOPWORDS, fold, tokens
 from ..nlu.vocab import stem
 from ..knowledge.schema import Relation
-from .interpretation import YES_NO_OPENERS, Company, Interpretation, Premise, Verdict, polarity_of, question_kind
+from .interpretation import NEGATIONS, YES_NO_OPENERS, Company, Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, question_sentences
@@ -81,6 +81,10 @@ FILM_POINTERS = frozenset("it its this that".split())  # "why did Keanu direct *
 PRESUMING = (("why",), ("how", "come"), ("since",), ("given",), ("now", "that"), ("seeing", "as"), ("considering",),
              ("how", "did"), ("how", "does"), ("how", "was"), ("how", "is"))
 ORDER_WORDS = frozenset("before after between during".split())
+BEING_IN = frozenset("in appear appears appearing star stars starring back return returning join joining cast".split())
+# verbs that take someone's absence as given ("why did he *refuse* to be in it?")
+REFUSING = frozenset("refuse refused refusing refuses decline declined declining declines quit quits quitting "
+                     "reject rejected rejecting skip skipped skipping".split())
 # Openings of a clause taken as given before the question ("since X directs it, ...")
 PRESUPPOSING = tuple(tuple(o.split()) for o in ("now that", "given that", "seeing as", "seeing that", "considering that",
                                                 "since", "given", "considering", "so", "as", "because", "if"))
@@ -693,7 +697,7 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     relations = [kb.relations[a.question.relation] for a in asked if a.question.relation in kb.relations
                  and kb.facts_of_relation(a.question.relation)]
     if it.kind != "yesno":
-        premise = _role_premise(it, env, asked) or _entity_premise(it, env, relations)
+        premise = _absence_premise(it, env) or _role_premise(it, env, asked) or _entity_premise(it, env, relations)
         if premise is not None:
             return _mark(it, "false_premise", premise=premise)
     if it.kind == "yesno" or _presuming(parse.tokens):
@@ -701,6 +705,27 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
         if premise is not None:
             return _mark(it, "false_premise", premise=premise)
     return it
+
+
+def _absence_premise(it: Interpretation, env: Env) -> Premise | None:
+    """ "why did Keanu refuse to be in Ballerina?", "why isn't Ian McShane in it?": a why-question that
+    takes someone's absence as given (a negation, or a verb of refusing: ``REFUSING``) about one person and
+    the film (named, else the one talked about), when the facts put them in it."""
+    toks = it.parse.tokens
+    words = set(toks)
+    if not _presuming(toks) or not (words & REFUSING or words & NEGATIONS and words & BEING_IN):
+        return None  # "why didn't Keanu *direct* it?" takes no absence as given
+    kb = env.kb
+    people = {i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind == "person"}
+    if len(people) != 1:
+        return None
+    person = next(iter(people))
+    taken = {n for n, m in enumerate(it.parse.mentions) if person in m.entity_ids}
+    film = _film_of(it, env, {kb.default_subject.kind}, taken)
+    if film is None:
+        return None
+    held = [f for f in kb.all_facts_of(film) if f.subject == film and f.object == person]
+    return Premise(held[0].relation, film, person, absent=True) if held else None
 
 
 def _presuming(toks: list[str]) -> bool:

@@ -17,6 +17,7 @@ from ..nlu import Parse
 from ..nlu.entities import Mention, instalment
 from ..nlu.text import STOPWORDS
 from ..nlu.vocab import known_variant
+from .resolution import verb_after
 
 if TYPE_CHECKING:
     from .interpreter import Env
@@ -52,7 +53,8 @@ def namesake(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]]:
             continue
         if stranger(mention.start - 1):
             found.append(((mention.start - 1, mention.end), mention))
-        elif stranger(mention.end):
+        elif stranger(mention.end) and not verb_after(toks, mention.start, mention.end):
+            # "why did Keanu *refuse*...": the question's verb after its subject is no surname
             found.append(((mention.start, mention.end + 1), mention))
     return found
 

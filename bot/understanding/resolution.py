@@ -132,7 +132,7 @@ def may_name(scene: Scene, word: str) -> bool:
         after = film.end if film is not None else i + 1
         if film is not None and toks[film.end - 1] in FILM_WORDS or after < len(toks) and toks[after] in FILM_WORDS:
             return False
-    return not any(m.end == i and _verb_after(toks, m.start, m.end) and any(t in DO_WORDS for t in toks[:m.start])
+    return not any(m.end == i and verb_after(toks, m.start, m.end) and any(t in DO_WORDS for t in toks[:m.start])
                    for m in parse.mentions)
 
 
@@ -338,7 +338,7 @@ def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
     after_place = {i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
                    for i, t in enumerate(toks) if t in PLACE_WORDS}
     taken = [parse.mentions[i] for i in used if i < len(parse.mentions)]
-    beside = {m.start - 1 for m in taken} | {m.end for m in taken if not _verb_after(toks, m.start, m.end)}
+    beside = {m.start - 1 for m in taken} | {m.end for m in taken if not verb_after(toks, m.start, m.end)}
     if any(0 <= i < len(toks) and toks[i] in strangers for i in after_place | beside):
         return strangers
     asked = content_words(toks, parse.mentioned_tokens)
@@ -348,7 +348,7 @@ def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
     return ()
 
 
-def _verb_after(toks: list[str], start: int, end: int) -> bool:
+def verb_after(toks: list[str], start: int, end: int) -> bool:
     """Is the word after a name its verb, not an extension of the name: a verb in a tense ("Ballerina
     *comes* out"), or the base verb of a question with "do" before the name ("where does Ballerina *fall*")?"""
     if end >= len(toks):
