@@ -241,3 +241,9 @@ def test_an_absence_taken_as_given_is_corrected(brain, second, film, question, e
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
     assert "don't say why" not in reply.text and "doesn't say why" not in reply.text
+
+
+def test_an_absence_the_facts_agree_with_is_not_explained(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "why isn't daniel craig in ballerina")
+    assert reply.kind == "unknown" and "Daniel Craig" in reply.text and "why" in reply.text
+    assert "why not" not in reply.text

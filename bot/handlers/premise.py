@@ -22,7 +22,7 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     if premise is None:
         return None
     relation, film = premise.relation, premise.subject
-    intent = f"ask_{relation}"
+    intent = f"ask_{relation}" if relation else None
     if premise.presumed is None:  # a stated value presumed otherwise
         facts = kb.facts_about(film, relation)[:MAX_FACTS]
         response = "utter_false_premise_value_yesno" if it.kind == "yesno" else "utter_false_premise_value"
@@ -31,8 +31,11 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                          sentence=join_list([kb.sentence(f, out.today) for f in facts]),
                          according_to=kb.attribution(facts[0]), entities=[film])
     entity = kb.entities[premise.presumed]
-    if premise.absent:  # "why did Keanu refuse to be in it?": the facts put him there
+    if premise.absent:  # "why did Keanu refuse to be in it?": the facts put him there, or nothing does
         facts = [f for f in kb.all_facts_of(film) if f.subject == film and f.object == entity.id][:MAX_FACTS]
+        if not facts:
+            return out.reply("utter_absent_unexplained", None, it.confidence, kind="unknown", entity=entity.name,
+                             subject=kb.name(film), entities=[entity.id, film])
         return out.reply("utter_false_premise_absent", intent, it.confidence, facts=facts, entity=entity.name,
                          subject=kb.name(film), pronoun=entity.pronoun or "they",
                          sentence=join_list([kb.sentence(f) for f in facts]), according_to=kb.attribution(facts[0]),

@@ -725,7 +725,9 @@ def _absence_premise(it: Interpretation, env: Env) -> Premise | None:
     if film is None:
         return None
     held = [f for f in kb.all_facts_of(film) if f.subject == film and f.object == person]
-    return Premise(held[0].relation, film, person, absent=True) if held else None
+    # held or not, the question is answered from the facts: "he is in it", or "nothing puts him in it, and
+    # the article doesn't say why" (never "why not Daniel Craig in Ballerina is" said back)
+    return Premise(held[0].relation if held else "", film, person, absent=True)
 
 
 def _presuming(toks: list[str]) -> bool:

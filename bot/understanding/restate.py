@@ -167,7 +167,7 @@ def _indirect(words: list[str]) -> list[str] | None:
         return words  # "which studio is releasing it": the wh-phrase is the subject
     if words[end] in BE and end + 1 < len(words) and words[end + 1] in PREPOSITIONS:
         return words  # "who is in Harbour Lights": the wh-word is the subject
-    if words[end] in BE and end + 1 < len(words) and not _finds_subject(words[end + 1:]):
+    if words[end] in BE and end + 1 < len(words) and words[end + 1] != "not" and not _finds_subject(words[end + 1:]):
         return words[:end] + words[end + 1:] + [words[end]]  # "what is the budget" -> "what the budget is"
     moved = _behind_subject(words[end], words[end + 1:])
     return None if moved is None else [*words[:end], *moved]
