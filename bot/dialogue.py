@@ -241,6 +241,8 @@ class Brain:
         if it.source_request and not it.follow_up:
             return out.reply("utter_source_of_what", SOURCE_INTENT, it.confidence, kind="unknown",
                              suggestions=suggest)
+        if it.says is not None:
+            return HANDLERS["says"](it, mind.kb, out)  # type: ignore[return-value]
         if it.company is not None:
             return HANDLERS["costars"](it, mind.kb, out)  # type: ignore[return-value]
         if it.premise is not None or it.asked is not None:  # the stage named what is asked: no route needed

@@ -247,3 +247,47 @@ def test_an_absence_the_facts_agree_with_is_not_explained(brain) -> None:  # typ
     reply = brain.reply(None, "tester", "why isn't daniel craig in ballerina")
     assert reply.kind == "unknown" and "Daniel Craig" in reply.text and "why" in reply.text
     assert "why not" not in reply.text
+
+
+@pytest.fixture
+def gazette(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film with its review's publication as an entity, and a second source elsewhere."""
+    import copy
+    import random
+
+    import yaml
+
+    from bot.dialogue import Brain, build_mind
+    from bot.knowledge import KnowledgeBase
+    from bot.storage import open_storage
+    from tests.test_understanding import SECOND_FILM
+
+    data = copy.deepcopy(SECOND_FILM)
+    data["entities"].append({"id": "quay_gazette", "kind": "publication", "name": "The Quay Gazette",
+                             "aliases": ["quay gazette", "the quay gazette"]})
+    data["sources"].append({"id": "blog", "publication": "Harbour Blog", "attribution": "according to Harbour Blog",
+                            "known": "2021-06"})
+    data["facts"].append({"subject": "mira_solberg", "relation": "description", "object": "a painter turned actress",
+                          "source": "blog", "known": "2021-06"})
+    data["facts"].append({"subject": "harbour_lights", "relation": "description", "object": "a quiet harbour drama",
+                          "source": "review", "known": "2021-05"})
+    path = tmp_path / "gazette.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return Brain(build_mind(settings, KnowledgeBase.load(path), brain.mind.nlu), settings, open_storage(":memory:"),
+                 random.Random(6))
+
+
+@pytest.mark.parametrize("film, question, expected, absent", [
+    ("ballerina", "how does collider describe rooney exactly", "young assassin", "Cineworld"),
+    ("ballerina", "what did keanu reveal to collider", "Parabellum", "Rooney is"),
+    ("harbour", "what does the quay gazette say about harbour lights", "quiet harbour drama", "painter"),
+])
+def test_what_one_publication_says_of_something(brain, gazette, film, question, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = brain if film == "ballerina" else gazette
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
+
+
+def test_a_publication_that_says_nothing_of_it_is_said_so(gazette) -> None:  # type: ignore[no-untyped-def]
+    reply = gazette.reply(None, "tester", "what did the quay gazette say about mira solberg")
+    assert reply.kind == "unknown" and "painter" not in reply.text and "Mira Solberg" in reply.text

@@ -2,7 +2,7 @@
 Each is ``(Interpretation, KnowledgeBase, Renderer) -> Reply | None`` (bot/handlers/base.py)."""
 from __future__ import annotations
 
-from . import about, costars, facts, mapped, premise, smalltalk, unknown, yesno
+from . import about, costars, facts, mapped, premise, says, smalltalk, unknown, yesno
 from .base import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -12,6 +12,7 @@ HANDLERS: dict[str, Handler] = {
     "map": mapped.handle,  # a question-map relation the stage named (it.asked)
     "premise": premise.handle,  # a false premise the stage found (it.premise)
     "costars": costars.handle,  # the others of a film's cast (it.company)
+    "says": says.handle,  # what one publication says of something (it.says)
     "smalltalk": smalltalk.smalltalk,
     "help": smalltalk.help_,
     "out_of_scope": smalltalk.out_of_scope,

@@ -75,6 +75,7 @@ class Interpretation:
     selection: bool = False  # ...asked of each of the last reply's people: the reply keeps the yes ("which of them")
     premise: Premise | None = None  # what it wrongly takes as a fact, to be corrected from the facts
     company: Company | None = None  # "who did she work with in it?": the others of a film's cast
+    says: tuple[str, str] | None = None  # (publication, subject): "what did Collider say about Rooney?"
     presumes: str | None = None  # a clause taken as given ("since X directs it, ..."), as a yes/no to check first
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")

@@ -65,6 +65,8 @@ ELLIPSIS_CUES = (
     ("company", frozenset("opposite alongside with beside besides costar costars co else together".split())),
     ("film", frozenset("film movie flick picture one".split())),
 )
+SAYING = frozenset("say says said saying describe describes described describing report reports reported write "
+                   "wrote written call calls called claim claims claimed reveal reveals revealed".split())
 COMPANY_WORDS = frozenset("alongside opposite together beside with".split())  # "who did she work *with*"
 COSTAR_NOUNS = frozenset("costar costars co-star co-stars castmate castmates".split())  # "her *co-star*"
 ACTING_WORDS = frozenset("work worked working works star starred starring stars act acted acting appear appeared "
@@ -155,7 +157,8 @@ def step(fn: Step) -> Step:
 
 def settled(it: Interpretation) -> bool:
     return (not it.verdict.in_scope or it.kind in ("empty", "other_language") or it.asked is not None
-            or bool(it.parts) or bool(it.alternatives) or it.premise is not None or it.company is not None)
+            or bool(it.parts) or bool(it.alternatives) or it.premise is not None or it.company is not None
+            or it.says is not None)
 
 
 def _mark(it: Interpretation, name: str, **changes: object) -> Interpretation:
@@ -633,6 +636,26 @@ def bare_mention(it: Interpretation, env: Env) -> Interpretation:
         return it
     return _mark(it, "bare_mention", intent=about, follow_up=True, kind="about",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def source_says(it: Interpretation, env: Env) -> Interpretation:
+    """ "what did Collider say about Rooney?", "how does Cineworld describe Len Wiseman?": a wh-question with
+    a verb of saying (``SAYING``) that names a publication and one thing of the film's world (else the film
+    talked about) asks for that thing's facts whose source is that publication, not for a relation."""
+    toks = it.parse.tokens
+    if it.kind not in ("wh", "about") or not toks or toks[0] not in ("what", "how", "whats") or not set(toks) & SAYING:
+        return it
+    kb = env.kb
+    named = [i for m in it.parse.mentions for i in m.entity_ids[:1]]
+    outlets = [i for i in named if kb.entities[i].kind == "publication"]
+    others = [i for i in named if kb.entities[i].kind != "publication"]
+    if len(set(outlets)) != 1 or len(set(others)) > 1:
+        return it
+    subject = others[0] if others else (it.topic or kb.default_subject.id)
+    if subject not in kb.entities:
+        return it
+    return _mark(it, "source_says", says=(outlets[0], subject), intent=None)
 
 
 @step
