@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from ..answers import join_list
 from ..knowledge import KnowledgeBase
-from ..nlu.text import tokens
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
@@ -25,7 +24,7 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply:
     facts: list = []
     said: set[str] = set()
     for fact in found:
-        words = set(tokens(kb.sentence(fact)))
+        words = set(kb.sentence(fact).lower().replace(",", " ").split())
         if not words <= said:  # "a young assassin" again, after the whole description
             facts.append(fact)
             said |= words
