@@ -233,7 +233,7 @@ def evaluate(
     folds: int = typer.Option(5, help="cross-validation folds"),
     eval_set: Optional[Path] = typer.Option(None, "--eval-set", help="conversations YAML (default tests/eval/)"),
     heldout: Optional[Path] = typer.Option(None, "--heldout",
-                                           help="classified held-out YAML (default tests/eval/heldout.yml)"),
+                                           help="classified held-out YAML (default: every tests/eval/heldout*.yml)"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Cross-validated precision/recall per intent, most confused pairs, and evaluation-set accuracy."""
@@ -244,7 +244,7 @@ def evaluate(
     s = settings()
     path = eval_set or (s.root / "tests" / "eval" / "conversations.yml")
     try:
-        held = [heldout] if heldout else [s.root / "tests" / "eval" / n for n in ("heldout.yml", "heldout_fresh.yml", "heldout_session5.yml", "heldout_session6.yml")]
+        held = [heldout] if heldout else sorted((s.root / "tests" / "eval").glob("heldout*.yml"))  # every held-out set
         report = evaluate_all(s, path if path.exists() else None, folds, [h for h in held if h.exists()] or None)
     except BotError as exc:
         fail(explain(exc))
