@@ -141,6 +141,15 @@ def read_claims(database: str, schema: str) -> list[tuple[str, float]]:
         return [(str(k), float(at)) for k, at in conn.execute(f'SELECT key, at FROM "{schema}".claimed ORDER BY at')]
 
 
+def read_statements(tmp: Path, workers: int) -> Counter[str]:
+    """The SQL the workers sent so far, by kind (--count-statements)."""
+    total: Counter[str] = Counter()
+    for i in range(workers):
+        with contextlib.suppress(OSError, ValueError):
+            total.update(json.loads((tmp / f"statements{i}.json").read_text()))
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -314,19 +323,23 @@ async def run(args: argparse.Namespace) -> None:
         database = f"{args.database}?options={quote(f'-csearch_path={schema}')}&application_name={schema}"
     env = dict(os.environ, BOT_CONFIG=str(tmp / "config.yml"), BOT_DATABASE=database, BOT_TOKEN=TOKEN,
                PYTHONPATH=str(ROOT))
+    worker_env = dict(env)
+    if args.count_statements and schema:  # each worker counts its SQL (bench/statement_count/sitecustomize.py)
+        worker_env["PYTHONPATH"] = f"{ROOT / 'bench' / 'statement_count'}{os.pathsep}{ROOT}"
     subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     if schema:
         record_claims(args.database, schema)
     emu = EmulatorProcess(token=TOKEN, bot_username=USERNAME, latency=tuple(args.latency)).start()
-    env["BOT_API_URL"] = emu.base_url
+    env["BOT_API_URL"] = worker_env["BOT_API_URL"] = emu.base_url
     ports = [18600 + i + random.randrange(0, 200) * 10 for i in range(args.workers)]
     proxy = Proxy(ports)
     await proxy.start()
     workers = []
     for i, port in enumerate(ports):
         log = tmp / f"worker{i}.log"
-        workers.append((start_worker(env, port, proxy.port, log), port, log))
+        workers.append((start_worker(dict(worker_env, BENCH_STATEMENTS=str(tmp / f"statements{i}.json")), port,
+                                     proxy.port, log), port, log))
     for proc, port, log in workers:
         wait_listening(port, proc, log)
     # what an idle worker costs (its pollers: inbox, timers, outbox, knowledge), before any update
@@ -336,6 +349,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  idle: {', '.join(f'{1000 * v:.0f}' for v in idle.values())} ms CPU per second per worker "
           f"(over {args.idle:g} s before the load)")
     cpu_before = {port: cpu_seconds(proc.pid) for proc, port, _ in workers}
+    statements_before = read_statements(tmp, len(workers)) if args.count_statements else Counter()
     server = ServerCpu(args.database, schema) if schema else None
     if server:
         server.sample()
@@ -582,6 +596,16 @@ async def run(args: argparse.Namespace) -> None:
         line += "); no database server (SQLite runs inside the worker)"
     print(line)
 
+    if args.count_statements and schema:
+        time.sleep(1.0)  # the workers' counts are written every half second
+        counted = read_statements(tmp, len(workers))
+        counted.subtract(statements_before)
+        print(f"  SQL per update (all workers, from start of load to the end): "
+              f"{counted['(statements)'] / total:.2f} statements in {counted['(round trips)'] / total:.2f} round trips")
+        for name, n in sorted(counted.items(), key=lambda kv: -kv[1]):
+            if not name.startswith("(") and n / total >= 0.005:
+                print(f"    {n / total:5.2f}  {name}")
+
     for proc, _port, _log in workers:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -658,6 +682,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--explain", action="store_true",
                         help="print each duplicate's and out-of-order answer's copies")
+    parser.add_argument("--count-statements", action="store_true",
+                        help="count the SQL each worker sends, by kind (PostgreSQL; costs the workers some CPU)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (the workers' logs)")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured before the load")
     parser.add_argument("--database", default=os.environ.get("BOT_TEST_DATABASE",

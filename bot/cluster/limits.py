@@ -22,13 +22,16 @@ claim: all were counted, and the claim was refused. A margin for the spread betw
 A claim is one transaction. Its first statement upserts the bot's row in ``send_budget``, which in
 PostgreSQL locks that row until commit (in SQLite ``BEGIN IMMEDIATE`` already serialises writers), so
 claims from every worker are taken one at a time. On PostgreSQL the transaction is one call of the
-server-side function ``bot_send_claim`` (migrations 7, 10): one round trip where BEGIN, four statements and
+server-side function ``bot_send_claim`` (migrations 7, 10, 12): one round trip where BEGIN, four statements and
 COMMIT took six, at a quarter of the worker's CPU per claim; there the clock is the server's, one clock
 for every host, for claims and answers alike (an injected clock, in tests, is passed in instead). Inside it,
 the sends of the last window are counted in ``send_log`` (a sliding window, exact: never more than ``count``
 in any ``seconds``, not the double burst that fixed per-second buckets allow at their edges) and, if there
 is room, this send is logged. The clock is read after the lock is held, so the log's times are in claim
-order. On SQLite several processes on one host share its clock.
+order. On SQLite several processes on one host share its clock. On PostgreSQL the window is looked at first
+without the lock (migration 12): a claim refused for a full window, half the claims under a backlog, then
+writes nothing and waits for no other worker's claim; only one that saw room takes the lock and decides
+again under it.
 
 A 429 seen by any worker holds every worker back: ``hold(seconds)`` writes ``blocked_until`` on the same row.
 """
@@ -91,7 +94,7 @@ class SendBudget:
         statement for all the keys (2 in a group)."""
         keys = self._keys(chat, group)
         token = random.getrandbits(62)
-        if self.storage.kind == "postgresql":  # the same steps as one server-side call (migrations 7, 10)
+        if self.storage.kind == "postgresql":  # the same steps as one server-side call (migrations 7, 10, 12)
             return self._claimed(self.storage.query(*self._server_claim(keys, token)), keys, token)
         with self.storage.transaction() as tx:
             rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
