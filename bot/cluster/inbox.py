@@ -200,20 +200,33 @@ class Inbox:
         asks. The attempt is counted before the update is handled, as with ``begin``. Not durable
         (Storage.query): a server that goes down forgets at most the last moment's marks, and those updates
         are handled again, as when a worker dies (at least once)."""
-        return _begun(self.storage.batch(self._advance(chat, done), durable=False)[-1])
+        statements = self._advance(chat, done)
+        if len(statements) == 1:
+            return _begun(self.storage.query(*statements[0], durable=False))
+        return _begun(self.storage.batch(statements, durable=False)[-1])
 
     async def aadvance(self, chat: str, done: int | None = None) -> StoredUpdate | None:
         """``advance``, awaited on the event loop."""
-        return _begun((await self.storage.abatch(self._advance(chat, done), durable=False))[-1])
+        statements = self._advance(chat, done)
+        if len(statements) == 1:
+            return _begun(await self.storage.aquery(*statements[0], durable=False))
+        return _begun((await self.storage.abatch(statements, durable=False))[-1])
 
     def _advance(self, chat: str, done: int | None) -> list[tuple[str, tuple[object, ...]]]:
-        statements: list[tuple[str, tuple[object, ...]]] = []
-        if done is not None:
-            statements.append(self._done(done))
-        statements.append(("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = (SELECT update_id FROM inbox "
-                           "WHERE chat = ? AND handled IS NULL ORDER BY update_id LIMIT 1) "
-                           "RETURNING update_id, chat, body, attempts", (chat,)))
-        return statements
+        """The statements of ``advance``. On PostgreSQL ``done`` and the next ``begin`` are one statement (the
+        done mark a data-modifying WITH, run to completion though nothing reads it): one statement the
+        server plans once per connection (psycopg prepares a statement it sees again), where the two joined
+        in one query string were parsed and planned anew for every update. Its parts share one snapshot, so
+        the next update is looked up as "not the one just done" rather than through the done mark."""
+        begin = ("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = (SELECT update_id FROM inbox "
+                 "WHERE chat = ? AND handled IS NULL{} ORDER BY update_id LIMIT 1) "
+                 "RETURNING update_id, chat, body, attempts")
+        if done is None:
+            return [(begin.format(""), (chat,))]
+        if self.storage.kind == "postgresql":
+            mark, args = self._done(done)
+            return [(f"WITH done AS ({mark}) " + begin.format(" AND update_id <> ?"), (*args, chat, done))]
+        return [self._done(done), (begin.format(""), (chat,))]
 
     def done(self, update_id: int) -> None:
         """``update_id`` is handled: it is never handled again, and only its id is kept (see ``prune``)."""
