@@ -192,7 +192,13 @@ class Outbox:
         self.storage.batch(_delivered(item, outcome))
 
     async def adelivered(self, item: Outgoing, outcome: str = "delivered") -> None:
-        await self.storage.abatch(_delivered(item, outcome))
+        """``delivered``, awaited, written behind (Storage.abehind: with the other sends' bookkeeping, one
+        round trip for all that ended meanwhile) and not durable. A mark lost with the database server
+        (never with a worker: the commit is seen at once) leaves the row ``sending``, as a worker killed
+        mid-send leaves it: taken over after its lease as a send that may have arrived, and resent or not
+        by its kind's rule (an answer twice, a post not again); the "sending" before it is durable, so
+        nothing before it is lost with it. Never a reply lost, at most one sent twice."""
+        await self.storage.abehind(_delivered(item, outcome), durable=False)
 
     def retry(self, item: Outgoing, error: str, *, not_before: float = 0.0, unsure: bool = False) -> str:
         """A send failed and may be tried again: due after a back-off (at least ``not_before`` s, as a 429

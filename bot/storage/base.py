@@ -222,6 +222,23 @@ class Storage(abc.ABC):
         """``batch``, awaited."""
         return await asyncio.to_thread(functools.partial(self.batch, statements, durable=durable))
 
+    async def abehind(self, statements: Sequence[tuple[str, Args]], *, durable: bool = True) -> None:
+        """Statements whose rows nobody reads and whose commit nobody waits for (a message marked
+        delivered, a send's place dated), sent with the others queued meanwhile in one round trip
+        (bot/storage/behind.py); returns once committed. ``durable``: see ``query``; the durable and the
+        other writes are two queues."""
+        from .behind import WriteBehind
+
+        loop = asyncio.get_running_loop()
+        queues: dict[bool, WriteBehind] | None = getattr(self, "_behind", None)
+        if queues is None or getattr(self, "_behind_loop", None) is not loop:
+            queues = {}
+            self._behind, self._behind_loop = queues, loop
+        queue = queues.get(durable)
+        if queue is None:
+            queue = queues[durable] = WriteBehind(functools.partial(self.abatch, durable=durable))
+        await queue.write(statements)
+
     async def aquery_notify(self, sql: str, args: Args, channel: str, payload: str = "") -> list[Row]:
         """``query_notify``, awaited."""
         return await asyncio.to_thread(self.query_notify, sql, args, channel, payload)
