@@ -663,7 +663,7 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
                     await cluster.start()
                 server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
                                        listen=webhook.listen, port=webhook.port,
-                                       store=cluster.store if cluster is not None else None)
+                                       store=cluster.store_item if cluster is not None else None)
                 try:
                     await server.start()
                     if cluster is not None:

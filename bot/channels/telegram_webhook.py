@@ -20,7 +20,8 @@ each refusal with one log line (never the body, never a traceback). An accepted 
 ``app.update_queue``, exactly where PTB's server puts it, and answered 200 at once; or, given ``store``
 (several workers on one database: bot/channels/telegram_inbox.py), handed to it with its JSON text and
 answered 200 only once ``store`` returns (the update is committed), 500 if it fails, so that Telegram
-delivers it again rather than lose it.
+delivers it again rather than lose it. There the update is not built when its chat can be read from its
+JSON (telegram_inbox.quick_key): the worker that handles it builds it, and gives up on one it cannot.
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
+from ..cluster.inbox import StoredUpdate
 from ..incoming import BadInput, TooLarge, decode_object, field
+from .telegram_inbox import quick_key, update_key
 
 log = logging.getLogger(__name__)
 # Telegram's largest updates (a message with 4,096 characters of text and as many entities, a poll, a
@@ -45,7 +48,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class WebhookServer:
     def __init__(self, app: Application, *, secret_token: str, path: str, listen: str, port: int,
                  max_body: int = MAX_UPDATE_BYTES,
-                 store: Callable[[Update, str], Awaitable[None]] | None = None) -> None:
+                 store: Callable[[StoredUpdate], Awaitable[None]] | None = None) -> None:
         self.app, self.secret, self.listen, self.port, self.max_body = app, secret_token, listen, port, max_body
         self.store = store
         self.path = "/" + path.strip("/")
@@ -86,6 +89,9 @@ class WebhookServer:
             return _refuse(request, 413, f"body over {self.max_body} bytes")
         try:
             data = parse_update_json(raw, self.max_body)
+            key = quick_key(data) if self.store is not None else None
+            if key is not None:  # stored for whichever worker handles it, which builds the Update
+                return await self._stored(StoredUpdate(int(data["update_id"]), key, raw.decode("utf-8")))
             update = Update.de_json(data, self.app.bot)
         except TooLarge as exc:
             return _refuse(request, 413, str(exc))
@@ -96,16 +102,21 @@ class WebhookServer:
         if update is None:
             return _refuse(request, 400, "not an update")
         if self.store is not None:
-            try:
-                await self.store(update, raw.decode("utf-8"))
-            except Exception as exc:  # the database is away: Telegram retries what is not answered 200
-                log.error("webhook could not keep update %d (%s: %s); Telegram will deliver it again",
-                          update.update_id, type(exc).__name__, str(exc)[:200])
-                return web.json_response({"ok": False, "error": "try again"}, status=500)
-            return web.json_response({"ok": True})
+            return await self._stored(StoredUpdate(update.update_id, update_key(update), raw.decode("utf-8")))
         if isinstance(self.app.bot, ExtBot):
             self.app.bot.insert_callback_data(update)
         await self.app.update_queue.put(update)
+        return web.json_response({"ok": True})
+
+
+    async def _stored(self, item: StoredUpdate) -> web.Response:
+        assert self.store is not None
+        try:
+            await self.store(item)
+        except Exception as exc:  # the database is away: Telegram retries what is not answered 200
+            log.error("webhook could not keep update %d (%s: %s); Telegram will deliver it again",
+                      item.update_id, type(exc).__name__, str(exc)[:200])
+            return web.json_response({"ok": False, "error": "try again"}, status=500)
         return web.json_response({"ok": True})
 
 
