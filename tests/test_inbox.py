@@ -321,3 +321,27 @@ def test_locks_of_two_bots_in_two_schemas_do_not_meet(pg: PgSchema) -> None:
     finally:
         for item in (*locks, *stores):
             item.close()
+
+
+def test_the_chat_read_from_an_updates_json_is_the_one_ptb_finds() -> None:
+    """The webhook of a shared database files an update under its chat from its JSON (quick_key), without
+    building it: the key must be the one PTB's Update gives, or one chat's updates would be served as two
+    and could overtake each other. What the JSON alone does not settle is left to PTB (None)."""
+    from telegram import Update
+
+    from bot.channels.telegram_inbox import quick_key, update_key
+    from tests.support.botapi_emulator import BotAPIEmulator
+    from tests.support.telegram import TOKEN
+
+    emu = BotAPIEmulator(token=TOKEN)
+    shapes = [emu.push_message("who directs it?", chat_id=-1001, chat_type="group"),
+              emu.push_message("and Charon?"),
+              emu.push_message("who plays Winston?", chat_id=-1002, chat_type="group"),
+              emu.push_edited_message("who plays Charon?", chat_id=-1002, chat_type="group"),
+              emu.push_channel_post("a post"),
+              emu.push_poll_answer("p1", user_id=7, option_ids=[0])]
+    for raw in shapes:
+        assert quick_key(raw) == update_key(Update.de_json(raw, None)), raw
+    assert quick_key(emu.push_inline_query("ballerina")) is None  # PTB decides: a user's, not a chat's
+    assert quick_key({"update_id": 8, "message": {"chat": 5}}) is None  # PTB refuses it at the webhook
+    assert quick_key({"update_id": 9, "message": {"chat": {"id": "5"}}}) is None

@@ -199,3 +199,36 @@ async def test_bookkeeping_not_kept_durably_is_committed_and_seen_by_every_worke
         await one.aclose()
         one.close()
         other.close()
+
+
+async def test_writes_nobody_waits_for_go_out_together_and_a_failure_reaches_each_of_them(database: str) -> None:
+    """``abehind``: the writes queued while one round trip is on its way go out together as the next one (a
+    send's delivered mark and its place's date, from many sends ending at once), each committed when its
+    call returns and seen by every worker; a round trip that fails fails each write in it, and the next
+    writes go on."""
+    import asyncio
+
+    one, other = open_storage(database), open_storage(database)
+    trips: list[int] = []
+    real = one.abatch
+
+    async def counted(statements, *, durable=True):  # type: ignore[no-untyped-def]
+        trips.append(len(statements))
+        return await real(statements, durable=durable)
+
+    one.abatch = counted  # type: ignore[method-assign]
+    insert = "INSERT INTO chat_context(chat, data, updated) VALUES (?, ?, ?)"
+    try:
+        await asyncio.gather(*(one.abehind([(insert, (f"w{n}", str(n), 1.0))], durable=False) for n in range(20)))
+        assert [other.load_context(f"w{n}") for n in (0, 7, 19)] == ["0", "7", "19"]
+        assert len(trips) <= 2 and sum(trips) == 20  # the first alone, the rest queued behind it: one more
+        outcomes = await asyncio.gather(one.abehind([(insert, ("w0", "again", 1.0))], durable=False),  # a duplicate key
+                                        one.abehind([(insert, ("w20", "20", 1.0))], durable=False),
+                                        return_exceptions=True)
+        assert all(isinstance(o, Exception) for o in outcomes)
+        await one.abehind([(insert, ("w21", "21", 1.0))])
+        assert other.load_context("w21") == "21" and other.load_context("w0") == "0"
+    finally:
+        await one.aclose()
+        one.close()
+        other.close()
