@@ -39,7 +39,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from ..cluster.limits import Claim, SendBudget
-from .telegram_presend import LIMITS, before_send
+from .telegram_presend import LIMITS, before_send, ride
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +184,12 @@ class SharedRateLimiter(BaseRateLimiter[int]):
     async def _claim_in_turn(self, chat: str, group: bool, rank: int) -> Claim:
         while True:
             async with self._asking.hold(rank):
-                answer = await self.budget.atry_claim(chat, group)
+                rider = ride()  # the outbox's "sending", written with the claim if it is granted
+                statement = rider.statement() if rider is not None else None
+                answer, applied = await self.budget.atry_claim(chat, group, statement)
                 if answer.wait <= 0:
+                    if rider is not None and applied is not None:
+                        rider.carried(applied)
                     return answer
                 self.waits += 1
                 if answer.bot_wide:  # every send of this worker would be told the same: they wait behind it

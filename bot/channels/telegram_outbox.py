@@ -50,7 +50,7 @@ from telegram.request._requestparameter import RequestParameter  # how PTB encod
 
 from ..cluster.outbox import Outbox, Outgoing
 from .telegram_limits import URGENT, SharedRateLimiter, retry_seconds
-from .telegram_presend import ON_ITS_WAY, before_send
+from .telegram_presend import ON_ITS_WAY, before_send, riding
 
 log = logging.getLogger(__name__)
 
@@ -214,18 +214,29 @@ class _OnItsWay:
         self.item_id = item_id
         self.wanted = wanted
         self.sent = False  # whether a try's bytes may have left
+        self._held: bool | None = None  # the mark, written with this try's claim (``carried``)
+
+    # a Ride (telegram_presend.riding): the mark goes in the shared limiter's claim, if it is granted; the
+    # claim comes just before this step, so the row is "sending" no earlier than it was
+    def statement(self) -> tuple[str, tuple[object, ...]] | None:
+        return None if self.sent else self.outbox.sending_statement(self.item_id)
+
+    def carried(self, applied: bool) -> None:
+        self._held = applied
 
     async def __call__(self) -> None:
+        held, self._held = self._held, None
         if self.wanted is not None and not await self.wanted():
             raise Unwanted("what the message belongs to is over")
         if self.sent:
             return
         self.sent = True
-        try:
-            held = await self.outbox.asending(self.item_id)
-        except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
-            log.exception("could not mark outbox message %d as on its way", self.item_id)
-            return
+        if held is None:
+            try:
+                held = await self.outbox.asending(self.item_id)
+            except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
+                log.exception("could not mark outbox message %d as on its way", self.item_id)
+                return
         if not held:  # the fence: the row is another worker's now, or gone
             self.sent = False
             raise NotHeld(f"outbox message {self.item_id} is no longer this worker's to send")
@@ -335,7 +346,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
                 resend = rate_limit_args
                 on_its_way = resend.on_its_way or _OnItsWay(self.outbox, resend.item_id)
                 with _Holding(self.outbox, resend.item_id), before_send(ON_ITS_WAY, on_its_way,
-                                                                        after=on_its_way.after):
+                                                                        after=on_its_way.after), riding(on_its_way):
                     return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
@@ -363,7 +374,8 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         tries = 0
         while True:
             try:
-                with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after):
+                with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after), \
+                        riding(on_its_way):
                     result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
                 break
             except TelegramError as exc:

@@ -31,12 +31,19 @@ The steps after run in the reverse order.
 
 A step runs in the task of the request, under its context; a task started inside the block inherits the
 steps, so only the request layer runs them.
+
+A later step's write may ride on an earlier step's round trip (``riding``): the outbox's "sending" is
+written in the same statement as the limiter's claim, and only if the claim is granted (on PostgreSQL:
+bot/cluster/limits.py, ``SendBudget.atry_claim``). Both happen just before the bytes go out, and were two
+round trips per message one after the other. A step whose rider was not carried (no shared limiter, an
+SQLite file) writes it itself.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
+from typing import Protocol
 
 Step = Callable[[], Awaitable[None]]
 After = Callable[[int | None], Awaitable[None]]  # told the try's HTTP status, None without an answer
@@ -44,6 +51,32 @@ LIMITS = 0  # a place in Telegram's limits, claimed for this try (it may wait fo
 ON_ITS_WAY = 1  # the outbox writes down that the message is on its way: it may arrive from now on
 
 _STEPS: ContextVar[tuple[tuple[int, Step, After | None], ...]] = ContextVar("before_send", default=())
+_RIDES: ContextVar[tuple["Ride", ...]] = ContextVar("rides", default=())
+
+
+class Ride(Protocol):
+    """A write that goes in the claim's round trip, if the claim is granted: ``statement()`` is an UPDATE
+    whose WHERE holds ``{granted}`` (replaced by the claim's own condition) and that RETURNs a row when it
+    applied; None when there is nothing to write this try. ``carried(applied)`` is told how it went."""
+
+    def statement(self) -> tuple[str, tuple[object, ...]] | None: ...
+    def carried(self, applied: bool) -> None: ...
+
+
+@contextlib.contextmanager
+def riding(ride: Ride) -> Iterator[None]:
+    """Offer ``ride`` to the claims of the requests made inside the block."""
+    token = _RIDES.set((*_RIDES.get(), ride))
+    try:
+        yield
+    finally:
+        _RIDES.reset(token)
+
+
+def ride() -> Ride | None:
+    """The write offered to the claim of the request now (the innermost), if any."""
+    rides = _RIDES.get()
+    return rides[-1] if rides else None
 
 
 @contextlib.contextmanager

@@ -250,6 +250,13 @@ class Outbox:
         does, or a new attempt at its update replaced it)."""
         return bool(self.storage.query(_SENDING, (item_id, self.owner)))
 
+    def sending_statement(self, item_id: int) -> tuple[str, tuple[object, ...]]:
+        """``sending`` as a statement to ride on a send's claim (bot/channels/telegram_presend.py, Ride): its
+        WHERE holds ``{granted}``, the claim's condition, and it RETURNs the row when it applied. Durable, as
+        ``sending``: a post marked "sending" is never sent again (at most once), so the mark must outlive
+        the database server's crash; the "delivered" after it need not (``adelivered``)."""
+        return (_SENDING.replace(" RETURNING id", " AND {granted} RETURNING id"), (item_id, self.owner))
+
     async def asending(self, item_id: int) -> bool:
         """``sending``, awaited on the event loop (see Storage.aquery)."""
         return bool(await self.storage.aquery(_SENDING, (item_id, self.owner)))
