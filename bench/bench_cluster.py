@@ -1,7 +1,7 @@
 """Several webhook workers on one PostgreSQL, behind a round-robin proxy: is it one bot?
 
     python bench/bench_cluster.py [--workers 2] [--updates 20000] [--chats 1000] [--quizzes 50]
-        [--kill] [--faults] [--latency 0.03 0.08] [--sqlite] [--explain]
+        [--kill] [--faults] [--latency 0.03 0.08] [--sqlite] [--explain] [--count-statements]
 
 What runs, all real: the Bot API emulator in its own process (tests/support/emulator_process.py) adding
 ``--latency`` seconds to every call, N ``python -m bot serve --webhook-url ... --port P --secret-token S``
@@ -31,7 +31,9 @@ It prints: updates lost, duplicated (true, and at least once by design), out of 
 asked more or fewer times than 3, final messages, votes not scored or scored twice; sends per second (max
 over 1 s windows) and per group per minute (max over 60 s windows) against Telegram's 30/s and 20/min, as
 the emulator saw them and as the bot's budget counted them; the outbox's outcomes; updates/s; CPU per
-update per worker and of the PostgreSQL backends.
+update per worker and of the PostgreSQL backends. ``--count-statements`` also prints the SQL the workers
+sent per update, by kind, and the round trips it took (bench/statement_count/sitecustomize.py, loaded by
+each worker: it costs them a little CPU, so CPU figures are best read from a run without it).
 
 The bench watches the emulator through ``calls_from`` (only the calls new since its last look): copying
 every call each second stalled the emulator while it was pickled, and requests held up by the stall
