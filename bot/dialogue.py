@@ -39,7 +39,7 @@ from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation, named_subject
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
-                                        select_among, split_parts)
+                                        presupposition, select_among, split_parts)
 from .understanding.language import EnglishWords, LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import other_language_reply
@@ -50,6 +50,9 @@ SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last que
 INTERPRETER = Interpreter()
 EMPTY_STATE = ChatContext().state()
 WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among)])  # a multi-part message read as one
+# a clause taken as given that the facts decided nothing of: the message read whole, without that step
+PLAIN = Interpreter([s for s in STEPS if s is not presupposition])
+PLAIN_WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among, presupposition)])
 
 
 @dataclass(frozen=True)
@@ -219,16 +222,17 @@ class Brain:
         return it.follow_up or it.kind == "other_language" or it.asked is not None or it.premise is not None
 
     def _answer(self, mind: Mind, text: str, parse: Parse, ctx: ChatContext, chat: str | None, *,
-                split: bool = True) -> Reply:
+                split: bool = True, presuppose: bool = True) -> Reply:
         """Understand (one Interpretation), then route: the Brain decides nothing about meaning itself."""
-        interpreter = INTERPRETER if split else WHOLE
+        interpreter = (INTERPRETER if split else WHOLE) if presuppose else (PLAIN if split else PLAIN_WHOLE)
         it = interpreter.interpret(self.env(mind, ctx), text or "", parse)
         if it.alternatives:
             return self._alternatives(mind, it, ctx, chat)
         if it.presumes is not None:
             return self._presumed(mind, it, ctx, chat)
         if it.parts:
-            return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False)
+            return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False,
+                                                                    presuppose=presuppose)
         return self._route(mind, it, ctx, chat)
 
     def _route(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
@@ -286,6 +290,8 @@ class Brain:
         checked = self._answer(mind, it.presumes, mind.nlu.parse(it.presumes), trial, chat, split=False)
         if checked.kind == "answer" and checked.verdict == "no":
             return _adopt(ctx, trial, checked)
+        if checked.verdict != "yes":  # the facts decide nothing of the clause: the message is read whole
+            return self._answer(mind, it.presumed_in, mind.nlu.parse(it.presumed_in), ctx, chat, presuppose=False)
         follow_up_context(trial, checked, mind.answers.routes, mind.questions, self._refs(mind, checked))
         return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat))
 

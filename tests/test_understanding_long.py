@@ -102,6 +102,8 @@ def test_an_unknown_fact_names_the_relation_as_a_noun(brain) -> None:  # type: i
     ("ballerina", "since chad stahelski is directing ballerina, what will it look like?", "Wiseman"),
     ("ballerina", "so ballerina is set after chapter 4, what happens to wick then?", "Parabellum"),
     ("harbour", "since mira solberg directed harbour lights, what else did she direct?", "Tomas Vey"),
+    ("harbour", "since mira solberg directs harbour lights, what will it look like?", "Tomas Vey"),
+    ("ballerina", "since chad stahelski directs it, what will it look like?", "Wiseman"),
 ])
 def test_a_clause_taken_as_given_is_corrected_when_false(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
     bot = brain if film == "ballerina" else second

@@ -77,6 +77,7 @@ class Interpretation:
     company: Company | None = None  # "who did she work with in it?": the others of a film's cast
     says: tuple[str, str] | None = None  # (publication, subject): "what did Collider say about Rooney?"
     presumes: str | None = None  # a clause taken as given ("since X directs it, ..."), as a yes/no to check first
+    presumed_in: str = ""  # ...and the message it was taken from, read whole when the check decides nothing
     resolution: Resolution | None = None  # whom a fact question is about, resolved once (resolve_subject)
     work: Resolution | None = None  # the work a yes/no question asks of ("is Keanu in *Ballerina*?")
     slots: Slots | None = None  # the film qualifier, the film left out, the other names (with resolution)

@@ -288,10 +288,10 @@ def presupposition(it: Interpretation, env: Env) -> Interpretation:
     if not question or not tokens(question) or not tokens(clause):
         return it
     named = frozenset(toks[i] for i in it.parse.mentioned_tokens)
-    claim = as_question(clause.strip() + "?", named)
+    claim = as_question(clause.strip() + ", right?", named)  # tagged: a finite verb takes "do" ("directs" -> "does ... direct")
     if claim is None or tokens(claim)[0] not in YES_NO_OPENERS:
         return it
-    return _reparsed(it, env, question, "presupposition", presumes=claim)
+    return _reparsed(it, env, question, "presupposition", presumes=claim, presumed_in=it.text)
 
 
 @step
