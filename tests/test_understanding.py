@@ -58,12 +58,16 @@ SECOND_FILM = {
 }
 
 
+def brain_on(settings, brain: Brain, data: dict, path: Path, seed: int = 3) -> Brain:  # type: ignore[no-untyped-def]
+    """A Brain on the knowledge ``data`` (written to ``path``), with the shipped model: same NLU, other film."""
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return Brain(build_mind(settings, KnowledgeBase.load(path), brain.mind.nlu), settings, open_storage(":memory:"),
+                 random.Random(seed))
+
+
 @pytest.fixture
 def second(settings, brain, tmp_path: Path) -> Brain:  # type: ignore[no-untyped-def]
-    path = tmp_path / "harbour.yml"
-    path.write_text(yaml.safe_dump(SECOND_FILM), encoding="utf-8")
-    kb = KnowledgeBase.load(path)
-    return Brain(build_mind(settings, kb, brain.mind.nlu), settings, open_storage(":memory:"), random.Random(3))
+    return brain_on(settings, brain, SECOND_FILM, tmp_path / "harbour.yml")
 
 
 def interpret(brain: Brain, text: str, ctx: ChatContext | None = None):  # type: ignore[no-untyped-def]

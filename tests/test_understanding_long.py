@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 
+import copy
+
 from bot.understanding.long_message import LONG_MESSAGE, question_sentences
-from tests.test_understanding import second  # noqa: F401  (fixture)
+from tests.test_understanding import SECOND_FILM, brain_on, second  # noqa: F401  (second: a fixture)
 
 CHATTER = ("me and my friends were arguing about this for ages last night and nobody could agree on anything, "
            "one of them kept saying one name and the other kept saying another one, so we gave up and went home. ")
+@pytest.fixture
+def films(brain, second):  # type: ignore[no-untyped-def]
+    """The Brain per film a table names: the shipped one and the second film."""
+    return {"ballerina": brain, "harbour": second}
+
+
 STORY = ("I watched all of the earlier ones again over the weekend with my sister, she thinks they are too much "
          "but she still sat through every single one of them with me, so she secretly likes them I think. ")
 
@@ -39,8 +47,8 @@ def test_a_short_line_above_a_paste_is_the_only_question() -> None:
     ("harbour", "who is actually directing harbour lights?", "Tomas Vey"),
     ("harbour", "so is mira solberg in harbour lights or not", "Solberg"),
 ])
-def test_a_question_after_chatter_is_answered(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_a_question_after_chatter_is_answered(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     text = CHATTER + STORY + question
     assert len(text) > LONG_MESSAGE
     reply = bot.reply(None, "tester", text)
@@ -72,8 +80,8 @@ def test_the_chosen_question_sets_the_context(brain) -> None:  # type: ignore[no
     ("harbour", "who directed the harbour lights flick", "Tomas Vey"),
     ("harbour", "who is directing the forthcoming Harbour Lights film?", "Tomas Vey"),
 ])
-def test_english_the_training_lacked_is_no_strangers_name(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_english_the_training_lacked_is_no_strangers_name(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
 
@@ -105,8 +113,8 @@ def test_an_unknown_fact_names_the_relation_as_a_noun(brain) -> None:  # type: i
     ("harbour", "since mira solberg directs harbour lights, what will it look like?", "Tomas Vey"),
     ("ballerina", "since chad stahelski directs it, what will it look like?", "Wiseman"),
 ])
-def test_a_clause_taken_as_given_is_corrected_when_false(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_a_clause_taken_as_given_is_corrected_when_false(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
 
@@ -115,8 +123,8 @@ def test_a_clause_taken_as_given_is_corrected_when_false(brain, second, film, qu
     ("ballerina", "since keanu is in ballerina, who does he play?", "John Wick"),
     ("harbour", "since mira solberg is in harbour lights, who does she play?", "Edda"),
 ])
-def test_a_true_clause_lends_the_question_its_context(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_a_true_clause_lends_the_question_its_context(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
 
@@ -133,8 +141,8 @@ def test_a_wrong_part_is_corrected_with_the_part_they_do_play(brain) -> None:  #
     ("harbour", ["who did mira solberg work with in harbour lights"], "Tomas Vey", "Edda"),
     ("harbour", ["who is mira solberg", "who was her co-star in harbour lights?"], "Tomas Vey", "Edda"),
 ])
-def test_who_someone_worked_with_is_the_films_other_cast(brain, second, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_who_someone_worked_with_is_the_films_other_cast(films, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     for text in turns:
         reply = bot.reply("co", "tester", text)
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
@@ -163,16 +171,6 @@ def test_a_part_and_its_player_are_both_on_the_fact(brain, question, verdict) ->
 def salt_road(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
     """The second film, where Mira Solberg has no other credit but her part, Edda, was first seen in an
     earlier film."""
-    import copy
-    import random
-
-    import yaml
-
-    from bot.dialogue import Brain, build_mind
-    from bot.knowledge import KnowledgeBase
-    from bot.storage import open_storage
-    from tests.test_understanding import SECOND_FILM
-
     data = copy.deepcopy(SECOND_FILM)
     data["facts"] = [f for f in data["facts"] if f["subject"] != "low_tide"]
     data["relations"].append({"id": "first_seen_in", "label": "first appearance", "phrase": "{subject} was first seen in {object}",
@@ -180,10 +178,7 @@ def salt_road(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
     data["entities"].append({"id": "salt_road", "kind": "film", "name": "Salt Road", "aliases": ["salt road"]})
     data["facts"].append({"subject": "edda", "relation": "first_seen_in", "object": "salt_road", "source": "review",
                           "known": "2021-05"})
-    path = tmp_path / "salt.yml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return Brain(build_mind(settings, KnowledgeBase.load(path), brain.mind.nlu), settings, open_storage(":memory:"),
-                 random.Random(4))
+    return brain_on(settings, brain, data, tmp_path / "salt.yml", seed=4)
 
 
 @pytest.mark.parametrize("film, question, expected", [
@@ -206,8 +201,8 @@ LETTER = ("Dear sir or madam,\n\nI am writing on behalf of our film society, whi
     ("ballerina", "who is directing Ballerina", "Wiseman"),
     ("harbour", "who directed Harbour Lights", "Tomas Vey"),
 ])
-def test_a_question_asked_inside_a_statement_is_answered(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_a_question_asked_inside_a_statement_is_answered(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     reply = bot.reply(None, "tester", LETTER.format(question=question))
     assert reply.kind == "answer" and expected in reply.text
 
@@ -238,8 +233,8 @@ def test_every_question_of_a_long_message_is_answered_in_one_reply(brain, second
     ("ballerina", "why isn't ian mcshane in it", "Winston"),
     ("harbour", "why did mira solberg refuse to be in harbour lights?", "Edda"),
 ])
-def test_an_absence_taken_as_given_is_corrected(brain, second, film, question, expected) -> None:  # type: ignore[no-untyped-def]
-    bot = brain if film == "ballerina" else second
+def test_an_absence_taken_as_given_is_corrected(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
     reply = bot.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
     assert "don't say why" not in reply.text and "doesn't say why" not in reply.text
@@ -254,16 +249,6 @@ def test_an_absence_the_facts_agree_with_is_not_explained(brain) -> None:  # typ
 @pytest.fixture
 def gazette(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
     """The second film with its review's publication as an entity, and a second source elsewhere."""
-    import copy
-    import random
-
-    import yaml
-
-    from bot.dialogue import Brain, build_mind
-    from bot.knowledge import KnowledgeBase
-    from bot.storage import open_storage
-    from tests.test_understanding import SECOND_FILM
-
     data = copy.deepcopy(SECOND_FILM)
     data["entities"].append({"id": "quay_gazette", "kind": "publication", "name": "The Quay Gazette",
                              "aliases": ["quay gazette", "the quay gazette"]})
@@ -273,10 +258,7 @@ def gazette(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
                           "source": "blog", "known": "2021-06"})
     data["facts"].append({"subject": "harbour_lights", "relation": "description", "object": "a quiet harbour drama",
                           "source": "review", "known": "2021-05"})
-    path = tmp_path / "gazette.yml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return Brain(build_mind(settings, KnowledgeBase.load(path), brain.mind.nlu), settings, open_storage(":memory:"),
-                 random.Random(6))
+    return brain_on(settings, brain, data, tmp_path / "gazette.yml", seed=6)
 
 
 @pytest.mark.parametrize("film, question, expected, absent", [
