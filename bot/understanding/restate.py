@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from ..knowledge import KnowledgeBase
 from ..nlu.text import tokens
@@ -83,12 +84,27 @@ def named(it: Interpretation, kb: KnowledgeBase) -> dict[str, str]:
     names = {m.text: kb.entities[m.entity_ids[0]].name for m in it.parse.mentions
              if m.entity_ids and m.entity_ids[0] in kb.entities}
     text = f" {' '.join(it.parse.tokens)} "
-    for entity in kb.entities.values():
-        for alias in (entity.name, *entity.aliases):
-            key = " ".join(tokens(alias))
-            if key and f" {key} " in text and len(key) > 2:
-                names.setdefault(key, entity.name)
+    for key, padded, name in _spellings(kb):
+        if padded in text:
+            names.setdefault(key, name)
     return names
+
+
+_SPELLINGS: WeakKeyDictionary[KnowledgeBase, tuple[tuple[str, str, str], ...]] = WeakKeyDictionary()
+
+
+def _spellings(kb: KnowledgeBase) -> tuple[tuple[str, str, str], ...]:
+    """(alias as tokens, the same padded with spaces, the entity's name) for every name and alias of the
+    knowledge, in its order: a pure function of the knowledge, worked out once per knowledge base (done per
+    message, tokenizing every alias was half the time of a message the bot cannot answer). Weakly keyed, so
+    a reloaded knowledge base takes its old one's entry with it."""
+    found = _SPELLINGS.get(kb)
+    if found is None:
+        found = tuple((key, f" {key} ", entity.name) for entity in kb.entities.values()
+                      for alias in (entity.name, *entity.aliases)
+                      if len(key := " ".join(tokens(alias))) > 2)
+        _SPELLINGS[kb] = found
+    return found
 
 
 def restate(text: str, names: dict[str, str], film: str) -> Restated | None:
