@@ -29,6 +29,11 @@ AUX = frozenset("is are was were will would can could has have had does do did i
 WH = frozenset("who what where when why how which whose".split())
 NOT_SUBJECTS = frozenset("no nope sorry what who where when why how which i you we".split())
 MAX_SUBJECT = 6
+OPENS_QUESTION = AUX | WH | {"and"}
+# END_TAGS by their last word, each list in END_TAGS' order (longest first): a message is checked against
+# the few tags that can end it, not all fifty, with the same first match
+TAGS_BY_LAST: dict[str, tuple[tuple[str, ...], ...]] = {
+    last: tuple(t for t in END_TAGS if t[-1] == last) for last in {t[-1] for t in END_TAGS}}
 
 
 def as_question(text: str, named: frozenset[str] = frozenset()) -> str | None:
@@ -38,8 +43,9 @@ def as_question(text: str, named: frozenset[str] = frozenset()) -> str | None:
     words = [w for w in words if w]
     low = [w.lower().replace("'", "") for w in words]
     tagged = False
-    for tag in END_TAGS:
-        if tag[0] in AUX and low[0] in AUX | WH | {"and"}:
+    # only the tags ending in the message's last word can end it (an empty message reads them all, as it did)
+    for tag in TAGS_BY_LAST.get(low[-1], ()) if low else END_TAGS:
+        if tag[0] in AUX and low[0] in OPENS_QUESTION:
             continue  # "how old is she", "and is it": a question's own words, no tag
         if len(low) > len(tag) + 1 and tuple(low[-len(tag):]) == tag:
             words, low, tagged = words[:-len(tag)], low[:-len(tag)], True
