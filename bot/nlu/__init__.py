@@ -15,7 +15,7 @@ from .data import TrainingData, load_training_data, marked_names, training_diges
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
-from .text import FILLER, IRREGULAR_VERBS, STOPWORDS, fold, is_word, possessives, tokens
+from .text import FILLER, IRREGULAR_VERBS, STOPWORDS, analysed, is_word, tokens
 from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
@@ -111,7 +111,7 @@ class NLU:
         return NLU(kb, self.model)
 
     def parse(self, text: str) -> Parse:
-        toks, poss = tokens(text), possessives(text)
+        folded, toks, poss = analysed(text)
         # An emoji the training data never used means nothing to the model: leave it out.
         keep = [i for i, t in enumerate(toks) if is_word(t) or "w:" + t in self.model.index]
         if len(keep) < len(toks):
@@ -124,7 +124,7 @@ class NLU:
                    and t not in FILLER and t not in self.known_words and not t.isdigit()]
         # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
         # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
-        return Parse(fold(text), toks, ranking, mentions, unknown, tuple(poss))
+        return Parse(folded, toks, ranking, mentions, unknown, tuple(poss))
 
     @property
     def vocab(self) -> IntentVocabulary:

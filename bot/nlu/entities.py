@@ -100,23 +100,40 @@ class Gazetteer:
             for entity_id in self.instalments}
         self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
         self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
+        # how many words the names starting with each word have: a span whose first word starts no name of
+        # its length cannot match exactly, and is not even joined unless it may be a typo
+        sizes: dict[str, set[int]] = defaultdict(set)
+        for key in self.names:
+            words = key.split()
+            sizes[words[0]].add(len(words))
+        self._sizes = {first: frozenset(n) for first, n in sizes.items()}
 
     def find(self, toks: list[str], known_words: frozenset[str] = frozenset()) -> list[Mention]:
-        """Longest-first, non-overlapping mentions in the token list."""
+        """Longest-first, non-overlapping mentions in the token list. A span not found as it is may be a typo
+        when it is five characters or more, neither end is a small word, and one of its words is unknown to
+        the names and the training data (a typo is such a word): asked of each token once, not per span (a
+        long message has hundreds of spans)."""
         found: list[Mention] = []
         taken = [False] * len(toks)
+        names, sizes, none = self.names, self._sizes, frozenset()
+        stop = [t in STOPWORDS for t in toks]
+        strange = [t not in self.words and t not in known_words for t in toks]
         for size in range(min(MAX_NGRAM, len(toks)), 0, -1):
             for start in range(0, len(toks) - size + 1):
                 end = start + size
                 if any(taken[start:end]):
                     continue
+                exact = size in sizes.get(toks[start], none)
+                fuzzy = not stop[start] and not stop[end - 1] and any(strange[start:end])
+                if not exact and not fuzzy:
+                    continue
                 phrase = " ".join(toks[start:end])
-                ids = self.names.get(phrase)
+                ids = names.get(phrase) if exact else None
                 score = 100.0
-                if ids is None and self._worth_fuzzy(toks[start:end], known_words):
+                if ids is None and fuzzy and len(phrase) >= MIN_FUZZY_CHARS:
                     match = self._fuzzy(phrase)
                     if match is not None:
-                        ids, score = self.names[match[0]], match[1]
+                        ids, score = names[match[0]], match[1]
                 if ids:
                     found.append(Mention(ids, start, end, phrase, score))
                     taken[start:end] = [True] * size
@@ -168,10 +185,3 @@ class Gazetteer:
                 match = None
             self._fuzzy_cache[phrase] = (match[0], match[1]) if match else None
         return self._fuzzy_cache[phrase]
-
-    def _worth_fuzzy(self, span: list[str], known_words: frozenset[str]) -> bool:
-        if span[0] in STOPWORDS or span[-1] in STOPWORDS:
-            return False
-        if len(" ".join(span)) < MIN_FUZZY_CHARS:
-            return False
-        return any(w not in self.words and w not in known_words for w in span)

@@ -28,6 +28,15 @@ def tokens(text: str) -> list[str]:
     return [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in _TOKEN.findall(fold(text))]
 
 
+def analysed(text: str) -> tuple[str, list[str], list[bool]]:
+    """``fold(text)``, ``tokens(text)`` and ``possessives(text)`` from one fold and one scan: what the
+    parser asks of every message."""
+    folded = fold(text)
+    found = _TOKEN.findall(folded)
+    return (folded, [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in found],
+            [t.endswith("'s") for t in found])
+
+
 def possessives(text: str) -> list[bool]:
     """For each token of ``tokens(text)``, whether it carried a possessive (or contracted) 's."""
     return [t.endswith("'s") for t in _TOKEN.findall(fold(text))]
