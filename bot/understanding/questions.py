@@ -83,9 +83,20 @@ class Cue:
 
 
 def _find(toks: list[str], piece: tuple[str, ...], start: int, limit: int, skip: frozenset[int]) -> int:
-    for i in range(start, limit - len(piece) + 1):
-        if tuple(toks[i:i + len(piece)]) == piece and not skip.intersection(range(i, i + len(piece))):
+    """Where ``piece`` first stands in ``toks[start:limit]`` outside ``skip``, or -1. Its first word is
+    looked for by ``index`` (in C), the rest compared only where it stands: a cue is tried on every
+    message whose words include its first, and most of its tries fail."""
+    first, size = piece[0], len(piece)
+    last = limit - size  # the last position the whole piece fits at
+    i = start
+    while i <= last:
+        try:
+            i = toks.index(first, i, last + 1)
+        except ValueError:
+            return -1
+        if all(toks[i + k] == piece[k] for k in range(1, size)) and skip.isdisjoint(range(i, i + size)):
             return i
+        i += 1
     return -1
 
 
