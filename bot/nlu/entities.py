@@ -9,9 +9,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from ..knowledge import KnowledgeBase
+from .fuzzy import Choices
 from .text import STOPWORDS, tokens
 
 MAX_NGRAM = 5
@@ -98,7 +99,7 @@ class Gazetteer:
             entity_id: frozenset(int(y) for f in kb.all_facts_of(entity_id)
                                  for y in re.findall(r"\b(?:19|20)\d\d\b", kb.sentence(f)))
             for entity_id in self.instalments}
-        self._fuzzy_keys = [k for k in self.names if len(k) >= MIN_FUZZY_CHARS]
+        self._fuzzy_keys = Choices([k for k in self.names if len(k) >= MIN_FUZZY_CHARS], FUZZY_CUTOFF)
         self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
         # how many words the names starting with each word have: a span whose first word starts no name of
         # its length cannot match exactly, and is not even joined unless it may be a typo
@@ -168,7 +169,7 @@ class Gazetteer:
         if phrase not in self._fuzzy_cache:
             if len(self._fuzzy_cache) > 50_000:
                 self._fuzzy_cache.clear()
-            match = process.extractOne(phrase, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            match = self._fuzzy_keys.best(phrase)
             # a typo is in the letters: "underworld 2" is not a misspelt "underworld 1", and "keanu reeves
             # vegan" is not a misspelt "keanu reeves" (a word more is a word more, unless only a space is
             # missing or extra: "ana dearmas")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from rapidfuzz import fuzz, process
 
+from .fuzzy import Choices
 from .text import FILLER, STOPWORDS, is_word
 
 _SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "s", "ly", "y")
@@ -75,12 +76,31 @@ def _joined(word: str, known: frozenset[str]) -> bool:
     return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
 
 
+_starts: dict[int, tuple[frozenset[str], dict[tuple[str, int], list[str]]]] = {}
+
+
+def _by_start(known: frozenset[str]) -> dict[tuple[str, int], list[str]]:
+    """The known words by first letter and length, worked out once per vocabulary (a Mind has one): a typo's
+    near words were picked out of the whole vocabulary on each look-up. Kept with the set itself, so a new
+    set given the id of a freed one is not answered with the old one's words."""
+    entry = _starts.get(id(known))
+    if entry is None or entry[0] is not known:
+        index: dict[tuple[str, int], list[str]] = {}
+        for k in known:
+            index.setdefault((k[:1], len(k)), []).append(k)
+        if len(_starts) >= 8:
+            _starts.clear()
+        entry = _starts[id(known)] = (known, index)
+    return entry[1]
+
+
 def _misspelt(word: str, known: frozenset[str]) -> bool:
     if len(word) < MIN_FUZZY_CHARS:
         return False
     # a slip of one or two keys keeps the first letter and the length, give or take one:
     # "palys" ~ "plays", "comming" ~ "coming"; "blonde" is not "bond", nor "fringe" "fine"
-    near = [k for k in known if k[:1] == word[:1] and abs(len(k) - len(word)) <= 1]
+    by_start = _by_start(known)
+    near = [k for size in (len(word) - 1, len(word), len(word) + 1) for k in by_start.get((word[:1], size), ())]
     match = process.extractOne(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
     return match is not None
 
@@ -102,7 +122,8 @@ class IntentVocabulary:
     def __init__(self, words: dict[str, Iterable[str]]) -> None:
         self.words = {intent: frozenset(ws) for intent, ws in words.items()}
         self.stems = {intent: frozenset(stem(w) for w in ws) for intent, ws in self.words.items()}
-        self._long = {intent: sorted(w for w in ws if len(w) >= MIN_FUZZY_CHARS) for intent, ws in self.words.items()}
+        self._long = {intent: Choices(sorted(w for w in ws if len(w) >= MIN_FUZZY_CHARS), FUZZY_CUTOFF)
+                      for intent, ws in self.words.items()}
         self._cache: dict[tuple[str, str], bool] = {}
 
     def licensed(self, word: str, intents: Iterable[str]) -> bool:
@@ -121,8 +142,7 @@ class IntentVocabulary:
         if key not in self._cache:
             if len(self._cache) > 50_000:
                 self._cache.clear()
-            self._cache[key] = process.extractOne(word, self._long[intent], scorer=fuzz.ratio,
-                                                  score_cutoff=FUZZY_CUTOFF) is not None
+            self._cache[key] = self._long[intent].best(word) is not None
         return self._cache[key]
 
     def foreign(self, words: list[str], intents: Iterable[str]) -> list[str]:
