@@ -49,13 +49,14 @@ class IntentModel:
     def rank(self, toks: list[str], entity_kinds: list[str], named: dict[int, str] | None = None) -> list[IntentScore]:
         """Intents by probability, highest first."""
         counts = self._feature_counts(toks, entity_kinds, named or {})
-        idx = list(counts)
-        vals = [_SUBLINEAR[c] if c < len(_SUBLINEAR) else 1.0 + math.log(c) for c in counts.values()]
         logits = self.bias.copy()
-        if idx:
+        if counts:
+            # the columns as one index array, made once for both look-ups (a list was converted twice)
+            idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            vals = [_SUBLINEAR[c] if c < len(_SUBLINEAR) else 1.0 + math.log(c) for c in counts.values()]
             x = np.asarray(vals, dtype=np.float32) * self.idf[idx]
             x /= float(np.sqrt(x.dot(x))) or 1.0  # np.linalg.norm's own arithmetic, without its checks
-            logits += x @ self.weights[idx]
+            logits += x @ self.weights.take(idx, axis=0)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         order = np.argsort(-probs).tolist()

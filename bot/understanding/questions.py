@@ -94,7 +94,10 @@ def _find(toks: list[str], piece: tuple[str, ...], start: int, limit: int, skip:
             i = toks.index(first, i, last + 1)
         except ValueError:
             return -1
-        if all(toks[i + k] == piece[k] for k in range(1, size)) and skip.isdisjoint(range(i, i + size)):
+        if size == 1:  # most pieces are one word
+            if i not in skip:
+                return i
+        elif all(toks[i + k] == piece[k] for k in range(1, size)) and skip.isdisjoint(range(i, i + size)):
             return i
         i += 1
     return -1
