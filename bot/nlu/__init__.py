@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -40,9 +41,11 @@ class Parse:
     def confidence(self) -> float:
         return self.ranking[0].confidence
 
-    @property
-    def mentioned_tokens(self) -> set[int]:
-        return {i for m in self.mentions for i in range(m.start, m.end)}
+    @functools.cached_property
+    def mentioned_tokens(self) -> frozenset[int]:
+        """The token indices inside a mention. Worked out once per parse: the steps ask it of every token
+        they look at. (A parse is never changed: a step that sets a name aside makes a new one.)"""
+        return frozenset(i for m in self.mentions for i in range(m.start, m.end))
 
 
 def _knowledge_words(kb: KnowledgeBase) -> frozenset[str]:

@@ -51,7 +51,7 @@ class ParseLike(Protocol):
     mentions: list[MentionLike]
 
     @property
-    def mentioned_tokens(self) -> set[int]: ...
+    def mentioned_tokens(self) -> frozenset[int]: ...
 
 
 class Scope:
