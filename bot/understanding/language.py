@@ -105,13 +105,13 @@ class LanguageNotes:
             low = {w.lower() for w in words}
             needed = 1 if len(words) <= SHORT_WORDS else MIN_OWN_WORDS
             said = {code for code, ws in own.items() if len(low & ws) >= needed}
-            found = self._detect(words, text, own)
-            if found in said:
-                return found
-            # the detector's pick lacks the words, but one language has them: the words tell ("Quand
-            # sort Ballerina ?" read as Dutch by trigrams, French by "quand")
+            # one language has the words: they tell, whatever the detector picks ("Quand sort Ballerina ?"
+            # read as Dutch by trigrams, French by "quand"); with none, its pick could not stand either, so
+            # the detector is asked only to choose among two or more
             if len(said) == 1:
                 return next(iter(said))
+            if said and (found := self._detect(words, text, own)) in said:
+                return found
             return self._unidentified(words, english)
         return self._detect(words, text, self.words) or self._unidentified(words, english)
 
