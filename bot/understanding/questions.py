@@ -59,6 +59,12 @@ class Cue:
     def length(self) -> int:
         return sum(len(p) for p in self.pieces)
 
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """Every word of the cue: a message lacking one cannot hold it, which a set says at once (most
+        of the cues tried on a message are not in it)."""
+        return frozenset(w for p in self.pieces for w in p)
+
     def found(self, toks: list[str], skip: frozenset[int]) -> bool:
         start = 0
         for n, piece in enumerate(self.pieces):
@@ -140,10 +146,13 @@ class QuestionMap:
     def span(self, toks: list[str], relation: str, skip: frozenset[int] = frozenset()) -> frozenset[int]:
         """The tokens of the longest cue of ``relation`` in the words (empty: not cued)."""
         best: frozenset[int] = frozenset()
+        present = set(toks)
         for question, cues in self._cues:
             if question.relation != relation:
                 continue
             for cue in cues:
+                if not cue.words <= present:
+                    continue
                 at = cue.where(toks, skip)
                 if at is not None and len(at) > len(best):
                     best = at
@@ -152,10 +161,10 @@ class QuestionMap:
     @functools.lru_cache(maxsize=4096)
     def _asked(self, toks: tuple[str, ...], skip: frozenset[int]) -> tuple[Asked, ...]:
         best: dict[int, int] = {}  # question index -> strongest cue found
-        words = list(toks)
-        for tok in set(toks):
+        words, present = list(toks), set(toks)
+        for tok in present:
             for index, cue in self._by_first.get(tok, ()):
-                if cue.length > best.get(index, 0) and cue.found(words, skip):
+                if cue.length > best.get(index, 0) and cue.words <= present and cue.found(words, skip):
                     best[index] = cue.length
         found = [Asked(self.questions[i], n) for i, n in sorted(best.items())]
         return tuple(sorted(found, key=lambda a: -a.strength))
