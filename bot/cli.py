@@ -51,11 +51,14 @@ def root(ctx: typer.Context, config: Optional[Path] = ConfigOption) -> None:
 
 
 def make_brain(memory: bool = False):  # type: ignore[no-untyped-def]
-    from .dialogue import Brain
-    from .storage import Storage, open_storage
+    from .runtime import collector_paused
 
-    s = settings()
-    return Brain.from_settings(s, open_storage(":memory:" if memory else s.database))
+    with collector_paused():  # its imports too: modules, like the Brain, live for the process
+        from .dialogue import Brain
+        from .storage import Storage, open_storage
+
+        s = settings()
+        return Brain.from_settings(s, open_storage(":memory:" if memory else s.database))
 
 
 app.add_typer(kb_app, name="kb")
@@ -119,6 +122,9 @@ def ask(
         source = contextlib.nullcontext(sys.stdin.buffer) if str(batch) == "-" else batch.open("rb")
     except OSError as exc:
         fail(f"cannot read {batch}: {exc.strerror or exc}")
+    from .runtime import tune_gc
+
+    tune_gc()  # thousands of messages over a loaded Brain: collected as the serving fronts are (bot/runtime.py)
     out = sys.stdout
     with source as lines:
         for number, raw in enumerate(lines, 1):

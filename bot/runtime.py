@@ -9,7 +9,9 @@ off entirely, all 10,000 started at once: 408 ms -> 39 ms).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 GC_THRESHOLDS = (10_000, 50, 100)  # default (700, 10, 10): collections ~14x rarer
 
@@ -19,3 +21,18 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No collection while the bot loads: what loading builds (the knowledge, the model, their indexes)
+    lives for the process, and collecting while it grows rescanned it every few hundred objects (107
+    collections, 70 ms of CPU of `ask`'s start). Garbage cycles left meanwhile wait for the next
+    collection after the pause."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
