@@ -28,6 +28,9 @@ class IntentScore(NamedTuple):
 
 
 _SUBLINEAR = [0.0] + [1.0 + math.log(c) for c in range(1, 64)]  # tf of a feature seen c times
+# the same values as float32, for any count a message can reach (it is cut at 500 characters): one look-up
+# per message instead of a Python list of them converted (np.asarray rounds each the same way)
+_SUBLINEAR32 = np.asarray(_SUBLINEAR + [1.0 + math.log(c) for c in range(64, 1024)], dtype=np.float32)
 
 
 class IntentModel:
@@ -53,16 +56,20 @@ class IntentModel:
         if counts:
             # the columns as one index array, made once for both look-ups (a list was converted twice)
             idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
-            vals = [_SUBLINEAR[c] if c < len(_SUBLINEAR) else 1.0 + math.log(c) for c in counts.values()]
-            x = np.asarray(vals, dtype=np.float32) * self.idf[idx]
+            seen = np.fromiter(counts.values(), dtype=np.intp, count=len(counts))
+            if seen.max() < len(_SUBLINEAR32):
+                tf = _SUBLINEAR32[seen]
+            else:
+                tf = np.asarray([1.0 + math.log(c) for c in counts.values()], dtype=np.float32)
+            x = tf * self.idf[idx]
             x /= float(np.sqrt(x.dot(x))) or 1.0  # np.linalg.norm's own arithmetic, without its checks
             logits += x @ self.weights.take(idx, axis=0)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
-        order = np.argsort(-probs).tolist()
+        order = (-probs).argsort().tolist()
         values = probs.tolist()  # plain floats at once: indexing a NumPy array per class is slower
         classes = self.classes
-        return [IntentScore(classes[i], values[i]) for i in order]
+        return list(map(IntentScore, [classes[i] for i in order], [values[i] for i in order]))
 
     def _feature_counts(self, toks: list[str], entity_kinds: list[str], named: dict[int, str]) -> Counter[int]:
         """Column -> count of the known features of ``features.features`` (the same columns in the same
