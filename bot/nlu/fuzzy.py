@@ -21,6 +21,9 @@ class Choices:
         self.choices = list(choices)
         self.cutoff = cutoff
         self._by_length: dict[int, list[str]] = {}  # a phrase's length -> the choices it may match
+        self._positions: dict[int, list[int]] = {}  # a choice's length -> where choices that long stand
+        for at, choice in enumerate(self.choices):
+            self._positions.setdefault(len(choice), []).append(at)
 
     def best(self, phrase: str) -> tuple[str, float] | None:
         """The choice ``process.extractOne(phrase, choices, scorer=fuzz.ratio, score_cutoff=cutoff)``
@@ -29,7 +32,9 @@ class Choices:
         within = self._by_length.get(size)
         if within is None:
             floor = self.cutoff - MARGIN
-            within = [c for c in self.choices if 200.0 * min(size, len(c)) >= floor * (size + len(c))]
+            at = sorted(i for n, where in self._positions.items()
+                        if 200.0 * min(size, n) >= floor * (size + n) for i in where)
+            within = [self.choices[i] for i in at]  # in the choices' order
             self._by_length[size] = within  # one list per length: a few hundred at most
         if not within:
             return None
