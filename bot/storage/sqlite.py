@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .base import Args, Row, Storage
+from .checkpoints import CHECKPOINTS, EVERY, SAFETY_PAGES
 from .migrations import MIGRATIONS
 
 
@@ -93,6 +94,10 @@ class SqliteStorage(Storage):
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
         self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._changes = 0  # the connection's total_changes when last counted
+        self._commits = 0  # commits that wrote since the last checkpoint request
+        if self.path != ":memory:":  # checkpoints off the answering thread (checkpoints.py)
+            self._db.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
         self.upgrade()  # the embedded default keeps itself current: one process, nothing to coordinate
 
     def describe(self) -> str:
@@ -132,7 +137,9 @@ class SqliteStorage(Storage):
 
     def query(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            rows = self._db.execute(sql, tuple(args)).fetchall()
+            self._committed()
+            return rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:
@@ -144,6 +151,18 @@ class SqliteStorage(Storage):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._committed()
+
+    def _committed(self) -> None:
+        """Count a commit that wrote rows; every ``EVERY`` of them, ask for a checkpoint (under the lock)."""
+        changes = self._db.total_changes
+        if changes == self._changes:
+            return
+        self._changes = changes
+        self._commits += 1
+        if self._commits >= EVERY and self.path != ":memory:":
+            self._commits = 0
+            CHECKPOINTS.request(self.path)
 
     # migrations ------------------------------------------------------------------------------------
     def applied_migrations(self) -> set[int]:
