@@ -115,16 +115,19 @@ class NLU:
 
     def parse(self, text: str) -> Parse:
         folded, toks, poss = analysed(text)
-        # An emoji the training data never used means nothing to the model: leave it out.
-        keep = [i for i, t in enumerate(toks) if is_word(t) or "w:" + t in self.model.index]
-        if len(keep) < len(toks):
-            toks, poss = [toks[i] for i in keep], [poss[i] for i in keep]
+        # An emoji the training data never used means nothing to the model: leave it out. (ASCII text has
+        # none: every token of it is a word.)
+        if not folded.isascii():
+            keep = [i for i, t in enumerate(toks) if is_word(t) or "w:" + t in self.model.index]
+            if len(keep) < len(toks):
+                toks, poss = [toks[i] for i in keep], [poss[i] for i in keep]
         mentions = self.gazetteer.find(toks, self.model.known_words)
         kinds = sorted({self.kb.entities[i].kind for m in mentions for i in m.entity_ids})
         ranking = self.model.rank(toks, kinds, named_kinds(self.kb, mentions))
         covered = {i for m in mentions for i in range(m.start, m.end)}
-        unknown = [t for i, t in enumerate(toks) if i not in covered and is_word(t) and t not in STOPWORDS
-                   and t not in FILLER and t not in self.known_words and not t.isdigit()]
+        known = self.known_words  # the cheapest test first: most words are known
+        unknown = [t for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
+                   and t not in FILLER and is_word(t) and not t.isdigit()]
         # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
         # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
         return Parse(folded, toks, ranking, mentions, unknown, tuple(poss))

@@ -118,14 +118,16 @@ class Gazetteer:
         taken = [False] * len(toks)
         names, sizes, none = self.names, self._sizes, frozenset()
         stop = [t in STOPWORDS for t in toks]
-        strange = [t not in self.words and t not in known_words for t in toks]
+        strangers = [0]  # strangers[i]: how many of the first i tokens are unknown words
+        for t in toks:
+            strangers.append(strangers[-1] + (t not in self.words and t not in known_words))
         for size in range(min(MAX_NGRAM, len(toks)), 0, -1):
             for start in range(0, len(toks) - size + 1):
                 end = start + size
-                if any(taken[start:end]):
+                if found and any(taken[start:end]):
                     continue
                 exact = size in sizes.get(toks[start], none)
-                fuzzy = not stop[start] and not stop[end - 1] and any(strange[start:end])
+                fuzzy = not stop[start] and not stop[end - 1] and strangers[end] > strangers[start]
                 if not exact and not fuzzy:
                     continue
                 phrase = " ".join(toks[start:end])

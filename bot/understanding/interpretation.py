@@ -105,7 +105,7 @@ NEGATIONS = frozenset("not isnt arent wasnt werent doesnt dont didnt hasnt haven
 
 
 def polarity_of(toks: list[str]) -> bool:
-    return not any(t in NEGATIONS for t in toks)
+    return NEGATIONS.isdisjoint(toks)
 
 
 def named_subject(it: Interpretation) -> bool:
