@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,12 +65,13 @@ class IntentModel:
             x = tf * self.idf[idx]
             x /= float(np.sqrt(x.dot(x))) or 1.0  # np.linalg.norm's own arithmetic, without its checks
             logits += x @ self.weights.take(idx, axis=0)
-        probs = np.exp(logits - logits.max())
+        probs = np.exp(logits - np.maximum.reduce(logits))
         probs /= probs.sum()
         order = (-probs).argsort().tolist()
         values = probs.tolist()  # plain floats at once: indexing a NumPy array per class is slower
         classes = self.classes
-        return list(map(IntentScore, [classes[i] for i in order], [values[i] for i in order]))
+        # each score made as the tuple it is (its class's __new__ is a Python function, called per intent)
+        return list(map(tuple.__new__, repeat(IntentScore), [(classes[i], values[i]) for i in order]))
 
     def _feature_counts(self, toks: list[str], entity_kinds: list[str], named: dict[int, str]) -> Counter[int]:
         """Column -> count of the known features of ``features.features`` (the same columns in the same

@@ -1341,10 +1341,13 @@ class Interpreter:
         film = env.context.last_by_kind.get(env.kb.default_subject.kind)
         if film in env.kb.entities:
             it = _mark(it, "topic", topic=film)
+        done = settled(it)
         for fn in self.steps:
-            if settled(it):
+            if done:
                 break
-            it = fn(it, env)
+            changed = fn(it, env)
+            if changed is not it:  # most steps pass the message on as it is: nothing new to settle
+                it, done = changed, settled(changed)
         return it
 
 
