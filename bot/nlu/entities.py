@@ -112,34 +112,45 @@ class Gazetteer:
     def find(self, toks: list[str], known_words: frozenset[str] = frozenset()) -> list[Mention]:
         """Longest-first, non-overlapping mentions in the token list. A span not found as it is may be a typo
         when it is five characters or more, neither end is a small word, and one of its words is unknown to
-        the names and the training data (a typo is such a word): asked of each token once, not per span (a
-        long message has hundreds of spans)."""
-        found: list[Mention] = []
-        taken = [False] * len(toks)
-        names, sizes, none = self.names, self._sizes, frozenset()
+        the names and the training data (a typo is such a word).
+
+        Only the spans that may match are tried, in the order of a walk over every span (longest first,
+        then left to right), which decides which of two overlapping ones is taken: those whose first word
+        starts a name that long, and those that may be a typo. A long message has hundreds of spans and a
+        handful of candidates."""
+        n = len(toks)
+        top = min(MAX_NGRAM, n)
+        sizes, none = self._sizes, frozenset()
         stop = [t in STOPWORDS for t in toks]
-        strangers = [0]  # strangers[i]: how many of the first i tokens are unknown words
-        for t in toks:
-            strangers.append(strangers[-1] + (t not in self.words and t not in known_words))
-        for size in range(min(MAX_NGRAM, len(toks)), 0, -1):
-            for start in range(0, len(toks) - size + 1):
-                end = start + size
-                if found and any(taken[start:end]):
-                    continue
-                exact = size in sizes.get(toks[start], none)
-                fuzzy = not stop[start] and not stop[end - 1] and strangers[end] > strangers[start]
-                if not exact and not fuzzy:
-                    continue
-                phrase = " ".join(toks[start:end])
-                ids = names.get(phrase) if exact else None
-                score = 100.0
-                if ids is None and fuzzy and len(phrase) >= MIN_FUZZY_CHARS:
-                    match = self._fuzzy(phrase)
-                    if match is not None:
-                        ids, score = names[match[0]], match[1]
-                if ids:
-                    found.append(Mention(ids, start, end, phrase, score))
-                    taken[start:end] = [True] * size
+        unknown_at = [n] * (n + 1)  # the first unknown word at or after each position (n: none)
+        for i in range(n - 1, -1, -1):
+            unknown_at[i] = i if toks[i] not in self.words and toks[i] not in known_words else unknown_at[i + 1]
+        candidates: list[tuple[int, int, bool, bool]] = []  # (-size, start, may match exactly, may be a typo)
+        for start in range(n):
+            exact = sizes.get(toks[start], none)
+            shortest = unknown_at[start] - start + 1 if not stop[start] else top + 1  # holding an unknown word
+            for size in range(1, min(top, n - start) + 1):
+                typo = size >= shortest and not stop[start + size - 1]
+                if typo or size in exact:
+                    candidates.append((-size, start, size in exact, typo))
+        candidates.sort()
+        found: list[Mention] = []
+        taken = [False] * n
+        names = self.names
+        for minus, start, exact, typo in candidates:
+            end = start - minus
+            if found and any(taken[start:end]):
+                continue
+            phrase = " ".join(toks[start:end])
+            ids = names.get(phrase) if exact else None
+            score = 100.0
+            if ids is None and typo and len(phrase) >= MIN_FUZZY_CHARS:
+                match = self._fuzzy(phrase)
+                if match is not None:
+                    ids, score = names[match[0]], match[1]
+            if ids:
+                found.append(Mention(ids, start, end, phrase, score))
+                taken[start:end] = [True] * (end - start)
         return sorted(found, key=lambda m: m.start)
 
     def other_instalment(self, toks: list[str], mention: Mention) -> tuple[int, int] | None:
