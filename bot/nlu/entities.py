@@ -120,19 +120,24 @@ class Gazetteer:
         handful of candidates."""
         n = len(toks)
         top = min(MAX_NGRAM, n)
-        sizes, none = self._sizes, frozenset()
+        sizes = self._sizes
         stop = [t in STOPWORDS for t in toks]
         unknown_at = [n] * (n + 1)  # the first unknown word at or after each position (n: none)
         for i in range(n - 1, -1, -1):
             unknown_at[i] = i if toks[i] not in self.words and toks[i] not in known_words else unknown_at[i + 1]
         candidates: list[tuple[int, int, bool, bool]] = []  # (-size, start, may match exactly, may be a typo)
         for start in range(n):
-            exact = sizes.get(toks[start], none)
-            shortest = unknown_at[start] - start + 1 if not stop[start] else top + 1  # holding an unknown word
-            for size in range(1, min(top, n - start) + 1):
-                typo = size >= shortest and not stop[start + size - 1]
-                if typo or size in exact:
-                    candidates.append((-size, start, size in exact, typo))
+            limit = min(top, n - start)
+            exact = sizes.get(toks[start])
+            shortest = unknown_at[start] - start + 1 if not stop[start] else limit + 1  # holding an unknown word
+            if exact is not None:
+                for size in range(1, limit + 1):
+                    typo = size >= shortest and not stop[start + size - 1]
+                    if typo or size in exact:
+                        candidates.append((-size, start, size in exact, typo))
+            else:  # only a typo may start here
+                candidates.extend((-size, start, False, True) for size in range(shortest, limit + 1)
+                                  if not stop[start + size - 1])
         candidates.sort()
         found: list[Mention] = []
         taken = [False] * n
