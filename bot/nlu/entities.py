@@ -33,6 +33,8 @@ MAX_INSTALMENT = 20  # "Ballerina 2024" is a year, "Underworld 2" a sequel
 YEAR_WINDOW = 3  # tokens either side of a title where a year dates it
 # ...unless a preposition makes it a date of something said about the film: "is Ballerina out *in* 2023"
 DATE_PREPOSITIONS = frozenset({"in", "by", "until", "till", "before", "after", "since", "during", "around", "for"})
+NUMBERED = re.compile(r"(\d{1,2})(st|nd|rd|th)?")  # "2", "2nd": compiled once, asked of every token of a name
+YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
@@ -40,7 +42,7 @@ def instalment(token: str, *, ordinal_only: bool = False) -> int | None:
     `ordinal_only`: only the forms that can stand before a title ("the second Underworld")."""
     if token in ORDINALS:
         return ORDINALS[token]
-    match = re.fullmatch(r"(\d{1,2})(st|nd|rd|th)?", token)
+    match = NUMBERED.fullmatch(token)
     if match and (match.group(2) or not ordinal_only):
         number = int(match.group(1))
         return number if 1 <= number <= MAX_INSTALMENT else None
@@ -167,7 +169,7 @@ class Gazetteer:
             return None
         lo = max(0, mention.start - YEAR_WINDOW)
         years = {int(t) for at, t in enumerate(toks[lo:mention.end + YEAR_WINDOW], start=lo)
-                 if re.fullmatch(r"(?:19|20)\d\d", t) and not (at and toks[at - 1] in DATE_PREPOSITIONS)}
+                 if YEAR.fullmatch(t) and not (at and toks[at - 1] in DATE_PREPOSITIONS)}
         if years and all(years - self.years.get(i, frozenset()) for i in mention.entity_ids if i in self.instalments):
             return mention.start, mention.end  # "the 2023 Korean film Ballerina"
         end = mention.end

@@ -58,7 +58,7 @@ class IntentModel:
             # the columns as one index array, made once for both look-ups (a list was converted twice)
             idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
             seen = np.fromiter(counts.values(), dtype=np.intp, count=len(counts))
-            if seen.max() < len(_SUBLINEAR32):
+            if np.maximum.reduce(seen) < len(_SUBLINEAR32):
                 tf = _SUBLINEAR32[seen]
             else:
                 tf = np.asarray([1.0 + math.log(c) for c in counts.values()], dtype=np.float32)

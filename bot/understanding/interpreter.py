@@ -82,6 +82,7 @@ FILM_POINTERS = frozenset("it its this that".split())  # "why did Keanu direct *
 # presumed value may carry ("set *after* Chapter 4")
 PRESUMING = (("why",), ("how", "come"), ("since",), ("given",), ("now", "that"), ("seeing", "as"), ("considering",),
              ("how", "did"), ("how", "does"), ("how", "was"), ("how", "is"))
+PRESUMING_FIRST = frozenset(o[0] for o in PRESUMING)  # a message opening otherwise presumes nothing
 ORDER_WORDS = frozenset("before after between during".split())
 BEING_IN = frozenset("in appear appears appearing star stars starring back return returning join joining cast".split())
 # verbs that take someone's absence as given ("why did he *refuse* to be in it?")
@@ -755,7 +756,7 @@ def _absence_premise(it: Interpretation, env: Env) -> Premise | None:
 
 def _presuming(toks: list[str]) -> bool:
     """The question takes its clause as given: "*why* is it...", "*how come*...", "*since* it's set..."."""
-    return any(tuple(toks[:len(opener)]) == opener for opener in PRESUMING)
+    return bool(toks) and toks[0] in PRESUMING_FIRST and any(tuple(toks[:len(o)]) == o for o in PRESUMING)
 
 
 def _film_of(it: Interpretation, env: Env, kinds: set[str], taken: set[int], implied: bool = True) -> str | None:
