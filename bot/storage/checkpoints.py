@@ -5,8 +5,10 @@ default): that commit copies the logged pages into the database file and syncs b
 inside one message's reply (in bench/bench_brain.py, the same handful of messages each run, among the
 slowest). So the bot's connection leaves that to SQLite only as a safety net (``SAFETY_PAGES``, four times
 further) and asks for a checkpoint here every ``EVERY`` commits: one daemon thread per process runs it on a
-connection of its own, PASSIVE (it neither waits for nor blocks the bot's readers and writers), while the
-bot goes on answering. Other processes on the file (the command line) keep SQLite's own checkpoints.
+connection of its own while the bot goes on answering (``checkpoint``: a PASSIVE pass, which holds nobody
+up, then a short RESTART so that the log starts afresh). A write of the bot's that meets the RESTART waits
+for it (a millisecond or so, in wall time) instead of doing the copying itself. Other processes on the
+file (the command line) keep SQLite's own checkpoints.
 """
 from __future__ import annotations
 
