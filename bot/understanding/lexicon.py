@@ -27,6 +27,7 @@ from pathlib import Path
 PACKAGED = Path(__file__).with_name("lexicon.sqlite3")
 VERB_TAGS = ("VBD", "VBG", "VBN", "VBP", "VBZ")  # the base form (VB) is the lemma itself
 _ALTERNATIVE = {"VBD": "VBN", "VBN": "VBD"}  # lemminflect's pennTagAlts: regular verbs list one of the two
+ROWS_KEPT = 65_536  # rows kept per table: a flood of made-up words must not grow memory without bound
 
 
 def _caps_style(word: str) -> str:
@@ -55,6 +56,10 @@ class VerbTable:
         self._db: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.Lock()  # one connection, many threads: SQLite's own serialisation is not assumed
+        # rows as read, by key: a word's parts of speech and its verb lemmas are one row, a lemma's forms
+        # for every tag another, and the grammar asks each several times for a word it sees first
+        self._words: dict[str, tuple | None] = {}
+        self._forms: dict[str, tuple | None] = {}
 
     def _row(self, sql: str, key: str) -> tuple | None:
         with self._lock:
@@ -67,25 +72,35 @@ class VerbTable:
                 self._pid = os.getpid()
             return self._db.execute(sql, (key,)).fetchone()
 
+    def _cached(self, cache: dict[str, tuple | None], sql: str, key: str) -> tuple | None:
+        if key not in cache:
+            if len(cache) >= ROWS_KEPT:
+                cache.clear()
+            cache[key] = self._row(sql, key)
+        return cache[key]
+
+    def _word_row(self, word: str) -> tuple | None:
+        return self._cached(self._words, "SELECT upos, verb FROM words WHERE word = ?", word.lower())
+
     def parts_of_speech(self, word: str) -> frozenset[str]:
         """The keys of lemminflect's ``getAllLemmas(word)``: {"NOUN", "VERB"} for "play", none for "Oppenheimer"."""
-        row = self._row("SELECT upos FROM words WHERE word = ?", word.lower())
+        row = self._word_row(word)
         return frozenset(row[0].split()) if row else frozenset()
 
     def verb_lemmas(self, word: str) -> tuple[str, ...]:
         """``getAllLemmas(word, upos="VERB").get("VERB", ())``: "plays" -> ("play",), "'d" -> ("will", "have")."""
-        row = self._row("SELECT verb FROM words WHERE word = ?", word.lower())
-        if row is None or row[0] is None:
+        row = self._word_row(word)
+        if row is None or row[1] is None:
             return ()
         style = _caps_style(word)
-        return tuple(_in_style(lemma, style) for lemma in row[0].split("/"))
+        return tuple(_in_style(lemma, style) for lemma in row[1].split("/"))
 
     def verb_forms(self, lemma: str, tag: str) -> tuple[str, ...]:
         """``getInflection(lemma, tag)`` for a verb tag: ("directed",) for ("direct", "VBD"), lemminflect's guess
         for a lemma its dictionary lacks."""
         if tag not in VERB_TAGS:
             raise ValueError(f"the verb table holds the tags {', '.join(VERB_TAGS)}, not {tag!r}")
-        row = self._row("SELECT vbd, vbg, vbn, vbp, vbz FROM forms WHERE lemma = ?", lemma.lower())
+        row = self._cached(self._forms, "SELECT vbd, vbg, vbn, vbp, vbz FROM forms WHERE lemma = ?", lemma.lower())
         forms = None
         if row is not None:
             forms = row[VERB_TAGS.index(tag)]
