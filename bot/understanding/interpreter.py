@@ -360,9 +360,10 @@ def split_parts(it: Interpretation, env: Env) -> Interpretation:
     pieces = [p.strip(" ,") for p in PART_SPLIT.split(it.text) if p and p.strip(" ,?")]
     if len(pieces) < 2:
         pieces = _listed_names(it, env)
-    if len(pieces) < 2 or len(pieces) > MAX_PARTS or any(not tokens(p) for p in pieces):
+    if len(pieces) < 2 or len(pieces) > MAX_PARTS:
         return it
-    if all(len(tokens(p)) < 2 for p in pieces):
+    words = [tokens(p) for p in pieces]  # each piece tokenized once, for both tests
+    if any(not w for w in words) or all(len(w) < 2 for w in words):
         return it
     return _mark(it, "split_parts", parts=tuple(pieces))
 
