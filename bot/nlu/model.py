@@ -98,7 +98,7 @@ class IntentModel:
         cols = self._columns.get(tok)
         if cols is None:
             get = self.index.get
-            cols = tuple(j for j in map(get, char_grams(tok)) if j is not None)
+            cols = tuple([j for j in map(get, char_grams(tok)) if j is not None])
             if len(self._columns) >= TOKEN_COLUMNS:
                 self._columns.clear()  # a flood of made-up words must not grow memory without bound
             self._columns[tok] = cols
