@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .features import char_grams
+from .features import CHAR_NGRAMS
 from .vocab import IntentVocabulary
 
 FORMAT_VERSION = "9"
-TOKEN_COLUMNS = 65536  # tokens whose columns are kept (as features.char_grams)
+TOKEN_COLUMNS = 65536  # tokens whose columns are kept
 
 
 class IntentScore(NamedTuple):
@@ -95,10 +95,15 @@ class IntentModel:
         return Counter(cols)  # first seen first, as features' Counter
 
     def _token_columns(self, tok: str) -> tuple[int, ...]:
+        """The columns of the token's character n-grams, in ``features.char_grams``' order, kept per token.
+        The n-grams are sliced here rather than asked of ``char_grams``, whose own cache would keep every
+        token's strings as well (a tuple of thirty for each word ever seen), for nothing once the
+        columns are kept."""
         cols = self._columns.get(tok)
         if cols is None:
-            get = self.index.get
-            cols = tuple([j for j in map(get, char_grams(tok)) if j is not None])
+            get, padded = self.index.get, f" {tok} "
+            cols = tuple([j for n in CHAR_NGRAMS for k in range(max(len(padded) - n + 1, 1))
+                          if (j := get("c:" + padded[k:k + n])) is not None])
             if len(self._columns) >= TOKEN_COLUMNS:
                 self._columns.clear()  # a flood of made-up words must not grow memory without bound
             self._columns[tok] = cols
