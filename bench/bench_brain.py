@@ -1,11 +1,13 @@
 """Benchmark the core as production runs it: latency per message, cold start to first answer, peak memory.
 
-    python bench/bench_brain.py [--messages 10000]
+    python bench/bench_brain.py [--messages 10000] [--runs 5]
 
 Messages are thousands of distinct texts (every evaluation turn, in its conversation, and every
 off-topic row), not a short list cycled: the fuzzy-match caches would answer a repeated list almost
 entirely. The Brain keeps its context in a SQLite file, as `serve` does. Prints figures; asserts
-nothing (targets live in the issue, figures in the notes).
+nothing (targets live in the issue, figures in the notes). ``--runs N`` repeats the pass over the
+messages in N - 1 more fresh processes and prints each figure's min, median and max over the N: on a
+shared machine one run's p99 moves by a fifth with the others' load.
 """
 from __future__ import annotations
 
@@ -75,6 +77,40 @@ def first_lexicon_reply(text: str) -> tuple[float, float]:
     return ms, mb
 
 
+def one_pass(count: int) -> tuple[list[float], list[float], tuple[int, str, float] | None]:
+    """Wall and CPU ms per message of one Brain answering ``count`` messages (0: each distinct one once), and
+    the first message that asked the verb lexicon: (index, text, ms)."""
+    from bot.config import load_settings
+    from bot.dialogue import Brain
+    from bot.runtime import tune_gc
+    from bot.storage import open_storage
+
+    settings = load_settings(ROOT / "config.yml")
+    messages = distinct_messages()
+    count = count or len(messages)
+    with tempfile.TemporaryDirectory() as tmp:
+        brain = Brain.from_settings(settings, open_storage(Path(tmp) / "bench.sqlite3"), random.Random(0))
+        tune_gc()  # as the serving fronts do once loaded (bot/runtime.py): collections sized for a server
+        latencies, cpu = [], []
+        first_lexicon: tuple[int, str, float] | None = None  # (index, text, ms) of the first message asking it
+        for i in range(count):
+            key, text = messages[i % len(messages)]
+            round_ = i // len(messages)  # a second pass is new chats, same texts (caches warm, as in life)
+            asked = lexicon_answers() if first_lexicon is None else 0
+            start, used = time.perf_counter(), time.thread_time()
+            brain.reply(f"{key}-{round_}", "bench", text)
+            latencies.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - used) * 1000)
+            if first_lexicon is None and lexicon_answers() > asked:
+                first_lexicon = (i, text, latencies[-1])
+    return latencies, cpu, first_lexicon
+
+
+def figures(values: list[float]) -> list[float]:
+    """p50, p99 and max."""
+    return [statistics.median(values), percentile(values, 0.99), max(values)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -83,7 +119,13 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=0, help="default: each distinct message once")
+    parser.add_argument("--runs", type=int, default=1, help="passes over the messages, each in a fresh process")
+    parser.add_argument("--pass-only", action="store_true", help=argparse.SUPPRESS)  # one pass, figures as JSON
     args = parser.parse_args()
+    if args.pass_only:
+        latencies, cpu, _ = one_pass(args.messages)
+        print(json.dumps({"wall": figures(latencies), "cpu": figures(cpu)}))
+        return
 
     subprocess.run([sys.executable, "-m", "bot", "train"], cwd=ROOT, check=True, capture_output=True)
     # as an installed package starts: its modules compiled once (PYTHONDONTWRITEBYTECODE, set on some
@@ -96,31 +138,16 @@ def main() -> None:
                        check=True, capture_output=True)
         cold.append(time.perf_counter() - start)
 
-    from bot.config import load_settings
-    from bot.dialogue import Brain
-    from bot.runtime import tune_gc
-    from bot.storage import Storage, open_storage
-
-    settings = load_settings(ROOT / "config.yml")
     messages = distinct_messages()
-    with tempfile.TemporaryDirectory() as tmp:
-        brain = Brain.from_settings(settings, open_storage(Path(tmp) / "bench.sqlite3"), random.Random(0))
-        tune_gc()  # as the serving fronts do once loaded (bot/runtime.py): collections sized for a server
-        latencies, cpu = [], []
-        first_lexicon: tuple[int, str, float] | None = None  # (index, text, ms) of the first message asking it
-        distinct = len({t for _, t in messages})
-        args.messages = args.messages or len(messages)
-        for i in range(args.messages):
-            key, text = messages[i % len(messages)]
-            round_ = i // len(messages)  # a second pass is new chats, same texts (caches warm, as in life)
-            asked = lexicon_answers() if first_lexicon is None else 0
-            start, used = time.perf_counter(), time.thread_time()
-            brain.reply(f"{key}-{round_}", "bench", text)
-            latencies.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.thread_time() - used) * 1000)
-            if first_lexicon is None and lexicon_answers() > asked:
-                first_lexicon = (i, text, latencies[-1])
+    distinct = len({t for _, t in messages})
+    args.messages = args.messages or len(messages)
+    latencies, cpu, first_lexicon = one_pass(args.messages)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    runs = [{"wall": figures(latencies), "cpu": figures(cpu)}]
+    for _ in range(args.runs - 1):
+        out = subprocess.run([sys.executable, __file__, "--pass-only", "--messages", str(args.messages)], cwd=ROOT,
+                             check=True, capture_output=True, text=True)
+        runs.append(json.loads(out.stdout))
 
     print(f"messages: {args.messages} ({distinct} distinct texts: evaluation conversations in order, off-topic rows, "
           f"long pastes, other languages), context in a SQLite file")
@@ -130,6 +157,13 @@ def main() -> None:
     # processes held the core (wall-clock p99 there measures the machine's load, not the bot)
     print(f"CPU time per message: p50 {statistics.median(cpu):.3f} ms, p99 {percentile(cpu, 0.99):.3f} ms, "
           f"max {max(cpu):.3f} ms (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if len(runs) > 1:
+        for name, what in (("cpu", "CPU time"), ("wall", "latency")):
+            spread = ", ".join(f"{label} " + "/".join(f"{v:.3f}" for v in (min(r[name][k] for r in runs),
+                                                                               statistics.median(r[name][k] for r in runs),
+                                                                               max(r[name][k] for r in runs)))
+                               for k, label in enumerate(("p50", "p99", "max")))
+            print(f"{what} per message over {len(runs)} fresh processes, min/median/max ms: {spread}")
     if first_lexicon is not None:
         n, text, ms = first_lexicon
         cold_ms, cold_mb = first_lexicon_reply(text)
