@@ -39,7 +39,8 @@ from .storage import Storage
 from .validation import require_consistent
 from .understanding.interpretation import Interpretation, named_subject
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
-                                        presupposition, select_among, split_parts)
+                                        presupposition, select_among, split_parts,
+                                        why_presupposition)
 from .understanding.language import EnglishWords, LanguageNotes, notes_for
 from .understanding.questions import QuestionMap
 from .understanding.replies import other_language_reply
@@ -50,9 +51,10 @@ SOURCE_INTENT = "ask_source"  # "says who?", "source?": answered by the last que
 INTERPRETER = Interpreter()
 EMPTY_STATE = ChatContext().state()
 WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among)])  # a multi-part message read as one
-# a clause taken as given that the facts decided nothing of: the message read whole, without that step
-PLAIN = Interpreter([s for s in STEPS if s is not presupposition])
-PLAIN_WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among, presupposition)])
+# a clause taken as given that the facts decided nothing of: the message read whole, without those steps
+PRESUPPOSING = (presupposition, why_presupposition)
+PLAIN = Interpreter([s for s in STEPS if s not in PRESUPPOSING])
+PLAIN_WHOLE = Interpreter([s for s in STEPS if s not in (split_parts, select_among, *PRESUPPOSING)])
 
 
 @dataclass(frozen=True)
@@ -288,12 +290,14 @@ class Brain:
         trial = ChatContext.from_json(ctx.to_json())
         assert it.presumes is not None
         checked = self._answer(mind, it.presumes, mind.nlu.parse(it.presumes), trial, chat, split=False)
-        if checked.kind == "answer" and checked.verdict == "no":
+        if checked.verdict == "no":  # "not so", or "nothing I know puts him in it": either way, no ground
             return _adopt(ctx, trial, checked)
         if checked.verdict != "yes":  # the facts decide nothing of the clause: the message is read whole
             return self._answer(mind, it.presumed_in, mind.nlu.parse(it.presumed_in), ctx, chat, presuppose=False)
         follow_up_context(trial, checked, mind.answers.routes, mind.questions, self._refs(mind, checked))
-        return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat))
+        # a why-question's clause is the question itself: asked again, it is not checked again
+        again = it.text != it.presumed_in
+        return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat, presuppose=again))
 
     def _alternatives(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
         """A long message's question sentences, each answered in turn as a multi-part message's parts are

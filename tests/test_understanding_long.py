@@ -129,6 +129,26 @@ def test_a_true_clause_lends_the_question_its_context(films, film, question, exp
     assert reply.kind == "answer" and expected in reply.text
 
 
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "why was ian mcshane in the transporter movies", "Jason Statham"),
+    ("harbour", "why was tomas vey in low tide", "Mira Solberg"),
+    ("ballerina", "how come lance reddick was in no time to die?", "Daniel Craig"),
+])
+def test_a_why_question_is_not_answered_on_a_ground_the_facts_lack(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    """ "why was X in Y?" when nothing puts X in Y: the cast known, never "the article doesn't say why"."""
+    reply = films[film].reply(None, "tester", question)
+    assert expected in reply.text and "why" not in reply.text.lower()
+
+
+@pytest.mark.parametrize("film, question, named", [
+    ("ballerina", "why is ian mcshane in ballerina", "Ian McShane"),
+    ("harbour", "why did tomas vey direct harbour lights", "Tomas Vey"),
+])
+def test_a_why_question_on_true_ground_says_the_reason_is_not_known(films, film, question, named) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "unknown" and named in reply.text and "why" in reply.text.lower()
+
+
 def test_a_wrong_part_is_corrected_with_the_part_they_do_play(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", "why does ian mcshane play charon in ballerina")
     assert "Lance Reddick" in reply.text and "Winston" in reply.text

@@ -732,6 +732,38 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     return it
 
 
+# "why is it...", "how come it's...": a question that takes its own clause as given
+WHY_OPENERS = (("why",), ("how", "come"))
+
+
+@step
+def why_presupposition(it: Interpretation, env: Env) -> Interpretation:
+    """ "Why is Chad Stahelski directing Ballerina?", "how come Universal moved it to Christmas?": a
+    why-question takes its own clause as given, so the clause is the yes/no question it states
+    (``presumes``: "is Chad Stahelski directing Ballerina"), checked first as ``presupposition``'s is:
+    when the facts say no, the correction is the reply (the article's reasons never explain what is not
+    so); when they say yes, or decide nothing, the why-question is answered as it was asked. A negated
+    clause ("why isn't Keanu in it?") is ``false_premise``'s absence, and a premise that step found is
+    corrected by it (it knows which fact the words cue: "why does Ian McShane play *Charon*?" -> he plays
+    Winston; Lance Reddick plays Charon), so this step runs after it, for what no cue reaches."""
+    toks = it.parse.tokens
+    opener = next((o for o in WHY_OPENERS if tuple(toks[:len(o)]) == o), None)
+    if opener is None or len(toks) < len(opener) + 2 or set(toks) & NEGATIONS or it.presumes is not None:
+        return it
+    words = it.text.split()
+    if len(words) < len(opener) + 2 or words[0].lower().strip(",") != opener[0]:
+        return it  # a message whose words the parse did not keep one for one ("why, ...")
+    clause = " ".join(words[len(opener):]).rstrip(" ?!.")
+    named = frozenset(toks[i] for i in it.parse.mentioned_tokens)
+    if toks[len(opener)] in YES_NO_OPENERS and opener == ("why",):
+        claim: str | None = clause  # "why *is* it ...": already the yes/no's word order
+    else:
+        claim = as_question(clause + ", right?", named)  # "how come it *is* ...", "how come Keanu directs it"
+    if claim is None or not tokens(claim) or tokens(claim)[0] not in YES_NO_OPENERS:
+        return it
+    return _mark(it, "why_presupposition", presumes=claim, presumed_in=it.text)
+
+
 def _absence_premise(it: Interpretation, env: Env) -> Premise | None:
     """ "why did Keanu refuse to be in Ballerina?", "why isn't Ian McShane in it?": a why-question that
     takes someone's absence as given (a negation, or a verb of refusing: ``REFUSING``) about one person and
