@@ -76,7 +76,24 @@ def joined(replies: Sequence[Reply]) -> Reply | None:
     facts = [r for r in replies if r.kind == "answer"]
     if not facts:
         return None
+    replies = _said_once(replies)
     return replace(facts[-1], text=" ".join(r.text for r in replies),
                    sources=tuple(dict.fromkeys(s for r in replies for s in r.sources)),
                    spoilers=tuple(s for r in replies for s in r.spoilers),
                    entities=tuple(dict.fromkeys(e for r in replies for e in r.entities)))
+
+
+def _said_once(replies: Sequence[Reply]) -> list[Reply]:
+    """The parts whose reply says something the earlier ones did not: two parts answered from the same
+    facts ("is it set between Chapter 3 and Chapter 4?" read as two, "who's the director? the director of
+    Ballerina, I mean") or in the same words say it once."""
+    kept: list[Reply] = []
+    said: set[str] = set()
+    texts: set[str] = set()
+    for r in replies:
+        if r.text in texts or (r.stated and set(r.stated) <= said):
+            continue
+        kept.append(r)
+        said.update(r.stated)
+        texts.add(r.text)
+    return kept

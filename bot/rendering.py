@@ -70,7 +70,8 @@ class Renderer:
             text = with_attribution(self.kb, text, facts)
         verdict = "yes" if response in YES_RESPONSES else "no" if response in NO_RESPONSES else None
         return Reply(text, kind, intent, confidence, sources=sources_of(self.kb, facts or []),
-                     suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()), verdict=verdict)
+                     suggestions=suggestions, spoilers=spoilers, entities=tuple(entities or ()), verdict=verdict,
+                     stated=tuple(f"{f.subject} {f.relation} {f.object} {f.role or ''}" for f in facts or ()))
 
 
 def with_attribution(kb: KnowledgeBase, text: str, facts: list[Fact]) -> str:

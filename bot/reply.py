@@ -29,6 +29,8 @@ class Reply:
     spoilers: tuple[str, ...] = ()  # substrings of text that fronts hide in group chats
     entities: tuple[str, ...] = ()  # entity ids the reply is about (for follow-up context)
     verdict: Literal["yes", "no"] | None = None  # a yes/no question's answer, where the reply gives one
+    # the facts it states, each as "subject relation object role": a multi-part reply says each once
+    stated: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -295,3 +295,34 @@ def test_what_one_publication_says_of_something(brain, gazette, film, question, 
 def test_a_publication_that_says_nothing_of_it_is_said_so(gazette) -> None:  # type: ignore[no-untyped-def]
     reply = gazette.reply(None, "tester", "what did the quay gazette say about mira solberg")
     assert reply.kind == "unknown" and "painter" not in reply.text and "Mira Solberg" in reply.text
+
+
+@pytest.mark.parametrize("film, question, yes", [
+    ("ballerina", "is it out in spring or summer 2024?", True),
+    ("ballerina", "is ballerina set between chapter 3 and chapter 4", True),
+    ("ballerina", "is ballerina set after chapter 4", False),
+    ("harbour", "is harbour lights coming out in the autumn of 2021?", True),
+    ("harbour", "is harbour lights coming out in the spring of 2021?", False),
+])
+def test_a_text_fact_says_yes_only_to_what_its_words_state(films, film, question, yes) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.text.lower().startswith("yes") is yes
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "who plays winston, charon and the director?", ["Ian McShane", "Lance Reddick", "Angelica Huston"]),
+    ("harbour", "who plays edda and inga", ["Mira Solberg", "Inga"]),
+])
+def test_every_name_listed_is_asked_of(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert all(name in reply.text for name in expected)
+
+
+@pytest.mark.parametrize("film, question, fact", [
+    ("ballerina", "is ballerina set between chapter 3 and chapter 4", "between the events"),
+    ("ballerina", "who directs it? and who is the director of ballerina?", "Len Wiseman"),
+    ("harbour", "who directs harbour lights and who directs harbour lights?", "Tomas Vey"),
+])
+def test_two_parts_answered_by_one_fact_say_it_once(films, film, question, fact) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and reply.text.count(fact) == 1 + (fact in "Tomas Vey Len Wiseman") * reply.text.count(f"{fact}:")

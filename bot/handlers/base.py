@@ -15,7 +15,10 @@ from ..answers import join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
-from ..understanding.interpretation import Interpretation
+from ..nlu.text import STOPWORDS, tokens
+from ..nlu.vocab import stem
+from ..understanding.grammar import can_name, finite_verb, is_base_verb, is_verb_form, lemma
+from ..understanding.interpretation import YES_NO_OPENERS, Interpretation
 
 Handler = Callable[[Interpretation, KnowledgeBase, Renderer], Reply | None]
 
@@ -48,7 +51,11 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
     if it.kind != "yesno" or not it.polarity or reply.text.lower().startswith(("yes", "no")):
         return reply  # a template that says yes or no itself ("Yes, Ballerina belongs to...")
     if any(kb.relations[f.relation].literal for f in facts):
-        return reply  # a text fact ("between Chapter 3 and 4") cannot say yes to "is it set after 4?"
+        # a text fact says yes only to what its own words state: "is it out in spring or summer 2024?",
+        # never to "is it set after 4?" ("between Chapter 3 and 4" lacks the "after")
+        if _stated_in_text(it, kb, facts) and out.has("utter_confirmed"):
+            return replace(reply, text=out.render("utter_confirmed", answer=reply.text), verdict="yes")
+        return reply
     on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
     # a part's player is on a fact of the part: "is Ana de Armas the lead?" (the lead is Rooney, hers)
     on_facts |= {p.object for i in list(on_facts) if i in kb.entities and kb.entities[i].kind != kb.default_subject.kind
@@ -66,3 +73,39 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
         return reply
     return replace(reply, text=out.render(response, answer=reply.text),
                    verdict="yes" if response == "utter_confirmed" else "no")
+
+
+def _stated_in_text(it: Interpretation, kb: KnowledgeBase, facts: list[Fact]) -> bool:
+    """Every word a yes/no question claims, besides the subject it is about and the words that ask the
+    relation (its phrase and label: "is it *out*", "*set* between", and any verb: "*coming* out"), is in the text of one fact, and the
+    claim has one at least that is not common (a number, a name, a word the stop list lacks). A name is
+    stated when the text names it."""
+    toks = it.parse.tokens
+    named: set[int] = set()
+    for m in it.parse.mentions:
+        named.update(range(m.start, m.end))
+    subjects = {f.subject for f in facts}
+    for f in facts:
+        if not kb.relations[f.relation].literal:
+            continue
+        relation = kb.relations[f.relation]
+        asking = {stem(w) for text in (relation.phrase, relation.label, *relation.phrases.values())
+                  for w in tokens(text.replace("{", " ").replace("}", " "))}
+        text = kb.sentence(f).lower()
+        stated = {stem(w) for w in tokens(text)}
+        claimed = [w for i, w in enumerate(toks) if i not in named and w not in STOPWORDS
+                   and w not in YES_NO_OPENERS and stem(w) not in asking and not _verb(w)]
+        names = [m for m in it.parse.mentions if not set(m.entity_ids) & subjects]
+        if not claimed and not names:
+            continue  # "is it out?": nothing claimed of the value to check
+        if all(stem(w) in stated for w in claimed) and all(
+                any(kb.entities[e].name.lower() in text for e in m.entity_ids) for m in names):
+            return True
+    return False
+
+
+def _verb(word: str) -> bool:
+    """A verb asks how the value holds ("is it *released* in...", "*coming* out"), it states no value."""
+    if finite_verb(word) or word.endswith("ing") and lemma(word) not in (None, word):  # "coming", not "spring"
+        return True
+    return not can_name(word) and (is_verb_form(word) or is_base_verb(word))  # "spring" names a season too

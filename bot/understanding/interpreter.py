@@ -383,6 +383,14 @@ def _listed_names(it: Interpretation, env: Env) -> list[str]:
     before = [m for m in parse.mentions if m.end <= at and {kb.entities[i].kind for i in m.entity_ids} & kinds]
     if not before:
         return []
+    # "who plays Winston, Charon and the Director?": the names listed before the "and", one after the
+    # other, are each asked of too
+    run = [m for m in before if m.end == at]
+    while run and (prev := next((m for m in before if m.end == run[0].start), None)) is not None:
+        run.insert(0, prev)
+    if len(run) > 1:
+        return [" ".join(toks[:run[0].end]), *("and " + " ".join(toks[m.start:m.end]) for m in run[1:]),
+                " ".join(toks[at:])]
     return [" ".join(toks[:at]), " ".join(toks[at:])]
 
 
