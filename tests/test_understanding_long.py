@@ -326,3 +326,21 @@ def test_every_name_listed_is_asked_of(films, film, question, expected) -> None:
 def test_two_parts_answered_by_one_fact_say_it_once(films, film, question, fact) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply(None, "tester", question)
     assert reply.kind == "answer" and reply.text.count(fact) == 1 + (fact in "Tomas Vey Len Wiseman") * reply.text.count(f"{fact}:")
+
+
+@pytest.mark.parametrize("film, question, expected, absent", [
+    ("ballerina", "who directed the wick films, not the spin-off", "Chad Stahelski", "Len Wiseman"),
+    ("ballerina", "who directs ballerina, not the john wick films", "Len Wiseman", "Chad Stahelski"),
+    ("ballerina", "who directed the john wick movies before ballerina", "Chad Stahelski", "Len Wiseman"),
+    ("harbour", "who stars in low tide, not harbour lights", "Inga", "Edda"),
+    ("harbour", "who stars in harbour lights rather than low tide", "Edda", "Inga"),
+])
+def test_a_name_set_against_another_is_not_what_is_asked(films, film, question, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert expected in reply.text and absent not in reply.text
+
+
+def test_a_film_named_with_its_series_is_asked_about_as_the_film(brain) -> None:  # type: ignore[no-untyped-def]
+    for question in ("whos the director for ballerina john wick", "who directs the john wick ballerina movie"):
+        reply = brain.reply(None, "tester", question)
+        assert "Len Wiseman" in reply.text and "Stahelski" not in reply.text

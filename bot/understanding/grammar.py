@@ -91,7 +91,7 @@ tense = ENGLISH.tense
 can_name = ENGLISH.can_name
 is_english = ENGLISH.is_english
 
-GRAMMAR_WORDS = frozenset("till til until unless whilst cos coz".split())  # joining words no vocabulary needs
+GRAMMAR_WORDS = frozenset("till til until unless whilst cos coz rather instead unlike besides except".split())  # joining and contrasting words no vocabulary needs
 
 
 def finite_verb(word: str) -> bool:

@@ -136,6 +136,24 @@ def may_name(scene: Scene, word: str) -> bool:
                    for m in parse.mentions)
 
 
+# words that set a name against the one asked about: "not the spin-off", "before Ballerina", "unlike Wick"
+CONTRASTING = frozenset("not before after since unlike than besides except instead rather nor".split())
+CONTRAST_GAP = frozenset("the a an of in to".split())  # "instead *of the* spin-off", "not *in* Ballerina"
+
+
+def contrasted(parse: Parse) -> frozenset[int]:
+    """The mentions a contrasting word stands before (at most a few small words between): each names
+    what the question is set against, never what it asks about while another name is there."""
+    out = set()
+    for n, m in enumerate(parse.mentions):
+        at = m.start - 1
+        while at >= 0 and parse.tokens[at] in CONTRAST_GAP:
+            at -= 1
+        if at >= 0 and parse.tokens[at] in CONTRASTING:
+            out.add(n)
+    return frozenset(out)
+
+
 def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),
             use_context: bool = True, strangers: bool = True) -> Resolution:
     """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default.
@@ -146,13 +164,23 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
     # When several things are named, the last usually is what the question is about:
     # "we saw John Wick 4, but who is directing the Ballerina movie?"; a name qualifying a film word
     # ("who plays Charon in the *Wick* films?") is the film's, asked about only when nothing else is named
-    qualifiers = frozenset(film_qualifiers(kb, parse)) if len(parse.mentions) > 1 else frozenset()
-    order = [(i, m) for i, m in reversed(list(enumerate(parse.mentions))) if i not in qualifiers]
-    order += [(i, m) for i, m in reversed(list(enumerate(parse.mentions))) if i in qualifiers]
+    # and a name set against another ("the Wick films, *not the spin-off*", "the films *before Ballerina*")
+    # is what the question is not about
+    several = len(parse.mentions) > 1
+    film_words = frozenset(film_qualifiers(kb, parse)) if several else frozenset()
+    against = contrasted(parse) | home_qualifiers(kb, parse) if several else frozenset()
+    mentions = list(reversed(list(enumerate(parse.mentions))))
+    order = [(i, m) for i, m in mentions if i not in film_words | against]
+    order += [(i, m) for i, m in mentions if i in film_words - against]
+    order += [(i, m) for i, m in mentions if i in against]
     for index, mention in order:
         if index in skip:
             continue
         candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
+        if not candidates and index in film_words and against:
+            # "the *Wick* films, not the spin-off": the work the name qualifies, before the one set against it
+            work = qualified_work(scene, index, kinds)
+            candidates = [work] if work is not None else []
         if len(candidates) > 1 and kind_hint:
             candidates = [e for e in candidates if e.kind in kind_hint] or candidates
         if len(candidates) > 1 and parse.tokens[:1] == ["who"]:  # "who is John Wick?" asks about someone
@@ -231,6 +259,23 @@ def film_qualifiers(kb: KnowledgeBase, parse: Parse) -> list[int]:
     return [i for i, m in enumerate(parse.mentions)
             if m.end < len(toks) and toks[m.end] in FILM_WORDS
             and all(kb.entities[e].kind in roles for e in m.entity_ids)]
+
+
+def home_qualifiers(kb: KnowledgeBase, parse: Parse) -> frozenset[int]:
+    """A name right beside a work's name that the facts put the work in qualifies it: "the *John Wick*
+    Ballerina thing", "Ballerina *John Wick*" (a film named with its series, asked about as the film)."""
+    mentions = parse.mentions
+    out = set()
+    for n, m in enumerate(mentions):
+        for other in (n - 1, n + 1):
+            if not 0 <= other < len(mentions):
+                continue
+            o = mentions[other]
+            if not (o.end == m.start or m.end == o.start):
+                continue
+            if any(f.object in m.entity_ids for e in o.entity_ids for f in kb.all_facts_of(e) if f.subject == e):
+                out.add(n)
+    return frozenset(out)
 
 
 def qualified_work(scene: Scene, mention: int, about: list[str]) -> Entity | None:
