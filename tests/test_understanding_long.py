@@ -344,3 +344,14 @@ def test_a_film_named_with_its_series_is_asked_about_as_the_film(brain) -> None:
     for question in ("whos the director for ballerina john wick", "who directs the john wick ballerina movie"):
         reply = brain.reply(None, "tester", question)
         assert "Len Wiseman" in reply.text and "Stahelski" not in reply.text
+
+
+@pytest.mark.parametrize("film, question, holder, own", [
+    ("ballerina", "is ian mcshane playing charon", "Lance Reddick", "Winston"),
+    ("ballerina", "ian mcshane plays charon, right?", "Lance Reddick", "Winston"),
+    ("ballerina", "is keanu reeves playing charon in ballerina?", "Lance Reddick", "John Wick"),
+])
+def test_a_wrong_pairing_names_who_holds_the_part_and_what_they_play(films, film, question, holder, own) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.verdict == "no" and holder in reply.text
+    assert own is None or own in reply.text

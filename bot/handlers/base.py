@@ -109,3 +109,22 @@ def _verb(word: str) -> bool:
     if finite_verb(word) or word.endswith("ing") and lemma(word) not in (None, word):  # "coming", not "spring"
         return True
     return not can_name(word) and (is_verb_form(word) or is_base_verb(word))  # "spring" names a season too
+
+
+MAX_OWN = 3
+
+
+def with_own_part(reply: Reply, kb: KnowledgeBase, out: Renderer, film: str, relation: str, entity: str,
+                  shown: list[Fact]) -> Reply:
+    """A correction that someone else holds the part asked of ("why does Ian McShane play Charon?",
+    "is Ian McShane playing Charon?") goes on with the part they do hold there: "...Ian McShane plays
+    Winston, though". The reply as it is when the facts give them none."""
+    own = [f for f in kb.facts_about(film, relation) if f.object == entity and f not in shown][:MAX_OWN]
+    if not own:
+        return reply
+    also = out.reply("utter_false_premise_own", reply.intent, reply.confidence, facts=own,
+                     entity=kb.name(entity), sentence=join_list([kb.sentence(f) for f in own]),
+                     according_to=kb.attribution(own[0]))
+    return replace(reply, text=f"{reply.text} {also.text}", sources=tuple(dict.fromkeys((*reply.sources, *also.sources))),
+                   entities=tuple(dict.fromkeys((*reply.entities, *(f.role for f in own if f.role)))),
+                   stated=(*reply.stated, *also.stated))

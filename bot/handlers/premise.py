@@ -4,13 +4,13 @@ The understanding stage found what the question takes as given and how the facts
 (it.premise, bot/understanding/interpretation.py: Premise); this says so, with the facts' source."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from ..answers import join_list
 from ..knowledge import KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
+from .base import with_own_part
 
 MAX_FACTS = 5
 
@@ -53,10 +53,4 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                       sentence=join_list([kb.sentence(f) for f in facts]), according_to=kb.attribution(facts[0]),
                       entities=[film, entity.id, *(f.object for f in facts)])
     # "why does Ian McShane play Charon?": and what the presumed one does hold there (he plays Winston)
-    own = [f for f in kb.facts_about(film, relation) if f.object == entity.id and f not in facts][:MAX_FACTS]
-    if premise.role is None or not own:
-        return reply
-    also = out.reply("utter_false_premise_own", intent, it.confidence, facts=own, entity=entity.name,
-                     sentence=join_list([kb.sentence(f) for f in own]), according_to=kb.attribution(own[0]))
-    return replace(reply, text=f"{reply.text} {also.text}", sources=tuple(dict.fromkeys((*reply.sources, *also.sources))),
-                   entities=tuple(dict.fromkeys((*reply.entities, *(f.role for f in own if f.role)))))
+    return with_own_part(reply, kb, out, film, relation, entity.id, facts) if premise.role is not None else reply

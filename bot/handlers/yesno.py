@@ -7,7 +7,7 @@ from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
 from ..understanding.resolution import film_qualifiers
-from .base import unknown_reply
+from .base import unknown_reply, with_own_part
 
 
 def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
@@ -73,9 +73,12 @@ def _pair(it: Interpretation, kb: KnowledgeBase, out: Renderer, route: Route, ca
     asked_by = {getattr(f, route.check[0]) for f in sides[0]} & named
     fact = next(iter(sides[1]))  # the fact for the other side ("Charon is played by Lance Reddick")
     asked = kb.name(next(iter(asked_by))) if asked_by else ""
-    return out.say(it, "utter_ask_appears_mismatch", facts=[fact], subject=film.name, entity=asked,
-                   answer=kb.name(getattr(fact, route.check[1])), other=kb.name(getattr(fact, route.check[0])),
-                   according_to=kb.attribution(fact), entities=[film.id, getattr(fact, route.check[1])])
+    reply = out.say(it, "utter_ask_appears_mismatch", facts=[fact], subject=film.name, entity=asked,
+                    answer=kb.name(getattr(fact, route.check[1])), other=kb.name(getattr(fact, route.check[0])),
+                    according_to=kb.attribution(fact), entities=[film.id, getattr(fact, route.check[1])])
+    if len(asked_by) != 1:
+        return reply
+    return with_own_part(reply, kb, out, film.id, fact.relation, next(iter(asked_by)), [fact])
 
 
 def _through_role(it: Interpretation, kb: KnowledgeBase, out: Renderer, relation: str, work: Entity) -> Reply | None:
