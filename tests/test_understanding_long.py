@@ -355,3 +355,18 @@ def test_a_wrong_pairing_names_who_holds_the_part_and_what_they_play(films, film
     reply = films[film].reply(None, "tester", question)
     assert reply.verdict == "no" and holder in reply.text
     assert own is None or own in reply.text
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("what does the article say about lance reddick", "Charon"),
+    ("how does the article describe len wiseman?", "action specialist"),
+    ("what does cineworld say about keanu", "action icon"),
+])
+def test_the_article_is_the_outlet_the_knowledge_was_read_from(brain, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text and "Cineworld" in reply.text
+
+
+def test_what_the_article_says_of_a_stranger_is_not_the_films_facts(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "what does the article say about harry potter")
+    assert reply.kind == "unknown" and "Wiseman" not in reply.text and "Rooney" not in reply.text

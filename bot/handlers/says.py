@@ -19,7 +19,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply:
     # "what did Keanu reveal to Collider?": the one named is who told it, so everything he told it
     told = {s for s in from_there if kb.sources[s].said_by == subject.id}
     found = [f for f in kb.facts if f.source in told] if told else \
-        [f for f in kb.all_facts_of(subject.id) if f.subject == subject.id and f.source in from_there]
+        [f for f in kb.all_facts_of(subject.id) if f.subject == subject.id and f.source in from_there] or \
+        [f for f in kb.all_facts_of(subject.id) if f.source in from_there]  # a part: the facts that cast it
     found.sort(key=lambda f: not kb.relations[f.relation].literal)  # what it says in words first, then the links
     facts: list = []
     said: set[str] = set()

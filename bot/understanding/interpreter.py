@@ -648,23 +648,37 @@ def bare_mention(it: Interpretation, env: Env) -> Interpretation:
                  confidence=max(it.confidence, env.follow_up_confidence))
 
 
+# what people call the text the bot knows from: "what does *the article* say about him?"
+OWN_SOURCE_WORDS = frozenset("article articles piece roundup writeup source sources".split())
+
+
+def _own_outlets(kb: KnowledgeBase) -> list[str]:
+    """The entities that published the documents the knowledge was read from (the article's outlet)."""
+    names = {(kb.sources[d.source].publication or "").lower() for d in kb.data.documents if d.source in kb.sources}
+    return [e.id for e in kb.entities.values() if e.name.lower() in names]  # a publisher of any kind (a cinema chain)
+
+
 @step
 def source_says(it: Interpretation, env: Env) -> Interpretation:
     """ "what did Collider say about Rooney?", "how does Cineworld describe Len Wiseman?": a wh-question with
     a verb of saying (``SAYING``) that names a publication and one thing of the film's world (else the film
-    talked about) asks for that thing's facts whose source is that publication, not for a relation."""
+    talked about) asks for that thing's facts whose source is that publication, not for a relation. "The
+    article" (``OWN_SOURCE_WORDS``) is the publication of the documents the knowledge was read from."""
     toks = it.parse.tokens
     if it.kind not in ("wh", "about") or not toks or toks[0] not in ("what", "how", "whats") or not set(toks) & SAYING:
         return it
     kb = env.kb
     named = [i for m in it.parse.mentions for i in m.entity_ids[:1]]
-    outlets = [i for i in named if kb.entities[i].kind == "publication"]
-    others = [i for i in named if kb.entities[i].kind != "publication"]
+    own = _own_outlets(kb)
+    outlets = [i for i in named if kb.entities[i].kind == "publication" or i in own]
+    if not outlets and set(toks) & OWN_SOURCE_WORDS:
+        outlets = own  # "what does *the article* say about Lance Reddick?"
+    others = [i for i in named if i not in outlets]
     if len(set(outlets)) != 1 or len(set(others)) > 1:
         return it
     subject = others[0] if others else (it.topic or kb.default_subject.id)
-    if subject not in kb.entities:
-        return it
+    if subject not in kb.entities or unknown_words(_scene(it, env)):
+        return it  # "what does the article say about *Harry Potter*?" is asked of no one it knows
     return _mark(it, "source_says", says=(outlets[0], subject), intent=None)
 
 
