@@ -370,3 +370,26 @@ def test_the_article_is_the_outlet_the_knowledge_was_read_from(brain, question, 
 def test_what_the_article_says_of_a_stranger_is_not_the_films_facts(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", "what does the article say about harry potter")
     assert reply.kind == "unknown" and "Wiseman" not in reply.text and "Rooney" not in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected, absent", [
+    ("ballerina", ["who directs ballerina?", "did he do the die hard one with willis?"], "Len Wiseman", "Bruce Willis's work"),
+    ("ballerina", ["who directs ballerina?", "did he do the die hard one with willis?", "anything else?"], "Transporter", "Bruce Willis"),
+])
+def test_someone_named_in_company_is_not_whom_the_pronoun_asks_about(films, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("company", "tester", text)
+    assert expected in reply.text and absent not in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected", [
+    ("ballerina", ["who plays rooney?", "is she an oscar winner?"], "Ana de Armas"),
+    ("harbour", ["who is mira solberg", "is she an award winner?"], "Mira Solberg"),
+])
+def test_a_dictionary_word_beside_a_pronoun_is_no_stranger(films, film, turns, expected) -> None:  # type: ignore[no-untyped-def]
+    """ "is she an Oscar *winner*?": the word is the question's, not the name of someone unknown."""
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("award", "tester", text)
+    assert reply.intent == "ask_awards" and expected in reply.text

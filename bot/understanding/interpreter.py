@@ -30,7 +30,7 @@ from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, question_sentences
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
-from .grammar import can_name, finite_verb, is_verb_form
+from .grammar import can_name, finite_verb, is_english, is_verb_form
 from .tags import as_question
 from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
@@ -1141,6 +1141,10 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
         return None
     strangers = [w for w in parse.unknown_words if " " in w or (w not in env.known_words
                                                                   and w not in env.questions.words)]
+    if strangers and not parse.mentions and _pronoun_subject(it, env):
+        # "is *she* an Oscar *winner*?": someone talked about is asked of, so a dictionary word is one of
+        # the question's words, not the name of something unknown
+        strangers = [w for w in strangers if " " in w or not is_english(w)]
     if strangers and not parse.mentions:
         return None
     for a in asked:
@@ -1148,6 +1152,12 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
         if subject is not None:
             return subject
     return None
+
+
+def _pronoun_subject(it: Interpretation, env: Env) -> bool:
+    """A personal pronoun of the message names someone the chat talked about."""
+    return any(env.context.last_by_pronoun.get(PRONOUNS[t]) in env.kb.entities
+               for t in it.parse.tokens if t in PRONOUNS and t not in FILM_POINTERS)
 
 
 def _object_kinds(env: Env, question: Question) -> frozenset[str]:

@@ -154,25 +154,20 @@ def contrasted(parse: Parse) -> frozenset[int]:
     return frozenset(out)
 
 
-def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),
-            use_context: bool = True, strangers: bool = True) -> Resolution:
-    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default.
-    ``strangers``: whether words it does not know may name someone it does not know (not in a fragment
-    that asks the last question again: "according to which *paper*?")."""
-    kb, parse, ctx = scene.kb, scene.parse, scene.context
+COMPANY_WORDS = frozenset("with alongside opposite beside".split())
+
+
+def accompanying(parse: Parse) -> frozenset[int]:
+    """The mentions right after a word of company ("with Willis", "alongside Daniel Craig")."""
+    return frozenset(n for n, m in enumerate(parse.mentions)
+                     if m.start > 0 and parse.tokens[m.start - 1] in COMPANY_WORDS)
+
+
+def _named(scene: Scene, kinds: list[str], skip: frozenset[int], order: list, film_words: frozenset[int],
+           against: bool) -> Resolution | None:
+    """The first mention of ``order`` naming one entity of ``kinds`` (or several: the options)."""
+    kb, parse = scene.kb, scene.parse
     kind_hint = {KIND_WORDS[t] for t in parse.tokens if t in KIND_WORDS}
-    # When several things are named, the last usually is what the question is about:
-    # "we saw John Wick 4, but who is directing the Ballerina movie?"; a name qualifying a film word
-    # ("who plays Charon in the *Wick* films?") is the film's, asked about only when nothing else is named
-    # and a name set against another ("the Wick films, *not the spin-off*", "the films *before Ballerina*")
-    # is what the question is not about
-    several = len(parse.mentions) > 1
-    film_words = frozenset(film_qualifiers(kb, parse)) if several else frozenset()
-    against = contrasted(parse) | home_qualifiers(kb, parse) if several else frozenset()
-    mentions = list(reversed(list(enumerate(parse.mentions))))
-    order = [(i, m) for i, m in mentions if i not in film_words | against]
-    order += [(i, m) for i, m in mentions if i in film_words - against]
-    order += [(i, m) for i, m in mentions if i in against]
     for index, mention in order:
         if index in skip:
             continue
@@ -189,12 +184,41 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
             return Resolution(candidates[0], used=skip | {index})
         if candidates:
             return Resolution(options=tuple(candidates), used=skip | {index})
+    return None
+
+
+def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozenset[int] = frozenset(),
+            use_context: bool = True, strangers: bool = True) -> Resolution:
+    """Which entity of one of ``kinds`` the message is about: named, pronoun, context, or default.
+    ``strangers``: whether words it does not know may name someone it does not know (not in a fragment
+    that asks the last question again: "according to which *paper*?")."""
+    kb, parse, ctx = scene.kb, scene.parse, scene.context
+    # When several things are named, the last usually is what the question is about:
+    # "we saw John Wick 4, but who is directing the Ballerina movie?"; a name qualifying a film word
+    # ("who plays Charon in the *Wick* films?") is the film's, asked about only when nothing else is named
+    # and a name set against another ("the Wick films, *not the spin-off*", "the films *before Ballerina*")
+    # is what the question is not about
+    several = len(parse.mentions) > 1
+    film_words = frozenset(film_qualifiers(kb, parse)) if several else frozenset()
+    against = contrasted(parse) | home_qualifiers(kb, parse) if several else frozenset()
+    # ...and the company of the one a pronoun names: "did *he* do the Die Hard one *with Willis*?"
+    company = accompanying(parse)
+    mentions = list(reversed(list(enumerate(parse.mentions))))
+    first = [(i, m) for i, m in mentions if i not in film_words | against | company]
+    first += [(i, m) for i, m in mentions if i in film_words - against - company]
+    found = _named(scene, kinds, skip, first, film_words, bool(against))
+    if found is not None:
+        return found
     if use_context:
         for tok in parse.tokens:
             pronoun = PRONOUNS.get(tok)
             entity_id = ctx.last_by_pronoun.get(pronoun) if pronoun else None
             if entity_id in kb.entities and kb.entities[entity_id].kind in kinds:
                 return Resolution(kb.entities[entity_id], used=skip)
+    later = [(i, m) for i, m in mentions if (i, m) not in first]  # set against, or in company
+    found = _named(scene, kinds, skip, later, film_words, bool(against))
+    if found is not None:
+        return found
     unknown = unknown_words(scene) if strangers else ()
     if unknown:
         return Resolution(unknown_words=unknown, used=skip)
