@@ -393,3 +393,15 @@ def test_a_dictionary_word_beside_a_pronoun_is_no_stranger(films, film, turns, e
     for text in turns:
         reply = bot.reply("award", "tester", text)
     assert reply.intent == "ask_awards" and expected in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected, absent", [
+    ("ballerina", ["who directs ballerina", "not that, who's the director of the other wick films"], "Chad Stahelski", "Len Wiseman"),
+    ("harbour", ["who directed harbour lights", "not him, who wrote it?"], "Mira Solberg", "Tomas Vey"),
+    ("harbour", ["who plays edda", "not that, who plays inga?"], "Low Tide", "Harbour Lights"),
+])
+def test_words_that_take_the_answer_back_open_one_corrected_question(films, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("not-that", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text

@@ -15,10 +15,7 @@ from ..answers import join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
-from ..nlu.text import STOPWORDS, tokens
-from ..nlu.vocab import stem
-from ..understanding.grammar import can_name, finite_verb, is_base_verb, is_verb_form, lemma
-from ..understanding.interpretation import YES_NO_OPENERS, Interpretation
+from ..understanding.interpretation import Interpretation
 
 Handler = Callable[[Interpretation, KnowledgeBase, Renderer], Reply | None]
 
@@ -76,39 +73,37 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
 
 
 def _stated_in_text(it: Interpretation, kb: KnowledgeBase, facts: list[Fact]) -> bool:
-    """Every word a yes/no question claims, besides the subject it is about and the words that ask the
-    relation (its phrase and label: "is it *out*", "*set* between", and any verb: "*coming* out"), is in the text of one fact, and the
-    claim has one at least that is not common (a number, a name, a word the stop list lacks). A name is
-    stated when the text names it."""
-    toks = it.parse.tokens
-    named: set[int] = set()
-    for m in it.parse.mentions:
-        named.update(range(m.start, m.end))
+    """Every word a yes/no question claims (the stage's ``slots.claimed``), besides the words that ask
+    the relation (its phrase and label: "is it *out*", "*set* between"), is in the text of one fact, and so
+    is every other name it holds; and it claims something (a bare "is it out?" checks no value)."""
+    slots = it.slots
+    if slots is None:
+        return False
     subjects = {f.subject for f in facts}
+    asked = {it.resolution.entity.id} if it.resolution is not None and it.resolution.entity is not None else set()
+    names = [kb.entities[e] for e in (slots.others | asked) - subjects if e in kb.entities]
     for f in facts:
-        if not kb.relations[f.relation].literal:
-            continue
         relation = kb.relations[f.relation]
-        asking = {stem(w) for text in (relation.phrase, relation.label, *relation.phrases.values())
-                  for w in tokens(text.replace("{", " ").replace("}", " "))}
-        text = kb.sentence(f).lower()
-        stated = {stem(w) for w in tokens(text)}
-        claimed = [w for i, w in enumerate(toks) if i not in named and w not in STOPWORDS
-                   and w not in YES_NO_OPENERS and stem(w) not in asking and not _verb(w)]
-        names = [m for m in it.parse.mentions if not set(m.entity_ids) & subjects]
+        if not relation.literal:
+            continue
+        asking = _words(" ".join((relation.phrase, relation.label, *relation.phrases.values())))
+        claimed = [w for w in _words(" ".join(slots.claimed)) if w not in asking]
         if not claimed and not names:
-            continue  # "is it out?": nothing claimed of the value to check
-        if all(stem(w) in stated for w in claimed) and all(
-                any(kb.entities[e].name.lower() in text for e in m.entity_ids) for m in names):
+            continue
+        text = kb.sentence(f).lower()
+        stated = _words(text)
+        if all(w in stated for w in claimed) and all(e.name.lower() in text for e in names):
             return True
     return False
 
 
-def _verb(word: str) -> bool:
-    """A verb asks how the value holds ("is it *released* in...", "*coming* out"), it states no value."""
-    if finite_verb(word) or word.endswith("ing") and lemma(word) not in (None, word):  # "coming", not "spring"
-        return True
-    return not can_name(word) and (is_verb_form(word) or is_base_verb(word))  # "spring" names a season too
+def _words(text: str) -> set[str]:
+    """A text's words for comparing one with another: lower case, no punctuation, no plural -s."""
+    out = set()
+    for word in text.lower().replace("{", " ").replace("}", " ").replace("'", "").split():
+        word = word.strip(".,;:!?\"()–-")
+        out.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return out
 
 
 MAX_OWN = 3

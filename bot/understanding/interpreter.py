@@ -42,7 +42,8 @@ FOLLOW_UP_PLACES = frozenset("in for of on from".split())  # "and in Ballerina?"
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rather".split())
-CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"))
+CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"), ("not", "that"),
+                      ("not", "this"), ("not", "him"), ("not", "her"), ("not", "them"), ("wrong", "one"))
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
@@ -358,6 +359,8 @@ def split_parts(it: Interpretation, env: Env) -> Interpretation:
     answered in one reply. Split at a question mark followed by more, at ", and" and at "and" followed
     by a question word; a split that leaves an empty part is no split."""
     pieces = [p.strip(" ,") for p in PART_SPLIT.split(it.text) if p and p.strip(" ,?")]
+    if len(pieces) > 1 and _only_correcting(tokens(pieces[0])):
+        return it  # "not that, who's the director of the Wick films?": one corrected question (correction)
     if len(pieces) < 2:
         pieces = _listed_names(it, env)
     if len(pieces) < 2 or len(pieces) > MAX_PARTS:
@@ -366,6 +369,12 @@ def split_parts(it: Interpretation, env: Env) -> Interpretation:
     if any(not w for w in words) or all(len(w) < 2 for w in words):
         return it
     return _mark(it, "split_parts", parts=tuple(pieces))
+
+
+def _only_correcting(toks: list[str]) -> bool:
+    """Words that only take the last answer back ("not that", "no wait", "sorry, wrong one")."""
+    rest = [t for t in toks if t not in CORRECTION_OPENERS]
+    return bool(toks) and (not rest or any(tuple(rest) == p for p in CORRECTION_PHRASES))
 
 
 def _listed_names(it: Interpretation, env: Env) -> list[str]:
@@ -381,8 +390,8 @@ def _listed_names(it: Interpretation, env: Env) -> list[str]:
         return []
     kinds = {kb.entities[i].kind for i in after[0].entity_ids}
     before = [m for m in parse.mentions if m.end <= at and {kb.entities[i].kind for i in m.entity_ids} & kinds]
-    if not before:
-        return []
+    if not before or before[-1].start > 0 and toks[before[-1].start - 1] == "between":
+        return []  # "set between Chapter 3 and Chapter 4" names two ends of one span
     # "who plays Winston, Charon and the Director?": the names listed before the "and", one after the
     # other, are each asked of too
     run = [m for m in before if m.end == at]

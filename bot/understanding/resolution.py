@@ -16,7 +16,7 @@ from ..context import ChatContext
 from ..knowledge import Entity, KnowledgeBase
 from ..nlu import Parse
 from ..nlu.text import STOPWORDS, tokens
-from .grammar import GRAMMAR_WORDS, can_name, finite_verb, is_base_verb
+from .grammar import GRAMMAR_WORDS, can_name, finite_verb, is_base_verb, is_verb_form, lemma
 from ..nlu.vocab import content_words, known_variant
 
 PRONOUNS = {"he": "he", "him": "he", "his": "he", "himself": "he", "she": "she", "her": "she", "hers": "she",
@@ -73,6 +73,7 @@ class Slots:
     named: frozenset[str] = frozenset()  # every reading of every name in the message
     strangers: tuple[str, ...] = ()  # words the bot does not know (a yes/no's "not in the cast")
     one_name: bool = False  # ...sitting together as a name does ("is Carrie-Anne Moss in it?")
+    claimed: tuple[str, ...] = ()  # the words besides names a yes/no claims ("out in *spring* *2024*")
 
     @property
     def film(self) -> Entity:
@@ -89,7 +90,24 @@ def slots_of(scene: Scene, subject: Resolution, strangers: tuple[str, ...] = ())
         context_film(scene), named, excluded_film(scene, subject.used) if named is not None else None,
         frozenset(i for n, m in enumerate(mentions) if n not in subject.used for i in m.entity_ids[:1]) - {taken},
         frozenset(i for m in mentions for i in m.entity_ids),
-        strangers, bool(strangers) and one_name(scene.parse.tokens, strangers))
+        strangers, bool(strangers) and one_name(scene.parse.tokens, strangers), claimed_words(scene.parse))
+
+
+CLAIM_SKIP = frozenset("is are was were does do did has have had will would can could should am".split())
+
+
+def claimed_words(parse: Parse) -> tuple[str, ...]:
+    """The words a statement or yes/no claims besides the names it holds: not the small words, not its
+    verbs, which say how the value holds ("is it *coming* out in spring?"), not what it names."""
+    named = {i for m in parse.mentions for i in range(m.start, m.end)}
+    return tuple(w for i, w in enumerate(parse.tokens) if i not in named and w not in STOPWORDS
+                 and w not in CLAIM_SKIP and not _verb(w))
+
+
+def _verb(word: str) -> bool:
+    if finite_verb(word) or word.endswith("ing") and lemma(word) not in (None, word):  # "coming", not "spring"
+        return True
+    return not can_name(word) and (is_verb_form(word) or is_base_verb(word))  # "spring" names a season too
 
 
 def one_name(toks: list[str], strangers: tuple[str, ...]) -> bool:
@@ -172,7 +190,7 @@ def _named(scene: Scene, kinds: list[str], skip: frozenset[int], order: list, fi
         if index in skip:
             continue
         candidates = [kb.entities[i] for i in mention.entity_ids if kb.entities[i].kind in kinds]
-        if not candidates and index in film_words and against:
+        if not candidates and index in film_words:
             # "the *Wick* films, not the spin-off": the work the name qualifies, before the one set against it
             work = qualified_work(scene, index, kinds)
             candidates = [work] if work is not None else []
@@ -199,7 +217,7 @@ def resolve(scene: Scene, kinds: list[str], default: bool = True, skip: frozense
     # and a name set against another ("the Wick films, *not the spin-off*", "the films *before Ballerina*")
     # is what the question is not about
     several = len(parse.mentions) > 1
-    film_words = frozenset(film_qualifiers(kb, parse)) if several else frozenset()
+    film_words = frozenset(film_qualifiers(kb, parse))
     against = contrasted(parse) | home_qualifiers(kb, parse) if several else frozenset()
     # ...and the company of the one a pronoun names: "did *he* do the Die Hard one *with Willis*?"
     company = accompanying(parse)
