@@ -17,12 +17,14 @@ class ChatContext:
     last_asked: str | None = None  # a question-map relation last asked ("who wrote it?"), for "and John Wick 4?"
     last_named: list[str] = field(default_factory=list)  # the entities of the last reply, for "which of them..."
 
-    def remember(self, intent: str | None, entities: list[tuple[str, str, str | None]]) -> None:
-        """Record the intent and the entities (id, kind, pronoun) the turn was about, in order."""
+    def remember(self, intent: str | None, entities: list[tuple[str, str, str | None]],
+                 listed: tuple[str, ...] = ()) -> None:
+        """Record the intent and the entities (id, kind, pronoun) the turn was about, in order; ``listed``:
+        what else the reply named, in a list no pronoun takes (kept in ``last_named`` only)."""
         if intent:
             self.last_intent = intent
-        if entities:
-            self.last_named = list(dict.fromkeys(e[0] for e in entities))[:MAX_NAMED]
+        if entities or listed:
+            self.last_named = list(dict.fromkeys([*(e[0] for e in entities), *listed]))[:MAX_NAMED]
         for entity_id, kind, pronoun in entities:
             self.last_by_kind[kind] = entity_id
             self.last_by_pronoun[pronoun or "it"] = entity_id

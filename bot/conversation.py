@@ -56,7 +56,7 @@ def follow_up_context(ctx: ChatContext, reply: Reply, routes: Mapping[str, Route
     known or not ("who wrote it?" "and John Wick 4?"). Context is kept through search and unknown
     replies: they change nothing but the turn count."""
     in_play = answered(reply, routes)
-    ctx.remember(reply.intent if in_play else None, entities)
+    ctx.remember(reply.intent if in_play else None, entities, reply.listed)
     relation = asked_relation(reply, routes, questions)
     if relation is not None:
         ctx.last_asked = relation

@@ -31,6 +31,9 @@ class Reply:
     verdict: Literal["yes", "no"] | None = None  # a yes/no question's answer, where the reply gives one
     # the facts it states, each as "subject relation object role": a multi-part reply says each once
     stated: tuple[str, ...] = ()
+    # what a list answer names that no pronoun takes ("he directed Transporter, Die Hard and Underworld"):
+    # "with whom?" next asks of them
+    listed: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {

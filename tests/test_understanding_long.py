@@ -405,3 +405,22 @@ def test_words_that_take_the_answer_back_open_one_corrected_question(films, film
     for text in turns:
         reply = bot.reply("not-that", "tester", text)
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
+
+
+@pytest.mark.parametrize("turns", [
+    ["what has len wiseman directed before", "with whom?"],
+    ["wiseman made the transporter movies?", "with which actor?"],
+])
+def test_with_whom_after_a_list_of_films_asks_each_films_cast(brain, turns) -> None:  # type: ignore[no-untyped-def]
+    for text in turns:
+        reply = brain.reply("listed", "tester", text)
+    assert reply.kind == "answer"
+    assert all(name in reply.text for name in ("Jason Statham", "Bruce Willis", "Kate Beckinsale"))
+    assert "Ana de Armas" not in reply.text  # not the cast of the film in context
+
+
+def test_a_listed_film_takes_no_pronoun(brain) -> None:  # type: ignore[no-untyped-def]
+    """ "he directed X, Y and Z" lists films; "when is it out?" next still means the film talked about."""
+    for text in ("who directs ballerina?", "what else has he directed?", "when is it out?"):
+        reply = brain.reply("listed-it", "tester", text)
+    assert "2024" in reply.text

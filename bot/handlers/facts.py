@@ -167,6 +167,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     # a speaker the template left out of the words is no one the user has heard of
     named = [e for e in reply.entities if e not in quoted or kb.name(e) in reply.text]
     reply = reply if len(named) == len(reply.entities) else replace(reply, entities=tuple(named))
+    listed = tuple(e.id for e in answered if e.id not in reply.entities)  # several films: "with whom?" next
+    reply = replace(reply, listed=listed) if listed else reply
     return confirmed(it, kb, out, reply, facts)
 
 

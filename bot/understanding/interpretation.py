@@ -50,7 +50,7 @@ class Company:
     than the one asked about."""
 
     person: str
-    film: str
+    films: tuple[str, ...]  # one, or the works the last answer listed ("he directed X, Y and Z" "with whom?")
     relations: tuple[str, ...]
 
 

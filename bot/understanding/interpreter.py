@@ -74,8 +74,8 @@ ACTING_WORDS = frozenset("work worked working works star starred starring stars 
                          "appears play played playing plays".split())
 ELLIPSIS_WH = frozenset("who whom what which anyone anybody someone somebody".split())  # "anyone else?"
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
-    "in is was s does did do that this he she they him her them star stars starring starred acting working work worked"
-    .split())
+    "in is was s does did do that this he she they him her them star stars starring starred acting working work worked "
+    "actor actors actress actresses people".split())  # "with which actor?"
 ELLIPSIS_LENGTH = 6
 DEMONSTRATIVES = frozenset("that this same".split())  # "that character", "this film": the last one talked of
 FILM_POINTERS = frozenset("it its this that".split())  # "why did Keanu direct *it*?": the film talked about
@@ -506,6 +506,11 @@ def ellipsis(it: Interpretation, env: Env) -> Interpretation:
     side = next((name for name, words in ELLIPSIS_CUES if any(t in words for t in toks)), None)
     if side is None or (side == "role" and any(t in ELLIPSIS_PRONOUNS for t in toks)):
         return it  # "who's playing her?" is a question of its own: who plays the character she is
+    if side == "company":
+        company = _listed_company(it, env)
+        if company is not None:
+            return _mark(it, "ellipsis", company=company, follow_up=True, ellipsis=side, intent=None,
+                         confidence=max(it.confidence, env.follow_up_confidence))
     intent = env.context.last_intent if side == "film" else _route_for_side(env, side)
     if intent is None:
         return it
@@ -691,6 +696,25 @@ def source_says(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "source_says", says=(outlets[0], subject), intent=None)
 
 
+def _cast_relations(kb: KnowledgeBase) -> tuple[str, ...]:
+    """The relations that cast people in the film's kind of work with a part ("starring")."""
+    return tuple(r.id for r in kb.relations.values() if r.role and "person" in (r.object if r.object != "text" else ())
+                 and kb.default_subject.kind in r.subject)
+
+
+def _listed_company(it: Interpretation, env: Env) -> Company | None:
+    """ "with whom?" after "he directed the Transporter movies, the fourth Die Hard film and Underworld":
+    the casts of the works the last answer listed, besides the one it was about. None when it listed
+    none, or no one was talked about."""
+    kb, ctx = env.kb, env.context
+    works = tuple(i for i in ctx.last_named if i in kb.entities and kb.entities[i].kind == kb.default_subject.kind)
+    person = ctx.last_by_kind.get("person")
+    relations = _cast_relations(kb)
+    if len(works) < 2 or person not in kb.entities or person not in ctx.last_named or not relations:
+        return None
+    return Company(person, works, relations)
+
+
 @step
 def co_stars(it: Interpretation, env: Env) -> Interpretation:
     """ "who did Ana de Armas work alongside in No Time To Die?", "who was her co-star in the Bond
@@ -710,8 +734,7 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     if any(kb.entities[i].kind == "character" for m in it.parse.mentions for i in m.entity_ids[:1]) \
             or unknown_words(_scene(it, env)):
         return it  # "which actor was Bond opposite her?" asks for a part's actor; "in *Speed* with him" is unknown
-    relations = tuple(r.id for r in kb.relations.values() if r.role and "person" in (r.object if r.object != "text" else ())
-                      and kb.default_subject.kind in r.subject)
+    relations = _cast_relations(kb)
     if not relations:
         return it
     people = [i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind == "person"]
@@ -725,7 +748,7 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     film = films[0] if films else env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
     if film not in kb.entities:
         return it
-    return _mark(it, "co_stars", company=Company(people[0], film, relations), intent=None)
+    return _mark(it, "co_stars", company=Company(people[0], (film,), relations), intent=None)
 
 
 @step
