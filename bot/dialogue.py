@@ -292,12 +292,19 @@ class Brain:
         checked = self._answer(mind, it.presumes, mind.nlu.parse(it.presumes), trial, chat, split=False)
         if checked.verdict == "no":  # "not so", or "nothing I know puts him in it": either way, no ground
             return _adopt(ctx, trial, checked)
+        why = it.text == it.presumed_in  # a why-question's clause is the question itself
+        if checked.verdict != "yes" and why and checked.kind == "answer" and checked.verdict is None:
+            # the facts of what the clause asks, which neither confirm nor deny it ("why did Universal go
+            # for a Christmas release?": the release as stated): they answer better than "the article
+            # doesn't say why", which takes the clause as so
+            out = self.renderer(mind)
+            if out.has("utter_why_unconfirmed"):
+                return _adopt(ctx, trial, replace(checked, text=out.render("utter_why_unconfirmed", answer=checked.text)))
         if checked.verdict != "yes":  # the facts decide nothing of the clause: the message is read whole
             return self._answer(mind, it.presumed_in, mind.nlu.parse(it.presumed_in), ctx, chat, presuppose=False)
         follow_up_context(trial, checked, mind.answers.routes, mind.questions, self._refs(mind, checked))
-        # a why-question's clause is the question itself: asked again, it is not checked again
-        again = it.text != it.presumed_in
-        return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat, presuppose=again))
+        # a why-question asked again is not checked again
+        return _adopt(ctx, trial, self._answer(mind, it.text, it.parse, trial, chat, presuppose=not why))
 
     def _alternatives(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
         """A long message's question sentences, each answered in turn as a multi-part message's parts are

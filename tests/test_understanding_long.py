@@ -424,3 +424,14 @@ def test_a_listed_film_takes_no_pronoun(brain) -> None:  # type: ignore[no-untyp
     for text in ("who directs ballerina?", "what else has he directed?", "when is it out?"):
         reply = brain.reply("listed-it", "tester", text)
     assert "2024" in reply.text
+
+
+@pytest.mark.parametrize("film, question, stated", [
+    ("ballerina", "why did universal go for a christmas 2024 release for ballerina?", "spring or summer 2024"),
+    ("ballerina", "why is ballerina set before the first john wick movie", "between"),
+    ("harbour", "why is harbour lights coming out in the spring of 2021?", "autumn of 2021"),
+])
+def test_a_why_question_the_facts_do_not_bear_out_gets_what_they_say(films, film, question, stated) -> None:  # type: ignore[no-untyped-def]
+    """Not "the article doesn't say why X", which takes X as so: what the facts of it do say."""
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and stated in reply.text
