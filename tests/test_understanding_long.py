@@ -435,3 +435,20 @@ def test_a_why_question_the_facts_do_not_bear_out_gets_what_they_say(films, film
     """Not "the article doesn't say why X", which takes X as so: what the facts of it do say."""
     reply = films[film].reply(None, "tester", question)
     assert reply.kind == "answer" and stated in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "what's the plot of ballerina and is john wick in it", ["vengeance", "Keanu Reeves"]),
+    ("ballerina", "who did ana play in no time to die, and who directed the fourth die hard?", ["Paloma", "Len Wiseman"]),
+    ("ballerina", "who plays winston; also who is joe drake", ["Ian McShane", "Lionsgate"]),
+    ("harbour", "who plays edda, and who directed harbour lights?", ["Mira Solberg", "Tomas Vey"]),
+    ("harbour", "who plays edda; when does harbour lights come out?", ["Mira Solberg", "autumn of 2021"]),
+])
+def test_a_part_after_and_that_asks_its_own_question_is_not_the_last_one_again(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and all(e in reply.text for e in expected)
+
+
+def test_and_with_only_a_name_still_asks_the_last_question_of_it(second) -> None:  # type: ignore[no-untyped-def]
+    second.reply("and", "tester", "who plays edda")
+    assert "Mira Solberg" in second.reply("and", "tester", "and inga?").text

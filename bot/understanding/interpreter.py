@@ -38,6 +38,8 @@ from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, re
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
                     ("ok", "and"), ("also",), ("then",))
 FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
+QUESTION_OPENERS = frozenset("who whom what when where which why how whose".split()) | YES_NO_OPENERS
+ELLIPSIS_FILLER = frozenset("else one ones it that this them".split())  # "and who else?", "and which one?"
 FOLLOW_UP_PLACES = frozenset("in for of on from".split())  # "and in Ballerina?": the same question of that film
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
@@ -51,7 +53,7 @@ PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 PART_SPLIT = re.compile(
     r"\?\s+(?=\S)|,\s*(?=and\b)|\s+(?=(?:and|&)\s+(?:who|whom|what|when|where|which|how|is|are|does|do|did|was|will)\b)"
-    r"|\s*\+\s*|,\s*(?=(?:who|whom|what|when|where|which|how)\b)",
+    r"|\s*\+\s*|,\s*(?=(?:who|whom|what|when|where|which|how)\b)|\s*;\s*(?=\S)",
     re.IGNORECASE)
 MAX_PARTS = 3
 MULTI_WORD_CUE = 2  # words: a question-map cue this long says which relation is asked
@@ -1449,6 +1451,16 @@ class Interpreter:
         return it
 
 
+def _asks_its_own(toks: list[str], named: frozenset[int] | set[int]) -> bool:
+    """After "and": a question word or an auxiliary, then a word of its own besides the names ("and *who
+    made* Underworld?", "and *is* John Wick *in* it?"), not only filler ("and who else?", "and Charon?")."""
+    start = next((len(s) for s in sorted(FOLLOW_UP_STARTS, key=len, reverse=True) if tuple(toks[:len(s)]) == s), 0)
+    if start >= len(toks) or toks[start] not in QUESTION_OPENERS:
+        return False
+    rest = [t for i, t in enumerate(toks[start + 1:], start + 1) if i not in named]
+    return any(t not in FOLLOW_UP_FILLER and t not in ELLIPSIS_FILLER for t in rest)
+
+
 def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = False) -> str | None:
     """The last turn's intent when the message only names a new entity of a kind it can be asked of
     ("and Charon?" after "who plays Winston?"), or the same relation asked the other way round ("who
@@ -1470,6 +1482,8 @@ def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = Fals
         return None
     if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
         return None
+    if starts and _asks_its_own(toks, parse.mentioned_tokens):
+        return None  # "and who made the first Underworld?": a question of its own after the "and"
     kinds = set(route.about)
     if route.handler == "yesno":
         relation = kb.relations[route.relations[0]]
