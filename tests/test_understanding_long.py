@@ -452,3 +452,13 @@ def test_a_part_after_and_that_asks_its_own_question_is_not_the_last_one_again(f
 def test_and_with_only_a_name_still_asks_the_last_question_of_it(second) -> None:  # type: ignore[no-untyped-def]
     second.reply("and", "tester", "who plays edda")
     assert "Mira Solberg" in second.reply("and", "tester", "and inga?").text
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("wait are you a real person or a bot", "smalltalk"),
+    ("are you a real person?", "smalltalk"),
+    ("did you see the match last night", "unknown"),
+    ("do you like pizza", "unknown"),
+])
+def test_sure_chit_chat_about_the_bot_keeps_its_words(brain, text, kind) -> None:  # type: ignore[no-untyped-def]
+    assert brain.reply(None, "tester", text).kind == kind

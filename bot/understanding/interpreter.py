@@ -1327,9 +1327,17 @@ def scope_yes_no(it: Interpretation, env: Env) -> Interpretation:
     return _scope_rule(it, env, "yes_no")
 
 
+SURE_CHAT = 0.85  # a chit-chat intent this sure of a message about the bot keeps it
+ABOUT_THE_BOT = frozenset("you your youre yourself u ur bot".split())
+
+
 @step
 def scope_chit_chat(it: Interpretation, env: Env) -> Interpretation:
-    """Chit-chat with a topic is not chit-chat: "did you see the match last night" is no goodbye."""
+    """Chit-chat with a topic is not chit-chat: "did you see the match last night" is no goodbye. Unless
+    the classifier is sure and the message speaks of the bot itself ("are you a real *person* or a bot?",
+    "what *sort* of things can you do?"): its other words are about the bot, no topic of their own."""
+    if it.confidence >= SURE_CHAT and set(it.parse.tokens) & ABOUT_THE_BOT and not it.parse.mentions:
+        return it
     return _scope_rule(it, env, "chit_chat")
 
 
