@@ -462,3 +462,35 @@ def test_and_with_only_a_name_still_asks_the_last_question_of_it(second) -> None
 ])
 def test_sure_chit_chat_about_the_bot_keeps_its_words(brain, text, kind) -> None:  # type: ignore[no-untyped-def]
     assert brain.reply(None, "tester", text).kind == kind
+
+
+PASTE = "\n\n" + ("Some text I copied from a forum thread about films and casting rumours, none of it a question. " * 8)
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "when is it out, read this but couldn't find it", "2024"),
+    ("ballerina", "is keanu in it, long read sorry", "John Wick"),
+    ("harbour", "who plays edda, sorry for the long post", "Mira Solberg"),
+])
+def test_a_remark_after_the_question_above_a_paste_is_not_asked(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question + PASTE)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, relation", [
+    ("ballerina", "from this article, how long is the movie?", "ask_runtime"),
+    ("harbour", "from the review, who directed harbour lights?", "ask_director"),
+])
+def test_a_wh_question_after_a_lead_in_is_no_tagged_statement(films, film, question, relation) -> None:  # type: ignore[no-untyped-def]
+    assert films[film].reply(None, "tester", question).intent == relation
+
+
+@pytest.mark.parametrize("question, yes", [
+    ("is ana de armas the lead", True),
+    ("ana de armas is the lead, right?", True),
+    ("is keanu reeves the lead?", False),
+    ("is len wiseman the helmer?", True),
+])
+def test_a_yes_no_with_a_relations_descriptor_asks_whether_they_hold_it(brain, question, yes) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.kind == "answer" and reply.verdict == ("yes" if yes else "no")

@@ -1270,6 +1270,33 @@ def appears_shape(it: Interpretation, env: Env) -> Interpretation:
 
 
 @step
+def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
+    """ "is Ana de Armas the lead?", "is Len Wiseman the helmer?": a yes/no naming one person or part and
+    a relation's descriptor (the knowledge's ``descriptors``: "the lead" for the main character) asks
+    whether they hold it in the film talked about: the relation's route answers, and says yes or no
+    (handlers/base.confirmed: a part's player holds it too). The classifier, which never saw the name
+    beside the descriptor, is rarely sure of it."""
+    if it.kind != "yesno" or it.follow_up or len(it.parse.mentions) != 1:
+        return it
+    kb = env.kb
+    named = it.parse.mentions[0]
+    kinds = {kb.entities[i].kind for i in named.entity_ids}
+    text = f" {' '.join(t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens)} "
+    for relation in kb.relations.values():
+        if relation.literal or not any(f" {' '.join(tokens(d))} " in text for d in relation.descriptors):
+            continue
+        holders = set(relation.object) | set(relation.role or ())
+        cast = {k for r in kb.relations.values() if r.role and set(r.role) & set(relation.object) for k in r.object}
+        if not kinds & (holders | cast):
+            continue
+        route = next((name for name, r in env.routes.items() if r.handler == "facts" and r.relations[:1] == [relation.id]
+                      and r.given == "subject"), None)
+        if route is not None:
+            return _mark(it, "described_yes_no", intent=route, confidence=max(it.confidence, env.follow_up_confidence))
+    return it
+
+
+@step
 def confidence(it: Interpretation, env: Env) -> Interpretation:
     """Below the threshold the classifier's guess is no answer: the search fallback decides."""
     if it.confidence >= env.threshold and it.intent in env.routes:

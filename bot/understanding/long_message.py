@@ -33,6 +33,8 @@ EMBEDDED = re.compile(r"\b(?:tell|know|wonder|wondering|ask|asking|explain)\b(?:
                       r"(?P<wh>(?:who|whom|what|when|where|which|why|how|whether|if)\b)", re.IGNORECASE)
 NOT_ASKING = re.compile(r"(?:\bnot|n't|\bno idea|\bdont)\s*$", re.IGNORECASE)  # "I don't know how, ..."
 OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".split())
+ASIDE_WORDS = frozenset("i im ive me my mine this below above attached pasted sorry read reading article post "
+                        "thread link".split())  # a remark about the user or the paste, after the question
 
 
 def question_sentences(text: str) -> tuple[str, ...]:
@@ -74,9 +76,20 @@ def _sentences(paragraph: str) -> list[str]:
             sentence = sentence[embedded.start("wh"):]
         if len(sentence) > QUESTION_LENGTH:
             sentence = _tail(sentence)
+        sentence = _without_aside(sentence)
         if sentence:
             out.append(sentence)
     return out
+
+
+def _without_aside(sentence: str) -> str:
+    """A question with a remark of the user's own after a comma ("when is it out, *read this but couldn't
+    find it*", "is keanu in it, *long read sorry*"): the question alone, the remark's words being about
+    the paste, not the film. A remark tells itself by talking of the user or the text (``ASIDE_WORDS``)."""
+    question, comma, remark = sentence.partition(", ")
+    if not comma or not _asks(question) or _asks(remark) or not set(tokens(remark)) & ASIDE_WORDS:
+        return sentence
+    return question
 
 
 def _asks(sentence: str) -> bool:

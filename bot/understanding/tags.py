@@ -64,6 +64,8 @@ def as_question(text: str, named: frozenset[str] = frozenset()) -> str | None:
         asks = tagged and low and (low[0] in AUX or low[0] in WH)
         return " ".join(words) if asks else None  # "is it out, right?": the question it already is
     for p in range(1, min(len(low), MAX_SUBJECT + 1)):
+        if low[p] in WH:
+            return None  # "from this article, *how* long is it?": a wh-question after a lead-in, no statement
         if low[p] in AUX:
             return " ".join([words[p], *words[:p], *words[p + 1:]])
         form = tense(low[p]) if tagged and low[p] not in named else None  # a bare "?" moves an auxiliary only: "Wiseman directed it?"
