@@ -494,3 +494,13 @@ def test_a_wh_question_after_a_lead_in_is_no_tagged_statement(films, film, quest
 def test_a_yes_no_with_a_relations_descriptor_asks_whether_they_hold_it(brain, question, yes) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", question)
     assert reply.kind == "answer" and reply.verdict == ("yes" if yes else "no")
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("has a teaser come out for ballerina", "ask_trailer"),
+    ("is the trailer out?", "ask_trailer"),
+    ("is ballerina out yet", "ask_release"),
+    ("has the release date been announced?", "ask_release"),
+])
+def test_a_yes_no_asks_of_what_its_subject_cues_not_its_verb(brain, question, intent) -> None:  # type: ignore[no-untyped-def]
+    assert brain.reply(None, "tester", question).intent == intent

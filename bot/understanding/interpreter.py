@@ -1060,6 +1060,10 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
                 and subject not in m.entity_ids for i in range(m.start, m.end)}
     outside = frozenset(range(len(it.parse.tokens))) - in_names
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
+    subject_cued = _cued_in_subject(it, env, fitting)
+    if subject_cued and not mine & {a.question.relation for a in subject_cued}:
+        # "has a *teaser* come out?": the yes/no asks of its subject, whatever its verb cues ("come out")
+        fitting, named = subject_cued, []
     mine_cued = mine & {a.question.relation for a in fitting + named}
     if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
         # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
@@ -1092,6 +1096,21 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
                  nearby=_nearby(env, best.question),
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _cued_in_subject(it: Interpretation, env: Env, fitting: list[Asked]) -> list[Asked]:
+    """In a yes/no, the relations cued before its first verb ("has *a teaser* come out?", "is *the
+    trailer* out?"), earliest first: what the question asks of. [] for another kind of question, or when
+    one relation alone is cued."""
+    if it.kind != "yesno" or len({a.question.relation for a in fitting}) < 2:
+        return []
+    toks = it.parse.tokens
+    verb = next((i for i in range(1, len(toks)) if i not in it.parse.mentioned_tokens
+                 and (finite_verb(toks[i]) or is_verb_form(toks[i]))), len(toks))
+    skip = _cue_skip(it, env)
+    spans = [(min(span), a) for a in fitting if (span := env.questions.span(toks, a.question.relation, skip))
+             and max(span) < verb]
+    return [a for _, a in sorted(spans, key=lambda pair: pair[0])][:1] if spans and len(spans) < len(fitting) else []
 
 
 def _fact_in_words(it: Interpretation, env: Env, relation: str, subject: str) -> str:
