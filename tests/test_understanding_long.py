@@ -278,6 +278,9 @@ def gazette(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
                           "source": "blog", "known": "2021-06"})
     data["facts"].append({"subject": "harbour_lights", "relation": "description", "object": "a quiet harbour drama",
                           "source": "review", "known": "2021-05"})
+    data["entities"].append({"id": "old_pier", "kind": "film", "name": "The Old Pier", "aliases": ["the old pier"]})
+    data["facts"].append({"subject": "old_pier", "relation": "description", "object": "a lost silent film",
+                          "source": "blog", "known": "2021-06"})
     return brain_on(settings, brain, data, tmp_path / "gazette.yml", seed=6)
 
 
@@ -292,9 +295,14 @@ def test_what_one_publication_says_of_something(brain, gazette, film, question, 
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
 
 
-def test_a_publication_that_says_nothing_of_it_is_said_so(gazette) -> None:  # type: ignore[no-untyped-def]
+def test_what_a_publication_says_of_someone_includes_the_parts_it_credits_them_with(gazette) -> None:  # type: ignore[no-untyped-def]
     reply = gazette.reply(None, "tester", "what did the quay gazette say about mira solberg")
-    assert reply.kind == "unknown" and "painter" not in reply.text and "Mira Solberg" in reply.text
+    assert reply.kind == "answer" and "Harbour Lights" in reply.text and "painter" not in reply.text
+
+
+def test_a_publication_that_says_nothing_of_it_is_said_so(gazette) -> None:  # type: ignore[no-untyped-def]
+    reply = gazette.reply(None, "tester", "what did the quay gazette say about the old pier")
+    assert reply.kind == "unknown" and "silent" not in reply.text and "The Old Pier" in reply.text
 
 
 @pytest.mark.parametrize("film, question, yes", [
@@ -504,3 +512,25 @@ def test_a_yes_no_with_a_relations_descriptor_asks_whether_they_hold_it(brain, q
 ])
 def test_a_yes_no_asks_of_what_its_subject_cues_not_its_verb(brain, question, intent) -> None:  # type: ignore[no-untyped-def]
     assert brain.reply(None, "tester", question).intent == intent
+
+
+@pytest.mark.parametrize("turns, expected, absent", [
+    (["who's returning from the john wick films"], ["Ian McShane", "Lance Reddick", "Angelica Huston"], "Ana de Armas"),
+    (["who plays winston", "who else from the old films is back?"], ["Lance Reddick"], "Ana de Armas"),
+    (["does ian mcshane come back?"], ["Winston"], "Lance Reddick"),
+    (["is ian mcshane back for this one?", "who does he play again"], ["Winston"], "Rooney"),
+])
+def test_who_returns_is_read_from_the_films_returning_cast(brain, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    for text in turns:
+        reply = brain.reply("back", "tester", text)
+    assert reply.kind == "answer" and all(e in reply.text for e in expected) and absent not in reply.text
+
+
+def test_a_stranger_asked_to_return_is_not_known_to_rather_than_no(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "does halle berry come back in ballerina")
+    assert reply.kind == "unknown" and reply.verdict is None and "Ian McShane" in reply.text
+
+
+def test_a_film_without_a_returning_cast_says_so(second) -> None:  # type: ignore[no-untyped-def]
+    reply = second.reply(None, "tester", "who's coming back for harbour lights?")
+    assert reply.kind == "unknown" and "Mira Solberg" not in reply.text

@@ -13,7 +13,7 @@ from ..reply import Reply
 from ..understanding.interpretation import Interpretation
 from .base import confirmed
 
-MAX_FACTS = 3
+MAX_FACTS = 5  # a cast-like list ("who returns in it?") whole, at a Telegram message's glance
 
 
 def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
@@ -29,10 +29,22 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     facts = (facts + [f for r in question.roles if r in kb.relations for f in kb.facts_with_role(entity.id, r)
                       if f.subject not in {g.object for g in facts}])[:MAX_FACTS]
     asks = question.asks.format(subject=entity.name)
+    named = it.slots.others if it.slots is not None else frozenset()
+    if it.kind == "yesno" and (about := [f for f in facts if {f.object, f.role} & named]):
+        facts = about  # "does Ian McShane come back?": his fact, not the whole list
+    elif it.kind == "yesno" and facts and it.slots is not None and it.slots.strangers and it.slots.one_name:
+        # "does Halle Berry come back in it?": someone the facts do not name is not known to, no "no"
+        stranger = " ".join(it.slots.strangers)
+        return out.reply("utter_map_not_named", intent, it.confidence, kind="unknown", entity=stranger,
+                         answer=asks, sentence=join_list([kb.sentence(f) for f in facts]),
+                         according_to=kb.attribution(facts[0]), entities=[entity.id])
     if facts:
         sentence = join_list([kb.sentence(f) if n == 0 else inline(kb, f) for n, f in enumerate(facts)])
+        # the people and parts the facts name, the first last, so "he" next is the first named
+        named_in = [i for f in reversed(facts) for i in (f.role, f.object) if i in kb.entities]
         reply = out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
-                          subject=entity.name, according_to=kb.attribution(facts[0]), entities=[entity.id],
+                          subject=entity.name, according_to=kb.attribution(facts[0]),
+                          entities=[entity.id, *named_in],
                           spoilers=tuple(kb.value(f) for f in facts if f.spoiler))
         return confirmed(it, kb, out, reply, facts)  # "did Keanu Reeves coin car-fu?" -> "Yes. ..."
     near = next((q for q in it.nearby if q.relation in kb.relations and kb.facts_about(entity.id, q.relation)), None)

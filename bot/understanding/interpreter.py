@@ -1047,7 +1047,10 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     relation = env.kb.relations.get(fitting[0].question.relation)
     allowed |= set(relation.object) if relation is not None and relation.object != "text" else set()
     allowed |= set(fitting[0].question.object)
-    if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed for m in it.parse.mentions):
+    # ...or a series the subject belongs to: "who's returning from *the John Wick films*?"
+    linked = _works_of(env.kb, subject)
+    if any(not {env.kb.entities[i].kind for i in m.entity_ids} & allowed and not set(m.entity_ids) & linked
+           for m in it.parse.mentions):
         return it
     read = {r for route in env.routes.values() if route.handler in FACT_HANDLERS for r in route.relations}
     route = env.routes.get(it.intent or "")
@@ -1091,7 +1094,14 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
             return rerouted
     subject = _fact_in_words(it, env, best.question.relation, subject)
     taken = frozenset(n for n, m in enumerate(it.parse.mentions) if subject in m.entity_ids)
-    slots = slots_of(_scene(it, env), Resolution(env.kb.entities[subject], used=taken))
+    scene = _scene(it, env)
+    # a yes/no's strange words may be someone the facts do not name ("does *Halle Berry* come back?"), for
+    # a relation whose facts name people, when they could name anyone ("did he pass *away*?" names no one)
+    relation = env.kb.relations.get(best.question.relation)
+    people = relation is not None and relation.object != "text" and "person" in relation.object
+    strangers = tuple(w for w in unknown_words(scene) if all(can_name(x) for x in w.split())) \
+        if it.kind == "yesno" and people else ()
+    slots = slots_of(scene, Resolution(env.kb.entities[subject], used=taken), strangers)
     return _mark(it, "question_map", asked=best.question, subject=subject, slots=slots,
                  nearby=_nearby(env, best.question),
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
@@ -1220,6 +1230,14 @@ def _object_kinds(env: Env, question: Question) -> frozenset[str]:
     return frozenset(kinds | set(question.object))
 
 
+def _works_of(kb: KnowledgeBase, entity: str) -> set[str]:
+    """The collections of works a film is in by its facts (its series), never a person or part."""
+    film_kind = kb.default_subject.kind
+    return {f.object for f in kb.all_facts_of(entity) if f.subject == entity and f.object in kb.entities
+            and kb.entities[f.object].kind != film_kind and kb.entities[f.object].pronoun in (None, "it")
+            and kb.entities[f.object].kind not in ("person", "character")}
+
+
 def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
                       objects: frozenset[str] = frozenset()) -> str | None:
     """Whom a map question of ``kinds`` is about: a name (not one qualifying a film word: "which *Wick*
@@ -1236,7 +1254,10 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
         if ids:
             return ids[0]
     film_kind = kb.default_subject.kind
-    if any(kb.entities[i].kind != film_kind and kb.entities[i].kind not in objects
+    in_context = ctx.last_by_kind.get(film_kind) if ctx.last_by_kind.get(film_kind) in kb.entities else kb.default_subject.id
+    # a name the film talked about is linked to ("who's returning from *the John Wick films*?") is the film's
+    linked = _works_of(kb, in_context) if film_kind in kinds else set()
+    if any(kb.entities[i].kind != film_kind and kb.entities[i].kind not in objects and i not in linked
            for m in names for i in m.entity_ids):
         return None  # named, but nothing a question of this kind is about
     for at, tok in enumerate(toks[:-1]):
