@@ -534,3 +534,14 @@ def test_a_stranger_asked_to_return_is_not_known_to_rather_than_no(brain) -> Non
 def test_a_film_without_a_returning_cast_says_so(second) -> None:  # type: ignore[no-untyped-def]
     reply = second.reply(None, "tester", "who's coming back for harbour lights?")
     assert reply.kind == "unknown" and "Mira Solberg" not in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected, kind", [
+    ("ballerina", ["the lionsgate chair is", "and he said?"], "spring or summer 2024", "answer"),
+    ("harbour", ["who wrote harbour lights", "and she said?"], "Mira Solberg", "unknown"),
+])
+def test_a_fragment_of_saying_asks_what_they_said(films, film, turns, expected, kind) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("said", "tester", text)
+    assert reply.intent == "ask_statements" and reply.kind == kind and expected in reply.text

@@ -338,6 +338,25 @@ def select_among(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "select_among", parts=tuple(parts), selection=True)
 
 
+SAID_FRAGMENT = frozenset("and so but he she they him her said say says saying what did exactly then".split())
+
+
+@step
+def said_fragment(it: Interpretation, env: Env) -> Interpretation:
+    """ "and he said?", "what did she say?": a bare fragment of saying about someone the chat talked of
+    asks what they said, the question it is short for, asked of them by name (what the knowledge quotes
+    them on: the question map's quoted relation)."""
+    toks = it.parse.tokens
+    if it.follow_up or it.parse.mentions or not toks or len(toks) > 5 or not set(toks) <= SAID_FRAGMENT \
+            or not set(toks) & {"said", "say", "says"}:
+        return it
+    pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she", "they")), None)
+    who = env.context.last_by_pronoun.get(pronoun or "")
+    if who not in env.kb.entities:
+        return it
+    return _reparsed(it, env, f"what did {env.kb.entities[who].name} say", "said_fragment")
+
+
 @step
 def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
