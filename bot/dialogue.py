@@ -312,18 +312,7 @@ class Brain:
         joins every one answered with a fact or an honest "the article doesn't say ...", in order; a
         question nothing answers ("can you believe that?") is left out. Failing any fact, the first
         honest reply, else what the first question gets."""
-        trial = ChatContext.from_json(ctx.to_json())
-        kept: list[Reply] = []
-        first: tuple[Reply, ChatContext] | None = None
-        for text in it.alternatives:
-            before = ChatContext.from_json(trial.to_json())
-            reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat)
-            if answers_its_part(reply, mind.answers.routes, mind.questions):
-                follow_up_context(trial, reply, mind.answers.routes, mind.questions, self._refs(mind, reply))
-                kept.append(reply)
-            else:
-                trial = before  # what nothing answered leaves the context as it was
-            first = first or (reply, before)
+        kept, trial, first = self._in_turn(mind, it.alternatives, ctx, chat, split=True, every=False)
         whole = joined(kept)
         if whole is not None:
             return _adopt(ctx, trial, whole)
@@ -336,14 +325,10 @@ class Brain:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
         one reply joins them. None, with the context untouched, unless every part is answered (a fact,
         or the question map's "the article doesn't say") and one at least with a fact."""
-        trial = ChatContext.from_json(ctx.to_json())
-        replies = []
-        for text in it.parts:
-            reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat, split=False)
-            if not answers_its_part(reply, mind.answers.routes, mind.questions):
-                return None
-            trial.remember(reply.intent, self._refs(mind, reply))  # the context flows to the next part
-            replies.append(reply)
+        answered = self._in_turn(mind, it.parts, ctx, chat, split=False, every=True)
+        if answered is None:
+            return None
+        replies, trial, _ = answered
         if it.selection and any(r.verdict != "no" for r in replies):
             replies = [r for r in replies if r.verdict != "no"]  # "which of them plays Charon?": who does
         whole = joined(replies)
@@ -351,6 +336,28 @@ class Brain:
             ctx.last_by_kind.update(trial.last_by_kind)
             ctx.last_by_pronoun.update(trial.last_by_pronoun)
         return whole
+
+    def _in_turn(self, mind: Mind, texts: tuple[str, ...], ctx: ChatContext, chat: str | None, *, split: bool,
+                 every: bool) -> tuple[list[Reply], ChatContext, tuple[Reply, ChatContext] | None] | None:
+        """The questions of one message answered one after the other on a copy of the chat's context, each
+        answered one recording what it was about for the next ("who directs it? and what else has he
+        done?"); one nothing answers leaves the copy as it was, or, with ``every``, ends it all (None).
+        Returns the answered replies, the copy, and the first reply with the context it was given."""
+        trial = ChatContext.from_json(ctx.to_json())
+        kept: list[Reply] = []
+        first: tuple[Reply, ChatContext] | None = None
+        for text in texts:
+            before = ChatContext.from_json(trial.to_json())
+            reply = self._answer(mind, text, mind.nlu.parse(text), trial, chat, split=split)
+            first = first or (reply, before)
+            if answers_its_part(reply, mind.answers.routes, mind.questions):
+                follow_up_context(trial, reply, mind.answers.routes, mind.questions, self._refs(mind, reply))
+                kept.append(reply)
+            elif every:
+                return None
+            else:
+                trial = before  # what nothing answered leaves the context as it was
+        return kept, trial, first
 
     @staticmethod
     def _refs(mind: Mind, reply: Reply) -> list[tuple[str, str, str | None]]:
