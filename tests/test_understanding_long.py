@@ -545,3 +545,13 @@ def test_a_fragment_of_saying_asks_what_they_said(films, film, turns, expected, 
     for text in turns:
         reply = bot.reply("said", "tester", text)
     assert reply.intent == "ask_statements" and reply.kind == kind and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "which underworld one", "the first Underworld movie"),
+    ("ballerina", "which die hard film?", "fourth Die Hard"),
+    ("harbour", "which low tide film", "Inga"),
+])
+def test_which_with_only_a_works_name_tells_of_that_work(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text

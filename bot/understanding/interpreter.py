@@ -1328,6 +1328,30 @@ def appears_shape(it: Interpretation, env: Env) -> Interpretation:
     return _mark(it, "appears_shape", intent=route, confidence=max(it.confidence, env.threshold))
 
 
+WHICH_ONE_WORDS = FILM_WORDS | frozenset("one ones exactly is it was that the".split())
+
+
+@step
+def which_one(it: Interpretation, env: Env) -> Interpretation:
+    """ "which Underworld one?", "which Die Hard film?": a "which" with nothing but one work's name and a
+    film word asks which of that name's works is meant: the knowledge's one, told about (its name says
+    "the first Underworld movie", its facts the rest)."""
+    toks = it.parse.tokens
+    if not toks or toks[0] != "which" or len(it.parse.mentions) != 1:
+        return it
+    mention = it.parse.mentions[0]
+    rest = [t for i, t in enumerate(toks[1:], 1) if not mention.start <= i < mention.end]
+    kb = env.kb
+    works = [i for i in mention.entity_ids if kb.entities[i].kind == kb.default_subject.kind]
+    if len(works) != 1 or any(t not in WHICH_ONE_WORDS for t in rest):
+        return it
+    route = next((name for name, r in env.routes.items() if r.handler == "about"), None)
+    if route is None:
+        return it
+    return _mark(it, "which_one", intent=route, confidence=max(it.confidence, env.follow_up_confidence),
+                 verdict=Verdict(True, "", (), "which_one"))  # its words are the name's: no scope rule applies
+
+
 @step
 def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
     """ "is Ana de Armas the lead?", "is Len Wiseman the helmer?": a yes/no naming one person or part and
