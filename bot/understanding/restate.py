@@ -147,6 +147,9 @@ def _words(text: str) -> list[str]:
     return out
 
 
+FILM_NOUNS = frozenset("film films movie movies one".split())  # a name ending in one is not followed by another
+
+
 def _spelled(words: list[str], names: dict[str, str], film: str) -> list[str]:
     """Names as the knowledge spells them (longest first), "it" as the film, the rest as typed."""
     out: list[str] = []
@@ -164,6 +167,10 @@ def _spelled(words: list[str], names: dict[str, str], film: str) -> list[str]:
             i += 1
         if len(out) > 1 and out[-2] == "the" and out[-1][:4].lower() == "the ":
             out[-2:] = [out[-1]]  # "the" + "the John Wick series"
+        elif len(out) > 1 and out[-2].lower() in ("which", "what") and out[-1][:4].lower() == "the ":
+            out[-1] = out[-1][4:]  # "which" + "the fourth Die Hard film"
+        if len(out) > 1 and out[-1].lower() in FILM_NOUNS and out[-2].lower().endswith(tuple(FILM_NOUNS)):
+            out.pop()  # "the fourth Die Hard film" + "film"
     return out
 
 
