@@ -555,3 +555,12 @@ def test_a_fragment_of_saying_asks_what_they_said(films, film, turns, expected, 
 def test_which_with_only_a_works_name_tells_of_that_work(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("question, verdict", [
+    ("was paloma ana de armas's character in the bond film?", "yes"),
+    ("was rooney ana de armas's character in the bond film?", "no"),
+])
+def test_a_name_qualifying_a_film_word_stands_for_that_film_in_a_yes_no(brain, question, verdict) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.verdict == verdict and "Paloma" in reply.text

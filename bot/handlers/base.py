@@ -63,8 +63,11 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
         return reply
     if others <= on_facts and out.has("utter_confirmed"):
         response = "utter_confirmed"
-    elif {kb.entities[i].kind for i in others} <= {kb.entities[i].kind for i in on_facts if i in kb.entities} \
-            and not others & on_facts and out.has("utter_contradicted"):
+    elif any(i in kb.entities and i not in on_facts and kb.entities[i].kind in
+             {kb.entities[j].kind for j in on_facts if j in kb.entities} for i in others) \
+            and out.has("utter_contradicted"):
+        # something named is of a kind the facts name, and not on them: "was *Rooney* her character in
+        # the Bond film?" (Paloma was), "did Chad Stahelski direct it?"
         response = "utter_contradicted"
     else:
         return reply

@@ -86,9 +86,14 @@ def slots_of(scene: Scene, subject: Resolution, strangers: tuple[str, ...] = ())
     mentions = scene.parse.mentions
     named = named_film(scene, subject.used)
     taken = subject.entity.id if subject.entity is not None else ""
+    # a name qualifying a film word stands for that film ("was Paloma her character in *the Bond film*?")
+    qualifying = set(film_qualifiers(scene.kb, scene.parse))
+    works = {n: qualified_work(scene, n, [scene.kb.default_subject.kind]) for n in qualifying}
+    others = {i for n, m in enumerate(mentions) if n not in subject.used and n not in qualifying for i in m.entity_ids[:1]}
+    others |= {w.id for n, w in works.items() if w is not None and n not in subject.used}
     return Slots(
         context_film(scene), named, excluded_film(scene, subject.used) if named is not None else None,
-        frozenset(i for n, m in enumerate(mentions) if n not in subject.used for i in m.entity_ids[:1]) - {taken},
+        frozenset(others) - {taken},
         frozenset(i for m in mentions for i in m.entity_ids),
         strangers, bool(strangers) and one_name(scene.parse.tokens, strangers), claimed_words(scene.parse))
 
