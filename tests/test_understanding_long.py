@@ -564,3 +564,15 @@ def test_which_with_only_a_works_name_tells_of_that_work(films, film, question, 
 def test_a_name_qualifying_a_film_word_stands_for_that_film_in_a_yes_no(brain, question, verdict) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", question)
     assert reply.verdict == verdict and "Paloma" in reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected", [
+    ("ballerina", ["who directed the john wick films", "is he doing ballerina too?"], "Len Wiseman"),
+    ("ballerina", ["who directed the john wick films", "and is he doing ballerina too?"], "Len Wiseman"),
+    ("harbour", ["who plays edda", "does she do inga too?"], "Mira Solberg"),
+])
+def test_a_light_verb_and_too_ask_the_last_question_of_a_new_name(films, film, turns, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("too", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text

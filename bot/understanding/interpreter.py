@@ -40,6 +40,8 @@ FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"
 FOLLOW_UP_FILLER = frozenset("and what about how of ok okay also then the so too please hmm well".split())
 QUESTION_OPENERS = frozenset("who whom what when where which why how whose".split()) | YES_NO_OPENERS
 ELLIPSIS_FILLER = frozenset("else one ones it that this them".split())  # "and who else?", "and which one?"
+# "is he *doing* Ballerina *too*?": the last question again of a new name, with the pronoun its subject
+LIGHT_FOLLOW_UP = frozenset("does did do doing done too also either as well he she they him her them".split())
 FOLLOW_UP_PLACES = frozenset("in for of on from".split())  # "and in Ballerina?": the same question of that film
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
@@ -1576,7 +1578,7 @@ def _asks_its_own(toks: list[str], named: frozenset[int] | set[int]) -> bool:
     if start >= len(toks) or toks[start] not in QUESTION_OPENERS:
         return False
     rest = [t for i, t in enumerate(toks[start + 1:], start + 1) if i not in named]
-    return any(t not in FOLLOW_UP_FILLER and t not in ELLIPSIS_FILLER for t in rest)
+    return any(t not in FOLLOW_UP_FILLER and t not in ELLIPSIS_FILLER and t not in LIGHT_FOLLOW_UP for t in rest)
 
 
 def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = False) -> str | None:
@@ -1596,7 +1598,9 @@ def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = Fals
     others = [t for i, t in enumerate(toks) if i not in parse.mentioned_tokens and i not in modifiers]
     # Only filler around the name ("and Charon?", "what about Keanu"): question words such as
     # "when" or "out" make it a question of its own.
-    if not starts and any(t not in FOLLOW_UP_FILLER and not (bare and t in STOPWORDS) for t in others):
+    light = bool(set(others) & {"too", "also", "either"}) and all(
+        t in LIGHT_FOLLOW_UP or t in FOLLOW_UP_FILLER or t in YES_NO_OPENERS for t in others)
+    if not starts and not light and any(t not in FOLLOW_UP_FILLER and not (bare and t in STOPWORDS) for t in others):
         return None
     if starts and len([t for t in others if t not in FOLLOW_UP_FILLER and t not in STOPWORDS]) > 1:
         return None
