@@ -576,3 +576,18 @@ def test_a_light_verb_and_too_ask_the_last_question_of_a_new_name(films, film, t
     for text in turns:
         reply = bot.reply("too", "tester", text)
     assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("question, relation", [
+    ("how much money did ballerina make", "ask_box_office"),
+    ("how much money did it cost to make", "ask_budget"),
+    ("how much did ballerina cost", "ask_budget"),
+])
+def test_money_made_and_money_spent_are_told_apart(brain, question, relation) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.intent == relation and reply.kind == "unknown"
+
+
+def test_a_long_cue_is_not_taken_for_another_film(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "how much money did avatar make")
+    assert reply.kind == "unknown" and "Chapter 4" not in reply.text

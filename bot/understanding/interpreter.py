@@ -1195,15 +1195,20 @@ def _opener(toks: list[str]) -> frozenset[int]:
     return frozenset(range(longest))
 
 
+LONG_CUE = 4  # words: a cue this long asks its relation whatever the classifier thought
+
+
 def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> Interpretation:
     """The words ask for a relation another intent reads than the one the classifier picked ("whos the
     *lead*" is no cast question, "which year does it hit *cinemas*" no franchise one): that intent
     answers, so a reply never gives a different relation from the one asked. Only between fact intents
     asked of their subject, where a relation maps to one route."""
-    if not cued or env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject":
+    top = cued[0].strength if cued else 0
+    # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?")
+    unsure = it.intent in (None, "out_of_scope") and top >= LONG_CUE
+    if not cued or not unsure and (env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject"):
         return it
     kind = env.kb.entities[subject].kind
-    top = cued[0].strength
     for asked in (a for a in cued if a.strength == top):
         names = [name for name, r in env.routes.items() if r.handler == "facts" and r.given == "subject"
                  and asked.question.relation in r.relations and kind in r.about]
