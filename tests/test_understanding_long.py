@@ -591,3 +591,13 @@ def test_money_made_and_money_spent_are_told_apart(brain, question, relation) ->
 def test_a_long_cue_is_not_taken_for_another_film(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", "how much money did avatar make")
     assert reply.kind == "unknown" and "Chapter 4" not in reply.text
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("why did ballerina get delayed to 2026", "spring or summer 2024"),
+    ("why was it postponed to 2025?", "spring or summer 2024"),
+    ("why is kate beckinsale playing the director in ballerina", "Angelica Huston"),
+])
+def test_a_delay_or_a_part_presumed_is_corrected_from_the_facts(brain, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text

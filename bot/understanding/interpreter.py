@@ -791,9 +791,11 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     if it.follow_up:
         return it
     kb, parse = env.kb, it.parse
-    # a character named for a relation's word ("the Director") cues that relation here
+    # a character named for a relation's word ("the Director") cues that relation here, unless a word of
+    # casting says it is the part ("why is Kate Beckinsale *playing the Director*?")
     names = frozenset(i for m in parse.mentions
                       if any(kb.entities[e].kind != "character" for e in m.entity_ids)
+                      or m.start > 0 and parse.tokens[m.start - 1] in CASTING_WORDS
                       for i in range(m.start, m.end))
     asked = env.questions.asked(parse.tokens, names)  # none: a character named may still be a part ("as Charon")
     relations = [kb.relations[a.question.relation] for a in asked if a.question.relation in kb.relations
@@ -1020,7 +1022,8 @@ def _premise_roles(it: Interpretation, env: Env, asked: list[Asked]) -> list[tup
     casting = any(t in CASTING_WORDS for t in toks)
     characters = [i for m in parse.mentions for i in m.entity_ids
                   if casting and any(kb.entities[i].kind in (r.role or []) for r in role_relations)
-                  and not env.questions.asked(toks[m.start:m.end])
+                  and (not env.questions.asked(toks[m.start:m.end])
+                       or m.start > 0 and toks[m.start - 1] in CASTING_WORDS)  # "*playing* the Director"
                   and not (m.end < len(toks) and toks[m.end] in FILM_WORDS) and toks[m.end - 1] not in FILM_WORDS]
     if not characters:
         film = env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
