@@ -56,7 +56,7 @@ def test_chit_chat_with_a_topic_is_not_a_greeting_or_goodbye(ask, text: str) -> 
 
 @pytest.mark.parametrize("text,intent", [
     ("is lance reddick confirmed for the spinoff", "ask_appears"),
-    ("is mcshane reprising his part in the spinoff", "ask_appears"),
+    ("is mcshane reprising his part in the spinoff", "ask_returning"),  # the returning cast (session 11)
     ("who does reeves play", "ask_character_of_actor"),
     ("wen does balerina come out", "ask_release"),
     ("who directed die hard 4", "ask_director"),  # "die" inside a title is not the verb
