@@ -601,3 +601,15 @@ def test_a_long_cue_is_not_taken_for_another_film(brain) -> None:  # type: ignor
 def test_a_delay_or_a_part_presumed_is_corrected_from_the_facts(brain, question, expected) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
+
+
+def test_who_starred_in_that_asks_the_cast_of_the_film_just_named(brain) -> None:  # type: ignore[no-untyped-def]
+    for text in ("who's directing ballerina", "did he do underworld?", "who starred in that?"):
+        reply = brain.reply("that", "tester", text)
+    assert reply.kind == "answer" and "Kate Beckinsale" in reply.text
+
+
+def test_says_who_still_names_the_last_answers_source(brain) -> None:  # type: ignore[no-untyped-def]
+    brain.reply("src", "tester", "who plays winston")
+    reply = brain.reply("src", "tester", "says who?")
+    assert "Ian McShane" in reply.text and "Cineworld" in reply.text

@@ -1207,8 +1207,9 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
     answers, so a reply never gives a different relation from the one asked. Only between fact intents
     asked of their subject, where a relation maps to one route."""
     top = cued[0].strength if cued else 0
-    # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?")
-    unsure = it.intent in (None, "out_of_scope") and top >= LONG_CUE
+    # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?"), or from
+    # "says who?" when its words ask a relation of their own (source_request left it: "who starred in that?")
+    unsure = it.intent in (None, "out_of_scope") and top >= LONG_CUE or it.intent == SOURCE_INTENT
     if not cued or not unsure and (env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject"):
         return it
     kind = env.kb.entities[subject].kind
