@@ -78,16 +78,28 @@ class IntentModel:
         order, so the same sums), with each token's own columns looked up once per model, not per message:
         building and looking up its character n-grams was most of the classifier's time."""
         cols: list[int] = []
-        get = self.index.get
-        for i, tok in enumerate(toks):
+        get, append, extend, chars = self.index.get, cols.append, cols.extend, self._columns.get
+        if not named:  # most messages name nothing: the same features, without asking of every token
+            before = ""
+            for i, tok in enumerate(toks):
+                j = get("w:" + tok)
+                if j is not None:
+                    append(j)
+                if i:
+                    j = get("b:" + before + " " + tok)
+                    if j is not None:
+                        append(j)
+                extend(chars(tok) or self._token_columns(tok))
+                before = tok
+        for i, tok in enumerate(toks if named else ()):
             j = get(("m:" if i in named else "w:") + tok)
             if j is not None:
-                cols.append(j)
+                append(j)
             if i and not (i in named and i - 1 in named):
                 j = get("b:" + named.get(i - 1, toks[i - 1]) + " " + named.get(i, tok))
                 if j is not None:
-                    cols.append(j)
-            cols.extend(self._token_columns(tok))
+                    append(j)
+            extend(chars(tok) or self._token_columns(tok))
         tail = [f"e:__{kind}__" for kind in entity_kinds] + ["n:" + str(min(len(toks), 8))]
         if toks:
             tail.insert(0, "b:<s> " + named.get(0, toks[0]))
