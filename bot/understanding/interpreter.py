@@ -550,8 +550,11 @@ def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
     if it.follow_up or it.parse.mentions or not env.context.last_intent:
         return it
     last = env.routes.get(env.context.last_intent)
+    asked = _asked_last(env)
     toks = it.parse.tokens
-    if last is None or last.handler not in FACT_HANDLERS or not toks or len(toks) > DETAIL_LENGTH:
+    if (last is None or last.handler not in FACT_HANDLERS) and asked is None:
+        return it
+    if not toks or len(toks) > DETAIL_LENGTH:
         return it
     at = 1 if toks[0] in DETAIL_PREPOSITIONS else 0
     if at >= len(toks) or toks[at] not in DETAIL_WH or tuple(toks[at:at + 2]) in NEW_QUESTION_OPENERS:
@@ -566,8 +569,24 @@ def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
     why_that = toks[at] == "why" and any(t in DEMONSTRATIVES or t == "it" for t in rest)
     if not why_that and any(t in AUX_WORDS or finite_verb(t) or is_verb_form(t) for t in rest):
         return it
+    if asked is not None:  # the question map's relation again, about what its answer was about
+        question, subject = asked
+        return _mark(it, "detail_of_last", asked=question, subject=subject, follow_up=True,
+                     nearby=_nearby(env, question), relations=(question.relation,),
+                     intent=env.context.last_intent, confidence=max(it.confidence, env.follow_up_confidence))
     return _mark(it, "detail_of_last", intent=env.context.last_intent, follow_up=True,
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _asked_last(env: Env) -> tuple[Question, str] | None:
+    """The question-map relation the last reply answered with a fact or an honest "doesn't say", and the
+    entity it was about (the first the reply named of a kind the relation is about), or None."""
+    question = env.questions.by_relation.get(env.context.last_asked or "")
+    if question is None or env.context.last_intent != f"ask_{question.relation}":
+        return None
+    subject = next((i for i in env.context.last_named
+                    if i in env.kb.entities and env.kb.entities[i].kind in question.about), None)
+    return (question, subject) if subject is not None else None
 
 
 def _route_for_side(env: Env, side: str) -> str | None:
