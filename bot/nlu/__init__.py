@@ -32,6 +32,9 @@ class Parse:
     mentions: list[Mention]
     unknown_words: list[str]  # content words neither in the training data nor in the knowledge
     possessive: tuple[bool, ...] = ()  # per token: it carried 's ("rooney's father")
+    aside: tuple[tuple[int, int], ...] = ()  # token spans of names set aside as someone else's ("Die Hard 2")
+    instalments: tuple[tuple[int, int, str], ...] = ()  # of those, another film of one of our series: its
+    # span and our film ("Die Hard 2" beside the fourth Die Hard film)
 
     @property
     def intent(self) -> str:
@@ -46,6 +49,12 @@ class Parse:
         """The token indices inside a mention. Worked out once per parse: the steps ask it of every token
         they look at. (A parse is never changed: a step that sets a name aside makes a new one.)"""
         return frozenset(i for m in self.mentions for i in range(m.start, m.end))
+
+    @functools.cached_property
+    def name_tokens(self) -> frozenset[int]:
+        """The token indices inside a name, ours or one set aside as someone else's: words that cue
+        no relation ("did he direct *Die Hard 2*?" asks nothing about dying)."""
+        return self.mentioned_tokens | frozenset(i for start, end in self.aside for i in range(start, end))
 
 
 def _knowledge_words(kb: KnowledgeBase) -> frozenset[str]:

@@ -1200,7 +1200,7 @@ def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine:
     if best.question.relation in mine:
         return False
     toks = it.parse.tokens
-    skip = frozenset(it.parse.mentioned_tokens)
+    skip = it.parse.name_tokens
     longer = env.questions.span(toks, best.question.relation, skip)
     # the classifier's cue may sit inside a name ("the *Director*"): only the longer cue's words are left out
     return bool(longer) and not any(env.questions.span(toks, r, longer) for r in mine)
@@ -1208,7 +1208,7 @@ def _inside_longer_cue(it: Interpretation, env: Env, fitting: list[Asked], mine:
 
 def _cue_skip(it: Interpretation, env: Env) -> frozenset[int]:
     """Words that cue no relation: names ("Die Hard" asks nothing about dying), a follow-up opener."""
-    return frozenset(it.parse.mentioned_tokens) | _opener(it.parse.tokens)
+    return it.parse.name_tokens | _opener(it.parse.tokens)
 
 
 def _opener(toks: list[str]) -> frozenset[int]:

@@ -98,6 +98,8 @@ def set_aside_other_names(parse: Parse, env: "Env") -> tuple[Parse, tuple[str, .
     """The parse with every name the rules catch turned into an unknown phrase, and the rules that spoke."""
     mentions, unknown = list(parse.mentions), list(parse.unknown_words)
     spoke: list[str] = []
+    aside: list[tuple[int, int]] = list(parse.aside)
+    instalments: list[tuple[int, int, str]] = list(parse.instalments)
     current = parse
     for rule in RULES:
         # each rule sees what the ones before left: a mention set aside is not judged twice
@@ -109,9 +111,14 @@ def set_aside_other_names(parse: Parse, env: "Env") -> tuple[Parse, tuple[str, .
                     continue
                 mentions.remove(mention)
             phrase = parse.tokens[start:end]
+            if rule is other_instalment and mention is not None and mention.entity_ids:
+                instalments.append((start, end, mention.entity_ids[0]))  # "Die Hard 2": we know the fourth
             if phrase:
                 unknown = [w for w in unknown if w not in phrase] + [" ".join(phrase)]
+                aside.append((start, end))
             spoke.append(rule.__name__)
     if not spoke:
         return parse, ()
-    return replace(parse, mentions=mentions, unknown_words=unknown), tuple(dict.fromkeys(spoke))
+    return (replace(parse, mentions=mentions, unknown_words=unknown, aside=tuple(aside),
+                    instalments=tuple(dict.fromkeys(instalments))),
+            tuple(dict.fromkeys(spoke)))

@@ -70,7 +70,8 @@ def said_back(it: Interpretation, kb: KnowledgeBase) -> Restated | None:
     """The interpreted question said back, when it is a question about the film's world: it names
     something the knowledge holds, an intent of the film took it, or it speaks of a film's parts."""
     names = named(it, kb)
-    if not names and it.intent in (None, "out_of_scope") and not FILM_WORDS & set(it.parse.tokens):
+    if not names and not it.parse.instalments and it.intent in (None, "out_of_scope") \
+            and not FILM_WORDS & set(it.parse.tokens):
         return None
     # the film talked about: "where can I see it?" after Chapter 4 asks of Chapter 4, even when refused
     film = it.slots.context_film.name if it.slots is not None else kb.name(it.topic) if it.topic else kb.title
@@ -80,10 +81,12 @@ def said_back(it: Interpretation, kb: KnowledgeBase) -> Restated | None:
 def named(it: Interpretation, kb: KnowledgeBase) -> dict[str, str]:
     """The names of the knowledge the message holds, as typed -> as the knowledge spells them: the parse's
     mentions (typos too) and every alias written out (a step may have set a mention aside: "Rooney's
-    mother" is someone else, but "Rooney" is still spelt so)."""
+    mother" is someone else, but "Rooney" is still spelt so), except inside a title set aside as
+    someone else's whole ("Die Hard 2" is not "the fourth Die Hard film 2")."""
     names = {m.text: kb.entities[m.entity_ids[0]].name for m in it.parse.mentions
              if m.entity_ids and m.entity_ids[0] in kb.entities}
-    text = f" {' '.join(it.parse.tokens)} "
+    aside = {i for start, end, _ in it.parse.instalments for i in range(start, end)}
+    text = f" {' '.join('|' if i in aside else t for i, t in enumerate(it.parse.tokens))} "
     for key, padded, name in _spellings(kb):
         if padded in text:
             names.setdefault(key, name)
