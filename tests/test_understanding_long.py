@@ -613,3 +613,22 @@ def test_says_who_still_names_the_last_answers_source(brain) -> None:  # type: i
     brain.reply("src", "tester", "who plays winston")
     reply = brain.reply("src", "tester", "says who?")
     assert "Ian McShane" in reply.text and "Cineworld" in reply.text
+
+
+@pytest.mark.parametrize("film, first, correction, expected, absent", [
+    ("ballerina", "who plays charon?", "not charon, I mean winston", "McShane", "Reddick"),
+    ("harbour", "who plays edda?", "not edda, i mean inga", "Solberg", "Edda"),
+    ("ballerina", "what does ana de armas play in ballerina?", "not that one, i mean in no time to die", "Paloma",
+     "Rooney"),
+    # after a question-map relation, known or not: the same relation of what the correction names
+    ("ballerina", "who wrote ballerina?", "sorry i meant chapter 4", "Chapter 4", "Wiseman"),
+    ("harbour", "who wrote low tide?", "sorry, I meant harbour lights", "Solberg", "Low Tide"),
+    ("ballerina", "who starred in the underworld movie?", "i meant the die hard one actually", "Willis",
+     "Beckinsale"),
+])
+def test_a_correction_takes_back_one_thing_and_asks_of_the_other(films, film, first, correction, expected,
+                                                                  absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    bot.reply("c", "tester", first)
+    reply = bot.reply("c", "tester", correction)
+    assert expected in reply.text and absent not in reply.text

@@ -51,6 +51,7 @@ CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "a
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
+CORRECTION_REACH = 8  # how far into "not the fighting styles, I mean ..." the meant words may start
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
 PART_SPLIT = re.compile(
@@ -433,7 +434,7 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     ("no, I mean who directs it"). The "I mean" may open or close it. Words that are part of a name ("No
     Time To Die") are no correction."""
     toks = it.parse.tokens
-    if not env.context.last_intent or not toks:
+    if not (env.context.last_intent or env.context.last_asked) or not toks:
         return it
     k = 0
     while k < len(toks) and toks[k] in CORRECTION_OPENERS and k not in it.parse.mentioned_tokens:
@@ -450,6 +451,13 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
         if phrase is not None:
             k = start + len(phrase)
             break
+    # "not that one, I mean...", "not the fighting styles, I mean...": what it takes back, then what it
+    # means; the last "I mean" of the message's opening says where the meant words start
+    if k > 0 or toks[0] == "not":
+        later = [i + len(p) for i in range(k, min(len(toks), CORRECTION_REACH)) for p in CORRECTION_CLOSERS
+                 if tuple(toks[i:i + len(p)]) == p and i + len(p) < len(toks)
+                 and not any(j in it.parse.mentioned_tokens for j in range(i, i + len(p)))]
+        k = max([k, *later])
     end = len(toks)
     for phrase in CORRECTION_CLOSERS:  # "winston I meant": the phrase closing it
         if end - len(phrase) > k and tuple(toks[end - len(phrase):end]) == phrase:
@@ -473,6 +481,9 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     if follow is not None:
         return replace(fixed, intent=follow, follow_up=True,
                        confidence=max(fixed.confidence, env.follow_up_confidence))
+    again = _map_again(fixed, env, bare=True)  # "I meant the Die Hard one" after a question-map relation
+    if again is not fixed:
+        return replace(again, correction=True)
     return fixed
 
 
@@ -492,13 +503,20 @@ def follow_up(it: Interpretation, env: Env) -> Interpretation:
 def map_follow_up(it: Interpretation, env: Env) -> Interpretation:
     """ "and John Wick 4?" after "who wrote Ballerina?": the question map's relation again, about the new
     name, whether the last answer was a fact or "the article doesn't say"."""
+    return _map_again(it, env)
+
+
+def _map_again(it: Interpretation, env: Env, bare: bool = False) -> Interpretation:
+    """The last question-map relation asked of the one new name the message brings; ``bare``: a
+    correction's remainder, whose article and film word are no question ("I meant the Die Hard one")."""
     question = env.questions.by_relation.get(env.context.last_asked or "")
     if it.follow_up or question is None or not it.parse.mentions:
         return it
     toks = it.parse.tokens
     others = [t for i, t in enumerate(toks) if i not in it.parse.mentioned_tokens]
     # "and in Ballerina?", "what about for Chapter 4?": a place word before the new name changes nothing
-    if any(t not in FOLLOW_UP_FILLER and t not in FOLLOW_UP_PLACES for t in others):
+    if any(t not in FOLLOW_UP_FILLER and t not in FOLLOW_UP_PLACES
+           and not (bare and (t in STOPWORDS or t in FILM_WORDS)) for t in others):
         return it
     ids = [i for m in it.parse.mentions for i in m.entity_ids if env.kb.entities[i].kind in question.about]
     if len(set(ids)) != 1:
