@@ -3,11 +3,14 @@ into an indirect one ("The article doesn't say who killed Edda's father"), never
 on Ballerina and on the tests' second film. What is no question about the film still gets the general one."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from bot.dialogue import Brain
 from bot.understanding.restate import restate
 
+from .test_understanding import SECOND_FILM, brain_on, second  # noqa: F401  (second: a fixture)
 from .test_understanding_context import harbour, turns  # noqa: F401  (a fixture)
 
 NAMES = {"mira solberg": "Mira Solberg", "edda": "Edda", "tomas vey": "Tomas Vey"}
@@ -58,3 +61,33 @@ def test_an_unanswered_question_names_what_is_not_known(brain: Brain, harbour: B
 def test_a_question_outside_the_film_is_not_said_back(brain: Brain, text: str) -> None:
     reply = turns(brain, text)
     assert reply.kind == "unknown" and text.rstrip("?") not in reply.text.lower(), reply.text
+
+
+@pytest.fixture
+def quoted_studio(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film, its release told by someone of a studio the facts name (and no studio fact)."""
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "works_for", "label": "employer", "phrase": "{subject} works for {object}",
+                              "subject": ["person"], "object": ["company"]})
+    data["entities"] += [{"id": "quay_pictures", "kind": "company", "name": "Quay Pictures",
+                          "aliases": ["quay pictures"]},
+                         {"id": "oskar_lind", "kind": "person", "name": "Oskar Lind", "pronoun": "he",
+                          "aliases": ["oskar lind"]}]
+    data["sources"].append({"id": "lind", "said_by": "oskar_lind", "known": "2021-04",
+                            "attribution": "according to Quay Pictures boss Oskar Lind"})
+    data["facts"] = [f for f in data["facts"] if f["relation"] != "release"] + [
+        {"subject": "harbour_lights", "relation": "release", "object": "the autumn of 2021", "source": "lind",
+         "known": "2021-04"},
+        {"subject": "oskar_lind", "relation": "works_for", "object": "quay_pictures", "source": "review",
+         "known": "2021-05"}]
+    return brain_on(settings, brain, data, tmp_path / "quay.yml")
+
+
+@pytest.mark.parametrize("question", ["which studio is behind harbour lights?", "what company is making it"])
+def test_a_studio_question_names_the_studio_whose_people_the_facts_quote(quoted_studio, second, question) -> None:  # type: ignore[no-untyped-def]
+    # not stated as the studio (the article never says so), but the company whose boss gave its release
+    reply = turns(quoted_studio, question)
+    assert "Quay Pictures" in reply.text and "autumn of 2021" in reply.text and "outright" in reply.text
+    assert reply.sources  # the fact's own source, named
+    plain = turns(second, question)  # nobody of a company quoted: an honest unknown
+    assert plain.kind == "unknown" and "studio" in plain.text

@@ -47,6 +47,15 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                           entities=[entity.id, *named_in],
                           spoilers=tuple(kb.value(f) for f in facts if f.spoiler))
         return confirmed(it, kb, out, reply, facts)  # "did Keanu Reeves coin car-fu?" -> "Yes. ..."
+    linked = _speakers_side(kb, entity.id, question.object)
+    if linked is not None and out.has("utter_map_unknown_quoted_side"):
+        # "which studio makes it?": not said, but a fact of it comes from someone of a studio
+        fact, side = linked
+        # a fact, with its source, naming what was asked for: an answer, worded as not the one asked
+        return out.reply("utter_map_unknown_quoted_side", intent, it.confidence, facts=[fact], answer=asks,
+                         subject=entity.name, according_to=kb.attribution(fact),
+                         sentence=kb.sentence(fact, out.today), suggestions=out.suggestions[:3],
+                         entities=[entity.id, side, kb.sources[fact.source].said_by or side])
     near = next((q for q in it.nearby if q.relation in kb.relations and kb.facts_about(entity.id, q.relation)), None)
     if near is None:
         return out.reply("utter_map_unknown", intent, it.confidence, kind="unknown", answer=asks,
@@ -56,6 +65,21 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     return out.reply("utter_map_unknown_near", intent, it.confidence, kind="unknown", answer=asks,
                      subject=entity.name, other=near.asks.format(subject=entity.name),
                      suggestions=out.suggestions[:3], entities=[entity.id])
+
+
+def _speakers_side(kb: KnowledgeBase, subject: str, kinds: list[str]) -> tuple[Fact, str] | None:
+    """A fact of the subject told by someone whose own facts tie them to an entity of a kind the question
+    asks for (its release given by Lionsgate's chair, for "which studio makes it?"), and that entity; None
+    when the subject's own facts already name that kind (the answer would be among them, not beside)."""
+    if not kinds or any(f.object in kb.entities and kb.entities[f.object].kind in kinds
+                        for f in kb.all_facts_of(subject) if f.subject == subject):
+        return None
+    for fact in kb.all_facts_of(subject):
+        speaker = kb.sources[fact.source].said_by if fact.subject == subject else None
+        for tie in kb.all_facts_of(speaker) if speaker else ():
+            if tie.subject == speaker and tie.object in kb.entities and kb.entities[tie.object].kind in kinds:
+                return fact, tie.object
+    return None
 
 
 def quoted(kb: KnowledgeBase, speaker: str, named: frozenset[str]) -> list[Fact]:
