@@ -632,3 +632,14 @@ def test_a_correction_takes_back_one_thing_and_asks_of_the_other(films, film, fi
     bot.reply("c", "tester", first)
     reply = bot.reply("c", "tester", correction)
     assert expected in reply.text and absent not in reply.text
+
+
+@pytest.mark.parametrize("film, question, person, work", [
+    ("ballerina", "who did bruce willis play in die hard 4", "Bruce Willis", "fourth Die Hard"),
+    ("ballerina", "what character did kate beckinsale play in underworld", "Kate Beckinsale", "Underworld"),
+    ("harbour", "who does tomas vey play in harbour lights?", "Tomas Vey", "Harbour Lights"),
+])
+def test_a_part_not_named_for_someone_in_a_film_says_so_and_what_is_known(films, film, question, person,
+                                                                         work) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "unknown" and person in reply.text and work in reply.text and "stars in" in reply.text

@@ -115,6 +115,16 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
             return out.say(it, "utter_ask_appears_through", facts=[fact], entity=entity.name, answer=kb.name(role),
                            subject=kb.name(fact.object), according_to=kb.attribution(fact),
                            entities=[fact.object, entity.id, role])
+    if not facts and route.want == "role" and out.has("utter_role_unknown"):
+        # "who did Bruce Willis play in Die Hard 4?": he is in it, but no part is named for him
+        credits = [f for r in route.relations for f in kb.facts_with_object(entity.id, r) if not f.role
+                   and (slots.named_film is None or f.subject == slots.named_film.id)][:3]
+        if credits:
+            return out.say(it, "utter_role_unknown", kind="unknown", entity=entity.name,
+                           subject=join_list([kb.name(f.subject) for f in credits]),
+                           sentence=join_list([kb.sentence(f) for f in credits]),
+                           according_to=kb.attribution(credits[0]),
+                           entities=[entity.id, *(f.subject for f in credits)])
     if not facts:
         if route.exclude_current_film and out.has(f"utter_{it.intent}_none"):
             return out.say(it, f"utter_{it.intent}_none", kind="answer", subject=entity.name, film=film.name,
