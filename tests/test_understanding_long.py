@@ -643,3 +643,32 @@ def test_a_part_not_named_for_someone_in_a_film_says_so_and_what_is_known(films,
                                                                          work) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply(None, "tester", question)
     assert reply.kind == "unknown" and person in reply.text and work in reply.text and "stars in" in reply.text
+
+
+@pytest.fixture
+def keeper(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film, its lead's character with a job of her own."""
+    from tests.test_understanding import brain_on
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "occupation", "label": "occupation", "phrase": "{subject} is {object}",
+                              "subject": ["person", "character"], "object": "text"})
+    data["facts"].append({"subject": "edda", "relation": "occupation", "object": "a customs agent",
+                          "source": "review", "known": "2021-05"})
+    return brain_on(settings, brain, data, tmp_path / "keeper.yml")
+
+
+@pytest.mark.parametrize("question, yes", [
+    ("what was mira solberg's job in harbour lights?", False),
+    ("was mira solberg a customs agent in harbour lights?", True),
+    ("Mira Solberg played a customs agent in Harbour Lights, right?", True),
+    ("was mira solberg a secret agent in harbour lights?", False),  # not stated: no yes, and never a no
+])
+def test_a_question_about_someone_in_a_film_reads_their_parts_facts(keeper, question, yes) -> None:  # type: ignore[no-untyped-def]
+    reply = keeper.reply(None, "tester", question)
+    assert reply.kind == "answer" and "Edda" in reply.text and "customs agent" in reply.text
+    assert reply.text.startswith("Yes") == yes and not reply.text.startswith("No")
+
+
+def test_what_someone_does_for_a_living_is_not_their_parts_job(keeper) -> None:  # type: ignore[no-untyped-def]
+    reply = keeper.reply(None, "tester", "what does mira solberg do for a living?")
+    assert "customs" not in reply.text

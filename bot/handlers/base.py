@@ -100,6 +100,23 @@ def _stated_in_text(it: Interpretation, kb: KnowledgeBase, facts: list[Fact]) ->
     return False
 
 
+def claims_stated(it: Interpretation, kb: KnowledgeBase, facts: list[Fact], asking: list[str],
+                  given: frozenset[str] = frozenset()) -> bool:
+    """Every word the yes/no question claims, besides the ones that ask (``asking``: the relation's cues),
+    and every name it holds besides the ``given`` ones (who and where it asks of), is in the text of one
+    of the facts; it claims something, and nothing the knowledge does not know ("an *MI6* agent")."""
+    slots = it.slots
+    if slots is None or slots.strangers:
+        return False
+    names = [kb.entities[e].name.lower().removeprefix("the ") for e in slots.others - given if e in kb.entities]
+    skip = _words(" ".join(asking)) | {w for e in slots.named if e in kb.entities for w in _words(kb.name(e))}
+    claimed = [w for w in _words(" ".join(slots.claimed)) if w not in skip]
+    if not claimed and not names:
+        return False
+    return any(all(w in _words(kb.sentence(f)) for w in claimed) and all(n in kb.sentence(f).lower() for n in names)
+               for f in facts)
+
+
 def _words(text: str) -> set[str]:
     """A text's words for comparing one with another: lower case, no punctuation, no plural -s."""
     out = set()

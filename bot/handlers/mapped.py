@@ -6,14 +6,19 @@ the main character. The stage named the relation, its subject and the map's ques
 (it.asked, it.subject, it.nearby)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..answers import join_list
 from ..knowledge import Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
 from ..understanding.interpretation import Interpretation
-from .base import confirmed
+from .base import claims_stated, confirmed
 
 MAX_FACTS = 5  # a cast-like list ("who returns in it?") whole, at a Telegram message's glance
+MAX_PARTS = 3  # someone's parts whose facts answer for them ("the agent she played": each character's job)
+# words that speak of a part, so a question about someone without a film named may be about theirs
+PART_WORDS = frozenset("play plays played playing portray portrays portrayed portraying role part character".split())
 
 
 def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None:
@@ -47,6 +52,22 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                           entities=[entity.id, *named_in],
                           spoilers=tuple(kb.value(f) for f in facts if f.spoiler))
         return confirmed(it, kb, out, reply, facts)  # "did Keanu Reeves coin car-fu?" -> "Yes. ..."
+    parts = _through_part(kb, it, entity.id, question.relation, question.about)
+    if parts and out.has("utter_map_fact_through_part"):
+        # "what was Ana de Armas' job in No Time To Die?": her character's, Paloma's
+        found = [f for _, _, facts_of in parts for f in facts_of]
+        reply = out.reply("utter_map_fact_through_part", intent, it.confidence,
+                          facts=[*(c for _, c, _ in parts), *found], entity=entity.name,
+                          name=join_list([f"{kb.name(role)} in {kb.name(credit.subject)}" for role, credit, _ in parts]),
+                          sentence=join_list([kb.sentence(f) for f in found]),
+                          entities=[*(role for role, _, _ in parts), entity.id, *(c.subject for _, c, _ in parts)],
+                          spoilers=tuple(kb.value(f) for f in found if f.spoiler))
+        if it.kind == "yesno" and it.polarity and claims_stated(it, kb, found, [*question.cues, *PART_WORDS],
+                                                                given=frozenset({entity.id, *(c.subject for _, c, _ in parts)})) \
+                and out.has("utter_confirmed"):
+            # "she played a CIA agent in it, right?": every word it claims is in the part's fact
+            return replace(reply, text=out.render("utter_confirmed", answer=reply.text), verdict="yes")
+        return reply
     linked = _speakers_side(kb, entity.id, question.object)
     if linked is not None and out.has("utter_map_unknown_quoted_side"):
         # "which studio makes it?": not said, but a fact of it comes from someone of a studio
@@ -65,6 +86,28 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     return out.reply("utter_map_unknown_near", intent, it.confidence, kind="unknown", answer=asks,
                      subject=entity.name, other=near.asks.format(subject=entity.name),
                      suggestions=out.suggestions[:3], entities=[entity.id])
+
+
+def _through_part(kb: KnowledgeBase, it: Interpretation, person: str, relation: str,
+                  about: list[str]) -> list[tuple[str, Fact, list[Fact]]]:
+    """(the part, the credit, the part's facts of the relation) for each part someone plays (in the film
+    named, if one is) whose facts hold what a question about them asks ("was she an MI6 agent in No
+    Time To Die?": Paloma's occupation). Empty when nothing does."""
+    if relation not in kb.relations:
+        return []
+    film = it.slots.named_film if it.slots is not None else None
+    if film is None and not PART_WORDS & set(it.parse.tokens):
+        return []  # "what does she do for a living?" asks of her, not of her parts
+    out: list[tuple[str, Fact, list[Fact]]] = []
+    for name, rel in kb.relations.items():
+        if not rel.role:
+            continue
+        for credit in kb.facts_with_object(person, name):
+            if credit.role and (film is None or credit.subject == film.id) and kb.entities[credit.role].kind in about \
+                    and (found := kb.facts_about(credit.role, relation)[:MAX_FACTS]) \
+                    and credit.role not in {o[0] for o in out}:
+                out.append((credit.role, credit, found))
+    return out[:MAX_PARTS]
 
 
 def _speakers_side(kb: KnowledgeBase, subject: str, kinds: list[str]) -> tuple[Fact, str] | None:
