@@ -91,3 +91,26 @@ def test_a_studio_question_names_the_studio_whose_people_the_facts_quote(quoted_
     assert reply.sources  # the fact's own source, named
     plain = turns(second, question)  # nobody of a company quoted: an honest unknown
     assert plain.kind == "unknown" and "studio" in plain.text
+
+
+@pytest.fixture
+def late(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film, its director no longer alive (and nothing said of how)."""
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "living", "label": "alive or not", "phrase": "{subject} {object}",
+                              "subject": ["person"], "object": "text"})
+    data["facts"].append({"subject": "tomas_vey", "relation": "living", "object": "died in 2022",
+                          "source": "review", "known": "2022-05"})
+    return brain_on(settings, brain, data, tmp_path / "late.yml")
+
+
+@pytest.mark.parametrize("question", ["how did tomas vey die?", "what did tomas vey die of"])
+def test_how_someone_died_says_it_is_unknown_and_that_they_died(late, question) -> None:  # type: ignore[no-untyped-def]
+    reply = turns(late, question)
+    assert reply.kind == "unknown" and "how or when Tomas Vey died" in reply.text and "died in 2022" in reply.text
+
+
+def test_when_someone_died_with_nothing_saying_they_did_takes_nothing_as_given(late) -> None:  # type: ignore[no-untyped-def]
+    reply = turns(late, "when did mira solberg die?")
+    assert reply.kind == "unknown" and "whether Mira Solberg is alive" in reply.text
+    assert not reply.text.startswith("The article doesn't say how")

@@ -33,6 +33,9 @@ class Question(BaseModel):
                               "relation the knowledge may not define: \"did X write it?\" names X, the other side of "
                               "a writing fact, not someone the question is about")
     near: list[str] = Field(default_factory=list)
+    told: list[str] = Field(default_factory=list, description="relations the question takes as given (\"how "
+                            "did he die?\": that he died): when it has no facts, theirs are stated beside the "
+                            "\"doesn't say\", not only offered")
     quoted: bool = Field(default=False, description="answered by the facts whose source quotes the subject "
                          "(what someone said), whatever their relation")
     roles: list[str] = Field(default_factory=list, description="relations whose facts name the subject as "
