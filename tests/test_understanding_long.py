@@ -672,3 +672,30 @@ def test_a_question_about_someone_in_a_film_reads_their_parts_facts(keeper, ques
 def test_what_someone_does_for_a_living_is_not_their_parts_job(keeper) -> None:  # type: ignore[no-untyped-def]
     reply = keeper.reply(None, "tester", "what does mira solberg do for a living?")
     assert "customs" not in reply.text
+
+
+@pytest.fixture
+def director_part(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film with a part called the Director (Inga's player plays her too) and the director's
+    relation described as "director"."""
+    from tests.test_understanding import brain_on
+    data = copy.deepcopy(SECOND_FILM)
+    next(r for r in data["relations"] if r["id"] == "directed_by")["descriptors"] = ["director", "helmer"]
+    data["entities"].append({"id": "the_director", "kind": "character", "name": "the Director", "pronoun": "she",
+                             "aliases": ["the director"]})
+    data["facts"].append({"subject": "harbour_lights", "relation": "starring", "object": "mira_solberg",
+                          "role": "the_director", "source": "review", "known": "2021-05"})
+    return brain_on(settings, brain, data, tmp_path / "director.yml")
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "is len wiseman the director?", "Wiseman"),
+    ("ballerina", "len wiseman is the director, yeah?", "Wiseman"),
+    ("ballerina", "is angelica huston the director?", "Huston"),  # she plays the part so named
+    ("director", "is tomas vey the director?", "Tomas Vey"),
+    ("director", "is mira solberg the director?", "Solberg"),
+])
+def test_the_director_is_the_part_only_for_who_plays_it(films, director_part, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = director_part if film == "director" else films[film]
+    reply = bot.reply(None, "tester", question)
+    assert reply.text.startswith("Yes") and expected in reply.text

@@ -1407,12 +1407,24 @@ def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
     whether they hold it in the film talked about: the relation's route answers, and says yes or no
     (handlers/base.confirmed: a part's player holds it too). The classifier, which never saw the name
     beside the descriptor, is rarely sure of it."""
-    if it.kind != "yesno" or it.follow_up or len(it.parse.mentions) != 1:
+    if it.kind != "yesno" or it.follow_up or not 1 <= len(it.parse.mentions) <= 2:
         return it
     kb = env.kb
-    named = it.parse.mentions[0]
+    parse = it.parse
+    if len(parse.mentions) == 2:
+        # "is Len Wiseman the director?": a part named like a relation's descriptor, beside someone who
+        # holds that relation and does not play the part, is the descriptor; beside who plays it, the part
+        reading = _descriptor_or_part(it, env)
+        if reading is None:
+            return it
+        if reading is True:
+            route = _route_for_side(env, "actor")
+            return it if route is None else _mark(it, "described_yes_no", intent=route,
+                                                  confidence=max(it.confidence, env.follow_up_confidence))
+        parse = reading
+    named = parse.mentions[0]
     kinds = {kb.entities[i].kind for i in named.entity_ids}
-    text = f" {' '.join(t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens)} "
+    text = f" {' '.join(t for i, t in enumerate(parse.tokens) if i not in parse.mentioned_tokens)} "
     for relation in kb.relations.values():
         if relation.literal or not any(f" {' '.join(tokens(d))} " in text for d in relation.descriptors):
             continue
@@ -1423,8 +1435,38 @@ def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
         route = next((name for name, r in env.routes.items() if r.handler == "facts" and r.relations[:1] == [relation.id]
                       and r.given == "subject"), None)
         if route is not None:
-            return _mark(it, "described_yes_no", intent=route, confidence=max(it.confidence, env.follow_up_confidence))
+            return _mark(it, "described_yes_no", intent=route, parse=parse,
+                         confidence=max(it.confidence, env.follow_up_confidence))
     return it
+
+
+def _descriptor_or_part(it: Interpretation, env: Env) -> Parse | bool | None:
+    """Of a part's name that is also a relation's descriptor ("the director") beside someone: the parse
+    without it when they hold that relation and play no such part, True when they play it, else None."""
+    kb = env.kb
+    for part, other in (it.parse.mentions, reversed(it.parse.mentions)):
+        if not part.entity_ids or kb.entities[part.entity_ids[0]].kind not in _role_kinds(kb):
+            continue
+        words = " ".join(it.parse.tokens[part.start:part.end])
+        person = other.entity_ids[0] if other.entity_ids else None
+        if person is None:
+            continue
+        for relation in kb.relations.values():
+            said = {" ".join(tokens(d)) for d in relation.descriptors}
+            if relation.literal or not ({words, words.removeprefix("the ")} & said):
+                continue
+            holds = any(kb.facts_with_object(person, relation.id))
+            plays = any(f.role == part.entity_ids[0] for r in kb.relations.values() if r.role
+                        for f in kb.facts_with_object(person, r.id))
+            if plays:
+                return True
+            if holds:
+                return replace(it.parse, mentions=[other])
+    return None
+
+
+def _role_kinds(kb: KnowledgeBase) -> frozenset[str]:
+    return frozenset(k for r in kb.relations.values() for k in (r.role or ()))
 
 
 @step
