@@ -66,3 +66,9 @@ def test_answering_does_not_import_scikit_learn(project) -> None:  # type: ignor
             "print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_chat_spellings_are_their_words_and_other_languages_words_stay() -> None:
+    from bot.nlu.text import tokens
+    assert tokens("wot r u doing, wen is it out") == ["what", "are", "you", "doing", "when", "is", "it", "out"]
+    assert tokens("Wer spielt Rooney? da") == ["wer", "spielt", "rooney", "da"]  # German and Italian words

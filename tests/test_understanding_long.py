@@ -699,3 +699,26 @@ def test_the_director_is_the_part_only_for_who_plays_it(films, director_part, fi
     bot = director_part if film == "director" else films[film]
     reply = bot.reply(None, "tester", question)
     assert reply.text.startswith("Yes") and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, yes", [
+    ("ballerina", "has ana de armas won an oscar", False),  # a nominee: the win is not stated
+    ("ballerina", "was ana de armas nominated for an oscar", True),
+    ("harbour", "is harbour lights coming out in the autumn of 2021?", True),
+    ("harbour", "was the release of harbour lights pushed back to the autumn of 2021?", False),  # no delay stated
+])
+def test_a_yes_needs_the_claims_verb_stated_too(films, film, question, yes) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and reply.text.startswith("Yes") == yes and not reply.text.startswith("No")
+
+
+@pytest.mark.parametrize("film, question, verdict, expected", [
+    ("ballerina", "is ana de armas playing the director", "no", "Huston"),
+    ("ballerina", "is ian mcshane playing winston in it", "yes", "McShane"),
+    ("harbour", "is mira solberg playing edda?", "yes", "Solberg"),
+    ("harbour", "is tomas vey playing edda?", "no", "Solberg"),
+])
+def test_is_someone_playing_a_part_is_answered_from_the_cast(films, film, question, verdict,
+                                                              expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.verdict == verdict and expected in reply.text

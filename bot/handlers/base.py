@@ -15,7 +15,9 @@ from ..answers import join_list
 from ..knowledge import Entity, Fact, KnowledgeBase
 from ..rendering import Renderer
 from ..reply import Reply
+from ..understanding.grammar import lemma
 from ..understanding.interpretation import Interpretation
+from ..understanding.resolution import claimed_verbs
 
 Handler = Callable[[Interpretation, KnowledgeBase, Renderer], Reply | None]
 
@@ -95,9 +97,20 @@ def _stated_in_text(it: Interpretation, kb: KnowledgeBase, facts: list[Fact]) ->
             continue
         text = kb.sentence(f).lower()
         stated = _words(text)
-        if all(w in stated for w in claimed) and all(e.name.lower() in text for e in names):
+        if all(w in stated for w in claimed) and all(e.name.lower() in text for e in names) \
+                and _verbs_stated(it, stated | asking):
             return True
     return False
+
+
+def _verbs_stated(it: Interpretation, stated: set[str]) -> bool:
+    """Every verb the question claims with is a word of the fact, in some form: "won" is not "nominee"."""
+    forms = {lemma(w) or w for w in stated} | stated
+    # a shared stem counts ("nominated" and "nominee", "directs" and "director")
+    return all(v in forms or any(len(v) >= STEM and f[:STEM] == v[:STEM] for f in forms) for v in claimed_verbs(it.parse))
+
+
+STEM = 5
 
 
 def claims_stated(it: Interpretation, kb: KnowledgeBase, facts: list[Fact], asking: list[str],
@@ -114,7 +127,7 @@ def claims_stated(it: Interpretation, kb: KnowledgeBase, facts: list[Fact], aski
     if not claimed and not names:
         return False
     return any(all(w in _words(kb.sentence(f)) for w in claimed) and all(n in kb.sentence(f).lower() for n in names)
-               for f in facts)
+               and _verbs_stated(it, _words(kb.sentence(f)) | skip) for f in facts)
 
 
 def _words(text: str) -> set[str]:

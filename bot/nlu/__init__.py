@@ -16,7 +16,7 @@ from .data import TrainingData, load_training_data, marked_names, training_diges
 from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
-from .text import FILLER, IRREGULAR_VERBS, STOPWORDS, analysed, is_word, tokens
+from .text import CHAT_SPELLINGS, FILLER, IRREGULAR_VERBS, STOPWORDS, analysed, is_word, tokens
 from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
@@ -82,7 +82,7 @@ def model_key(data: TrainingData, kb: KnowledgeBase | None = None) -> str:
 
 def digest_key(digest: str) -> str:
     """:func:`model_key` from the training files' digest alone (``training_digest``)."""
-    lexicon = " ".join(sorted(STOPWORDS | FILLER))
+    lexicon = " ".join(sorted(STOPWORDS | FILLER)) + " " + " ".join(f"{k}={v}" for k, v in sorted(CHAT_SPELLINGS.items()))
     text = f"{FORMAT_VERSION}:{digest}:{lexicon}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -16,7 +16,7 @@ import numpy as np
 from .features import CHAR_NGRAMS
 from .vocab import IntentVocabulary
 
-FORMAT_VERSION = "9"
+FORMAT_VERSION = "10"
 TOKEN_COLUMNS = 65536  # tokens whose columns are kept
 
 

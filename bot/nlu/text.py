@@ -23,9 +23,26 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+# Chat spellings of common words, one word for one ("wot" is "what"): every reader of tokens (the
+# classifier, the grammar, the question map) sees the word it knows. Only spellings no other word has,
+# in English or in the languages people write to it in ("wer" is German, "da" Italian).
+CHAT_SPELLINGS = {
+    "wot": "what", "wat": "what", "wut": "what", "wht": "what", "whut": "what", "wen": "when", "wher": "where",
+    "hoo": "who", "r": "are", "u": "you", "ur": "your", "abt": "about", "bc": "because", "coz": "because",
+    "cuz": "because", "bcoz": "because", "ppl": "people",
+    "thx": "thanks", "thnx": "thanks", "pls": "please", "plz": "please", "gud": "good", "nite": "night",
+}
+
+
+def _token(raw: str) -> str:
+    word = raw[:-2] if raw.endswith("'s") else raw.replace("'", "")
+    return CHAT_SPELLINGS.get(word, word)
+
+
 def tokens(text: str) -> list[str]:
-    """Word tokens of folded text; possessive 's is dropped so "keanu's" matches "keanu"."""
-    return [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in _TOKEN.findall(fold(text))]
+    """Word tokens of folded text; possessive 's is dropped so "keanu's" matches "keanu", and a chat
+    spelling is its word ("wot" -> "what")."""
+    return [_token(t) for t in _TOKEN.findall(fold(text))]
 
 
 def analysed(text: str) -> tuple[str, list[str], list[bool]]:
@@ -33,8 +50,7 @@ def analysed(text: str) -> tuple[str, list[str], list[bool]]:
     parser asks of every message."""
     folded = fold(text)
     found = _TOKEN.findall(folded)
-    return (folded, [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in found],
-            [t.endswith("'s") for t in found])
+    return folded, [_token(t) for t in found], [t.endswith("'s") for t in found]
 
 
 def possessives(text: str) -> list[bool]:

@@ -1417,8 +1417,9 @@ def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
         reading = _descriptor_or_part(it, env)
         if reading is None:
             return it
-        if reading is True:
-            route = _route_for_side(env, "actor")
+        if reading is True:  # the yes/no route of a relation with parts: yes, or who does, and theirs
+            route = next((name for name, r in env.routes.items() if r.handler == "yesno"
+                          and any(kb.relations[x].role for x in r.relations if x in kb.relations)), None)
             return it if route is None else _mark(it, "described_yes_no", intent=route,
                                                   confidence=max(it.confidence, env.follow_up_confidence))
         parse = reading
@@ -1441,16 +1442,20 @@ def described_yes_no(it: Interpretation, env: Env) -> Interpretation:
 
 
 def _descriptor_or_part(it: Interpretation, env: Env) -> Parse | bool | None:
-    """Of a part's name that is also a relation's descriptor ("the director") beside someone: the parse
-    without it when they hold that relation and play no such part, True when they play it, else None."""
+    """Of a part's name beside someone: True when the message speaks of playing it ("is she playing the
+    Director?") or they play it; when it is also a relation's descriptor ("the director") and they hold
+    that relation instead, the parse without it ("is Len Wiseman the director?"); else None."""
     kb = env.kb
+    outside = {t for i, t in enumerate(it.parse.tokens) if i not in it.parse.mentioned_tokens}
     for part, other in (it.parse.mentions, reversed(it.parse.mentions)):
         if not part.entity_ids or kb.entities[part.entity_ids[0]].kind not in _role_kinds(kb):
             continue
         words = " ".join(it.parse.tokens[part.start:part.end])
         person = other.entity_ids[0] if other.entity_ids else None
-        if person is None:
+        if person is None or kb.entities[person].kind not in _player_kinds(kb):
             continue
+        if outside & CASTING_WORDS:
+            return True  # "is Ana de Armas playing the Director?": whoever the facts cast in it answers
         for relation in kb.relations.values():
             said = {" ".join(tokens(d)) for d in relation.descriptors}
             if relation.literal or not ({words, words.removeprefix("the ")} & said):
@@ -1467,6 +1472,11 @@ def _descriptor_or_part(it: Interpretation, env: Env) -> Parse | bool | None:
 
 def _role_kinds(kb: KnowledgeBase) -> frozenset[str]:
     return frozenset(k for r in kb.relations.values() for k in (r.role or ()))
+
+
+def _player_kinds(kb: KnowledgeBase) -> frozenset[str]:
+    """The kinds of entity that play parts (a relation with roles names them as its objects)."""
+    return frozenset(k for r in kb.relations.values() if r.role and not r.literal for k in r.object)
 
 
 @step

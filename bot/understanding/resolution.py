@@ -109,6 +109,24 @@ def claimed_words(parse: Parse) -> tuple[str, ...]:
                  and w not in CLAIM_SKIP and not _verb(w))
 
 
+# verbs that only say how a value holds ("is it *coming* out?", "did they *make* it?"), never what it is
+LIGHT_VERBS = frozenset("be have do come go get make take give become seem look happen set put keep say".split())
+
+
+def claimed_verbs(parse: Parse) -> tuple[str, ...]:
+    """The lemmas of the verbs a yes/no claims with, besides the light ones: "has she *won* an Oscar?"
+    claims a win, which a fact calling her a nominee does not state."""
+    named = {i for m in parse.mentions for i in range(m.start, m.end)}
+    out = []
+    for i, w in enumerate(parse.tokens):
+        if i in named or w in STOPWORDS or w in CLAIM_SKIP or not _verb(w):
+            continue
+        base = lemma(w) or w
+        if base not in LIGHT_VERBS:
+            out.append(base)
+    return tuple(out)
+
+
 def _verb(word: str) -> bool:
     if finite_verb(word) or word.endswith("ing") and lemma(word) not in (None, word):  # "coming", not "spring"
         return True
