@@ -68,7 +68,7 @@ def update_key(update: Update) -> str:
     """What one update must wait behind: its chat, else its user (inline queries, poll answers), else nothing.
 
     >>> update_key(Update.de_json({"update_id": 5, "poll_answer": {"poll_id": "p", "option_ids": [0],
-    ...     "user": {"id": 7, "is_bot": False, "first_name": "A"}}}, None))
+    ...     "option_persistent_ids": ["p-0"], "user": {"id": 7, "is_bot": False, "first_name": "A"}}}, None))
     'user:7'
     """
     if update.effective_chat is not None:

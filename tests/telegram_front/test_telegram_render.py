@@ -117,3 +117,13 @@ def test_command_menu() -> None:
     assert [c.command for c in render.bot_commands(render.GROUP_COMMANDS)] == ["help", "ask", "about", "cancel",
                                                                                *quiz]
     assert all(len(c.description) <= 256 and c.command.islower() for c in render.bot_commands())
+
+
+@pytest.mark.parametrize("module", ["telegram_render", "telegram_inbox", "telegram_webhook"])
+def test_the_telegram_front_s_examples_hold_on_the_ptb_installed(module: str) -> None:
+    """The docstrings' examples build real PTB objects: a Bot API field PTB starts to require (22.8's
+    ``option_persistent_ids`` of a poll answer) breaks them, and them only here."""
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(f"bot.channels.{module}")).failed == 0
