@@ -228,10 +228,14 @@ def test_one_try_per_player_on_options_and_late_answers_ignored(settings: Settin
     wrong = next(i for i in range(len(rnd.options)) if i not in rnd.correct)
     assert engine.answer_poll("p1", "u1", "Ann", [wrong]).verdict is Verdict.WRONG  # type: ignore[union-attr]
     assert engine.answer_poll("p1", "u1", "Ann", rnd.correct).verdict is None  # type: ignore[union-attr]
-    assert engine.answer_poll("not-ours", "u2", "Bob", [0]) is None
+    # a poll nobody recorded (yet): its vote waits for the record, and scores nothing without one
+    assert engine.answer_poll("not-ours", "u2", "Bob", [0]).verdict is None  # type: ignore[union-attr]
     clock.now = rnd.deadline + 5
     assert engine.answer_poll("p1", "u2", "Bob", rnd.correct).verdict is None  # type: ignore[union-attr]
     assert engine.running("c").players["u1"].points == 0  # type: ignore[union-attr]
+    assert set(engine.running("c").players) == {"u1"}  # type: ignore[union-attr]
+    engine.stop("c")
+    assert engine.answer_poll("not-ours", "u2", "Bob", [0]) is None  # no game running: an old poll
 
 
 def test_one_game_per_chat_and_settings_validated(settings: Settings, kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
-from bot.quiz import QuizEngine, QuizError, Verdict
+from bot.quiz import Outcome, QuizEngine, QuizError, Verdict
 from bot.quiz.engine import Asked, Finished, Revealed
 from bot.storage import Storage, open_storage
 from tests.support.postgres import PgSchema
@@ -197,3 +197,66 @@ def test_an_answer_judged_before_its_question_was_recorded_is_revealed_once(sett
     assert isinstance(late, Revealed) and late.result.round.message_id == 77
     assert late.result.reason == "answered" and late.result.points == {"bob": outcome.points}
     assert b.answer_text("g", "cy", "Cy", right_text(b, "g")).verdict is None  # the round is over
+
+
+def test_votes_that_come_before_their_poll_is_recorded_are_scored_when_it_is(settings: Settings, kb: KnowledgeBase,
+                                                                            database: str, opened: list[Storage]
+                                                                            ) -> None:
+    """Worker A sends the poll; quick players' votes reach B, and A itself, before A has sendPoll's answer
+    (the poll's id) recorded. Each counts, with the time it came, once the record is made."""
+    clock = Clock()
+    a, b = engines(settings, kb, database, clock, opened)
+    a.start("g", "ann", count=2, mode="poll")
+    (asked,) = a.advance("g")
+    assert isinstance(asked, Asked)
+    right = asked.round.correct[0]
+    wrong = next(i for i in range(len(asked.round.options)) if i not in asked.round.correct)
+    clock.now += 1
+    waiting = Outcome(None, waiting=True)
+    assert b.answer_poll("p1", "bob", "Bob", [right]) == waiting  # at the other worker
+    assert a.answer_poll("p1", "cy", "Cy", [wrong]) == waiting  # at the sender, still sending
+    assert b.answer_poll("p1", "bob", "Bob", [wrong]) == waiting  # one try: the first one counts
+    clock.now += 5  # the record comes late (a busy worker): the votes' own time counts, not the record's
+    a.attach("g", 1, 101, "p1", shown_at=clock.now)
+    game = b.running("g")
+    assert game and game.round and game.round.winners == ["bob"] and sorted(game.round.tried) == ["bob", "cy"]
+    full = {s.user: s.points for s in a.leaderboard("g")}
+    assert set(full) == {"bob"} and full["bob"] == game.players["bob"].points > 0
+    # a vote after the record is judged at once, at any worker; nothing is left waiting
+    clock.now += settings.quiz.seconds / 2
+    dan = b.answer_poll("p1", "dan", "Dan", [right])
+    assert dan is not None and dan.verdict is Verdict.CORRECT and not dan.waiting
+    assert full["bob"] > dan.points  # Bob was quicker
+    assert a.storage.query("SELECT COUNT(*) FROM quiz_votes_waiting")[0][0] == 0
+
+
+def test_a_vote_racing_its_poll_s_record_is_scored_once_whichever_commits_first(settings: Settings, kb: KnowledgeBase,
+                                                                               database: str, opened: list[Storage]
+                                                                               ) -> None:
+    """The record (worker A) and the vote (worker B) at the same moment, many times: the vote is matched to
+    its poll however the two interleave, never lost between B's look and A's commit, never scored twice."""
+    clock = Clock()
+    a, b = engines(settings, kb, database, clock, opened)
+    right: dict[str, int] = {}
+    for n in range(12):
+        chat = f"g{n}"
+        a.start(chat, "ann", count=1, mode="poll")
+        (asked,) = a.advance(chat)
+        assert isinstance(asked, Asked)
+        right[chat] = asked.round.correct[0]
+    barrier = threading.Barrier(2)
+
+    def record(chat: str) -> None:
+        barrier.wait(timeout=10)
+        a.attach(chat, 1, 101, f"poll-{chat}")
+
+    def vote(chat: str) -> None:
+        barrier.wait(timeout=10)
+        b.answer_poll(f"poll-{chat}", "bob", "Bob", [right[chat]])
+
+    with ThreadPoolExecutor(2) as pool:
+        for chat in right:
+            for done in [pool.submit(record, chat), pool.submit(vote, chat)]:
+                done.result(timeout=30)
+    scored = {chat: [(s.user, s.correct) for s in a.leaderboard(chat)] for chat in right}
+    assert scored == {chat: [("bob", 1)] for chat in right}

@@ -23,7 +23,7 @@ from ..storage import Storage
 from .bank import FALSE, TRUE, Question, QuestionBank
 from .matching import Verdict, normalize
 from .state import Game, Player, Round, Standing, rank
-from .store import SHOW, GameStore, Held, Shown
+from .store import SHOW, GameStore, Held, Points, Shown, Vote
 
 log = logging.getLogger(__name__)
 BASE_POINTS = {"easy": 100, "medium": 150, "hard": 200}
@@ -116,6 +116,7 @@ class Outcome:
     first_try: bool = True
     steps: tuple[Step, ...] = ()
     nudge: bool = False
+    waiting: bool = False  # a vote that came before its poll was recorded: judged when it is (attach)
 
 
 class QuizEngine:
@@ -268,10 +269,13 @@ class QuizEngine:
                 if game.mode == "text":
                     held.set_timer(game, "hint", rnd.number, rnd.shown_at + game.seconds / 2)
             rnd.message_id = message_id
+            points: list[tuple[str, str, int, int]] = []
             if poll_id:
                 rnd.poll_id = poll_id
                 held.add_poll(poll_id, game)
-            held.save(game)
+                for vote in held.take_waiting(poll_id):  # votes that came before this record
+                    points += self._judge_vote(game, vote)[1]
+            held.save(game, points)
             question = self.question(game)
             steps: list[Step] = []
             if question is None or message_id is None:
@@ -371,28 +375,42 @@ class QuizEngine:
 
     def answer_poll(self, poll_id: str, user: str, name: str, option_ids: list[int],
                     at: float | None = None) -> Outcome | None:
-        """A poll answer; None when the poll is not a question of a running game (an old one)."""
-        chat = self.store.chat_of_poll(poll_id)
-        if chat is None:
-            return None
-        at = self.clock() if at is None else at
+        """A poll answer; None when the poll is not a question of a running game (an old one).
+
+        A vote can come before any worker has recorded its poll (a quick voter beats sendPoll's answer to
+        the worker that sent it, or that worker is slow to record it): it then waits in the database and is
+        judged, with the time it came, when the poll is recorded (``attach``), by whichever worker records
+        it (``Outcome.waiting``). Before, a vote waited here for the poll's record, a few seconds, and a
+        record later than that (or another worker's, while this one waited for its own sends) lost it."""
+        vote = Vote(poll_id, user, name, tuple(option_ids), self.clock() if at is None else at)
+        chat = self.store.chat_of_poll(poll_id) or self.store.wait_for_poll(vote)
+        if not isinstance(chat, str):
+            return Outcome(None, waiting=True) if chat else None
         with self.store.hold(chat) as held:
             game = held.game
             if not game or not game.round or game.round.poll_id != poll_id:
                 return None
-            rnd = game.round
-            if rnd.closed or at > rnd.deadline + LATE_GRACE or user in rnd.tried or not option_ids:
-                return Outcome(None, first_try=user not in rnd.tried)
-            rnd.tried.append(user)
-            question = self.question(game)
-            if question is None or option_ids[0] not in rnd.correct:
-                self._player(game, user, name).streak = 0
-                held.save(game)
-                return Outcome(Verdict.WRONG)
-            points = self._score(game, question, user, name, at)
-            rnd.winners.append(user)
-            held.save(game, [(user, name, points, 1)])
-        return Outcome(Verdict.CORRECT, points)
+            outcome, points = self._judge_vote(game, vote)
+            if outcome.verdict is not None:
+                held.save(game, points)
+        return outcome
+
+    def _judge_vote(self, game: Game, vote: Vote) -> tuple[Outcome, Points]:
+        """A vote on the open round's poll, by the rules (one try, in time); the game changed in place, the
+        points to save with it."""
+        rnd = game.round
+        assert rnd is not None
+        user, name, options = vote.user, vote.name, vote.options
+        if rnd.closed or vote.at > rnd.deadline + LATE_GRACE or user in rnd.tried or not options:
+            return Outcome(None, first_try=user not in rnd.tried), ()
+        rnd.tried.append(user)
+        question = self.question(game)
+        if question is None or options[0] not in rnd.correct:
+            self._player(game, user, name).streak = 0
+            return Outcome(Verdict.WRONG), ()
+        points = self._score(game, question, user, name, vote.at)
+        rnd.winners.append(user)
+        return Outcome(Verdict.CORRECT, points), [(user, name, points, 1)]
 
     # timers ----------------------------------------------------------------------------------------
     def fire_due(self, limit: int = 50, now: float | None = None) -> list[Fired]:

@@ -23,9 +23,7 @@ a question whose game moved on meanwhile is never posted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
@@ -40,8 +38,6 @@ from .state import Game, Round
 from .store import Shown
 
 log = logging.getLogger(__name__)
-SEND_WAIT = 10.0  # s: how long a poll answer waits for this worker's sendPoll to come back...
-POLL_LOOKUP_WAIT = 3.0  # s: ...or for another worker to record the poll's id
 
 
 _SHOWING: ContextVar[Shown | None] = ContextVar("quiz_showing", default=None)
@@ -72,9 +68,6 @@ class QuizRunner:
         self.engine = engine
         self.io = io
         self._locks = KeyedLocks()  # one per chat with a step being shown
-        self._sending = 0                        # questions being sent right now
-        self._sent = asyncio.Event()             # set whenever no question is being sent
-        self._sent.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.timers = TimerPoller(engine, self._deliver, idle=poll_every, batch=batch)
 
@@ -129,26 +122,10 @@ class QuizRunner:
         return outcome
 
     async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int]) -> Outcome | None:
-        outcome = await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
-        if outcome is not None:
-            return outcome
-        # a quick voter can beat sendPoll's response, which tells us the poll's id: wait for this worker's
-        # send, or give another worker's a moment to record it (a poll closes at its deadline, so votes on
-        # polls nobody recorded stop coming soon after)
-        if self._sending:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._sent.wait(), timeout=SEND_WAIT)
-            return await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
-        if not await asyncio.to_thread(self.engine.store.any_running):
-            return None
-        deadline, pause = time.monotonic() + POLL_LOOKUP_WAIT, 0.05
-        while time.monotonic() < deadline:
-            await asyncio.sleep(pause)
-            pause = min(0.4, pause * 2)
-            outcome = await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
-            if outcome is not None:
-                return outcome
-        return None
+        """Judge a poll vote. One that came before its poll's id was recorded (a quick voter can beat
+        sendPoll's answer) waits in the database and is judged when the poll is, by whichever worker
+        records it (engine.answer_poll): nothing here waits for it."""
+        return await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
 
     # questions the outbox delivered late -------------------------------------------------------------
     async def still_asking(self, chat: str, game_id: str, number: int) -> bool:
@@ -207,8 +184,6 @@ class QuizRunner:
             # is out: the question would arrive after "Quiz stopped" (or after the next one)
             log.info("quiz question %s in chat %s not sent: the game moved on first", rnd.number, game.chat)
             return
-        self._sending += 1
-        self._sent.clear()
         posted = Posted(None)
         failed = False
         late: list[Step] = []
@@ -227,10 +202,6 @@ class QuizRunner:
                     await asyncio.to_thread(self.engine.close_round, game.chat, rnd.number, "unshown")
             except Exception:  # noqa: BLE001 - unrecorded, the reveal cannot edit it; the game goes on
                 log.exception("could not record quiz question %s in chat %s", rnd.number, game.chat)
-            finally:
-                self._sending -= 1
-                if not self._sending:
-                    self._sent.set()
         await self._show(late)  # a reveal or hint that came before the message was recorded
 
     async def _reveal(self, result: RoundResult, late: bool = False) -> None:

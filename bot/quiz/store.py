@@ -9,18 +9,30 @@ workers judging answers in one chat therefore take turns, each seeing the other'
 A timer is a row of ``quiz_timers`` (game, kind, round number, due time). Any worker claims a due one with
 ``FOR UPDATE SKIP LOCKED`` on the timer and its game together, and deletes it in the transaction that
 applies it: it fires once, and a worker that dies before committing leaves it to the next one.
+
+A poll's votes lead to its game through ``quiz_polls``, written by the worker that sent the poll once
+sendPoll's answer told it the poll's id (QuizEngine.attach). A quick voter's vote can reach any worker
+before that, so a vote whose poll is not recorded yet waits in ``quiz_votes_waiting`` and is judged in the
+transaction that records the poll. The two meet on no common row (the vote knows only the poll's id, the
+record is a row being inserted), so each takes the poll's lock (``Storage.tx_lock``) between writing its
+own side and reading the other's: whichever comes second sees what the first committed. The vote takes no
+other lock while it holds that one, and the record takes it last, so the two never deadlock.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..storage import Storage, Tx
+from ..storage.base import Args
 from .state import Game
 
 Points = Sequence[tuple[str, str, int, int]]  # (user, name, points gained, right answers gained)
+POLL_LOCK = "quiz-poll/"  # + a poll's id: a vote waiting for its poll and the poll's record take turns
+WAITING_KEPT = 3600.0  # s: a waiting vote whose poll is never recorded (a send given up on) is dropped after
 KINDS = ("hint", "deadline", "next")
 SHOW = "show-"  # a fired timer's steps still to be recorded in the outbox: "show-<kind>" (see Shown)
 
@@ -52,6 +64,17 @@ class Due:
     due_at: float
 
 
+@dataclass(frozen=True)
+class Vote:
+    """A poll answer: who chose which options, and when it came (its time counts, not its judging's)."""
+
+    poll_id: str
+    user: str
+    name: str
+    options: tuple[int, ...]
+    at: float
+
+
 @dataclass
 class Held:
     """A game held by this transaction (None: no game running in the chat). Writes go through it so they
@@ -60,6 +83,7 @@ class Held:
     tx: Tx
     game: Game | None
     dues: list[Due] = field(default_factory=list)  # claimed timers of this game, earliest first
+    tx_lock: Callable[[str], tuple[str, Args] | None] = field(default=lambda _name: None, repr=False)  # Storage's
     earliest: float | None = field(default=None, init=False)  # the earliest timer set, to wake the poller
 
     def save(self, game: Game, points: Points = (), finished: Sequence[str] = ()) -> None:
@@ -95,6 +119,18 @@ class Held:
         self.tx.query("INSERT INTO quiz_polls(poll_id, game, chat) VALUES (?,?,?) ON CONFLICT(poll_id) DO NOTHING",
                       (poll_id, game.id, game.chat))
 
+    def take_waiting(self, poll_id: str) -> list[Vote]:
+        """The votes that came for ``poll_id`` before it was recorded (``add_poll`` first), taken from the
+        waiting table: they are this transaction's to judge."""
+        lock = self.tx_lock(POLL_LOCK + poll_id)
+        if lock is not None:
+            self.tx.query(*lock)
+        rows = self.tx.query("DELETE FROM quiz_votes_waiting WHERE poll_id = ? RETURNING player, name, options, at",
+                             (poll_id,))
+        votes = [Vote(poll_id, str(u), str(n), tuple(json.loads(str(o))), float(at))  # type: ignore[arg-type]
+                 for u, n, o, at in rows]
+        return sorted(votes, key=lambda v: v.at)
+
     def drop_polls(self, game: Game) -> None:
         self.tx.query("DELETE FROM quiz_polls WHERE game = ?", (game.id,))
 
@@ -115,6 +151,27 @@ class GameStore:
         rows = self.storage.query("SELECT p.chat FROM quiz_polls p JOIN quiz_games g ON g.id = p.game "
                                   "WHERE p.poll_id = ? AND g.status = 'running'", (poll_id,))
         return str(rows[0][0]) if rows else None
+
+    def wait_for_poll(self, vote: Vote) -> str | bool:
+        """The chat of the vote's poll, if it is recorded by now; else True, the vote kept to wait for the
+        poll's record (``take_waiting``; a player's first vote on a poll only); False when no game is
+        running at all (an old poll's vote: nothing to wait for). Under the poll's lock, so the record
+        cannot slip in between the look and the write (see the module's docstring)."""
+        with self.storage.transaction() as tx:
+            lock = self.storage.tx_lock(POLL_LOCK + vote.poll_id)
+            if lock is not None:
+                tx.query(*lock)
+            rows = tx.query("SELECT p.chat FROM quiz_polls p JOIN quiz_games g ON g.id = p.game "
+                            "WHERE p.poll_id = ? AND g.status = 'running'", (vote.poll_id,))
+            if rows:
+                return str(rows[0][0])
+            if not tx.query("SELECT 1 FROM quiz_games WHERE status = 'running' LIMIT 1"):
+                return False
+            tx.query("DELETE FROM quiz_votes_waiting WHERE at < ?", (vote.at - WAITING_KEPT,))
+            tx.query("INSERT INTO quiz_votes_waiting(poll_id, player, name, options, at) VALUES (?, ?, ?, ?, ?) "
+                     "ON CONFLICT(poll_id, player) DO NOTHING",
+                     (vote.poll_id, vote.user, vote.name, json.dumps(list(vote.options)), vote.at))
+            return True
 
     def any_running(self) -> bool:
         return bool(self.storage.query("SELECT 1 FROM quiz_games WHERE status = 'running' LIMIT 1"))
@@ -143,7 +200,7 @@ class GameStore:
         with self.storage.transaction() as tx:
             rows = tx.query("SELECT state FROM quiz_games WHERE chat = ? AND status = 'running'"
                             + self.storage.row_lock(), (chat,))
-            yield Held(tx, Game.from_json(str(rows[0][0])) if rows else None)
+            yield Held(tx, Game.from_json(str(rows[0][0])) if rows else None, tx_lock=self.storage.tx_lock)
 
     @contextlib.contextmanager
     def claim_due(self, now: float, limit: int) -> Iterator[list[Held]]:
@@ -166,7 +223,7 @@ class GameStore:
                 held = games.get(str(game_id))
                 if held is None:  # a finished game's steps may still be to show ("Quiz over")
                     game = Game.from_json(str(state)) if status == "running" or str(kind).startswith(SHOW) else None
-                    held = games[str(game_id)] = Held(tx, game)
+                    held = games[str(game_id)] = Held(tx, game, tx_lock=self.storage.tx_lock)
                 held.dues.append(Due(str(kind), int(number), float(due_at)))  # type: ignore[call-overload, arg-type]
             yield list(games.values())
 

@@ -313,6 +313,13 @@ class Storage(abc.ABC):
         the whole file (BEGIN IMMEDIATE), so no other writer, in this process or another, runs meanwhile."""
         return ""
 
+    def tx_lock(self, name: str) -> tuple[str, Args] | None:
+        """A statement that, run inside ``transaction()``, holds the lock ``name`` until the transaction
+        ends, for every worker of this database (the names are those of ``session_locks``): what two
+        transactions meeting on no common row take turns by. None where transactions already exclude each
+        other (SQLite: BEGIN IMMEDIATE holds the whole file)."""
+        return None
+
     # chat context ----------------------------------------------------------------------------------
     def load_context(self, chat: str) -> str | None:
         rows = self.query("SELECT data FROM chat_context WHERE chat = ?", (chat,))

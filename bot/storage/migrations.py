@@ -268,6 +268,11 @@ $fn$;
 """
 
 
+_QUIZ_VOTES_WAITING = ("CREATE TABLE quiz_votes_waiting (poll_id TEXT NOT NULL, player TEXT NOT NULL, "
+                       "name TEXT NOT NULL, options TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, "
+                       "PRIMARY KEY (poll_id, player));"
+                       "CREATE INDEX quiz_votes_waiting_at ON quiz_votes_waiting(at);")
+
 _OUTBOX_UPDATE = ("ALTER TABLE outbox ADD COLUMN update_id BIGINT;"
                   "CREATE INDEX outbox_update ON outbox(update_id) WHERE update_id IS NOT NULL;")
 
@@ -362,6 +367,9 @@ CREATE INDEX send_log_key ON send_log(key, at);
     Migration(11, "outbox rows know their update", _OUTBOX_UPDATE, _OUTBOX_UPDATE),
     # a claim refused for a full window writes nothing and waits for no lock (bot/cluster/limits.py)
     Migration(12, "send claims look before they lock", "", _POSTGRES_SEND_LOOK_FIRST),
+    # a quiz vote that reached a worker before any worker had recorded its poll's id waits here, and is
+    # judged in the transaction that records the poll (bot/quiz/store.py, VOTES_WAITING)
+    Migration(13, "quiz votes waiting for their poll", _QUIZ_VOTES_WAITING, _QUIZ_VOTES_WAITING),
 )
 
 

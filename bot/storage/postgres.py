@@ -426,6 +426,10 @@ class PostgresStorage(Storage):
     def row_lock(self, *, skip_locked: bool = False, of: str = "") -> str:
         return " FOR UPDATE" + (f" OF {of}" if of else "") + (" SKIP LOCKED" if skip_locked else "")
 
+    def tx_lock(self, name: str) -> tuple[str, Args]:
+        # a transaction-level advisory lock: freed by the commit or rollback, and by a dropped connection
+        return f"SELECT pg_advisory_xact_lock({_LOCK_KEY.replace('%s', '?')})", (name,)
+
     def query(self, sql: str, args: Args = (), *, durable: bool = True) -> list[Row]:
         with self._pool_for(durable).connection() as conn:
             cur = conn.execute(to_psycopg(sql), tuple(args))

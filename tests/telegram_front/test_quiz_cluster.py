@@ -34,6 +34,7 @@ from bot.config import Settings, load_settings
 from bot.dialogue import Brain, Mind
 from bot.knowledge.base import KnowledgeBase
 from bot.quiz import QuizEngine, build_engine
+from bot.quiz.state import Game
 from bot.storage import Storage, open_storage
 from tests.support.botapi_emulator import DEFAULT_GROUP_ID, BotAPIEmulator, Call
 from tests.support.postgres import PgSchema
@@ -143,8 +144,10 @@ def quick(settings: Settings) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def two_workers(emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str
+async def two_workers(emu: BotAPIEmulator, mind: Mind, settings: Settings, database: str, inbox: bool = False
                       ) -> AsyncIterator[tuple[list[Application], Balancer]]:
+    """Two Applications on one database behind a balancer; ``inbox``: updates go through the database's
+    inbox, as ``serve`` workers on PostgreSQL do (else each app handles what it receives)."""
     apps, storages, hooks = [], [], []
     for _ in range(2):
         storage = open_storage(database)
@@ -153,8 +156,8 @@ async def two_workers(emu: BotAPIEmulator, mind: Mind, settings: Settings, datab
         port = free_port()
         hooks.append(WebhookConfig(f"http://127.0.0.1:{port}/hook", "127.0.0.1", port, SECRET))
     async with contextlib.AsyncExitStack() as stack:
-        for app, hook in zip(apps, hooks):
-            await stack.enter_async_context(_bounded(running(app, hook)))
+        for app, hook, storage in zip(apps, hooks, storages):
+            await stack.enter_async_context(_bounded(running(app, hook, shared=storage if inbox else None)))
         try:
             yield apps, Balancer(emu, [h.url for h in hooks])
         finally:
@@ -247,6 +250,59 @@ async def test_a_poll_vote_at_either_worker_scores_once(emu: BotAPIEmulator, min
     points = final_points(final)
     assert set(points) == {"Bob", "Cy"} and all(p > 0 for p in points.values())
     board = {name: (p, right) for _, name, p, right in scores(database)}
+    assert board == {name: (p, 1) for name, p in points.items()}
+
+
+async def test_votes_that_reach_either_worker_before_the_poll_is_recorded_are_scored(
+        emu: BotAPIEmulator, mind: Mind, quick: Settings, pg: PgSchema) -> None:
+    """Quick voters beat the sending worker's record of its poll: Telegram has the poll (and its votes
+    come) while the sender's record of it is held up, here by the game's row, locked from the moment
+    sendPoll reaches Telegram until both votes were handled, one at each worker. However late the record
+    comes, both votes count, once."""
+    import psycopg
+
+    upgrader = open_storage(pg.url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    holder = psycopg.connect(pg.url)  # a transaction of its own, opened by the first query
+
+    def hold_the_game(_params: Any) -> bool:  # on the emulator's side, as sendPoll arrives
+        held = holder.execute("SELECT state FROM quiz_games WHERE chat = %s AND status = 'running' FOR UPDATE",
+                              (str(GROUP),)).fetchall()
+        game = Game.from_json(held[0][0]) if held else None
+        assert game and game.round and game.round.message_id is None  # locked before any record of it
+        return True
+
+    emu.inject_fault("sendPoll", "slow", delay=0.0, when=hold_the_game)
+    try:
+        async with two_workers(emu, mind, quick, pg.url, inbox=True) as (apps, lb):
+            first, second = apps
+            await lb.say(ANN, "/quiz 1 poll", worker=0)
+            await until(lambda: len(emu.calls_to("sendPoll")) == 1, "the poll")
+            poll_id = emu.calls_to("sendPoll")[0].result["poll"]["id"]
+            option = int(right_answer(engine_of(first)))
+            votes = [emu.push_poll_answer(poll_id, user, [option], first_name=NAMES[user]) for user in (BOB, CY)]
+            await lb.to(1, votes[0])  # the worker that did not send the poll
+            await lb.to(0, votes[1])  # the sender, still waiting to record it
+            ids = [v["update_id"] for v in votes]
+            await until(lambda: pg.execute("SELECT COUNT(*) FROM inbox WHERE update_id = ANY(%s) AND handled IS NOT "
+                                           "NULL", ids)[0][0] == 2, "both votes handled")
+            holder.rollback()  # the record goes ahead
+
+            def both_scored() -> bool:
+                game = engine_of(second).running(str(GROUP))
+                return bool(game and game.round and sorted(game.round.winners) == sorted([str(BOB), str(CY)]))
+
+            await until(both_scored, "both votes scored")
+            assert await quiz_of(second).runner.fire_now(str(GROUP), "deadline")
+            await until(lambda: len(finals(emu)) >= 1, "the final ranking")
+            await asyncio.sleep(0.5)
+    finally:
+        holder.close()
+    (final,) = finals(emu)
+    points = final_points(final)
+    assert set(points) == {"Bob", "Cy"} and all(p > 0 for p in points.values())
+    board = {name: (p, right) for _, name, p, right in scores(pg.url)}
     assert board == {name: (p, 1) for name, p in points.items()}
 
 
