@@ -290,3 +290,12 @@ def test_a_verbless_question_asks_after_the_fact_just_given(brain: Brain, harbou
                                                             then: str, wanted: str) -> None:
     reply = turns(brain if film == "ballerina" else harbour, first, then)
     assert reply.kind == "answer" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("question", ["what word did tomas vey coin?", "what did tomas vey call the harbour slang",
+                                      "what word did tomas vey come up with for the slang in harbour lights"])
+def test_what_someone_coined_is_read_from_their_side(harbour, question) -> None:  # type: ignore[no-untyped-def]
+    # the relation is asked of a term; named is the person: the terms naming him answer
+    reply = turns(harbour, question)
+    assert reply.kind == "answer" and "tide-talk" in reply.text.lower()
+    assert "Tomas Vey" in turns(harbour, "who coined tide-talk?").text  # ...and the usual side still does  # ...and the usual side still does

@@ -29,6 +29,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     entity = kb.entities[it.subject]
     intent = f"ask_{question.relation}"
     facts = kb.facts_about(entity.id, question.relation) if question.relation in kb.relations else []
+    if entity.kind not in question.about and question.relation in kb.relations:
+        facts = kb.facts_with_object(entity.id, question.relation)  # "what word did Keanu coin?": his
     if question.quoted:
         facts = quoted(kb, entity.id, it.slots.others if it.slots is not None else frozenset())
     facts = (facts + [f for r in question.roles if r in kb.relations for f in kb.facts_with_role(entity.id, r)
@@ -46,7 +48,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     if facts:
         sentence = join_list([kb.sentence(f) if n == 0 else inline(kb, f) for n, f in enumerate(facts)])
         # the people and parts the facts name, the first last, so "he" next is the first named
-        named_in = [i for f in reversed(facts) for i in (f.role, f.object) if i in kb.entities]
+        named_in = [i for f in reversed(facts) for i in (f.role, f.object, f.subject)
+                    if i in kb.entities and i != entity.id]
         reply = out.reply("utter_map_fact", intent, it.confidence, facts=facts, sentence=sentence,
                           subject=entity.name, according_to=kb.attribution(facts[0]),
                           entities=[entity.id, *named_in],

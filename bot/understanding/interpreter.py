@@ -1087,9 +1087,13 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         return it
     subject = _map_subject(it, env, asked)
     if subject is None:
-        return it
+        return _map_inverse(it, env, asked)
     kind = env.kb.entities[subject].kind
     fitting = [a for a in asked if kind in a.question.about]
+    stronger = [a for a in asked if a.strength > max((f.strength for f in fitting), default=0)]
+    inverse = _map_inverse(it, env, stronger) if stronger else it
+    if inverse is not it or not fitting:  # "what word did Keanu come up with for Chapter 4's fights?"
+        return inverse
     # "which outlet reported the story?", "where did the plot details come from?": the story's facts,
     # which name their source; "who said that?" alone is the last question's (source_request)
     sourced = any(a.question.sourced for a in fitting)
@@ -1259,6 +1263,30 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
             sure = max(it.confidence, env.follow_up_confidence) if top >= MULTI_WORD_CUE else it.confidence
             return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,),
                          confidence=sure)
+    return it
+
+
+def _map_inverse(it: Interpretation, env: Env, asked: list[Asked]) -> Interpretation:
+    """ "what word did Keanu coin?": the one name is the other side of the relation cued (a person, where
+    it is asked of a term), so the question asks for the facts that name them there (handlers/mapped:
+    a subject of a kind the relation is not about is read from that side)."""
+    film_kind = env.kb.default_subject.kind  # a film beside the name qualifies it ("...in Chapter 4")
+    names = {i for m in it.parse.mentions for i in m.entity_ids[:1] if env.kb.entities[i].kind != film_kind}
+    if len(names) != 1:
+        return it
+    (name,) = names
+    kind = env.kb.entities[name].kind
+    route = env.routes.get(it.intent or "")
+    mine = set(route.relations) if route is not None and route.handler in FACT_HANDLERS else set()
+    for a in asked:
+        relation = a.question.relation
+        if relation in mine:
+            return it  # "who is the Lionsgate chair?": the classifier's route reads it from that side
+        if relation in env.kb.relations and kind in _object_kinds(env, a.question) \
+                and env.kb.facts_with_object(name, relation):
+            return _mark(it, "question_map", asked=a.question, subject=name, relations=(relation,),
+                         intent=f"ask_{relation}", confidence=max(it.confidence, env.follow_up_confidence),
+                         verdict=Verdict(True, "", (), "inverse"))
     return it
 
 
