@@ -722,3 +722,14 @@ def test_is_someone_playing_a_part_is_answered_from_the_cast(films, film, questi
                                                               expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply(None, "tester", question)
     assert reply.verdict == verdict and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "ok well what is ana de armas known for then", "No Time To Die"),
+    ("ballerina", "hmm so who's winston then", "McShane"),
+    ("harbour", "hmm so who plays edda then", "Solberg"),
+    ("harbour", "ok well who directs harbour lights then lol", "Tomas Vey"),  # taken for off-topic whole
+])
+def test_talk_around_an_unsure_question_is_read_without_it(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text

@@ -51,6 +51,9 @@ CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "a
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
 CORRECTION_TAILS = frozenset("actually instead rather then".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
+OPENING_FILLER = frozenset("ok okay k well so hmm hm um umm uh er alright right anyway anyways oh ah hey yo lol haha "
+                           "ooh wait listen look".split())  # talk before a question ("ok well who...")
+CLOSING_FILLER = frozenset("then though tho lol haha please pls thanks thx again".split())  # ...and after it
 CORRECTION_REACH = 8  # how far into "not the fighting styles, I mean ..." the meant words may start
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
@@ -312,6 +315,32 @@ def tag_question(it: Interpretation, env: Env) -> Interpretation:
     if asked is None or asked == it.text.strip():
         return it
     return _reparsed(it, env, asked, "tag_question")
+
+
+@step
+def without_filler(it: Interpretation, env: Env) -> Interpretation:
+    """ "ok well what is she known for then", "hmm so who's winston then": talk around a question the
+    classifier is unsure of, or takes for off-topic, is read without it, when what is left is a question
+    of the film it is sure of. Not
+    "and" or "but", which make a follow-up; not a word of a name."""
+    sure = it.confidence >= env.threshold and it.intent != "out_of_scope"
+    if sure or it.kind == "other_language":
+        return it
+    words = it.text.split()
+    start, end = 0, len(words)
+    while start < end - 1 and _folded(words[start]) in OPENING_FILLER:
+        start += 1
+    while end - 1 > start and _folded(words[end - 1]) in CLOSING_FILLER:
+        end -= 1
+    if (start, end) == (0, len(words)) or end - start < 2:
+        return it
+    fixed = _reparsed(it, env, " ".join(words[start:end]), "without_filler")
+    return fixed if fixed.confidence >= env.threshold and fixed.intent != "out_of_scope" else it
+
+
+def _folded(word: str) -> str:
+    found = tokens(word)
+    return found[0] if len(found) == 1 else ""
 
 
 @step
