@@ -326,3 +326,16 @@ def test_it_after_a_list_of_films_still_means_the_film_in_context(ask) -> None: 
     assert "Underworld" in ask("and what else has he directed?").text
     assert "Ana de Armas" in ask("who plays the lead?").text
     assert "2024" in ask("when is it out?").text
+
+
+def test_where_can_i_see_it_asks_of_the_film_talked_about(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("whats john wick chapter 4 about again")
+    reply = ask("where can i see it")  # "I" asks, "it" is the film: not talk about the user
+    assert reply.kind == "answer" and "Cineworld" in reply.text
+    assert ask("how old are you").kind != "answer"  # ...while this one is about the bot
+
+
+def test_a_longer_cue_with_facts_outweighs_the_classifiers_near_intent(ask) -> None:  # type: ignore[no-untyped-def]
+    ask("what is john wick up against in chapter 4")
+    reply = ask("what kinds of action are in it")  # "in it" cues the cast; "kinds of action" the action
+    assert "gun-fu" in reply.text and "Keanu Reeves as John Wick" not in reply.text

@@ -1162,7 +1162,13 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
         # "has a *teaser* come out?": the yes/no asks of its subject, whatever its verb cues ("come out")
         fitting, named = subject_cued, []
     mine_cued = mine & {a.question.relation for a in fitting + named}
-    if mine_cued and not _inside_longer_cue(it, env, fitting, mine_cued):
+    # ...unless another relation's cue is longer: "what *kinds of action* are *in it*?" asks the action
+    # ...when the facts hold an answer to it (a longer cue of what the article never says is weaker
+    # evidence than the classifier's intent: "where is it *set* in the *timeline*?")
+    outcued = fitting[0].question.relation not in mine and fitting[0].strength > max(
+        (a.strength for a in fitting + named if a.question.relation in mine_cued), default=0) \
+        and fitting[0].strength > MULTI_WORD_CUE and bool(env.kb.facts_about(subject, fitting[0].question.relation))
+    if mine_cued and not outcued and not _inside_longer_cue(it, env, fitting, mine_cued):
         # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
         # is no reason for the search fallback
         strength = max((a.strength for a in fitting if a.question.relation in mine_cued), default=0)
@@ -1324,7 +1330,9 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
     else the film talked about. None when the message names something unknown or talks about the user
     or the bot ("how old are you?", "what's my budget?"): then it is not a question about the film."""
     parse = it.parse
-    if any(t in PEOPLE_TALK for t in parse.tokens) and not parse.mentions:
+    # "how old are you?" talks of the user or the bot; "where can I see *it*?" of the film talked about
+    of_film = it.topic is not None and any(t in FILM_POINTERS for t in parse.tokens)
+    if any(t in PEOPLE_TALK for t in parse.tokens) and not parse.mentions and not of_film:
         return None
     strangers = [w for w in parse.unknown_words if " " in w or (w not in env.known_words
                                                                   and w not in env.questions.words)]
