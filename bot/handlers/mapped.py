@@ -89,12 +89,8 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     if linked is not None and out.has("utter_map_unknown_quoted_side"):
         # "which studio makes it?": not said, but a fact of it comes from someone of a studio
         fact, side = linked
-        # a fact, with its source, naming what was asked for: an answer, worded as not the one asked;
-        # still an "I don't know" when nothing in the chat named the film ("which company has gone up
-        # the most today?" only defaulted to it)
-        talked_of = it.topic == entity.id or (it.slots is not None and entity.id in it.slots.named)
+        # a fact, with its source, naming what was asked for: an answer, worded as not the one asked
         return out.reply("utter_map_unknown_quoted_side", intent, it.confidence, facts=[fact], answer=asks,
-                         kind="answer" if talked_of else "unknown",
                          subject=entity.name, according_to=kb.attribution(fact),
                          sentence=kb.sentence(fact, out.today), suggestions=out.suggestions[:3],
                          entities=[entity.id, side, kb.sources[fact.source].said_by or side])
