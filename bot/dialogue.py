@@ -27,6 +27,7 @@ from .context import ChatContext
 from .conversation import answers_its_part, entity_ref, follow_up_context, joined
 from .handlers import HANDLERS
 from .handlers.base import unknown_reply
+from .handlers.unknown import credited
 from .incoming import incoming_text
 from .knowledge import KnowledgeBase
 from .nlu import NLU, Parse
@@ -263,7 +264,8 @@ class Brain:
         intent, confidence = it.intent or "out_of_scope", it.confidence
         if it.verdict.reason == UNKNOWN_SUBJECT:
             # a name it does not know, or strange words around one it does: say so, never another's fact
-            return unknown_reply(it, out, it.verdict.words)
+            # ("did he tell *Empire*?": and whom the facts say he told)
+            return credited(it, mind.kb, out) or unknown_reply(it, out, it.verdict.words)
         if it.verdict.reason == STRAY_NUMBER:
             return self._fallback(mind, it.parse, intent, confidence, out, it)
         if it.verdict.reason == "off_topic":

@@ -114,3 +114,15 @@ def test_when_someone_died_with_nothing_saying_they_did_takes_nothing_as_given(l
     reply = turns(late, "when did mira solberg die?")
     assert reply.kind == "unknown" and "whether Mira Solberg is alive" in reply.text
     assert not reply.text.startswith("The article doesn't say how")
+
+
+@pytest.mark.parametrize("film, question, source, fact", [
+    ("ballerina", "why did warner bros set the release for spring", "Joe Drake", "2024"),
+    ("ballerina", "did keanu reveal the timeline to empire magazine?", "Collider", "Parabellum"),
+    ("harbour", "when did disney announce the release of harbour lights", "Oskar Lind", "autumn of 2021"),
+])
+def test_someone_unknown_credited_with_a_claim_is_not_taken_as_given(quoted_studio, brain, film, question,
+                                                                      source, fact) -> None:  # type: ignore[no-untyped-def]
+    # nothing says they did; what the facts say of it, and whose claim that is, is said instead
+    reply = turns(quoted_studio if film == "harbour" else brain, question)
+    assert reply.kind == "unknown" and "mentions" in reply.text and source in reply.text and fact in reply.text
