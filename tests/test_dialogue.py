@@ -339,3 +339,9 @@ def test_a_longer_cue_with_facts_outweighs_the_classifiers_near_intent(ask) -> N
     ask("what is john wick up against in chapter 4")
     reply = ask("what kinds of action are in it")  # "in it" cues the cast; "kinds of action" the action
     assert "gun-fu" in reply.text and "Keanu Reeves as John Wick" not in reply.text
+
+
+def test_who_killed_says_what_the_story_takes_as_given(ask) -> None:  # type: ignore[no-untyped-def]
+    reply = ask("who killed rooney's husband?", chat=None)  # unknown, and the murder the facts state
+    assert reply.kind == "unknown" and "murder of her family" in reply.text
+    assert "backstory" not in ask("who killed winston", chat=None).text  # nothing known of his: no ground to state

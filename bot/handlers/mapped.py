@@ -71,16 +71,17 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
             # "she played a CIA agent in it, right?": every word it claims is in the part's fact
             return replace(reply, text=out.render("utter_confirmed", answer=reply.text), verdict="yes")
         return reply
-    given = [f for r in question.told if r in kb.relations for f in kb.facts_about(entity.id, r)][:MAX_FACTS]
+    told = [*question.told, *question.grounds]
+    given = [f for r in told if r in kb.relations for f in kb.facts_about(entity.id, r)][:MAX_FACTS]
     if given and out.has("utter_map_unknown_told"):
         # "how did Lance Reddick die?": not said, but that he died is, which the question takes as given
         return out.reply("utter_map_unknown_told", intent, it.confidence, kind="unknown", answer=asks,
                          subject=entity.name, sentence=join_list([kb.sentence(f, out.today) for f in given]),
                          according_to=kb.attribution(given[0]), entities=[entity.id],
                          suggestions=out.suggestions[:3])
-    if question.told and not given and out.has("utter_map_unknown_given"):
+    if question.grounds and not given and out.has("utter_map_unknown_given"):
         # "when did Ian McShane die?" when nothing says he did: the ground is unknown first
-        ground = next((q for q in it.nearby if q.relation in question.told), None)
+        ground = next((q for q in it.nearby if q.relation in question.grounds), None)
         if ground is not None:
             return out.reply("utter_map_unknown_given", intent, it.confidence, kind="unknown", answer=asks,
                              subject=entity.name, other=ground.asks.format(subject=entity.name),

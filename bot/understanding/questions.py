@@ -33,9 +33,11 @@ class Question(BaseModel):
                               "relation the knowledge may not define: \"did X write it?\" names X, the other side of "
                               "a writing fact, not someone the question is about")
     near: list[str] = Field(default_factory=list)
-    told: list[str] = Field(default_factory=list, description="relations the question takes as given (\"how "
-                            "did he die?\": that he died): when it has no facts, theirs are stated beside the "
-                            "\"doesn't say\", not only offered")
+    told: list[str] = Field(default_factory=list, description="relations whose facts bear on what the question "
+                            "takes as given (\"who killed her family?\": her backstory): when it has no facts, "
+                            "theirs are stated beside the \"doesn't say\", not only offered")
+    grounds: list[str] = Field(default_factory=list, description="told relations that are the question's very "
+                               "ground (\"how did he die?\": that he died): unknown, that is said first")
     quoted: bool = Field(default=False, description="answered by the facts whose source quotes the subject "
                          "(what someone said), whatever their relation")
     roles: list[str] = Field(default_factory=list, description="relations whose facts name the subject as "
