@@ -9,6 +9,7 @@ import copy
 
 from bot.understanding.long_message import LONG_MESSAGE, question_sentences
 from tests.test_understanding import SECOND_FILM, brain_on, second  # noqa: F401  (second: a fixture)
+from tests.test_understanding_context import harbour  # noqa: F401  (a fixture)
 
 CHATTER = ("me and my friends were arguing about this for ages last night and nobody could agree on anything, "
            "one of them kept saying one name and the other kept saying another one, so we gave up and went home. ")
@@ -733,3 +734,17 @@ def test_is_someone_playing_a_part_is_answered_from_the_cast(films, film, questi
 def test_talk_around_an_unsure_question_is_read_without_it(films, film, question, expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply(None, "tester", question)
     assert reply.kind == "answer" and expected in reply.text
+
+
+@pytest.mark.parametrize("film, question, actor, work, other", [
+    ("ballerina", "who played the Director in the third john wick film", "Angelica Huston", "Parabellum",
+     "who plays the director in john wick 4?"),
+    ("harbour", "who played edda in salt road?", "Mira Solberg", "Salt Road", "who plays edda in low tide?"),
+])
+def test_a_part_in_a_film_without_its_cast_says_so_and_who_plays_it_elsewhere(films, harbour, film, question,
+                                                                             actor, work, other) -> None:  # type: ignore[no-untyped-def]
+    bot = harbour if film == "harbour" else films[film]
+    reply = bot.reply(None, "tester", question)
+    assert reply.kind == "answer" and actor in reply.text and work in reply.text
+    assert "doesn't say" in reply.text or "Nothing I've read" in reply.text  # what is not known, said
+    assert actor not in bot.reply(None, "tester", other).text  # not known in that film: no other's cast

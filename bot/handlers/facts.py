@@ -125,6 +125,20 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                            sentence=join_list([kb.sentence(f) for f in credits]),
                            according_to=kb.attribution(credits[0]),
                            entities=[entity.id, *(f.subject for f in credits)])
+    if not facts and route.given == "role" and slots.named_film is not None and out.has("utter_cast_elsewhere"):
+        # "who played the Director in Parabellum?": no cast of it there, but the part is in it, and who
+        # plays the part elsewhere is known
+        cast = [f for r in route.relations for f in kb.facts_with_role(entity.id, r)
+                if f.subject != slots.named_film.id][:3]
+        # ...and whether the part is in the film named at all ("the Director appeared in Parabellum")
+        there = [f for f in kb.all_facts_of(entity.id) if f.subject == entity.id and f.object == slots.named_film.id
+                 and not kb.relations[f.relation].literal][:1]
+        if cast and there:  # (not in it as far as the facts go: another film's cast is no answer)
+            return out.say(it, "utter_cast_elsewhere", entity=entity.name,
+                           subject=slots.named_film.name,
+                           sentence=join_list([kb.sentence(f) for f in there + cast]),
+                           according_to=kb.attribution(cast[0]), facts=there + cast,
+                           entities=[entity.id, *(f.object for f in cast), slots.named_film.id])
     if not facts:
         if route.exclude_current_film and out.has(f"utter_{it.intent}_none"):
             return out.say(it, f"utter_{it.intent}_none", kind="answer", subject=entity.name, film=film.name,
