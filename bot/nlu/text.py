@@ -34,15 +34,17 @@ CHAT_SPELLINGS = {
 }
 
 
-def _token(raw: str) -> str:
-    word = raw[:-2] if raw.endswith("'s") else raw.replace("'", "")
-    return CHAT_SPELLINGS.get(word, word)
+def _words(found: list[str]) -> list[str]:
+    words = [t[:-2] if t.endswith("'s") else t.replace("'", "") for t in found]
+    if CHAT_SPELLINGS.keys().isdisjoint(words):  # most messages: no call per word
+        return words
+    return [CHAT_SPELLINGS.get(w, w) for w in words]
 
 
 def tokens(text: str) -> list[str]:
     """Word tokens of folded text; possessive 's is dropped so "keanu's" matches "keanu", and a chat
     spelling is its word ("wot" -> "what")."""
-    return [_token(t) for t in _TOKEN.findall(fold(text))]
+    return _words(_TOKEN.findall(fold(text)))
 
 
 def analysed(text: str) -> tuple[str, list[str], list[bool]]:
@@ -50,7 +52,7 @@ def analysed(text: str) -> tuple[str, list[str], list[bool]]:
     parser asks of every message."""
     folded = fold(text)
     found = _TOKEN.findall(folded)
-    return folded, [_token(t) for t in found], [t.endswith("'s") for t in found]
+    return folded, _words(found), [t.endswith("'s") for t in found]
 
 
 def possessives(text: str) -> list[bool]:

@@ -324,8 +324,10 @@ def without_filler(it: Interpretation, env: Env) -> Interpretation:
     of the film it is sure of. Not
     "and" or "but", which make a follow-up; not a word of a name."""
     sure = it.confidence >= env.threshold and it.intent != "out_of_scope"
-    if sure or it.kind == "other_language":
-        return it
+    toks = it.parse.tokens
+    if sure or it.kind == "other_language" or len(toks) < 3 \
+            or (toks[0] not in OPENING_FILLER and toks[-1] not in CLOSING_FILLER):
+        return it  # (most messages: no talk around them, nothing to split)
     words = it.text.split()
     start, end = 0, len(words)
     while start < end - 1 and _folded(words[start]) in OPENING_FILLER:
@@ -339,8 +341,7 @@ def without_filler(it: Interpretation, env: Env) -> Interpretation:
 
 
 def _folded(word: str) -> str:
-    found = tokens(word)
-    return found[0] if len(found) == 1 else ""
+    return word.lower().strip(".,!?;:\"'()")
 
 
 @step

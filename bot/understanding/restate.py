@@ -85,8 +85,11 @@ def named(it: Interpretation, kb: KnowledgeBase) -> dict[str, str]:
     someone else's whole ("Die Hard 2" is not "the fourth Die Hard film 2")."""
     names = {m.text: kb.entities[m.entity_ids[0]].name for m in it.parse.mentions
              if m.entity_ids and m.entity_ids[0] in kb.entities}
-    aside = {i for start, end, _ in it.parse.instalments for i in range(start, end)}
-    text = f" {' '.join('|' if i in aside else t for i, t in enumerate(it.parse.tokens))} "
+    toks = it.parse.tokens
+    if it.parse.instalments:
+        aside = {i for start, end, _ in it.parse.instalments for i in range(start, end)}
+        toks = ["|" if i in aside else t for i, t in enumerate(toks)]
+    text = f" {' '.join(toks)} "
     for key, padded, name in _spellings(kb):
         if padded in text:
             names.setdefault(key, name)
