@@ -345,3 +345,4 @@ def test_who_killed_says_what_the_story_takes_as_given(ask) -> None:  # type: ig
     reply = ask("who killed rooney's husband?", chat=None)  # unknown, and the murder the facts state
     assert reply.kind == "unknown" and "murder of her family" in reply.text
     assert "backstory" not in ask("who killed winston", chat=None).text  # nothing known of his: no ground to state
+

@@ -299,3 +299,14 @@ def test_what_someone_coined_is_read_from_their_side(harbour, question) -> None:
     reply = turns(harbour, question)
     assert reply.kind == "answer" and "tide-talk" in reply.text.lower()
     assert "Tomas Vey" in turns(harbour, "who coined tide-talk?").text  # ...and the usual side still does  # ...and the usual side still does
+
+
+@pytest.mark.parametrize("film, texts, wanted", [
+    ("ballerina", ("what has ana de armas been in", "who starred in her no time to die film"), "Daniel Craig"),
+    ("harbour", ("what has mira solberg been in", "who starred in her low tide film"), "Mira Solberg"),
+])
+def test_who_starred_in_a_film_named_is_answered_however_unsure_the_classifier(brain: Brain, harbour: Brain, film: str,
+                                                                               texts: tuple[str, ...], wanted: str) -> None:
+    # "who" asks for people, "starred" cues the cast, the film named is what the cast route is about
+    reply = turns(brain if film == "ballerina" else harbour, *texts)
+    assert reply.kind == "answer" and wanted in reply.text

@@ -705,9 +705,16 @@ def answer_kind(it: Interpretation, env: Env) -> Interpretation:
     route = env.routes.get(it.intent or "")
     if route is None or route.handler != "facts":
         return it
-    if _wanted_kinds(env, route) & ANSWER_KINDS["who"]:
-        return it
     named = {env.kb.entities[i].kind for m in it.parse.mentions for i in m.entity_ids}
+    if _wanted_kinds(env, route) & ANSWER_KINDS["who"]:
+        # the route already answers with someone: when the words cue its relation and the name is what
+        # it is about ("who *starred* in her Low Tide film?"), a doubtful classifier is no reason to search
+        cued = {a.question.relation for a in env.questions.asked(toks, _cue_skip(it, env))} & set(route.relations)
+        film_kind = env.kb.default_subject.kind  # a film's people, of a film named ("who's gonna play Bond
+        # next?" names a part, and may well ask beyond the facts)
+        if cued and film_kind in named & set(route.about) and it.confidence < env.follow_up_confidence:
+            return _mark(it, "answer_kind", confidence=env.follow_up_confidence)
+        return it
     # the relation the words ask for, when the route reads several ("starred" of directed_by, starring)
     cued = {a.question.relation for a in env.questions.asked(toks, _cue_skip(it, env))} & set(route.relations)
     relations = cued or set(route.relations)
