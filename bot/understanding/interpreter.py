@@ -1749,7 +1749,9 @@ def _asks_its_own(toks: list[str], named: frozenset[int] | set[int]) -> bool:
     if start >= len(toks) or toks[start] not in QUESTION_OPENERS:
         return False
     rest = [t for i, t in enumerate(toks[start + 1:], start + 1) if i not in named]
-    return any(t not in FOLLOW_UP_FILLER and t not in ELLIPSIS_FILLER and t not in LIGHT_FOLLOW_UP for t in rest)
+    # "who's" is "who is": its "s" is the verb of a question of its own ("and who's the director?")
+    return any(t == "s" or t not in FOLLOW_UP_FILLER and t not in ELLIPSIS_FILLER and t not in LIGHT_FOLLOW_UP
+               for t in rest)
 
 
 def follow_up_intent(env: Env, parse: Parse, ctx: ChatContext, bare: bool = False) -> str | None:
