@@ -748,3 +748,17 @@ def test_a_part_in_a_film_without_its_cast_says_so_and_who_plays_it_elsewhere(fi
     assert reply.kind == "answer" and actor in reply.text and work in reply.text
     assert "doesn't say" in reply.text or "Nothing I've read" in reply.text  # what is not known, said
     assert actor not in bot.reply(None, "tester", other).text  # not known in that film: no other's cast
+
+
+@pytest.mark.parametrize("film, first, fragment, expected", [
+    ("ballerina", "Ana de Armas played a CIA agent in No Time To Die, right?", "alongside whom?", "Daniel Craig"),
+    ("keeper", "was mira solberg a customs agent in harbour lights?", "alongside whom?", "Tomas Vey"),
+    ("ballerina", "wiseman did an underworld film didn't he", "with?", "Kate Beckinsale"),
+    ("harbour", "who plays edda?", "with?", "Tomas Vey"),
+])
+def test_with_whom_after_an_answer_naming_someone_in_a_film_is_its_other_cast(films, keeper, film, first, fragment,
+                                                                            expected) -> None:  # type: ignore[no-untyped-def]
+    bot = keeper if film == "keeper" else films[film]
+    bot.reply("w", "tester", first)
+    reply = bot.reply("w", "tester", fragment)
+    assert reply.kind == "answer" and expected in reply.text

@@ -567,10 +567,17 @@ def ellipsis(it: Interpretation, env: Env) -> Interpretation:
     if it.follow_up or it.parse.mentions or not env.context.last_intent:
         return it
     last = env.routes.get(env.context.last_intent)
-    if last is None or last.handler not in FACT_HANDLERS:
-        return it
     toks = it.parse.tokens
-    if not toks or len(toks) > ELLIPSIS_LENGTH or not any(t in ELLIPSIS_WH for t in toks):
+    if last is None or last.handler not in FACT_HANDLERS:
+        # a question-map answer naming someone in a film ("she plays Paloma in No Time To Die"): "alongside
+        # whom?" still asks that film's other cast
+        company = _named_company(it, env) if _asks_company(toks) else None
+        if company is None:
+            return it
+        return _mark(it, "ellipsis", company=company, follow_up=True, ellipsis="company", intent=None,
+                     confidence=max(it.confidence, env.follow_up_confidence))
+    bare_with = len(toks) == 1 and toks[0] in COMPANY_WORDS  # "with?", "alongside?": no wh-word needed
+    if not toks or len(toks) > ELLIPSIS_LENGTH or not (bare_with or any(t in ELLIPSIS_WH for t in toks)):
         return it
     if any(t not in ELLIPSIS_WORDS and t not in ELLIPSIS_WH and t not in FOLLOW_UP_FILLER for t in toks):
         return it
@@ -797,6 +804,24 @@ def _cast_relations(kb: KnowledgeBase) -> tuple[str, ...]:
     """The relations that cast people in the film's kind of work with a part ("starring")."""
     return tuple(r.id for r in kb.relations.values() if r.role and "person" in (r.object if r.object != "text" else ())
                  and kb.default_subject.kind in r.subject)
+
+
+def _asks_company(toks: list[str]) -> bool:
+    """A bare fragment asking with whom: "alongside whom?", "with?", "opposite who?"."""
+    company = dict(ELLIPSIS_CUES)["company"]
+    return bool(toks) and len(toks) <= ELLIPSIS_LENGTH and any(t in company for t in toks) and all(
+        t in ELLIPSIS_WORDS or t in ELLIPSIS_WH or t in FOLLOW_UP_FILLER for t in toks)
+
+
+def _named_company(it: Interpretation, env: Env) -> Company | None:
+    """The film the last answer named and the person it was about: that film's other cast."""
+    kb, ctx = env.kb, env.context
+    person = next((i for i in ctx.last_named if i in kb.entities and kb.entities[i].kind == "person"), None)
+    works = tuple(i for i in ctx.last_named if i in kb.entities and kb.entities[i].kind == kb.default_subject.kind)
+    relations = _cast_relations(kb)
+    if person is None or not works or not relations:
+        return None
+    return Company(person, works[:1], relations)
 
 
 def _listed_company(it: Interpretation, env: Env) -> Company | None:
