@@ -762,3 +762,9 @@ def test_with_whom_after_an_answer_naming_someone_in_a_film_is_its_other_cast(fi
     bot.reply("w", "tester", first)
     reply = bot.reply("w", "tester", fragment)
     assert reply.kind == "answer" and expected in reply.text
+
+
+def test_a_short_lead_in_before_the_question_above_a_paste_is_not_the_question() -> None:
+    paste = "\n\n" + ("What is it about? It is about a harbour. Who is in it? Edda is. " * 10)
+    assert question_sentences("according to this when is it out" + paste) == ("when is it out",)
+    assert question_sentences("so i read that when i was a kid" + paste)[0] == "What is it about?"  # no question

@@ -31,6 +31,11 @@ MAX_FILLERS = 3
 # an indirect question: "could you tell us when...", "I'd like to know who...", "I wonder whether..."
 EMBEDDED = re.compile(r"\b(?:tell|know|wonder|wondering|ask|asking|explain)\b(?:\s+(?:me|us|them))?\s+"
                       r"(?P<wh>(?:who|whom|what|when|where|which|why|how|whether|if)\b)", re.IGNORECASE)
+# a question after a short lead-in of its own: "according to this *when is it out*", "from the article, *who's
+# directing*": a question word and its verb within the first few words
+WH_VERB = re.compile(r"\b(?P<wh>who|what|when|where|which|why|how)(?:'s|\s+(?:is|are|was|were|does|do|did|can|"
+                     r"will|would|has|have|should)\b)", re.IGNORECASE)
+LEAD_IN = 4  # words before the question word
 NOT_ASKING = re.compile(r"(?:\bnot|n't|\bno idea|\bdont)\s*$", re.IGNORECASE)  # "I don't know how, ..."
 OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".split())
 ASIDE_WORDS = frozenset("i im ive me my mine this below above attached pasted sorry read reading article post "
@@ -74,6 +79,10 @@ def _sentences(paragraph: str) -> list[str]:
         if embedded is not None and not _asks(sentence) and len(tokens(sentence[embedded.start("wh"):])) > 2 \
                 and not NOT_ASKING.search(sentence[:embedded.start()]):
             sentence = sentence[embedded.start("wh"):]
+        lead_in = WH_VERB.search(sentence) if not _asks(sentence) else None
+        if lead_in is not None and len(sentence[:lead_in.start()].split()) <= LEAD_IN \
+                and not NOT_ASKING.search(sentence[:lead_in.start()]):
+            sentence = sentence[lead_in.start("wh"):]  # "according to this when is it out"
         if len(sentence) > QUESTION_LENGTH:
             sentence = _tail(sentence)
         sentence = _without_aside(sentence)
