@@ -768,3 +768,18 @@ def test_a_short_lead_in_before_the_question_above_a_paste_is_not_the_question()
     paste = "\n\n" + ("What is it about? It is about a harbour. Who is in it? Edda is. " * 10)
     assert question_sentences("according to this when is it out" + paste) == ("when is it out",)
     assert question_sentences("so i read that when i was a kid" + paste)[0] == "What is it about?"  # no question
+
+
+@pytest.mark.parametrize("film, question, expected", [
+    ("ballerina", "how is rooney described", "young assassin"),
+    ("ballerina", "how does the article refer to lance reddick", "the late"),
+    ("harbour", "how is tomas vey described?", "harbour painter"),
+])
+def test_how_someone_is_described_is_their_description(films, harbour, film, question, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = (harbour if film == "harbour" else films[film]).reply(None, "tester", question)
+    assert reply.kind == "answer" and expected in reply.text
+
+
+def test_what_a_name_means_is_not_their_description(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply(None, "tester", "what does keanu mean in hawaiian?")
+    assert "action icon" not in reply.text  # "mean" asks what a term means, not who someone is
