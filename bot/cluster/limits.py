@@ -11,29 +11,32 @@ when its answer came back:
 
 Telegram counts a message when it arrives, which is some time between its claim and its answer: a moment
 the bot cannot see. So a send is counted in every window from its claim until one window after its answer:
-a claimed row is dated ``UNANSWERED`` seconds ahead (every window counts it) until ``answered`` dates it at
-the answer's time. Then no window of arrivals can hold more than ``count``: of any ``count + 1`` sends that
-arrived within ``seconds``, the last one claimed was claimed no later than its arrival, and each of the
-others was either still on its way then or answered after its own arrival, so within ``seconds`` of that
-claim: all were counted, and the claim was refused. A margin for the spread between claim and arrival
-(0.25 s, before) is not needed, and held nothing when a worker stalled longer than that after claiming
-(bench_cluster: 35 arrivals in one second with claims at 30, 0.63 s from a claim to its arrival).
+its place is dated ``UNANSWERED`` seconds ahead (every window counts it) until ``answered`` dates it at the
+answer's time. A margin for the spread between claim and arrival (0.25 s, before) is not needed, and held
+nothing when a worker stalled longer than that after claiming (bench_cluster: 35 arrivals in one second
+with claims at 30, 0.63 s from a claim to its arrival).
 
-A claim is one transaction. Its first statement upserts the bot's row in ``send_budget``, which in
-PostgreSQL locks that row until commit (in SQLite ``BEGIN IMMEDIATE`` already serialises writers), so
-claims from every worker are taken one at a time. On PostgreSQL the transaction is one call of the
-server-side function ``bot_send_claim`` (migrations 7, 10, 12): one round trip where BEGIN, four statements and
-COMMIT took six, at a quarter of the worker's CPU per claim; there the clock is the server's, one clock
-for every host, for claims and answers alike (an injected clock, in tests, is passed in instead). Inside it,
-the sends of the last window are counted in ``send_log`` (a sliding window, exact: never more than ``count``
-in any ``seconds``, not the double burst that fixed per-second buckets allow at their edges) and, if there
-is room, this send is logged. The clock is read after the lock is held, so the log's times are in claim
-order. On SQLite several processes on one host share its clock. On PostgreSQL the window is looked at first
-without the lock (migration 12): a claim refused for a full window, half the claims under a backlog, then
-writes nothing and waits for no other worker's claim; only one that saw room takes the lock and decides
-again under it.
+A key has at most ``count`` places (rows of ``send_slots``, made as it first needs them), each holding the
+date of the last send that took it; a place is free once that date is a window behind. A claim takes a free
+place for each of its keys (2 in a group) or, if any key has none, nothing. Exact, as a sliding window:
+of any ``count + 1`` sends that arrived within ``seconds``, two took the same place, and the later one
+took it no sooner than a window after the earlier one's answer, so no later than its own arrival: a
+window apart. A refused claim is told when the key's oldest place frees (its date plus a window), or to
+ask again soon when that place is still on its way (its answer is due any moment). Places are used again
+in place where a row per send was logged and trimmed: the bot's key saw thousands of rows come and go,
+and every count and every answer's date walked their dead index entries (the top of the server's profile
+in bench_cluster).
 
-A 429 seen by any worker holds every worker back: ``hold(seconds)`` writes ``blocked_until`` on the same row.
+A claim is one transaction. On PostgreSQL it is one call of the server-side function ``bot_send_place``
+(migration 14): one round trip, the server's clock (one clock for every host, for claims and answers
+alike; an injected clock, in tests, is passed in instead), and each place it takes locked with ``FOR UPDATE
+SKIP LOCKED``: claims from every worker take different places at once, and none waits for another (a
+place another claim holds is passed over; a claim that finds only those is told to ask again soon).
+Before, every claim took one row's lock, the bot's, and every worker's claims queued on it. In SQLite
+``BEGIN IMMEDIATE`` serialises writers; several processes on one host share its clock.
+
+A 429 seen by any worker holds every worker back: ``hold(seconds)`` writes ``blocked_until`` on the bot's row
+of ``send_budget``, which every claim reads first.
 """
 from __future__ import annotations
 
@@ -94,33 +97,35 @@ class SendBudget:
         statement for all the keys (2 in a group)."""
         keys = self._keys(chat, group)
         token = random.getrandbits(62)
-        if self.storage.kind == "postgresql":  # the same steps as one server-side call (migrations 7, 10, 12)
+        if self.storage.kind == "postgresql":  # the same steps as one server-side call (migration 14)
             return self._claimed(self.storage.query(*self._server_claim(keys, token)), keys, token)
         with self.storage.transaction() as tx:
-            rows = tx.query("INSERT INTO send_budget(key, blocked_until, touched) VALUES (?, 0, ?) "
-                            "ON CONFLICT(key) DO UPDATE SET touched = excluded.touched RETURNING blocked_until",
-                            (BOT_KEY, self.clock()))
-            now = self.clock()  # read under the lock: the log's times are in claim order
-            blocked = float(rows[0][0])  # type: ignore[arg-type]
+            now = self.clock()
+            rows = tx.query("SELECT blocked_until FROM send_budget WHERE key = ?", (BOT_KEY,))
+            blocked = float(rows[0][0]) if rows else 0.0  # type: ignore[arg-type]
             if blocked > now:
                 return Claim(blocked - now, bot_wide=True)
-            starts = [(key, now - limit.seconds) for key, limit in keys]
-            counted = {str(k): (int(n), float(oldest)) for k, n, oldest in tx.query(  # type: ignore[call-overload, arg-type]
-                "SELECT key, COUNT(*), MIN(at) FROM send_log WHERE "
-                + " OR ".join(["(key = ? AND at > ?)"] * len(starts)) + " GROUP BY key",
-                [v for pair in starts for v in pair])}
-            waits = {}
+            places: dict[str, list[tuple[int, float]]] = {key: [] for key, _ in keys}
+            for key, slot, at in tx.query("SELECT key, slot, at FROM send_slots WHERE key IN "
+                                          f"({', '.join('?' * len(keys))})", [key for key, _ in keys]):
+                places[str(key)].append((int(slot), float(at)))  # type: ignore[call-overload, arg-type]
+            taken, waits = [], {}
             for key, limit in keys:
-                count, oldest = counted.get(key, (0, now))
-                if count >= limit.count:  # the oldest on its way (dated ahead): its answer is due any moment
+                free = [slot for slot, at in places[key] if at <= now - limit.seconds]
+                if free:
+                    taken.append((key, min(free)))
+                elif len(places[key]) < limit.count:  # a place more
+                    taken.append((key, max((slot for slot, _ in places[key]), default=0) + 1))
+                else:  # the oldest frees first, unless it is still on its way: its answer is due any moment
+                    oldest = min(at for _, at in places[key])
                     waits[key] = RETRY_ON_THE_WAY if oldest > now else oldest + limit.seconds - now
             if waits:
                 wait = max(waits.values())
                 return Claim(wait, bot_wide=waits.get(BOT_KEY, 0.0) >= wait)
-            tx.query("DELETE FROM send_log WHERE " + " OR ".join(["(key = ? AND at <= ?)"] * len(starts)),
-                     [v for pair in starts for v in pair])
-            tx.query("INSERT INTO send_log(key, at, token, claimed) VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(keys)),
-                     [v for key, _ in keys for v in (key, now + UNANSWERED, token, now)])
+            tx.query("INSERT INTO send_slots(key, slot, at, token, claimed) VALUES "
+                     + ", ".join(["(?, ?, ?, ?, ?)"] * len(taken)) + " ON CONFLICT(key, slot) DO UPDATE SET "
+                     "at = excluded.at, token = excluded.token, claimed = excluded.claimed",
+                     [v for key, slot in taken for v in (key, slot, now + UNANSWERED, token, now)])
         return Claim(0.0, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
 
     async def atry_claim(self, chat: str, group: bool,
@@ -161,7 +166,7 @@ class SendBudget:
     def _answer(self, claim: Claim) -> tuple[str, tuple[object, ...]]:
         # the server's clock on PostgreSQL, as for the claim; the rows are found through their key's index
         now = "COALESCE(?, EXTRACT(EPOCH FROM clock_timestamp()))" if self.storage.kind == "postgresql" else "?"
-        return (f"UPDATE send_log SET at = {now} WHERE token = ? AND key IN ({', '.join('?' * len(claim.keys))})",
+        return (f"UPDATE send_slots SET at = {now} WHERE token = ? AND key IN ({', '.join('?' * len(claim.keys))})",
                 (self._server_now() if self.storage.kind == "postgresql" else self.clock(), claim.token, *claim.keys))
 
     def _keys(self, chat: str, group: bool) -> list[tuple[str, Limit]]:
@@ -171,7 +176,7 @@ class SendBudget:
         return None if self.clock is time.time else self.clock()
 
     def _server_claim(self, keys: list[tuple[str, Limit]], token: int) -> tuple[str, tuple[object, ...]]:
-        return ("SELECT wait, bot_wide FROM bot_send_claim(?, ?, ?, ?, ?, ?, ?)",
+        return ("SELECT wait, bot_wide FROM bot_send_place(?, ?, ?, ?, ?, ?, ?)",
                 ([k for k, _ in keys], [limit.count for _, limit in keys], [limit.seconds for _, limit in keys],
                  token, UNANSWERED, RETRY_ON_THE_WAY, self._server_now()))
 
@@ -190,6 +195,7 @@ class SendBudget:
                            "WHERE send_budget.blocked_until < excluded.blocked_until", (BOT_KEY, until, until))
 
     def sweep(self) -> int:
-        """Forget the log of groups that went quiet (each claim trims only its own keys); rows removed."""
+        """Forget the places of groups that went quiet (free ones only: a key makes them again as it needs
+        them); rows removed."""
         horizon = self.clock() - max(self.bot.seconds, self.group.seconds)
-        return len(self.storage.query("DELETE FROM send_log WHERE at <= ? RETURNING 1", (horizon,)))
+        return len(self.storage.query("DELETE FROM send_slots WHERE at <= ? RETURNING 1", (horizon,)))

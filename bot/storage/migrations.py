@@ -273,6 +273,77 @@ _QUIZ_VOTES_WAITING = ("CREATE TABLE quiz_votes_waiting (poll_id TEXT NOT NULL, 
                        "PRIMARY KEY (poll_id, player));"
                        "CREATE INDEX quiz_votes_waiting_at ON quiz_votes_waiting(at);")
 
+# A send's place in the limits is one of a fixed set per key (``count`` of them, made as the key first needs
+# them), used again once its send is out of the window, where a claim inserted a row per send and trimmed
+# the old ones: the bot's key saw thousands of rows come and go, every count and every answer's date walked
+# their dead index entries (most of the server's CPU in bench_cluster, perf), and each grant wrote the
+# budget's row to take its lock. A claim now locks only the places it takes (SKIP LOCKED: two workers'
+# claims take two places at once, and a claim never waits for another), and dates them in place (HOT: no
+# index entry for a date). ``send_budget`` keeps only a 429's hold. Workers of the old version keep
+# counting in ``send_log`` until they are replaced (a rolling deploy counts the two apart for its
+# minutes). The function's steps, and why a window of arrivals never holds more than ``count``:
+# bot/cluster/limits.py.
+_SEND_PLACES = """
+CREATE TABLE send_slots (key TEXT NOT NULL, slot INTEGER NOT NULL, at DOUBLE PRECISION NOT NULL, token BIGINT,
+    claimed DOUBLE PRECISION, PRIMARY KEY (key, slot)){fill};
+"""
+
+_POSTGRES_SEND_PLACE = _SEND_PLACES.format(fill=" WITH (fillfactor = 50)") + """
+CREATE FUNCTION bot_send_place(p_keys TEXT[], p_counts INTEGER[], p_seconds DOUBLE PRECISION[], p_token BIGINT,
+                               p_unanswered DOUBLE PRECISION, p_retry DOUBLE PRECISION, p_now DOUBLE PRECISION)
+RETURNS TABLE(wait DOUBLE PRECISION, bot_wide BOOLEAN) LANGUAGE plpgsql AS $fn$
+DECLARE
+    t DOUBLE PRECISION := COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp()));
+    blocked DOUBLE PRECISION;
+    taken INTEGER[] := '{}';
+    s INTEGER;
+    n BIGINT;
+    last INTEGER;
+    oldest DOUBLE PRECISION;
+    w DOUBLE PRECISION;
+    worst DOUBLE PRECISION := 0;
+    full_bot DOUBLE PRECISION := 0;
+BEGIN
+    SELECT blocked_until INTO blocked FROM send_budget WHERE key = p_keys[1];
+    IF blocked > t THEN
+        RETURN QUERY SELECT blocked - t, TRUE;
+        RETURN;
+    END IF;
+    FOR i IN 1 .. array_length(p_keys, 1) LOOP
+        s := NULL;
+        SELECT slot INTO s FROM send_slots WHERE key = p_keys[i] AND at <= t - p_seconds[i]
+            LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF s IS NULL THEN
+            SELECT COUNT(*), MIN(at), MAX(slot) INTO n, oldest, last FROM send_slots WHERE key = p_keys[i];
+            IF n < p_counts[i] THEN  -- a place more, free until this claim takes it
+                INSERT INTO send_slots(key, slot, at) VALUES (p_keys[i], COALESCE(last, 0) + 1, 0)
+                    ON CONFLICT DO NOTHING RETURNING slot INTO s;
+            END IF;
+        END IF;
+        IF s IS NULL THEN
+            -- every place in its window: the oldest frees first, unless it is still on its way (its answer
+            -- is due any moment) or free but held by another claim right now: then soon
+            w := CASE WHEN n >= p_counts[i] AND oldest > t - p_seconds[i] AND oldest <= t
+                      THEN oldest + p_seconds[i] - t ELSE p_retry END;
+            worst := GREATEST(worst, w);
+            IF i = 1 THEN
+                full_bot := w;
+            END IF;
+        ELSE
+            taken := taken || s;
+        END IF;
+    END LOOP;
+    IF worst > 0 THEN
+        RETURN QUERY SELECT worst, full_bot >= worst;
+        RETURN;
+    END IF;
+    UPDATE send_slots SET at = t + p_unanswered, token = p_token, claimed = t
+        FROM unnest(p_keys, taken) AS k(key, slot) WHERE send_slots.key = k.key AND send_slots.slot = k.slot;
+    RETURN QUERY SELECT 0.0::DOUBLE PRECISION, FALSE;
+END
+$fn$;
+"""
+
 _OUTBOX_UPDATE = ("ALTER TABLE outbox ADD COLUMN update_id BIGINT;"
                   "CREATE INDEX outbox_update ON outbox(update_id) WHERE update_id IS NOT NULL;")
 
@@ -370,6 +441,8 @@ CREATE INDEX send_log_key ON send_log(key, at);
     # a quiz vote that reached a worker before any worker had recorded its poll's id waits here, and is
     # judged in the transaction that records the poll (bot/quiz/store.py, VOTES_WAITING)
     Migration(13, "quiz votes waiting for their poll", _QUIZ_VOTES_WAITING, _QUIZ_VOTES_WAITING),
+    # a send's place is one of a fixed set per key, used again once out of its window (bot/cluster/limits.py)
+    Migration(14, "send places used again", _SEND_PLACES.format(fill=""), _POSTGRES_SEND_PLACE),
 )
 
 

@@ -31,14 +31,15 @@ def schema_url(schema: str) -> str:
 
 def copy_claims(execute: Callable[[str], object], schema: str | None = None) -> None:
     """Copy every send the shared limiter claims into a table ``claimed(key, at)``, by a trigger on
-    ``send_log`` (which the limiter trims as it goes): the bot's own record of its sends, to hold against
+    ``send_slots`` (whose places the limiter uses again): the bot's own record of its sends, to hold against
     what reached the emulator. ``schema``: where, when the connection's search_path is not it."""
     at = f'"{schema}".' if schema else ""
     execute(f"CREATE TABLE {at}claimed(key TEXT, at DOUBLE PRECISION)")
     execute(f"CREATE FUNCTION {at}copy_claim() RETURNS trigger AS $$ BEGIN "
-            f"INSERT INTO {at}claimed VALUES (NEW.key, COALESCE(NEW.claimed, NEW.at)); RETURN NEW; END $$ "
-            f"LANGUAGE plpgsql")
-    execute(f"CREATE TRIGGER copy_claim AFTER INSERT ON {at}send_log FOR EACH ROW EXECUTE FUNCTION {at}copy_claim()")
+            f"IF NEW.claimed IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.claimed IS DISTINCT FROM OLD.claimed) THEN "
+            f"INSERT INTO {at}claimed VALUES (NEW.key, NEW.claimed); END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+    execute(f"CREATE TRIGGER copy_claim AFTER INSERT OR UPDATE ON {at}send_slots FOR EACH ROW "
+            f"EXECUTE FUNCTION {at}copy_claim()")
 
 
 class PgSchema:

@@ -36,11 +36,9 @@ async def test_a_send_waiting_on_the_database_does_not_hold_up_the_webhook(
         emu: BotAPIEmulator, mind: Mind, settings: Settings, pg: PgSchema) -> None:
     open_storage(pg.url, check_schema=False).upgrade()
     storage = open_storage(pg.url)
-    # another transaction holds the bot's row of the send budget: every send's claim waits for it
+    # another transaction holds the send places: every send's claim waits for it
     blocker = psycopg.connect(pg.url)
-    blocker.execute("INSERT INTO send_budget(key, blocked_until, touched) VALUES ('bot', 0, 0)")
-    blocker.commit()
-    blocker.execute("SELECT key FROM send_budget WHERE key = 'bot' FOR UPDATE")
+    blocker.execute("LOCK TABLE send_slots IN EXCLUSIVE MODE")
     blocker_pid = blocker.info.backend_pid
     release = threading.Timer(HOLD_AT_MOST, blocker.rollback)
     release.start()

@@ -379,8 +379,9 @@ async def test_a_poll_held_up_by_the_group_limit_is_open_for_its_whole_period(em
 
     storage = engine(app).storage
     full_until = clock.time() + 1.0  # the group's window frees in about a second
-    for _ in range(GROUP_LIMIT.count):
-        storage.query("INSERT INTO send_log(key, at) VALUES (?, ?)", (f"chat:{GROUP}", full_until - GROUP_LIMIT.seconds))
+    for slot in range(1, GROUP_LIMIT.count + 1):  # every place of the group taken by a send answered a minute ago
+        storage.query("INSERT INTO send_slots(key, slot, at) VALUES (?, ?, ?)",
+                      (f"chat:{GROUP}", slot, full_until - GROUP_LIMIT.seconds))
     mark = len(emu.calls)
     say(emu, ANN, "/quiz 1")
     poll = await next_call(emu, "sendPoll", mark)

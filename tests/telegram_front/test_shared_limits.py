@@ -3,7 +3,7 @@
 Each worker is a real PTB Application with its own connection pool, sending through its production
 limiter (bot/channels/telegram_limits.py); the Bot API emulator's record of received sends is what is
 counted, in sliding windows, as Telegram counts: at arrival. Every claim is copied too (a trigger on
-``send_log``, which the budget trims as it goes), to tell the bot's own count from what arrived. A worker
+``send_slots``, whose places the budget uses again), to tell the bot's own count from what arrived. A worker
 held up between its claim and its bytes (a starved core: 0.63 s was seen in bench_cluster) is played by a
 step of the request layer that sleeps there.
 """
