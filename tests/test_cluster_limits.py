@@ -225,3 +225,14 @@ def test_sweeps_forget_quiet_groups_and_old_failures(store: Storage) -> None:
     clock.now += 8 * 86400
     assert budget.sweep() == 2  # the bot's row and the group's
     assert outbox.sweep() == 1 and outbox.failed() == []
+
+
+def test_only_an_answer_to_an_inbox_update_is_recorded_without_waiting_for_the_disk() -> None:
+    """A lost commit of such an answer loses the update's later "handled" too, so the update is answered
+    again; a post, an edit, or an answer outside an update would be lost for good."""
+    from bot.cluster.outbox import answering
+
+    assert not Outbox.lax("answer") and not Outbox.lax("post")
+    with answering(42):
+        assert Outbox.lax("answer")
+        assert not Outbox.lax("post") and not Outbox.lax("edit")

@@ -186,7 +186,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
             async with self._asking.hold(rank):
                 rider = ride()  # the outbox's "sending", written with the claim if it is granted
                 statement = rider.statement() if rider is not None else None
-                answer, applied = await self.budget.atry_claim(chat, group, statement)
+                answer, applied = await self.budget.atry_claim(chat, group, statement,
+                                                               durable=rider is None or rider.durable)
                 if answer.wait <= 0:
                     if rider is not None and applied is not None:
                         rider.carried(applied)

@@ -209,10 +209,11 @@ class _OnItsWay:
     meanwhile would arrive after "Quiz stopped" or after the next question."""
 
     def __init__(self, outbox: Outbox, item_id: int,
-                 wanted: Callable[[], Coroutine[Any, Any, bool]] | None = None) -> None:
+                 wanted: Callable[[], Coroutine[Any, Any, bool]] | None = None, durable: bool = True) -> None:
         self.outbox = outbox
         self.item_id = item_id
         self.wanted = wanted
+        self.durable = durable  # the mark, and the claim it rides on, wait for the disk (Outbox.lax)
         self.sent = False  # whether a try's bytes may have left
         self._held: bool | None = None  # the mark, written with this try's claim (``carried``)
 
@@ -233,7 +234,7 @@ class _OnItsWay:
         self.sent = True
         if held is None:
             try:
-                held = await self.outbox.asending(self.item_id)
+                held = await self.outbox.asending(self.item_id, durable=self.durable)
             except Exception:  # noqa: BLE001 - the database is away: send it all the same, as without an outbox
                 log.exception("could not mark outbox message %d as on its way", self.item_id)
                 return
@@ -351,6 +352,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
         assert self.outbox is not None
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
+        lax = self.outbox.lax(kind)
         settles = tag.settles if tag is not None and tag.settles is not None and not tag.settles.taken else None
         try:
             if settles is not None:
@@ -364,13 +366,13 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             else:
                 item = await self.outbox.arecord(str(data["chat_id"]), kind, endpoint, params,
                                                  tag.asked if tag is not None else None,
-                                                 tag.link if tag is not None else None)
+                                                 tag.link if tag is not None else None, durable=not lax)
         except Unwanted:
             raise
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
-        on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item))
+        on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item), durable=not lax)
         tries = 0
         while True:
             try:

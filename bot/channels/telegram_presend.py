@@ -59,6 +59,8 @@ class Ride(Protocol):
     whose WHERE holds ``{granted}`` (replaced by the claim's own condition) and that RETURNs a row when it
     applied; None when there is nothing to write this try. ``carried(applied)`` is told how it went."""
 
+    durable: bool  # False: the claim carrying it need not wait for the disk either (Outbox.lax)
+
     def statement(self) -> tuple[str, tuple[object, ...]] | None: ...
     def carried(self, applied: bool) -> None: ...
 

@@ -128,23 +128,26 @@ class SendBudget:
                      [v for key, slot in taken for v in (key, slot, now + UNANSWERED, token, now)])
         return Claim(0.0, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
 
-    async def atry_claim(self, chat: str, group: bool,
-                         riding: tuple[str, tuple[object, ...]] | None = None) -> tuple[Claim, bool | None]:
+    async def atry_claim(self, chat: str, group: bool, riding: tuple[str, tuple[object, ...]] | None = None,
+                         *, durable: bool = True) -> tuple[Claim, bool | None]:
         """``try_claim``, awaited: on PostgreSQL the one call runs on the event loop (Storage.aquery); the
         steps of the other backends, in a worker thread. With it, whether the write ``riding`` applied: an
         UPDATE whose WHERE holds ``{granted}`` and that RETURNs a row when it applied (the outbox's
         "sending", bot/channels/telegram_presend.py ``Ride``), written in the claim's own statement and
         only if the claim is granted; on PostgreSQL, where a second round trip right after the claim cost
-        as much as the claim. None: not written (refused, or a backend that does not carry it)."""
+        as much as the claim. None: not written (refused, or a backend that does not carry it).
+        ``durable=False``: the claim (and what rides on it) commits without waiting for the disk
+        (Storage.query): for an answer's, whose update is handled again if the commit is lost
+        (Outbox.lax); a place lost with the database server was counted until then, and only that."""
         if self.storage.kind == "postgresql":
             keys, token = self._keys(chat, group), random.getrandbits(62)
             sql, args = self._server_claim(keys, token)
             if riding is None:
-                return self._claimed(await self.storage.aquery(sql, args), keys, token), None
+                return self._claimed(await self.storage.aquery(sql, args, durable=durable), keys, token), None
             write, write_args = riding
             rows = await self.storage.aquery(
                 f"WITH c AS MATERIALIZED ({sql}), r AS ({write.format(granted='(SELECT wait FROM c) <= 0')}) "
-                "SELECT c.wait, c.bot_wide, (SELECT COUNT(*) FROM r) FROM c", (*args, *write_args))
+                "SELECT c.wait, c.bot_wide, (SELECT COUNT(*) FROM r) FROM c", (*args, *write_args), durable=durable)
             claim = self._claimed(rows, keys, token)
             return claim, (bool(rows[0][2]) if claim.wait <= 0 else None)
         return await asyncio.to_thread(self.try_claim, chat, group), None

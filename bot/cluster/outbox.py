@@ -72,6 +72,11 @@ def answering(update_id: int) -> Iterator[None]:
         _ANSWERING.reset(token)
 
 
+def answering_update() -> int | None:
+    """The update whose handling is recording messages now (``answering``), if any."""
+    return _ANSWERING.get()
+
+
 @dataclass(frozen=True)
 class Policy:
     """What to do with a message of one kind when its send failed."""
@@ -158,10 +163,22 @@ class Outbox:
         return dataclasses.replace(item, id=int(self.storage.query(sql, args)[0][0]))  # type: ignore[call-overload]
 
     async def arecord(self, chat: str, kind: str, method: str, params: Mapping[str, str],
-                      asked: float | None = None, link: str | None = None) -> Outgoing:
-        """``record``, awaited on the event loop (see Storage.aquery)."""
+                      asked: float | None = None, link: str | None = None, *, durable: bool = True) -> Outgoing:
+        """``record``, awaited on the event loop (see Storage.aquery). ``durable=False``: see ``lax``."""
         item, sql, args = self._record(chat, kind, method, params, asked, link)
-        return dataclasses.replace(item, id=int((await self.storage.aquery(sql, args))[0][0]))  # type: ignore[call-overload]
+        rows = await self.storage.aquery(sql, args, durable=durable)
+        return dataclasses.replace(item, id=int(rows[0][0]))  # type: ignore[call-overload]
+
+    @staticmethod
+    def lax(kind: str) -> bool:
+        """Whether a message's own writes (recorded, "sending", its claim) may commit without waiting for the
+        disk (Storage.query, ``durable``): an answer recorded while an inbox update is handled. The update
+        is marked handled only after its answers are recorded and sent, so a commit of theirs lost with the
+        database server takes the update's "handled" with it (a commit that waited for the disk carries
+        every commit before it): the update is handled again and its answer recorded again, at least once,
+        as when a worker dies mid-update. Posts and edits, and answers outside an update (the command line,
+        polling), stay durable: nothing would make them again."""
+        return kind == "answer" and _ANSWERING.get() is not None
 
     def record_settling(self, settle: tuple[str, tuple[object, ...]], chat: str, kind: str, method: str,
                         params: Mapping[str, str], asked: float | None = None,
@@ -257,9 +274,9 @@ class Outbox:
         the database server's crash; the "delivered" after it need not (``adelivered``)."""
         return (_SENDING.replace(" RETURNING id", " AND {granted} RETURNING id"), (item_id, self.owner))
 
-    async def asending(self, item_id: int) -> bool:
-        """``sending``, awaited on the event loop (see Storage.aquery)."""
-        return bool(await self.storage.aquery(_SENDING, (item_id, self.owner)))
+    async def asending(self, item_id: int, *, durable: bool = True) -> bool:
+        """``sending``, awaited on the event loop (see Storage.aquery); ``durable=False``: see ``lax``."""
+        return bool(await self.storage.aquery(_SENDING, (item_id, self.owner), durable=durable))
 
     async def anot_taken(self, item_id: int) -> None:
         """Telegram answered the row's try with a 429 or a 5xx: it did not take the message, so the row is
