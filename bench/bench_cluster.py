@@ -326,6 +326,8 @@ async def run(args: argparse.Namespace) -> None:
     env = dict(os.environ, BOT_CONFIG=str(tmp / "config.yml"), BOT_DATABASE=database, BOT_TOKEN=TOKEN,
                PYTHONPATH=str(ROOT))
     worker_env = dict(env)
+    if args.workers > 2:  # four pools per worker: within the server's max_connections, beside others' tests
+        worker_env.setdefault("BOT_DATABASE_POOL", "2")
     if args.count_statements and schema:  # each worker counts its SQL (bench/statement_count/sitecustomize.py)
         worker_env["PYTHONPATH"] = f"{ROOT / 'bench' / 'statement_count'}{os.pathsep}{ROOT}"
     subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True,

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import re
 import select
 import threading
@@ -242,7 +243,7 @@ OPEN_ON_LOOPS: "weakref.WeakSet[PostgresStorage]" = weakref.WeakSet()
 class PostgresStorage(Storage):
     kind = "postgresql"
 
-    def __init__(self, url: str, *, check_schema: bool = True, max_connections: int = 5,
+    def __init__(self, url: str, *, check_schema: bool = True, max_connections: int | None = None,
                  timeout: float = 10.0) -> None:
         import psycopg  # imported here: the embedded default never needs the driver
         from psycopg_pool import ConnectionPool
@@ -250,11 +251,13 @@ class PostgresStorage(Storage):
         self.url = url
         self._psycopg = psycopg
         self._timeout = timeout
-        self._max_connections = max_connections
+        # each of the process's four pools (sync and async, durable and not) opens up to this many; many
+        # workers on one server may need fewer (BOT_DATABASE_POOL), within its max_connections
+        self._max_connections = max_connections or int(os.environ.get("BOT_DATABASE_POOL", "") or 5)
         self._aloop: asyncio.AbstractEventLoop | None = None  # the loop the async pool belongs to
         self._apool: asyncio.Task[Any] | None = None  # opening it, then opened (see _async_pool)
         self._schema: str | None = None  # current_schema(), looked up once (channels are per schema)
-        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
+        self._pool = ConnectionPool(url, min_size=1, max_size=self._max_connections, open=False, timeout=timeout,
                                     kwargs={"autocommit": True}, name="bot")
         # the connections whose commits do not wait for the disk (``durable=False``), opened on first use:
         # one setting per connection, where a SET per statement would be a round trip of its own
