@@ -93,8 +93,8 @@ class SendBudget:
         """Wait 0.0 if a message to ``chat`` may go now (it is counted, as on its way, until ``answered``);
         otherwise the seconds until there may be room, having counted nothing, and whether the wait is the
         whole bot's (its window is full, or a 429 holds it): then every other send of this worker would wait
-        as long, and need not ask meanwhile. Each key's window is counted, trimmed and logged with one
-        statement for all the keys (2 in a group)."""
+        as long, and need not ask meanwhile. The keys' places are read with one statement (2 keys in a group),
+        and the ones taken written with one more."""
         keys = self._keys(chat, group)
         token = random.getrandbits(62)
         if self.storage.kind == "postgresql":  # the same steps as one server-side call (migration 14)
