@@ -7,8 +7,9 @@ drops it), requests without a chat are not counted, and a RetryAfter is waited o
 the request sent again, up to ``max_retries`` times; the wait holds back every worker, not just this one.
 
 Sends that must wait queue in the worker, not in the database: a chat's sends take turns behind one
-asker, and while the bot's own window is full only one send of the worker asks again, when the window
-has room. Turns go by arrival, except that a send marked ``URGENT`` (the quiz's) takes the next one.
+asker, and while the bot's own window is full each send is given the place that frees first and sleeps
+until then (in its chat's turn, so the chat's next send cannot overtake it), where before each asked
+again when the window had room and all but one worker's were refused. Turns go by arrival, except that a send marked ``URGENT`` (the quiz's) takes the next one.
 Without the queue every waiting send asked again at the same moment and all but one were told to wait
 again: with a few hundred answers queued behind Telegram's 30/s, claims outnumbered sends four to one,
 and were most of a worker's database work (bench/bench_cluster.py).
@@ -166,7 +167,11 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                     await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _claim(self, chat: str, group: bool, rank: int = 1) -> Claim:
+    async def _claim(self, chat: str, group: bool, rank: int = 1,
+                     got: Callable[[Claim], None] | None = None) -> Claim:
+        """A place for one send of ``chat``, waited for in the chat's turn: granted, and its time come (a
+        place given from a moment ahead is slept until in the chat's turn, so the chat's next send cannot
+        take a place that frees sooner and overtake it). ``got`` is told the claim once it is granted."""
         self._claims += 1
         if self._claims % SWEEP_EVERY == 0:  # each claim trims only its own keys: groups that went quiet
             try:
@@ -176,7 +181,12 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         turns = self._chats.setdefault(chat, Turns())
         try:
             async with turns.hold(rank):  # the chat's sends ask in the order they came, urgent ones first
-                return await self._claim_in_turn(chat, group, rank)
+                claim = await self._claim_in_turn(chat, group, rank)
+                if got is not None:
+                    got(claim)  # its place is counted from now: dated at the try's end, however it ends
+                if claim.wait > 0:
+                    await asyncio.sleep(claim.wait)
+                return claim
         finally:
             if not turns.users:
                 del self._chats[chat]
@@ -188,7 +198,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                 statement = rider.statement() if rider is not None else None
                 answer, applied = await self.budget.atry_claim(chat, group, statement,
                                                                durable=rider is None or rider.durable)
-                if answer.wait <= 0:
+                if answer.granted:  # at once, or from the moment the place that frees first is free
                     if rider is not None and applied is not None:
                         rider.carried(applied)
                     return answer
@@ -223,7 +233,10 @@ class _Place:
         self.claim: Claim | None = None
 
     async def take(self) -> None:
-        self.claim = await self.limiter._claim(self.chat, self.group, self.rank)
+        await self.limiter._claim(self.chat, self.group, self.rank, got=self._got)
+
+    def _got(self, claim: Claim) -> None:
+        self.claim = claim
 
     async def over(self, _status: int | None) -> None:
         claim, self.claim = self.claim, None

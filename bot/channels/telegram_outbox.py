@@ -218,7 +218,8 @@ class _OnItsWay:
         self._held: bool | None = None  # the mark, written with this try's claim (``carried``)
 
     # a Ride (telegram_presend.riding): the mark goes in the shared limiter's claim, if it is granted; the
-    # claim comes just before this step, so the row is "sending" no earlier than it was
+    # claim comes just before this step, or up to a window before it when its place was given from a moment
+    # ahead (a full bot window): a worker that dies in that second leaves it as one that may have arrived
     def statement(self) -> tuple[str, tuple[object, ...]] | None:
         return None if self.sent else self.outbox.sending_statement(self.item_id)
 

@@ -18,11 +18,16 @@ with claims at 30, 0.63 s from a claim to its arrival).
 
 A key has at most ``count`` places (rows of ``send_slots``, made as it first needs them), each holding the
 date of the last send that took it; a place is free once that date is a window behind. A claim takes a free
-place for each of its keys (2 in a group) or, if any key has none, nothing. Exact, as a sliding window:
-of any ``count + 1`` sends that arrived within ``seconds``, two took the same place, and the later one
-took it no sooner than a window after the earlier one's answer, so no later than its own arrival: a
-window apart. A refused claim is told when the key's oldest place frees (its date plus a window), or to
-ask again soon when that place is still on its way (its answer is due any moment). Places are used again
+place for each of its keys (2 in a group) or, if any key has none, nothing; but when only the bot's own
+window is full, the claim is given the bot's place that frees first, from the moment it does: granted, and
+told to send that many seconds from now (``Claim.wait``). Exact, as a sliding window: of any ``count + 1``
+sends that arrived within ``seconds``, two took the same place, and the later one took it from a moment
+no sooner than a window after the earlier one's answer, and went out no sooner than that moment: the two
+arrived a window apart. A refused claim is told when the key's oldest place frees (its date plus a
+window), or to ask again soon when that place is still on its way (its answer is due any moment). Under
+a backlog the bot's window is full all the time: each worker's sends asked again as the oldest place
+freed, and all but one were refused (2.4 claims per send with two workers, bench_cluster --count-
+statements); a place given ahead is one claim per send however many workers ask. Places are used again
 in place where a row per send was logged and trimmed: the bot's key saw thousands of rows come and go,
 and every count and every answer's date walked their dead index entries (the top of the server's profile
 in bench_cluster).
@@ -71,12 +76,18 @@ RETRY_ON_THE_WAY = 0.05
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim's answer: ``wait`` 0.0 means counted, send now; else the seconds until there may be room."""
+    """A claim's answer. Granted (``keys``): counted, and sent ``wait`` seconds from now (0.0: at once; more
+    when the bot's window was full and the place that frees first was given to it). Refused: ``wait`` is
+    the seconds until there may be room."""
 
     wait: float
-    bot_wide: bool  # the bot's own window (or a 429's hold) is the one full, not only the group's
-    token: int = 0  # a granted claim's rows in the log, for ``answered``
+    bot_wide: bool  # refused for the bot's own window (or a 429's hold), not only the group's
+    token: int = 0  # a granted claim's places, for ``answered``
     keys: tuple[str, ...] = ()
+
+    @property
+    def granted(self) -> bool:
+        return bool(self.keys)
 
 
 class SendBudget:
@@ -90,10 +101,11 @@ class SendBudget:
         self.clock = clock
 
     def try_claim(self, chat: str, group: bool) -> Claim:
-        """Wait 0.0 if a message to ``chat`` may go now (it is counted, as on its way, until ``answered``);
-        otherwise the seconds until there may be room, having counted nothing, and whether the wait is the
-        whole bot's (its window is full, or a 429 holds it): then every other send of this worker would wait
-        as long, and need not ask meanwhile. The keys' places are read with one statement (2 keys in a group),
+        """A granted claim if a message to ``chat`` may go now, or at the moment ``wait`` from now when the
+        bot's window is full (it is counted, as on its way, until ``answered``); otherwise the seconds until
+        there may be room, having counted nothing, and whether the wait is the whole bot's (a 429 holds it,
+        or every place is on its way): then every other send of this worker would wait as long, and need
+        not ask meanwhile. The keys' places are read with one statement (2 keys in a group),
         and the ones taken written with one more."""
         keys = self._keys(chat, group)
         token = random.getrandbits(62)
@@ -109,13 +121,17 @@ class SendBudget:
             for key, slot, at in tx.query("SELECT key, slot, at FROM send_slots WHERE key IN "
                                           f"({', '.join('?' * len(keys))})", [key for key, _ in keys]):
                 places[str(key)].append((int(slot), float(at)))  # type: ignore[call-overload, arg-type]
-            taken, waits = [], {}
+            taken, waits, starts = [], {}, now
             for key, limit in keys:
                 free = [slot for slot, at in places[key] if at <= now - limit.seconds]
+                answered = sorted((at, slot) for slot, at in places[key] if at <= now)
                 if free:
                     taken.append((key, min(free)))
                 elif len(places[key]) < limit.count:  # a place more
                     taken.append((key, max((slot for slot, _ in places[key]), default=0) + 1))
+                elif key == BOT_KEY and answered:  # the place that frees first, from then on
+                    taken.append((key, answered[0][1]))
+                    starts = answered[0][0] + limit.seconds
                 else:  # the oldest frees first, unless it is still on its way: its answer is due any moment
                     oldest = min(at for _, at in places[key])
                     waits[key] = RETRY_ON_THE_WAY if oldest > now else oldest + limit.seconds - now
@@ -125,8 +141,8 @@ class SendBudget:
             tx.query("INSERT INTO send_slots(key, slot, at, token, claimed) VALUES "
                      + ", ".join(["(?, ?, ?, ?, ?)"] * len(taken)) + " ON CONFLICT(key, slot) DO UPDATE SET "
                      "at = excluded.at, token = excluded.token, claimed = excluded.claimed",
-                     [v for key, slot in taken for v in (key, slot, now + UNANSWERED, token, now)])
-        return Claim(0.0, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
+                     [v for key, slot in taken for v in (key, slot, starts + UNANSWERED, token, starts)])
+        return Claim(starts - now, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
 
     async def atry_claim(self, chat: str, group: bool, riding: tuple[str, tuple[object, ...]] | None = None,
                          *, durable: bool = True) -> tuple[Claim, bool | None]:
@@ -146,10 +162,11 @@ class SendBudget:
                 return self._claimed(await self.storage.aquery(sql, args, durable=durable), keys, token), None
             write, write_args = riding
             rows = await self.storage.aquery(
-                f"WITH c AS MATERIALIZED ({sql}), r AS ({write.format(granted='(SELECT wait FROM c) <= 0')}) "
-                "SELECT c.wait, c.bot_wide, (SELECT COUNT(*) FROM r) FROM c", (*args, *write_args), durable=durable)
+                f"WITH c AS MATERIALIZED ({sql}), r AS ({write.format(granted='(SELECT granted FROM c)')}) "
+                "SELECT c.wait, c.bot_wide, c.granted, (SELECT COUNT(*) FROM r) FROM c", (*args, *write_args),
+                durable=durable)
             claim = self._claimed(rows, keys, token)
-            return claim, (bool(rows[0][2]) if claim.wait <= 0 else None)
+            return claim, (bool(rows[0][3]) if claim.granted else None)
         return await asyncio.to_thread(self.try_claim, chat, group), None
 
     def answered(self, claim: Claim) -> None:
@@ -179,16 +196,16 @@ class SendBudget:
         return None if self.clock is time.time else self.clock()
 
     def _server_claim(self, keys: list[tuple[str, Limit]], token: int) -> tuple[str, tuple[object, ...]]:
-        return ("SELECT wait, bot_wide FROM bot_send_place(?, ?, ?, ?, ?, ?, ?)",
+        return ("SELECT wait, bot_wide, granted FROM bot_send_place(?, ?, ?, ?, ?, ?, ?)",
                 ([k for k, _ in keys], [limit.count for _, limit in keys], [limit.seconds for _, limit in keys],
                  token, UNANSWERED, RETRY_ON_THE_WAY, self._server_now()))
 
     @staticmethod
     def _claimed(rows: list[tuple[object, ...]], keys: list[tuple[str, Limit]], token: int) -> Claim:
-        wait = float(rows[0][0])  # type: ignore[arg-type]
-        if wait > 0:
+        wait = max(0.0, float(rows[0][0]))  # type: ignore[arg-type]
+        if not rows[0][2]:
             return Claim(wait, bot_wide=bool(rows[0][1]))
-        return Claim(0.0, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
+        return Claim(wait, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: no worker sends anything for ``seconds``."""

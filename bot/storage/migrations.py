@@ -291,9 +291,10 @@ CREATE TABLE send_slots (key TEXT NOT NULL, slot INTEGER NOT NULL, at DOUBLE PRE
 _POSTGRES_SEND_PLACE = _SEND_PLACES.format(fill=" WITH (fillfactor = 50)") + """
 CREATE FUNCTION bot_send_place(p_keys TEXT[], p_counts INTEGER[], p_seconds DOUBLE PRECISION[], p_token BIGINT,
                                p_unanswered DOUBLE PRECISION, p_retry DOUBLE PRECISION, p_now DOUBLE PRECISION)
-RETURNS TABLE(wait DOUBLE PRECISION, bot_wide BOOLEAN) LANGUAGE plpgsql AS $fn$
+RETURNS TABLE(wait DOUBLE PRECISION, bot_wide BOOLEAN, granted BOOLEAN) LANGUAGE plpgsql AS $fn$
 DECLARE
     t DOUBLE PRECISION := COALESCE(p_now, EXTRACT(EPOCH FROM clock_timestamp()));
+    starts DOUBLE PRECISION := t;
     blocked DOUBLE PRECISION;
     taken INTEGER[] := '{}';
     s INTEGER;
@@ -306,7 +307,7 @@ DECLARE
 BEGIN
     SELECT blocked_until INTO blocked FROM send_budget WHERE key = p_keys[1];
     IF blocked > t THEN
-        RETURN QUERY SELECT blocked - t, TRUE;
+        RETURN QUERY SELECT blocked - t, TRUE, FALSE;
         RETURN;
     END IF;
     FOR i IN 1 .. array_length(p_keys, 1) LOOP
@@ -318,6 +319,12 @@ BEGIN
             IF n < p_counts[i] THEN  -- a place more, free until this claim takes it
                 INSERT INTO send_slots(key, slot, at) VALUES (p_keys[i], COALESCE(last, 0) + 1, 0)
                     ON CONFLICT DO NOTHING RETURNING slot INTO s;
+            ELSIF i = 1 THEN  -- the bot's window is full: its place that frees first, from then on
+                SELECT slot, at INTO s, oldest FROM send_slots WHERE key = p_keys[1] AND at <= t
+                    ORDER BY at LIMIT 1 FOR UPDATE SKIP LOCKED;
+                IF s IS NOT NULL THEN
+                    starts := GREATEST(t, oldest + p_seconds[1]);
+                END IF;
             END IF;
         END IF;
         IF s IS NULL THEN
@@ -334,12 +341,12 @@ BEGIN
         END IF;
     END LOOP;
     IF worst > 0 THEN
-        RETURN QUERY SELECT worst, full_bot >= worst;
+        RETURN QUERY SELECT worst, full_bot >= worst, FALSE;
         RETURN;
     END IF;
-    UPDATE send_slots SET at = t + p_unanswered, token = p_token, claimed = t
+    UPDATE send_slots SET at = starts + p_unanswered, token = p_token, claimed = starts
         FROM unnest(p_keys, taken) AS k(key, slot) WHERE send_slots.key = k.key AND send_slots.slot = k.slot;
-    RETURN QUERY SELECT 0.0::DOUBLE PRECISION, FALSE;
+    RETURN QUERY SELECT starts - t, FALSE, TRUE;
 END
 $fn$;
 """
