@@ -126,8 +126,12 @@ def claims_stated(it: Interpretation, kb: KnowledgeBase, facts: list[Fact], aski
     claimed = [w for w in _words(" ".join(slots.claimed)) if w not in skip]
     if not claimed and not names:
         return False
-    return any(all(w in _words(kb.sentence(f)) for w in claimed) and all(n in kb.sentence(f).lower() for n in names)
-               and _verbs_stated(it, _words(kb.sentence(f)) | skip) for f in facts)
+    for f in facts:
+        text = kb.sentence(f).lower()
+        stated = _words(text)  # one sentence and one word set per fact, for all three tests
+        if all(w in stated for w in claimed) and all(n in text for n in names) and _verbs_stated(it, stated | skip):
+            return True
+    return False
 
 
 def _words(text: str) -> set[str]:

@@ -32,7 +32,7 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                        entities=list(dict.fromkeys(e for f in known for e in (f.subject, f.object)
                                                    if e in kb.entities)),
                        facts=known, suggestions=out.suggestions[:3])
-    return credited(it, kb, out, said.clause if not said.quoted else None) or \
+    return (None if said.quoted else credited(it, kb, out, said.clause)) or \
         out.say(it, response, kind="unknown", asked=said.clause, suggestions=out.suggestions[:3])
 
 
@@ -67,6 +67,16 @@ def _credited_instead(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> t
     """(the words naming someone the knowledge does not know, the facts of what was asked) when the
     question credits that someone with something whose facts come from a named source ("why did Disney
     push the release?": Lionsgate's chair gave it; "did Keanu reveal it to Empire?": he told Collider)."""
+    if not it.parse.unknown_words:
+        return None
+    route = out.answers.routes.get(it.intent or "")
+    if route is None or route.handler != "facts":
+        return None
+    film = it.slots.context_film.id if it.slots is not None else it.topic or kb.default_subject.id
+    facts = [f for r in route.relations if r in kb.relations for f in kb.facts_about(film, r)
+             if kb.sources[f.source].said_by]  # someone's claim: who said it is the point
+    if not facts:
+        return None  # (checked before the words: the verb look-ups below cost more)
     toks = it.parse.tokens
     unknown = {w for phrase in it.parse.unknown_words for w in phrase.split()}
     spans = []
@@ -83,14 +93,8 @@ def _credited_instead(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> t
             spans.append(" ".join(toks[at + 1:end]))
     if not spans:
         return None
-    route = out.answers.routes.get(it.intent or "")
-    if route is None or route.handler != "facts":
-        return None
-    film = it.slots.context_film.id if it.slots is not None else it.topic or kb.default_subject.id
-    facts = [f for r in route.relations if r in kb.relations for f in kb.facts_about(film, r)
-             if kb.sources[f.source].said_by]  # someone's claim: who said it is the point
     name = spans[0].title() if spans[0].islower() else spans[0]  # a name typed in lower case: "Disney"
-    return (name, facts[:MAX_FACTS]) if facts else None
+    return name, facts[:MAX_FACTS]
 
 
 def _known_instalment(it: Interpretation, kb: KnowledgeBase) -> list[Fact]:
