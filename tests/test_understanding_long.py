@@ -161,12 +161,20 @@ def test_a_wrong_part_is_corrected_with_the_part_they_do_play(brain) -> None:  #
     ("ballerina", ["who was ana de armas's co-star in the bond movie"], "Daniel Craig", "Rooney"),
     ("harbour", ["who did mira solberg work with in harbour lights"], "Tomas Vey", "Edda"),
     ("harbour", ["who is mira solberg", "who was her co-star in harbour lights?"], "Tomas Vey", "Edda"),
+    # a part named beside the person: only that part's actor ("who played 007 opposite her?")
+    ("ballerina", ["who was 007 opposite ana de armas"], "Daniel Craig", "Ana de Armas as"),
+    ("ballerina", ["who played winston next to keanu, alongside him"], "Ian McShane as Winston", "Rooney"),
+    # a part alone: the company of the one who plays it, in the film it is in ("the Bond film": that film)
+    ("ballerina", ["who did paloma team up with in that bond movie"], "Daniel Craig", "Keanu"),
+    ("ballerina", ["who was paloma acting alongside"], "Daniel Craig", "Keanu"),
+    ("harbour", ["who did edda work with"], "Tomas Vey", "Inga"),
 ])
 def test_who_someone_worked_with_is_the_films_other_cast(films, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
     bot = films[film]
     for text in turns:
         reply = bot.reply("co", "tester", text)
-    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+    assert reply.text.count(expected) == 1, reply.text  # one casting said once, by however many relations
 
 
 def test_no_one_else_named_is_said_so(second) -> None:  # type: ignore[no-untyped-def]

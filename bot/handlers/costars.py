@@ -37,7 +37,10 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply:
 def _one(it: Interpretation, kb: KnowledgeBase, out: Renderer, person_id: str, film_id: str) -> Reply | None:
     person, film = kb.entities[person_id], kb.entities[film_id]
     cast = [f for r in it.company.relations for f in kb.facts_about(film.id, r)] if it.company else []
-    others = [f for f in cast if f.object != person.id][:MAX_FACTS]
+    parts = it.company.parts if it.company else ()
+    # one fact per actor and part: two relations may state one casting ("stars in", "returns as")
+    others = list({(f.object, f.role): f for f in reversed(cast) if f.object != person.id
+                   and (not parts or f.role in parts)}.values())[::-1][:MAX_FACTS]
     if not others:
         return None
     answer = join_list([kb.name(f.object) + kb.as_role(f) for f in others])

@@ -52,6 +52,7 @@ class Company:
     person: str
     films: tuple[str, ...]  # one, or the works the last answer listed ("he directed X, Y and Z" "with whom?")
     relations: tuple[str, ...]
+    parts: tuple[str, ...] = ()  # the characters asked for ("who played *Bond* opposite her?"): only their actors
 
 
 @dataclass(frozen=True)

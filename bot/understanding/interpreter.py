@@ -79,7 +79,7 @@ SAYING = frozenset("say says said saying describe describes described describing
 COMPANY_WORDS = frozenset("alongside opposite together beside with".split())  # "who did she work *with*"
 COSTAR_NOUNS = frozenset("costar costars co-star co-stars castmate castmates".split())  # "her *co-star*"
 ACTING_WORDS = frozenset("work worked working works star starred starring stars act acted acting appear appeared "
-                         "appears play played playing plays".split())
+                         "appears play played playing plays team teamed teaming teams paired partnered".split())
 ELLIPSIS_WH = frozenset("who whom what which anyone anybody someone somebody".split())  # "anyone else?"
 ELLIPSIS_WORDS = frozenset(w for _, words in ELLIPSIS_CUES for w in words) | frozenset(
     "in is was s does did do that this he she they him her them star stars starring starred acting working work worked "
@@ -849,28 +849,59 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     if it.kind not in ("wh", "list") or not toks or toks[0] not in ("who", "whom", "which", "name", "list"):
         return it
     words = set(toks)
-    costar = bool(words & COSTAR_NOUNS) or "co" in words and bool(words & {"star", "stars"})
-    if not costar and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words)):
-        return it  # "who directed Speed with Keanu?" asks its director
+    costar = bool(words & COSTAR_NOUNS) or "co" in words and bool(words & {"star", "stars", "starred", "starring"})
     kb = env.kb
-    if any(kb.entities[i].kind == "character" for m in it.parse.mentions for i in m.entity_ids[:1]) \
-            or unknown_words(_scene(it, env)):
-        return it  # "which actor was Bond opposite her?" asks for a part's actor; "in *Speed* with him" is unknown
+    part_named = any(kb.entities[i].kind == "character" for m in it.parse.mentions for i in m.entity_ids[:1])
+    if not costar and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words or part_named)):
+        return it  # "who directed Speed with Keanu?" asks its director; "which actor was *Bond* opposite her?"
+    if unknown_words(_scene(it, env)):
+        return it  # "in *Speed* with him" is unknown
     relations = _cast_relations(kb)
     if not relations:
         return it
-    people = [i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind == "person"]
-    films = [i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind in ("film", "series")]
+    named = [i for m in it.parse.mentions for i in m.entity_ids[:1]]
+    people = [i for i in named if kb.entities[i].kind == "person"]
+    # a part before "film"/"movie" names the film it is in: "in that *Bond* film"
+    titled = {m.entity_ids[0] for m in it.parse.mentions if m.entity_ids and m.end < len(toks)
+              and toks[m.end] in FILM_WORDS and kb.entities[m.entity_ids[0]].kind == "character"}
+    parts = [i for i in named if kb.entities[i].kind == "character" and i not in titled]
+    films = [i for i in named if kb.entities[i].kind in ("film", "series")]
+    films += [f for part in titled for f in _films_of_part(kb, part, relations)]
     if not people:
         pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she")), None)
         person = env.context.last_by_pronoun.get(pronoun or "")
         people = [person] if person in kb.entities and kb.entities[person].kind == "person" else []
+    if not people and len(set(parts)) == 1:
+        # "who was *Paloma* working with in the Bond film?": the company of the one who plays her
+        people = _players(kb, parts[0], relations, films)
+        films = films or _films_of_part(kb, parts[0], relations)  # "who did Paloma work with?": in her film
+        parts = []
     if len(set(people)) != 1 or len(set(films)) > 1:
         return it
+    own = {f.role for f in kb.facts if f.object == people[0] and f.relation in relations and f.role}
+    parts = [p for p in dict.fromkeys(parts) if p not in own]  # "which actor was *Bond* opposite her?"
+    if parts and not films:
+        # the film where the part plays beside the person: "who played 007 alongside Ana de Armas?"
+        shared = [f.subject for f in kb.facts if f.relation in relations and f.role in parts
+                  and any(g.subject == f.subject and g.object == people[0] for g in kb.facts_about(f.subject, f.relation))]
+        films = list(dict.fromkeys(shared))[:1]
     film = films[0] if films else env.context.last_by_kind.get(kb.default_subject.kind) or kb.default_subject.id
     if film not in kb.entities:
         return it
-    return _mark(it, "co_stars", company=Company(people[0], (film,), relations), intent=None)
+    return _mark(it, "co_stars", company=Company(people[0], (film,), relations, tuple(parts)), intent=None)
+
+
+def _films_of_part(kb: KnowledgeBase, part: str, relations: tuple[str, ...]) -> list[str]:
+    """The one film the facts cast ``part`` in ("the Bond film"), or none when they name several."""
+    films = list(dict.fromkeys(f.subject for f in kb.facts if f.relation in relations and f.role == part))
+    return films if len(films) == 1 else []
+
+
+def _players(kb: KnowledgeBase, part: str, relations: tuple[str, ...], films: list[str]) -> list[str]:
+    """Who plays ``part`` (in the named film, if one is): one person, or none when the facts differ."""
+    actors = {f.object for f in kb.facts if f.relation in relations and f.role == part
+              and (not films or f.subject in films)}
+    return list(actors) if len(actors) == 1 else []
 
 
 @step
