@@ -353,8 +353,9 @@ def test_a_part_the_article_is_silent_on_is_said_so_beside_the_answered_one(ask)
 
 def test_the_guard_steps_run_in_order_around_the_subject() -> None:
     names = [s.__name__ for s in STEPS]
-    # before anything reads the names; another language first, whose known names are no evidence
-    assert names[:3] == ["opening_question", "other_language", "other_names"]
+    # before anything reads the names; another language first, whose known names are no evidence; a
+    # short message's question sentence next, so that the chatter's words are no names either
+    assert names[:4] == ["opening_question", "other_language", "question_sentence", "other_names"]
     assert names.index("scope_elsewhere") < names.index("resolve_subject") < names.index("unknown_name") \
         < names.index("unknown_subject") < names.index("stray_number")
     assert names.index("follow_up") < names.index("ellipsis") < names.index("question_map")

@@ -791,3 +791,25 @@ def test_how_someone_is_described_is_their_description(films, harbour, film, que
 def test_what_a_name_means_is_not_their_description(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply(None, "tester", "what does keanu mean in hawaiian?")
     assert "action icon" not in reply.text  # "mean" asks what a term means, not who someone is
+
+
+@pytest.mark.parametrize("film, text, expected, absent", [
+    # a sentence of thanks or chatter before the question asks nothing: the question is read alone
+    ("ballerina", "Great, thanks. Which actress is the lead?", "Ana de Armas", "I don't"),
+    ("ballerina", "Cheers mate. Is Keanu in it?", "Yes", "Cheers"),
+    ("ballerina", "My nephew told me about a film called Ballerina. Who directs it?", "Len Wiseman", "nephew"),
+    ("harbour", "Brilliant, thank you! Who directs it?", "Tomas Vey", "Brilliant"),
+    # a lead-in about the text or the turn, before a comma
+    ("ballerina", "Going by the article, who is in charge at Lionsgate?", "Joe Drake", "article"),
+    ("harbour", "Finally, who plays Edda?", "Mira Solberg", "Finally"),
+    # a sentence naming whom a pronoun stands for, or correcting, is no chatter: the whole is read
+    ("harbour", "Mira Solberg is in it. Who does she play?", "Edda", "Tomas"),
+])
+def test_the_question_sentence_is_read_without_the_talk_around_it(films, film, text, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("qs", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+def test_a_correcting_sentence_after_a_question_is_not_dropped(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply("qc", "tester", "who plays winston. no wait, I mean charon")
+    assert "Lance Reddick" in reply.text and "McShane" not in reply.text, reply.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -18,6 +19,7 @@ from .text import STOPWORDS, tokens
 MAX_NGRAM = 5
 FUZZY_CUTOFF = 80.0
 MIN_FUZZY_CHARS = 5
+MIN_HALF = 3  # letters of each half of a compound written as two words ("spin off")
 SPACING_CUTOFF = 90.0
 WORD_CUTOFF = 70.0  # each word of a many-word name is a typo of its own word ("redick"), not another word
 ORDINALS = {w: n for n, w in enumerate(
@@ -64,6 +66,22 @@ class Mention:
         return len(self.entity_ids) > 1
 
 
+def _spacings(key: str, keys: Iterable[str]) -> set[str]:
+    """The key with one compound joined ("wick spin off" -> "wick spinoff") or split ("wick spinoff" ->
+    "wick spin off"), where the split's halves are words of the names or small words: how people type
+    compounds varies, and a name's words are not misspelt for it."""
+    words = key.split()
+    vocabulary = {w for k in keys for w in k.split()} | STOPWORDS
+    out = {" ".join([*words[:i], words[i] + words[i + 1], *words[i + 2:]]) for i in range(len(words) - 1)
+           if words[i] not in STOPWORDS and words[i + 1] not in STOPWORDS}
+    for i, word in enumerate(words):
+        for cut in range(MIN_HALF, len(word) - MIN_HALF + 1):
+            head, tail = word[:cut], word[cut:]
+            if head in vocabulary and tail in vocabulary and not head.isdigit() and not tail.isdigit():
+                out.add(" ".join([*words[:i], head, tail, *words[i + 1:]]))
+    return out - {key}
+
+
 def _numbers(phrase: str) -> set[int]:
     return {n for t in phrase.split() if (n := instalment(t) or CARDINALS.get(t)) is not None}
 
@@ -77,6 +95,10 @@ class Gazetteer:
                 key = " ".join(tokens(alias))
                 if key and key not in STOPWORDS:
                     names[key].add(entity.id)
+        # "spin off" is "spinoff" is "spin-off": a name matches with a compound written as one word or two
+        for key, ids in list(names.items()):
+            for variant in _spacings(key, names.keys()):
+                names[variant] |= ids
         # "chapter four" is "chapter 4": a small number in a name may be spelt out; "the fourth Die Hard"
         # is "the 4th Die Hard" (an ordinal in figures)
         for key, ids in list(names.items()):

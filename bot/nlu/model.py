@@ -16,7 +16,7 @@ import numpy as np
 from .features import CHAR_NGRAMS
 from .vocab import IntentVocabulary
 
-FORMAT_VERSION = "10"
+FORMAT_VERSION = "11"
 TOKEN_COLUMNS = 65536  # tokens whose columns are kept
 
 

@@ -27,7 +27,7 @@ from ..knowledge.schema import Relation
 from .interpretation import NEGATIONS, YES_NO_OPENERS, Company, Interpretation, Premise, Verdict, polarity_of, question_kind
 from ..nlu.entities import MAX_INSTALMENT, Gazetteer
 from .language import EnglishWords, LanguageNotes
-from .long_message import LONG_MESSAGE, question_sentences
+from .long_message import LONG_MESSAGE, asked_sentences, question_sentences
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
 from .grammar import can_name, finite_verb, is_english, is_verb_form
@@ -54,6 +54,7 @@ CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant",
 OPENING_FILLER = frozenset("ok okay k well so hmm hm um umm uh er alright right anyway anyways oh ah hey yo lol haha "
                            "ooh wait listen look".split())  # talk before a question ("ok well who...")
 CLOSING_FILLER = frozenset("then though tho lol haha please pls thanks thx again".split())  # ...and after it
+CORRECTING_WORDS = NEGATIONS | frozenset("no mean meant sorry wait actually instead rather oops".split())
 CORRECTION_REACH = 8  # how far into "not the fighting styles, I mean ..." the meant words may start
 PEOPLE_TALK = frozenset("i me my mine you your yours we our us".split())  # "how old are you", "my budget"
 ENGLISH_SHARE = 3  # a message whose words are more than a third English function words is English
@@ -258,6 +259,28 @@ def other_language(it: Interpretation, env: Env) -> Interpretation:
     if code is None:
         return it
     return _mark(it, "other_language", kind="other_language", language=code, intent=None)
+
+
+@step
+def question_sentence(it: Interpretation, env: Env) -> Interpretation:
+    """ "Thank you. And which actress has the title role?", "Cheers. Is Keanu in it?", "Based on the text
+    below, who is the chair?": a short message's question sentences are read without its other sentences
+    and lead-ins (long_message.asked_sentences), which ask nothing and whose words ("cheers") would read as
+    an unknown name or off-topic talk. Kept whole when the other sentences name someone a pronoun of the
+    question may stand for ("Ana de Armas is in it. Who does she play?")."""
+    if "opening_question" in it.steps or not ({".", "!", "?", ","} & set(it.text)):
+        return it
+    found = asked_sentences(it.text)
+    if found is None:
+        return it
+    question, rest = found
+    film = env.context.last_by_kind.get(env.kb.default_subject.kind) or env.kb.default_subject.id
+    said = env.parse(rest) if rest else None
+    if said is not None and (any(set(m.entity_ids) - {film} for m in said.mentions)
+                             or set(said.tokens) & CORRECTING_WORDS):
+        # "Ana de Armas is in it. Who does she play?"; "when is it out... wait no, I mean Ballerina"
+        return it
+    return _reparsed(it, env, question, "question_sentence")
 
 
 @step
@@ -1520,8 +1543,14 @@ def which_one(it: Interpretation, env: Env) -> Interpretation:
     rest = [t for i, t in enumerate(toks[1:], 1) if not mention.start <= i < mention.end]
     kb = env.kb
     works = [i for i in mention.entity_ids if kb.entities[i].kind == kb.default_subject.kind]
-    if len(works) != 1 or any(t not in WHICH_ONE_WORDS for t in rest):
+    if len(works) != 1:
         return it
+    if any(t not in WHICH_ONE_WORDS for t in rest):
+        # "which Wick spin-off is coming in 2024?" asks which film, whatever else it says of it: the film,
+        # named, with what it is, when nothing surer is read from the rest (no intent fits it)
+        sure = it.intent not in (None, "out_of_scope") and it.confidence >= env.threshold
+        if sure or kb.entities[works[0]].name.lower() in mention.text or unknown_words(_scene(it, env)):
+            return it
     route = next((name for name, r in env.routes.items() if r.handler == "about"), None)
     if route is None:
         return it

@@ -38,6 +38,10 @@ WH_VERB = re.compile(r"\b(?P<wh>who|what|when|where|which|why|how)(?:'s|\s+(?:is
 LEAD_IN = 4  # words before the question word
 NOT_ASKING = re.compile(r"(?:\bnot|n't|\bno idea|\bdont)\s*$", re.IGNORECASE)  # "I don't know how, ..."
 OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".split())
+# a lead-in that talks of the text, the source or the turn of the talk, before a comma and a question
+META_LEAD = frozenset("based on according to from in going by judging given the this that text below above "
+                      "attached pasted article post piece passage lastly finally next also first firstly secondly "
+                      "thirdly last one more another quick question ok okay so and well now then".split())
 ASIDE_WORDS = frozenset("i im ive me my mine this below above attached pasted sorry read reading article post "
                         "thread link".split())  # a remark about the user or the paste, after the question
 
@@ -65,16 +69,42 @@ def question_sentences(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _sentences(paragraph: str) -> list[str]:
+def asked_sentences(text: str) -> tuple[str, str] | None:
+    """A short message of several sentences, some asking and some not ("Thank you. And which actress has
+    the title role?", "My grandson mentioned a film called Ballerina. What is it about?"), or one question
+    after a lead-in about the text or the turn ("Based on the text below, who...?", "Lastly, which..."):
+    (its question sentences, its other sentences), so that the question is read without the talk around
+    it. None for one plain sentence, or when no sentence, or every one, asks."""
+    if len(text) > LONG_MESSAGE:
+        return None
+    sentences = [s for p in PARAGRAPH.split(text) for s in _sentences(p.strip(), short=True) if s]
+    asked = [s for s in sentences if _asks(s)]
+    rest = [s for s in sentences if not _asks(s)]
+    joined = " ".join(asked)
+    if not asked or not rest and joined == " ".join(text.split()):
+        return None
+    return joined, " ".join(rest)
+
+
+def _sentences(paragraph: str, short: bool = False) -> list[str]:
     """The paragraph's sentences; a question after a lead-in ("So my question is: *where does it sit?*")
     or asked inside a statement ("we'd be grateful if you could tell us *when the film is released*") is
-    the sentence from its question on."""
+    the sentence from its question on. ``short``: a short message's sentences, where only a lead-in about
+    the text or the turn is cut ("Lastly, which..."): a name before the question ("Anjelica Huston, who
+    does she play?") is what its pronoun stands for."""
     out = []
     for sentence in SENTENCE_END.split(paragraph):
         sentence = sentence.strip()
         lead, colon, rest = sentence.rpartition(": ")
         if colon and rest and _asks(rest):
             sentence = rest.strip()  # "So my question is: where does it sit?"
+        lead, comma, rest = sentence.partition(", ")
+        if comma and _asks(rest) and all(t in META_LEAD for t in tokens(lead)):
+            sentence = rest.strip()  # "Based on the text below, who is the chair?", "Lastly, which actor...?"
+        if short:
+            if sentence:
+                out.append(sentence)
+            continue
         embedded = EMBEDDED.search(sentence)
         if embedded is not None and not _asks(sentence) and len(tokens(sentence[embedded.start("wh"):])) > 2 \
                 and not NOT_ASKING.search(sentence[:embedded.start()]):
