@@ -813,3 +813,19 @@ def test_the_question_sentence_is_read_without_the_talk_around_it(films, film, t
 def test_a_correcting_sentence_after_a_question_is_not_dropped(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply("qc", "tester", "who plays winston. no wait, I mean charon")
     assert "Lance Reddick" in reply.text and "McShane" not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, first, fragment, expected, absent", [
+    # a fragment whose words cue a relation of their own asks it of what the last answer named
+    ("ballerina", "who does ana de armas play in no time to die", "what agency?", "CIA", "Rooney"),
+    ("ballerina", "who starred in no time to die?", "which agency?", "CIA", "Rooney"),  # the part its people play
+    ("harbour", "who directs harbour lights?", "what release date?", "autumn of 2021", "Tomas Vey"),
+    # ...but not words that ask after the last answer's own detail
+    ("ballerina", "when does ballerina come out", "which part of the year?", "spring", "spin-off"),
+])
+def test_a_fragment_cuing_its_own_relation_asks_it_of_what_was_named(films, film, first, fragment, expected,
+                                                                    absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    bot.reply("fr", "tester", first)
+    reply = bot.reply("fr", "tester", fragment)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text

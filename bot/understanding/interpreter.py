@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..context import ChatContext
 from ..knowledge import KnowledgeBase
@@ -647,6 +647,12 @@ def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
     why_that = toks[at] == "why" and any(t in DEMONSTRATIVES or t == "it" for t in rest)
     if not why_that and any(t in AUX_WORDS or finite_verb(t) or is_verb_form(t) for t in rest):
         return it
+    cued = _cued_of_last(it, env, asked[0].relation if asked else None, last)
+    if cued is not None:  # "what agency?" after Paloma: her agency, a relation of its own, of her
+        question, subject = cued
+        return _mark(it, "detail_of_last", asked=question, subject=subject, follow_up=True,
+                     nearby=_nearby(env, question), relations=(question.relation,),
+                     intent=f"ask_{question.relation}", confidence=max(it.confidence, env.follow_up_confidence))
     if asked is not None:  # the question map's relation again, about what its answer was about
         question, subject = asked
         return _mark(it, "detail_of_last", asked=question, subject=subject, follow_up=True,
@@ -654,6 +660,37 @@ def detail_of_last(it: Interpretation, env: Env) -> Interpretation:
                      intent=env.context.last_intent, confidence=max(it.confidence, env.follow_up_confidence))
     return _mark(it, "detail_of_last", intent=env.context.last_intent, follow_up=True,
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+def _cued_of_last(it: Interpretation, env: Env, last_relation: str | None, last: Any) -> tuple[Question, str] | None:
+    """A fragment whose words cue a relation other than the last answer's ("what agency?", "which
+    year?" after a cast answer), and something the last reply named that the facts give it for: that
+    relation, of the first such. None when the words cue the last relation, or nothing named has facts."""
+    toks = it.parse.tokens
+    mine = set(last.relations) if last is not None and last.handler in FACT_HANDLERS else set()
+    kb = env.kb
+    skip = _cue_skip(it, env)
+    asking = {i for i, t in enumerate(toks) if t not in STOPWORDS and t not in DETAIL_WH}
+    named = _named_with_parts(kb, env.context.last_named)
+    for a in env.questions.asked(toks, skip):
+        relation = a.question.relation
+        if relation == last_relation or relation in mine or relation not in kb.relations or a.question.sourced:
+            return None  # "who's the source for that?" asks the last answer's source (source_request)
+        if not asking <= env.questions.span(toks, relation, skip):
+            return None  # "which *part of* the year?": its other words ask after the last answer's detail
+        subject = next((i for i in named if i in kb.entities
+                        and kb.entities[i].kind in a.question.about and kb.facts_about(i, relation)), None)
+        if subject is not None:
+            return a.question, subject
+    return None
+
+
+def _named_with_parts(kb: KnowledgeBase, named: tuple[str, ...] | list[str]) -> list[str]:
+    """What the last reply named, then the parts its people play in the films it named ("No Time To Die
+    stars Ana de Armas as Paloma": Paloma too, whom "what agency?" asks after)."""
+    said = set(named)
+    parts = [f.role for f in kb.facts if f.role and f.object in said and f.subject in said]
+    return list(dict.fromkeys([*named, *parts]))
 
 
 def _asked_last(env: Env) -> tuple[Question, str] | None:
