@@ -829,3 +829,30 @@ def test_a_fragment_cuing_its_own_relation_asks_it_of_what_was_named(films, film
     bot.reply("fr", "tester", first)
     reply = bot.reply("fr", "tester", fragment)
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, expected, absent", [
+    # "is X the one who did Y?" asks whether X did Y: the relative clause's verb carries the relation
+    ("ballerina", "is len wiseman the man who directed underworld?", "Yes", "Beckinsale stars"),
+    ("ballerina", "was lance reddick the actor that played charon", "Yes", "Keanu"),
+    ("harbour", "is tomas vey the guy who directs harbour lights?", "Yes", "Mira"),
+    ("harbour", "is mira solberg the woman who directed harbour lights?", "Tomas Vey", "Yes"),
+])
+def test_being_the_one_who_did_something_asks_whether_they_did_it(films, film, text, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("rel", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, verdict, expected", [
+    # the verb says which of a person's works is asked: starring in a film is no yes to directing it
+    ("ballerina", "did kate beckinsale direct underworld?", "no", "starred"),
+    ("ballerina", "did len wiseman act in underworld", "no", "directed"),
+    ("ballerina", "did kate beckinsale star in underworld?", "yes", "Beckinsale"),
+    # a yes/no naming both sides of the relation its verb cues is that relation, however unsure the
+    # classifier is of names it never saw
+    ("harbour", "did tomas vey direct harbour lights?", "yes", "Tomas Vey"),
+    ("harbour", "did mira solberg direct harbour lights?", "no", "Tomas Vey"),
+])
+def test_a_yes_no_is_answered_for_the_relation_its_verb_asks(films, film, text, verdict, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("vr", "tester", text)
+    assert reply.verdict == verdict and expected in reply.text, reply.text

@@ -55,6 +55,10 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
         if _stated_in_text(it, kb, facts) and out.has("utter_confirmed"):
             return replace(reply, text=out.render("utter_confirmed", answer=reply.text), verdict="yes")
         return reply
+    if it.relations and any(f.relation not in it.relations for f in facts):
+        # "did Kate Beckinsale *direct* Underworld?": only the facts of the relation its verb asks say
+        # yes; the film on her other facts (she starred in it) is a no
+        facts = [f for f in facts if f.relation in it.relations]
     on_facts = {i for f in facts for i in (f.subject, f.object, f.role) if i}
     # a part's player is on a fact of the part: "is Ana de Armas the lead?" (the lead is Rooney, hers)
     on_facts |= {p.object for i in list(on_facts) if i in kb.entities and kb.entities[i].kind != kb.default_subject.kind
@@ -63,10 +67,10 @@ def confirmed(it: Interpretation, kb: KnowledgeBase, out: Renderer, reply: Reply
     others = it.slots.others if it.slots is not None else frozenset()
     if not others:
         return reply
-    if others <= on_facts and out.has("utter_confirmed"):
+    if facts and others <= on_facts and out.has("utter_confirmed"):
         response = "utter_confirmed"
-    elif any(i in kb.entities and i not in on_facts and kb.entities[i].kind in
-             {kb.entities[j].kind for j in on_facts if j in kb.entities} for i in others) \
+    elif (not facts or any(i in kb.entities and i not in on_facts and kb.entities[i].kind in
+                           {kb.entities[j].kind for j in on_facts if j in kb.entities} for i in others)) \
             and out.has("utter_contradicted"):
         # something named is of a kind the facts name, and not on them: "was *Rooney* her character in
         # the Bond film?" (Paloma was), "did Chad Stahelski direct it?"

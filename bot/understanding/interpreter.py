@@ -30,7 +30,7 @@ from .language import EnglishWords, LanguageNotes
 from .long_message import LONG_MESSAGE, asked_sentences, question_sentences
 from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
-from .grammar import can_name, finite_verb, is_english, is_verb_form
+from .grammar import can_name, finite_verb, is_english, is_verb_form, lemma, tense
 from .tags import as_question
 from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
@@ -291,6 +291,40 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
     director question, about a film the bot does not know."""
     parse, spoke = set_aside_other_names(it.parse, env)
     return _mark(it, "other_names", parse=parse) if spoke else it
+
+
+RELATIVE_HEADS = frozenset("guy one man woman person actor actress lady dude fellow chap bloke girl boy filmmaker "
+                           "bloke film movie".split())  # "is he *the guy who* directed Underworld?"
+RELATIVE_OPENERS = frozenset("is was isnt wasnt".split())
+
+
+@step
+def relative_yes_no(it: Interpretation, env: Env) -> Interpretation:
+    """ "Is Len Wiseman the guy who directed Underworld?", "is he the one who plays Winston?": a yes/no
+    about someone being "the one who" did something asks whether they did it, so it is read as "did Len
+    Wiseman direct Underworld?": the relative clause's verb carries the relation; "the guy" names no one."""
+    toks = it.parse.tokens
+    if it.kind != "yesno" or not toks or toks[0] not in RELATIVE_OPENERS or len(toks) < 5:
+        return it
+    at = next((i for i in range(3, len(toks) - 1) if toks[i] in ("who", "that") and toks[i - 1] in RELATIVE_HEADS
+               and toks[i - 2] in ("the", "a")), None)
+    if at is None or it.parse.mentions and any(m.start < at - 2 < m.end for m in it.parse.mentions):
+        return it
+    verb = toks[at + 1]
+    time = tense(verb)
+    base = lemma(verb)
+    if time is None or base is None:
+        return it
+    words = it.text.split()
+    folded = [" ".join(tokens(w)) for w in words]
+    # the subject as typed (its case kept for the reply): the words between the opener and "the guy"
+    head = next((i for i in range(2, len(words)) if folded[i] == toks[at - 1] and folded[i - 1] == toks[at - 2]), None)
+    tail = next((i for i in range(len(words)) if folded[i] == verb and head is not None and i > head), None)
+    if head is None or tail is None or head < 3:
+        return it
+    text = " ".join(["did" if time == "VBD" else "does", *words[1:head - 1], base, *words[tail + 1:]])
+    fixed = _reparsed(it, env, text, "relative_yes_no")
+    return fixed if fixed.kind == "yesno" else it
 
 
 @step
@@ -1277,7 +1311,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     # director* of the spin-off" the character's name is the relation's word (a film's title asks nothing)
     # ...but not the name of what is asked about: "what do fans call the John Wick *universe*?" asks the
     # series' nickname, whatever its name says
-    in_names = {i for m in it.parse.mentions if any(env.kb.entities[e].kind != film_kind for e in m.entity_ids)
+    # (a part's or a person's name: a work's title asks nothing, a series' neither: "the John Wick *series*")
+    in_names = {i for m in it.parse.mentions if any(env.kb.entities[e].kind in ("person", "character")
+                                                    for e in m.entity_ids)
                 and subject not in m.entity_ids for i in range(m.start, m.end)}
     outside = frozenset(range(len(it.parse.tokens))) - in_names
     named = env.questions.asked(it.parse.tokens, outside) if in_names else []
@@ -1330,6 +1366,23 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
                  nearby=_nearby(env, best.question),
                  relations=(best.question.relation,), intent=f"ask_{best.question.relation}",
                  confidence=max(it.confidence, env.follow_up_confidence))
+
+
+@step
+def verb_relation(it: Interpretation, env: Env) -> Interpretation:
+    """ "did Kate Beckinsale *direct* Underworld?": a yes/no for a route reading several relations (a
+    person's work: directed, starred in) whose words cue some of them asks of those alone, so a film on
+    the person's other facts is no yes (handlers/base.confirmed reads ``relations``)."""
+    if it.kind != "yesno" or it.relations or settled(it):
+        return it
+    route = env.routes.get(it.intent or "")
+    if route is None or route.handler not in FACT_HANDLERS or len(route.relations) < 2:
+        return it
+    cued = {a.question.relation for a in env.questions.asked(it.parse.tokens, _cue_skip(it, env))}
+    asked = tuple(r for r in route.relations if r in cued)
+    if not asked or len(asked) == len(route.relations):
+        return it
+    return _mark(it, "verb_relation", relations=asked)
 
 
 def _cued_in_subject(it: Interpretation, env: Env, fitting: list[Asked]) -> list[Asked]:
@@ -1409,7 +1462,8 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
     top = cued[0].strength if cued else 0
     # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?"), or from
     # "says who?" when its words ask a relation of their own (source_request left it: "who starred in that?")
-    unsure = it.intent in (None, "out_of_scope") and top >= LONG_CUE or it.intent == SOURCE_INTENT
+    unsure = it.intent in (None, "out_of_scope") and (top >= LONG_CUE or _both_sides(it, env, cued[:1])) \
+        or it.intent == SOURCE_INTENT
     if not cued or not unsure and (env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject"):
         return it
     kind = env.kb.entities[subject].kind
@@ -1423,6 +1477,18 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
             return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,),
                          confidence=sure)
     return it
+
+
+def _both_sides(it: Interpretation, env: Env, cued: list[Asked]) -> bool:
+    """A yes/no naming both sides of the relation its verb cues ("did *Tomas Vey* direct *Harbour
+    Lights*?": a person and a film for "direct"): it asks that relation plainly, however short the cue."""
+    if it.kind != "yesno" or not cued:
+        return False
+    relation = env.kb.relations.get(cued[0].question.relation)
+    if relation is None or relation.literal:
+        return False
+    kinds = [{env.kb.entities[i].kind for i in m.entity_ids[:1]} for m in it.parse.mentions]
+    return any(k & set(relation.subject) for k in kinds) and any(k & set(relation.object) for k in kinds)
 
 
 def _map_inverse(it: Interpretation, env: Env, asked: list[Asked]) -> Interpretation:
