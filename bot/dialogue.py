@@ -262,6 +262,11 @@ class Brain:
             if reply is not None:
                 return reply
         intent, confidence = it.intent or "out_of_scope", it.confidence
+        if it.verdict.reason == UNKNOWN_SUBJECT and it.verdict.rule == "age_variant":
+            # "who plays Rooney as a child?": said back as what the article does not say
+            said = HANDLERS["unknown"](it, mind.kb, out)
+            if said is not None:
+                return said
         if it.verdict.reason == UNKNOWN_SUBJECT:
             # a name it does not know, or strange words around one it does: say so, never another's fact
             # ("did he tell *Empire*?": and whom the facts say he told)

@@ -189,7 +189,7 @@ FACTS = [
     ("ask_timeline", "when is Ballerina set?", "Parabellum"),
     ("ask_release", "when is Ballerina out?", "2024"),
     ("ask_franchise", "what franchise is Ballerina part of?", "John Wick"),
-    ("ask_box_office", "how much did John Wick 4 make at the box office?", "box office"),
+    ("ask_box_office", "how did John Wick 4 do at the box office?", "box office"),
     ("ask_production", "tell me about the production of John Wick 4", "back-to-back"),
     ("ask_filmography", "what else has Len Wiseman directed?", "Die Hard"),
 ]

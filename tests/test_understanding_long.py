@@ -856,3 +856,45 @@ def test_being_the_one_who_did_something_asks_whether_they_did_it(films, film, t
 def test_a_yes_no_is_answered_for_the_relation_its_verb_asks(films, film, text, verdict, expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply("vr", "tester", text)
     assert reply.verdict == verdict and expected in reply.text, reply.text
+
+
+@pytest.fixture
+def takings(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film with its box office told in words only, no figure."""
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "box_office", "label": "box office", "phrase": "{subject} {object}",
+                              "subject": ["film"], "object": "text"})
+    data["facts"].append({"subject": "harbour_lights", "relation": "box_office", "object": "sold out every harbour town",
+                          "source": "review", "known": "2021-05"})
+    return brain_on(settings, brain, data, tmp_path / "takings.yml", seed=5)
+
+
+@pytest.mark.parametrize("film, text, absent", [
+    # someone's full name the knowledge lacks, after "with"/"starring": another work of that name
+    ("ballerina", "what's the story of the cartoon ballerina with elle fanning", "Rooney"),
+    ("harbour", "who directs harbour lights starring greta lindqvist", "Tomas Vey"),
+    # a part's younger or older self is not the part the facts cast
+    ("ballerina", "who played young rooney", "Armas"),
+    ("ballerina", "who plays winston as a kid", "McShane"),
+    ("harbour", "who plays edda as a child", "Mira Solberg"),
+    # "which city" asks a place, never the timeline's chapters
+    ("ballerina", "what city does ballerina take place in", "Parabellum"),
+])
+def test_what_the_facts_do_not_cover_is_not_answered_with_a_near_fact(films, film, text, absent) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("nf", "tester", text)
+    assert reply.kind == "unknown" and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("which, text, plain, says", [
+    ("ballerina", "how much did chapter 4 earn at the box office", "how did chapter 4 do at the box office",
+     "smashed box office records"),
+    ("takings", "how much did harbour lights make at the box office", "how did harbour lights do at the box office",
+     "sold out every harbour town"),
+])
+def test_a_number_asked_for_when_the_facts_hold_words_only_is_no_figure(films, takings, which, text, plain,
+                                                                        says) -> None:  # type: ignore[no-untyped-def]
+    bot = takings if which == "takings" else films[which]
+    reply = bot.reply("fig", "tester", text)
+    assert reply.kind == "unknown" and says in reply.text, reply.text
+    told = bot.reply("fig2", "tester", plain)
+    assert told.kind == "answer" and says in told.text, told.text  # asked how it did: the words answer

@@ -145,6 +145,11 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
                            entities=[entity.id])
         return no_fact(it, kb, out, route, entity, label, named=res.named)
     first = facts[0]
+    if _asks_amount(it) and all(kb.relations[f.relation].literal and not any(c.isdigit() for c in f.object)
+                                for f in facts) and out.has("utter_no_figure"):
+        # "how much did Chapter 4 earn?" and the facts say it "smashed box office records": no figure
+        return out.say(it, "utter_no_figure", kind="unknown", facts=facts[:1], subject=entity.name, label=label,
+                       sentence=kb.sentence(first), according_to=kb.attribution(first), entities=[entity.id])
     answer = answer_text(kb, route, facts)
     answered = answer_entities(kb, route, facts)
     description = describe(kb, answered[0])[0] if answered else ""
@@ -194,6 +199,15 @@ def handle(it: Interpretation, kb: KnowledgeBase, out: Renderer) -> Reply | None
     listed = tuple(e.id for e in answered if e.id not in reply.entities)  # several films: "with whom?" next
     reply = replace(reply, listed=listed) if listed else reply
     return confirmed(it, kb, out, reply, facts)
+
+
+AMOUNT_ASKS = (("how", "much"), ("how", "many"), ("what", "figure"), ("what", "amount"))
+
+
+def _asks_amount(it: Interpretation) -> bool:
+    """ "how much did it make?", "how many tickets?": a number is asked for."""
+    toks = it.parse.tokens
+    return any(tuple(toks[i:i + 2]) in AMOUNT_ASKS for i in range(len(toks) - 1))
 
 
 def earlier_through_role(kb: KnowledgeBase, route: Route, entity: Entity, left_out: set[str]) -> tuple[str, Fact] | None:

@@ -32,7 +32,7 @@ from .names import set_aside_other_names
 from .questions import Asked, Question, QuestionMap
 from .grammar import can_name, finite_verb, is_english, is_verb_form, lemma, tense
 from .tags import as_question
-from .resolution import (FILM_WORDS, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
+from .resolution import (FILM_WORDS, age_variant, KIND_WORDS, PRONOUNS, Resolution, Scene, resolve, resolve_yes_no, slots_of, stray_numbers, unknown_words,
                          unknown_subject as strangers_in_question)
 
 FOLLOW_UP_STARTS = (("and",), ("what", "about"), ("how", "about"), ("what", "of"), ("and", "what", "about"),
@@ -1328,6 +1328,11 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     outcued = fitting[0].question.relation not in mine and fitting[0].strength > max(
         (a.strength for a in fitting + named if a.question.relation in mine_cued), default=0) \
         and fitting[0].strength > MULTI_WORD_CUE and bool(env.kb.facts_about(subject, fitting[0].question.relation))
+    typed = next((a for a in fitting if a.question.relation not in mine and _typed_cue(it, env, a)), None)
+    if not outcued and typed is not None and typed.strength >= max(
+            (a.strength for a in fitting + named if a.question.relation in mine_cued), default=0):
+        # "what city does it take place in?": the kind of answer asked decides between equal cues
+        fitting, outcued = [typed, *(a for a in fitting if a is not typed)], True
     if mine_cued and not outcued and not _inside_longer_cue(it, env, fitting, mine_cued):
         # the classifier's relation, cued by several words ("who was in"): its doubt between near intents
         # is no reason for the search fallback
@@ -1346,7 +1351,7 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
             return _mark(rerouted, "question_map", verdict=Verdict(True, "", (), "source"),
                          confidence=max(rerouted.confidence, env.follow_up_confidence))
         return rerouted
-    if routed >= best.strength:
+    if routed >= best.strength and best is not typed:
         rerouted = _reroute(it, env, [a for a in fitting if a.question.relation in read], subject)
         # a tie the classifier did not take up for a fact intent ("is there a *trailer* *out*?" read as
         # off-topic) is the relation no intent reads: the honest answer, not "that's outside what I know"
@@ -1383,6 +1388,14 @@ def verb_relation(it: Interpretation, env: Env) -> Interpretation:
     if not asked or len(asked) == len(route.relations):
         return it
     return _mark(it, "verb_relation", relations=asked)
+
+
+def _typed_cue(it: Interpretation, env: Env, asked: Asked) -> bool:
+    """The relation is cued by "which"/"what" and a noun ("*which city* is it set in?"): the kind of
+    answer wanted, which another relation's fact (the timeline) cannot be, known or not."""
+    toks = it.parse.tokens
+    span = sorted(env.questions.span(toks, asked.question.relation, _cue_skip(it, env)))
+    return len(span) >= 2 and toks[span[0]] in ("which", "what") and span == list(range(span[0], span[0] + len(span)))
 
 
 def _cued_in_subject(it: Interpretation, env: Env, fitting: list[Asked]) -> list[Asked]:
@@ -1462,7 +1475,8 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
     top = cued[0].strength if cued else 0
     # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?"), or from
     # "says who?" when its words ask a relation of their own (source_request left it: "who starred in that?")
-    unsure = it.intent in (None, "out_of_scope") and (top >= LONG_CUE or _both_sides(it, env, cued[:1])) \
+    unsure = it.intent in (None, "out_of_scope") and (top >= LONG_CUE or _both_sides(it, env, cued[:1])
+                                                      or _named_with_facts(it, env, cued[:1], subject)) \
         or it.intent == SOURCE_INTENT
     if not cued or not unsure and (env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject"):
         return it
@@ -1477,6 +1491,15 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
             return _mark(it, "question_map", intent=names[0], relations=(asked.question.relation,),
                          confidence=sure)
     return it
+
+
+def _named_with_facts(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> bool:
+    """ "how did Harbour Lights do at the *box office*?": the subject named, a cue of several words, and
+    facts of that relation for it: the classifier, which never saw the name, has no better reading than
+    its "no intent fits"."""
+    if not cued or cued[0].strength < MULTI_WORD_CUE or not env.kb.facts_about(subject, cued[0].question.relation):
+        return False
+    return any(subject in m.entity_ids for m in it.parse.mentions)
 
 
 def _both_sides(it: Interpretation, env: Env, cued: list[Asked]) -> bool:
@@ -1884,7 +1907,11 @@ def unknown_subject(it: Interpretation, env: Env) -> Interpretation:
     res = it.resolution
     if res is None or res.entity is None or env.handler(it.intent) not in SUBJECT_HANDLERS:
         return it
-    words = strangers_in_question(_scene(it, env), res.used)
+    scene = _scene(it, env)
+    aged = age_variant(scene, res.used)
+    if aged:  # "who plays Rooney as a child?": the part's other self, which the facts do not cast
+        return _mark(it, "unknown_subject", verdict=Verdict(False, UNKNOWN_SUBJECT, aged, "age_variant"))
+    words = strangers_in_question(scene, res.used)
     if not words:
         return it
     return _mark(it, "unknown_subject", verdict=Verdict(False, UNKNOWN_SUBJECT, words, "unknown_subject"))

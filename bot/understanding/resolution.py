@@ -433,17 +433,48 @@ def _spaced(phrase: str) -> str:
     return f" {' '.join(tokens(phrase))} "
 
 
+NAME_LINKS = frozenset("with starring featuring feat by alongside".split())  # words before someone's name
+# words that make a part another one: its younger or older self ("*young* Rooney", "Rooney *as a child*")
+AGE_WORDS = frozenset("young younger child kid kids teen teenage teenager little baby toddler adult older "
+                      "childhood girl boy".split())
+
+
+def age_variant(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
+    """The words that ask of a part's younger or older self ("who plays *young* Rooney?", "Rooney *as a
+    kid*"): right before the part's name, or after it behind "as (a)"; () when there are none. The facts
+    cast the part, not its other ages, so naming its player would answer another question."""
+    parse, kb = scene.parse, scene.kb
+    toks = parse.tokens
+    for m in parse.mentions:
+        if not any(kb.entities[e].kind == "character" for e in m.entity_ids):
+            continue
+        if m.start and toks[m.start - 1] in AGE_WORDS:
+            return (f"{toks[m.start - 1]} {m.text}",)
+        after = toks[m.end:m.end + 3]
+        if after[:1] in (["as"], ["when"]) and any(t in AGE_WORDS for t in after[1:]):
+            return (" ".join([m.text, *after]),)
+    return ()
+
+
 def unknown_subject(scene: Scene, used: frozenset[int]) -> tuple[str, ...]:
     """Words the bot does not know that make a question about a known name one it cannot answer:
     a word extending the name ("Underworld *Awakening*", "Lionsgate *Bridge*"), or unknown words making
     most of a short question ("what *band* does Keanu play *bass* in?"). Unknown words in a longer, chatty
     message ("me and my mates *saw* JW4 and we're *arguing* about who directs Ballerina, can you *settle*
     it") are mostly its chatter: not enough."""
+    parse = scene.parse
+    toks = parse.tokens
     strangers = tuple(w for w in unknown_words(scene) if w not in GRAMMAR_WORDS)  # "how long *till* it's out"
     if not strangers:
         return ()
-    parse = scene.parse
-    toks = parse.tokens
+    # "the animated Ballerina *with Elle Fanning*": two unknown words after "with" or "starring" are
+    # someone's full name, so the work is another one
+    # (one of the two may look like a typo of a known word: "*Greta* Lindqvist")
+    raw = set(parse.unknown_words)
+    for i, t in enumerate(toks[:-2]):
+        pair = toks[i + 1:i + 3]
+        if t in NAME_LINKS and set(pair) <= raw and set(pair) & set(strangers):
+            return tuple(dict.fromkeys([*pair, *strangers]))
     # "who did Ana de Armas play in *Knives* Out?": an unknown word right after "in" or "of" names another work
     after_place = {i + 1 + (toks[i + 1] in ARTICLES if i + 1 < len(toks) else 0)
                    for i, t in enumerate(toks) if t in PLACE_WORDS}
