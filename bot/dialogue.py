@@ -415,6 +415,7 @@ def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | N
     answers = answers.with_knowledge(kb)
     nlu = nlu.with_knowledge(kb) if nlu else NLU.build(kb, Path(settings.intents), Path(settings.cache_dir))
     intents = Path(settings.intents)
-    return Mind(kb, nlu, answers, SearchIndex(kb),
-                questions=QuestionMap.load(intents / "questions.yml"),
+    questions = QuestionMap.load(intents / "questions.yml")
+    # the map's phrases are words the bot understands, never an unknown name ("the story *revolves around*")
+    return Mind(kb, nlu.with_phrases(questions.phrases), answers, SearchIndex(kb), questions=questions,
                 languages=notes_for(intents / "languages.yml"))

@@ -898,3 +898,20 @@ def test_a_number_asked_for_when_the_facts_hold_words_only_is_no_figure(films, t
     assert reply.kind == "unknown" and says in reply.text, reply.text
     told = bot.reply("fig2", "tester", plain)
     assert told.kind == "answer" and says in told.text, told.text  # asked how it did: the words answer
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the question map's phrases ("revolves around") are words the bot understands, in any inflection,
+    # though no training example uses them: never an unknown name, never foreign to the intent they cue
+    ("who does the story revolve around", "Rooney"),
+    ("which character does the whole story revolve around", "Rooney"),
+])
+def test_a_cue_phrase_no_example_uses_is_understood(brain, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert "revolve" not in brain.mind.nlu.parse(text).unknown_words
+    reply = brain.reply("cue", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text, reply.text
+
+
+def test_one_cue_word_does_not_make_a_strange_title_known(brain) -> None:  # type: ignore[no-untyped-def]
+    # "bad" cues reviews, yet *Breaking Bad* stays a title the bot does not know
+    assert "breaking" in brain.mind.nlu.parse("what is the breaking bad spin-off about").unknown_words

@@ -17,7 +17,7 @@ from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
 from .text import CHAT_SPELLINGS, FILLER, IRREGULAR_VERBS, STOPWORDS, analysed, is_word, tokens
-from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening
+from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening, stem
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -88,10 +88,17 @@ def digest_key(digest: str) -> str:
 
 
 class NLU:
-    def __init__(self, kb: KnowledgeBase, model: IntentModel) -> None:
+    def __init__(self, kb: KnowledgeBase, model: IntentModel,
+                 phrases: frozenset[tuple[str, ...]] = frozenset()) -> None:
+        """``phrases``: word sequences the bot understands besides its training examples (the question
+        map's cues of several words: "revolves around"): a word of one, in it, is no unknown name. A
+        single cue word is no such proof ("bad" in *Breaking Bad*)."""
         self.kb = kb
         self.model = model
         self.gazetteer = Gazetteer(kb)
+        self.phrases = phrases
+        self._stemmed = frozenset(tuple(_phrase_stem(w) for w in p) for p in phrases)  # "revolve around" too
+        self._phrase_lengths = sorted({len(p) for p in phrases}, reverse=True)
         self.known_words = model.known_words | _knowledge_words(kb) | FILLER | IRREGULAR_VERBS
 
     @classmethod
@@ -120,7 +127,21 @@ class NLU:
 
     def with_knowledge(self, kb: KnowledgeBase) -> "NLU":
         """The same model over new knowledge (an admin edit): no retraining needed."""
-        return NLU(kb, self.model)
+        return NLU(kb, self.model, self.phrases)
+
+    def with_phrases(self, phrases: frozenset[tuple[str, ...]]) -> "NLU":
+        """The same model, knowing ``phrases`` too (see __init__)."""
+        return self if phrases <= self.phrases else NLU(self.kb, self.model, self.phrases | phrases)
+
+    def _in_phrases(self, toks: list[str]) -> set[int]:
+        """The positions of the tokens inside one of ``phrases``, in any inflection of its words."""
+        out: set[int] = set()
+        stems = [_phrase_stem(t) for t in toks]
+        for size in self._phrase_lengths:
+            for i in range(len(toks) - size + 1):
+                if tuple(stems[i:i + size]) in self._stemmed:
+                    out.update(range(i, i + size))
+        return out
 
     def parse(self, text: str) -> Parse:
         folded, toks, poss = analysed(text)
@@ -137,6 +158,9 @@ class NLU:
         known = self.known_words  # the cheapest test first: most words are known
         unknown = [t for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
                    and t not in FILLER and is_word(t) and not t.isdigit()]
+        if unknown and self.phrases:  # (rare: most messages have no unknown word)
+            phrased = self._in_phrases(toks)
+            unknown = [t for i, t in enumerate(toks) if t in unknown and i not in phrased] if phrased else unknown
         # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
         # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
         return Parse(folded, toks, ranking, mentions, unknown, tuple(poss))
@@ -144,6 +168,12 @@ class NLU:
     @property
     def vocab(self) -> IntentVocabulary:
         return self.model.vocab
+
+
+def _phrase_stem(word: str) -> str:
+    """``stem`` without a final "e", so that "revolve" and "revolves" meet ("revolv")."""
+    base = stem(word)
+    return base[:-1] if len(base) > 3 and base.endswith("e") else base
 
 
 def named_kinds(kb: KnowledgeBase, mentions: list[Mention]) -> dict[int, str]:

@@ -1808,6 +1808,13 @@ def scope_words(it: Interpretation, env: Env) -> Interpretation:
         return it
     assert env.scope is not None and it.intent is not None
     foreign = tuple(env.scope.foreign(it.parse, it.intent))
+    if foreign:
+        # a word of a cue of the intent's own relation (intents/questions.yml) fits it, trained or not:
+        # "who does the story *revolve* around?" asks the main character in the map's words
+        route = env.routes.get(it.intent)
+        toks, skip = it.parse.tokens, _cue_skip(it, env)
+        cued = {toks[i] for r in (route.relations if route is not None else ()) for i in env.questions.span(toks, r, skip)}
+        foreign = tuple(w for w in foreign if w not in cued)
     if not foreign:
         return _mark(it, "scope_words", foreign=(), verdict=Verdict(True, "", (), "words"))
     return _mark(it, "scope_words", foreign=foreign)

@@ -130,6 +130,8 @@ class QuestionMap:
         self.by_relation = {q.relation: q for q in self.questions}
         # words that ask something: known to the bot even when no training example uses them
         self.words = frozenset(w for _, cues in self._cues for c in cues for p in c.pieces for w in p)
+        # the cues' phrases of several words ("revolves around"): together, they are never a name
+        self.phrases = frozenset(p for _, cues in self._cues for c in cues for p in c.pieces if len(p) > 1)
         # cues by their first word: a message only tries the cues that can start at one of its words
         self._by_first: dict[str, list[tuple[int, Cue]]] = {}
         for index, (_, cues) in enumerate(self._cues):
