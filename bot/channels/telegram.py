@@ -660,6 +660,9 @@ async def running(app: Application, webhook: WebhookConfig | None = None, *,
                                            holds=_ContextHolds(front.brain) if front is not None else None,
                                            superseding=outbox.supersede if isinstance(outbox, OutboxLimiter)
                                            else None)
+                    quiz = app.bot_data.get("quiz")
+                    if quiz is not None:
+                        quiz.judge_from_inbox()
                     await cluster.start()
                 server = WebhookServer(app, secret_token=webhook.secret_token, path=webhook_parts(webhook.url),
                                        listen=webhook.listen, port=webhook.port,

@@ -44,7 +44,7 @@ from typing import Protocol
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
-from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate, is_chat
+from ..cluster.inbox import CHANNEL, MAX_ATTEMPTS, Inbox, StoredUpdate, is_chat, poll_key, receiving
 from ..cluster.outbox import answering
 from ..errors import BotError
 from ..storage import Storage
@@ -65,12 +65,16 @@ class ClusterSetupError(BotError):
 
 
 def update_key(update: Update) -> str:
-    """What one update must wait behind: its chat, else its user (inline queries, poll answers), else nothing.
+    """What one update must wait behind: its chat; for a poll answer, the other votes on its poll (a quiz
+    question's deadline waits for those that came in time: bot/cluster/inbox.py ``answers_waiting``); else
+    its user (inline queries); else nothing.
 
     >>> update_key(Update.de_json({"update_id": 5, "poll_answer": {"poll_id": "p", "option_ids": [0],
     ...     "option_persistent_ids": ["p-0"], "user": {"id": 7, "is_bot": False, "first_name": "A"}}}, None))
-    'user:7'
+    'poll:p'
     """
+    if update.poll_answer is not None:
+        return poll_key(update.poll_answer.poll_id)
     if update.effective_chat is not None:
         return f"chat:{update.effective_chat.id}"
     if update.effective_user is not None:
@@ -85,7 +89,7 @@ _MESSAGE_FIELDS = ("message", "edited_message", "channel_post", "edited_channel_
 
 def quick_key(data: dict[str, object]) -> str | None:
     """``update_key`` read from the update's JSON, for the shapes nearly every update has: one message-like
-    field whose ``chat`` has an integer id ("chat:<id>"), or a poll answer by a user ("user:<id>"). None
+    field whose ``chat`` has an integer id ("chat:<id>"), or a poll answer ("poll:<poll id>"). None
     for anything else: then the caller builds PTB's Update and asks ``update_key``.
 
     The webhook of a worker on a shared database stores what it receives for whichever worker handles it,
@@ -97,7 +101,7 @@ def quick_key(data: dict[str, object]) -> str | None:
     >>> quick_key({"update_id": 1, "message": {"message_id": 2, "chat": {"id": -5, "type": "group"}}})
     'chat:-5'
     >>> quick_key({"update_id": 1, "poll_answer": {"poll_id": "p", "user": {"id": 7}, "option_ids": [0]}})
-    'user:7'
+    'poll:p'
     >>> quick_key({"update_id": 1, "message": {"chat": 5}}) is None
     True
     """
@@ -112,10 +116,8 @@ def quick_key(data: dict[str, object]) -> str | None:
         if isinstance(chat, dict) and type(chat.get("id")) is int:
             return f"chat:{chat['id']}"
         return None
-    if fields[0] == "poll_answer" and "voter_chat" not in value:
-        user = value.get("user")
-        if isinstance(user, dict) and type(user.get("id")) is int:
-            return f"user:{user['id']}"
+    if fields[0] == "poll_answer" and isinstance(value.get("poll_id"), str):
+        return poll_key(value["poll_id"])
     return None
 
 
@@ -339,7 +341,8 @@ class InboxCluster:
                 update = Update.de_json(json.loads(item.body), self.app.bot)
                 if isinstance(self.app.bot, ExtBot):
                     self.app.bot.insert_callback_data(update)
-                with answering(item.update_id):  # the answers recorded now are this update's
+                # the answers recorded now are this update's; what it answers counts from when it came
+                with answering(item.update_id), receiving(item.received):
                     await self.app.process_update(update)  # handler errors end in the error handler, not here
             except Exception:
                 log.exception("could not handle update %d of %s", item.update_id, item.chat)

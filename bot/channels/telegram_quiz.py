@@ -25,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+from ..cluster.inbox import answers_waiting, received_at
 from ..config import Settings
 from ..dialogue import Brain
 from ..quiz import Posted, QuizError, QuizRunner, build_engine, render
@@ -146,6 +147,12 @@ class TelegramQuiz:
         app.add_handler(PollAnswerHandler(self.on_poll_answer))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & new, self.on_answer), group=-1)
 
+    def judge_from_inbox(self) -> None:
+        """Updates wait in the database's inbox before a worker handles them (bot/channels/telegram_inbox.py):
+        a question's deadline waits for the answers that came in time and wait there still (engine
+        ``answers_waiting``); each is judged by when it came (``received_at``)."""
+        self.engine.answers_waiting = answers_waiting
+
     async def shutdown(self, app: Application | None = None) -> None:
         """Stop firing timers (bounded): every game and its timers are already saved, for whichever worker
         or start comes next."""
@@ -250,7 +257,7 @@ class TelegramQuiz:
         if message is None or user is None or user.is_bot or not message.text:
             return
         outcome = await self.runner.on_text(str(message.chat_id), str(user.id), _name(message), message.text,
-                                            message.message_id)
+                                            message.message_id, at=received_at())
         if outcome.verdict is not None or not outcome.first_try:
             raise ApplicationHandlerStop  # it was a quiz answer: the chat bot must not answer it too
 
@@ -258,8 +265,9 @@ class TelegramQuiz:
         answer = update.poll_answer
         if answer is None or answer.user is None:
             return  # votes on behalf of a chat carry no user: nobody to score
+        # judged by when it came, not when this worker got to it (behind a backlog, or a killed worker)
         await self.runner.on_poll_answer(answer.poll_id, str(answer.user.id), answer.user.full_name,
-                                         list(answer.option_ids))
+                                         list(answer.option_ids), at=received_at())
 
     # helpers ---------------------------------------------------------------------------------------
     async def _is_chat_admin(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:

@@ -23,7 +23,9 @@ an update for at most 24 hours, so after that the row can go (``prune``).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..storage import Storage
@@ -46,12 +48,55 @@ def is_chat(key: str) -> bool:
 
 @dataclass(frozen=True)
 class StoredUpdate:
-    """One update as Telegram sent it: ``body`` is its JSON text; ``chat`` what orders it ("chat:42")."""
+    """One update as Telegram sent it: ``body`` is its JSON text; ``chat`` what orders it ("chat:42");
+    ``received``: when a webhook stored it (None until it is read back)."""
 
     update_id: int
     chat: str
     body: str
     attempts: int = 0
+    received: float | None = None
+
+
+_RECEIVED: ContextVar[float | None] = ContextVar("inbox_received", default=None)
+
+
+@contextmanager
+def receiving(at: float | None) -> Iterator[None]:
+    """The update handled inside the block came at ``at`` (its ``received``): what counts for it is when it
+    came, not when some worker got round to it (``received_at``)."""
+    token = _RECEIVED.set(at)
+    try:
+        yield
+    finally:
+        _RECEIVED.reset(token)
+
+
+def received_at() -> float | None:
+    """When the update being handled came (``receiving``); None outside the inbox (one process answering as
+    it receives: now is when it came).
+
+    A quiz answer's time is this one. A worker that handles it later than it came (behind a backlog, or
+    after the worker that had it was killed) must not judge it late: the player answered in time."""
+    return _RECEIVED.get()
+
+
+def answers_waiting(chat: str, poll_id: str | None, before: float) -> tuple[str, tuple[object, ...]]:
+    """The statement whose one row says an answer to a quiz question that came by ``before`` is not handled
+    yet: a vote on its poll (``poll_key``), or, for a typed answer, any update of its chat. The question's
+    deadline waits for them (QuizEngine.answers_waiting). Through the inbox_waiting index."""
+    key = poll_key(poll_id) if poll_id else f"chat:{chat}"
+    return ("SELECT 1 FROM inbox WHERE chat = ? AND handled IS NULL AND received <= ? LIMIT 1", (key, before))
+
+
+def poll_key(poll_id: str) -> str:
+    """The inbox key of the votes on one poll: a poll's votes wait behind one another, and its question's
+    deadline waits for those that came in time (``answers_waiting``).
+
+    >>> poll_key("5000")
+    'poll:5000'
+    """
+    return f"poll:{poll_id}"
 
 
 def _skipping(skip: Sequence[str]) -> str:
@@ -116,8 +161,8 @@ def _grouped(rows: list[tuple[object, ...]]) -> list[str]:
 def _begun(rows: list[tuple[object, ...]]) -> StoredUpdate | None:
     if not rows:
         return None
-    u, c, b, a = rows[0]
-    return StoredUpdate(int(u), str(c), str(b), int(a))  # type: ignore[call-overload]
+    u, c, b, a, r = rows[0]
+    return StoredUpdate(int(u), str(c), str(b), int(a), float(r))  # type: ignore[call-overload, arg-type]
 
 
 class Inbox:
@@ -183,9 +228,10 @@ class Inbox:
 
     def next_updates(self, chat: str, limit: int = 20) -> list[StoredUpdate]:
         """The chat's waiting updates, oldest first. Only the worker holding the chat's lock asks."""
-        rows = self.storage.query("SELECT update_id, chat, body, attempts FROM inbox "
+        rows = self.storage.query("SELECT update_id, chat, body, attempts, received FROM inbox "
                                   "WHERE chat = ? AND handled IS NULL ORDER BY update_id LIMIT ?", (chat, limit))
-        return [StoredUpdate(int(u), str(c), str(b), int(a)) for u, c, b, a in rows]  # type: ignore[call-overload]
+        return [StoredUpdate(int(u), str(c), str(b), int(a), float(r))  # type: ignore[call-overload, arg-type]
+                for u, c, b, a, r in rows]
 
     def begin(self, update_id: int) -> int:
         """Count an attempt at handling ``update_id`` before it starts; the attempts so far, this one included."""
@@ -220,7 +266,7 @@ class Inbox:
         the next update is looked up as "not the one just done" rather than through the done mark."""
         begin = ("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = (SELECT update_id FROM inbox "
                  "WHERE chat = ? AND handled IS NULL{} ORDER BY update_id LIMIT 1) "
-                 "RETURNING update_id, chat, body, attempts")
+                 "RETURNING update_id, chat, body, attempts, received")
         if done is None:
             return [(begin.format(""), (chat,))]
         if self.storage.kind == "postgresql":

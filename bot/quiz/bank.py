@@ -209,15 +209,21 @@ class _Builder:
 
     def rejected(self, correct: set[str]) -> list[str]:
         out: list[str] = []
-        for value in correct:
+        for value in sorted(correct):
             for other in self.same_kind(value):
                 if other not in correct:
                     out.extend(self.forms(other))
         return out
 
     def distractors(self, correct: set[str], relation: str, position: str, seed: str) -> list[str]:
-        """Wrong options of the same kind, preferring those that fill the same slot elsewhere (other directors)."""
-        first = next(iter(correct))
+        """Wrong options of the same kind, preferring those that fill the same slot elsewhere (other directors).
+
+        The same in every process: a set's order changes with the process's hash seed, and two workers of one
+        bot whose banks differ judge each other's questions wrong (a question one worker asked, another could
+        not find: its right votes scored nothing). The kind is the first entity's among the right answers
+        (a film may be right beside a title the knowledge has no entity for)."""
+        values = sorted(correct)
+        first = next((v for v in values if v in self.kb.entities), values[0])
         candidates = [c for c in self.same_kind(first) if c not in correct]
         slot = {getattr(f, position) for f in self.kb.facts_of_relation(relation)}
         rng = random.Random(seed)
@@ -301,7 +307,7 @@ class _Builder:
         else:
             wrong = self.distractors(correct, gen.relation, position, qid)
             rejected = self.rejected(correct)
-        accepted = [form for value in correct for form in self.forms(value)] if not literal else [fact.object]
+        accepted = [form for value in sorted(correct) for form in self.forms(value)] if not literal else [fact.object]
         explanation = self.kb.sentence(fact, self.today)
         common = dict(topic=topic, difficulty=gen.difficulty, source=source, known=known, explanation=explanation)
         out: list[Question] = []

@@ -20,6 +20,7 @@ from typing import Callable, Union
 
 from ..config import QuizSettings
 from ..storage import Storage
+from ..storage.base import Args
 from .bank import FALSE, TRUE, Question, QuestionBank
 from .matching import Verdict, normalize
 from .state import Game, Player, Round, Standing, rank
@@ -27,6 +28,7 @@ from .store import SHOW, GameStore, Held, Points, Shown, Vote
 
 log = logging.getLogger(__name__)
 BASE_POINTS = {"easy": 100, "medium": 150, "hard": 200}
+FALLBACK_DIFFICULTY = "medium"  # a right vote on a question this worker's bank lacks (see _judge_vote)
 SPEED_BONUS = 50       # for an instant answer, falling to 0 at the deadline
 STREAK_BONUS = 25      # per consecutive correct answer after the first...
 MAX_STREAK_BONUS = 100  # ...up to this
@@ -39,6 +41,9 @@ SHOW_LIMIT = 60.0      # seconds: a question's time starts when it is shown (see
                        # long after it was asked is closed as "unshown" and the game goes on. Telegram lets a
                        # group have 20 messages a minute, so in a busy group a question may wait that long
                        # for its turn; the outbox gives up on a post after a minute too (cluster/outbox.py)
+ANSWERS_WAIT = 10.0    # seconds past a question's deadline (and LATE_GRACE) that its close waits, at most, for
+                       # answers that came in time and wait in the inbox (QuizEngine.answers_waiting)
+ANSWERS_LOOK = 0.5     # seconds between its looks
 SHOW_GRACE = 15.0      # seconds: a fired timer's steps not recorded in the outbox this long after the firing
                        # commit (their worker died in between) are shown by any worker's poller (store.Shown)
 MODES = ("poll", "text")
@@ -132,6 +137,10 @@ class QuizEngine:
         self._rng = random.Random(seed)
         self._snapshots: dict[str, Question] = {}   # questions in play, in case an edit drops them mid-round
         self._timer_listeners: list[Callable[[float], None]] = []
+        # (chat, poll id or None, by) -> the statement whose row says an answer that came by then waits to be
+        # judged: set where updates wait in an inbox before they are handled (several workers: the Telegram
+        # front's webhook, bot/cluster/inbox.py answers_waiting); None where each is judged as it comes
+        self.answers_waiting: Callable[[str, str | None, float], tuple[str, Args]] | None = None
 
     def on_timer(self, listener: Callable[[float], None]) -> None:
         """Call ``listener(due_at)`` after each saved change that set a timer (from the thread that saved it),
@@ -404,10 +413,13 @@ class QuizEngine:
         if rnd.closed or vote.at > rnd.deadline + LATE_GRACE or user in rnd.tried or not options:
             return Outcome(None, first_try=user not in rnd.tried), ()
         rnd.tried.append(user)
-        question = self.question(game)
-        if question is None or options[0] not in rnd.correct:
+        if options[0] not in rnd.correct:  # the round's own options judge it, whatever this worker's bank holds
             self._player(game, user, name).streak = 0
             return Outcome(Verdict.WRONG), ()
+        question = self.question(game)
+        if question is None:  # another worker's question this one cannot find (an edit since): scored all the same
+            log.warning("quiz question %s of chat %s is not in this worker's bank; scoring a vote on it as %s",
+                        game.round.question_id if game.round else "?", game.chat, FALLBACK_DIFFICULTY)
         points = self._score(game, question, user, name, vote.at)
         rnd.winners.append(user)
         return Outcome(Verdict.CORRECT, points), [(user, name, points, 1)]
@@ -501,6 +513,8 @@ class QuizEngine:
         if kind == "next":
             return self._ask_or_finish(held, game)
         if kind == "deadline":
+            if self._answers_pending(held, game, number):
+                return []
             # before its question is shown, the deadline is the show limit (SHOW_LIMIT; see attach)
             shown = game.round is None or _shown(game.round)
             result = self._close(held, game, number, "timeout" if shown else "unshown")
@@ -517,6 +531,23 @@ class QuizEngine:
             question = self.question(game)
             return [Hinted(game, rnd.message_id, question, text)] if question else []
         return []
+
+    def _answers_pending(self, held: Held, game: Game, number: int) -> bool:
+        """Whether answers to round ``number`` that came by its deadline still wait to be judged (in an inbox,
+        behind other updates, or left by a worker that died with them): then the round stays open, its
+        deadline timer looked at again ``ANSWERS_LOOK`` s later, for up to ``ANSWERS_WAIT`` s. Each is judged
+        by when it came (its ``at``), so a vote that was in time is never scored nothing because its worker
+        was slow to get to it."""
+        rnd = game.round
+        if self.answers_waiting is None or rnd is None or rnd.number != number or rnd.closed or not _shown(rnd):
+            return False
+        now = self.clock()
+        if now > rnd.deadline + LATE_GRACE + ANSWERS_WAIT:
+            return False
+        if not held.tx.query(*self.answers_waiting(game.chat, rnd.poll_id, min(now, rnd.deadline) + LATE_GRACE)):
+            return False
+        held.set_timer(game, "deadline", number, now + ANSWERS_LOOK)
+        return True
 
     def _steps_again(self, game: Game, kind: str, number: int) -> list[Step]:
         """What the ``kind`` timer of round ``number`` showed, derived from the game as it is now, for a worker
@@ -640,13 +671,14 @@ class QuizEngine:
         player.name = name or player.name
         return player
 
-    def _score(self, game: Game, question: Question, user: str, name: str, at: float) -> int:
+    def _score(self, game: Game, question: Question | None, user: str, name: str, at: float) -> int:
         rnd = game.round
         assert rnd is not None
         player = self._player(game, user, name)
         left = max(0.0, min(1.0, (rnd.deadline - at) / max(1, game.seconds)))
         streak_bonus = min(MAX_STREAK_BONUS, STREAK_BONUS * player.streak)
-        points = BASE_POINTS[question.difficulty] + round(SPEED_BONUS * left) + streak_bonus
+        difficulty = question.difficulty if question is not None else FALLBACK_DIFFICULTY
+        points = BASE_POINTS[difficulty] + round(SPEED_BONUS * left) + streak_bonus
         player.points += points
         player.correct += 1
         player.streak += 1

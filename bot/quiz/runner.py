@@ -111,9 +111,11 @@ class QuizRunner:
             await self._show(await asyncio.to_thread(self.engine.stop, chat))
 
     # answers ---------------------------------------------------------------------------------------
-    async def on_text(self, chat: str, user: str, name: str, text: str, message_id: int | None = None) -> Outcome:
-        """Judge a typed answer; a Verdict of None means it was not an answer (let the chat bot reply)."""
-        outcome = await asyncio.to_thread(self.engine.answer_text, chat, user, name, text)
+    async def on_text(self, chat: str, user: str, name: str, text: str, message_id: int | None = None,
+                      at: float | None = None) -> Outcome:
+        """Judge a typed answer; a Verdict of None means it was not an answer (let the chat bot reply).
+        ``at``: when it came (None: now)."""
+        outcome = await asyncio.to_thread(self.engine.answer_text, chat, user, name, text, at)
         if outcome.steps or outcome.nudge:
             async with self._locks.hold(chat):
                 await self._show(list(outcome.steps))
@@ -121,11 +123,12 @@ class QuizRunner:
                     await self._say(chat, f"🤏 Close, {name}! Not quite.", reply_to=message_id)
         return outcome
 
-    async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int]) -> Outcome | None:
-        """Judge a poll vote. One that came before its poll's id was recorded (a quick voter can beat
-        sendPoll's answer) waits in the database and is judged when the poll is, by whichever worker
-        records it (engine.answer_poll): nothing here waits for it."""
-        return await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids)
+    async def on_poll_answer(self, poll_id: str, user: str, name: str, option_ids: list[int],
+                             at: float | None = None) -> Outcome | None:
+        """Judge a poll vote that came ``at`` (None: now). One that came before its poll's id was recorded (a
+        quick voter can beat sendPoll's answer) waits in the database and is judged when the poll is, by
+        whichever worker records it (engine.answer_poll): nothing here waits for it."""
+        return await asyncio.to_thread(self.engine.answer_poll, poll_id, user, name, option_ids, at)
 
     # questions the outbox delivered late -------------------------------------------------------------
     async def still_asking(self, chat: str, game_id: str, number: int) -> bool:

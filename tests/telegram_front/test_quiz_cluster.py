@@ -419,3 +419,67 @@ async def test_kill_9_of_a_worker_mid_game_the_other_fires_its_timers(emu: BotAP
     engine.storage.close()
     assert board == points
     assert "Traceback" not in (tmp_path / "worker1.log").read_text()
+
+
+@pytest.mark.parametrize("mode", ["poll", "text"])
+async def test_an_answer_that_came_in_time_scores_however_late_a_worker_gets_to_it(
+        emu: BotAPIEmulator, mind: Mind, settings: Settings, pg: PgSchema, mode: str) -> None:
+    """An answer Telegram delivered before the question's deadline waits in the inbox while no worker gets
+    to it: here its key is held by a stalled worker (a lock of its own connection: as a worker that took
+    the vote and then hung, or was killed and its connection not yet dropped), until the deadline and its
+    grace are past. The question stays open for it; once a worker handles it, it is judged by when it came,
+    and the player sees the points in the final ranking (before, the round closed at its deadline and the
+    late-handled answer was refused: the vote was lost)."""
+    import psycopg
+
+    from bot.cluster.inbox import poll_key
+    from bot.quiz.engine import LATE_GRACE
+
+    upgrader = open_storage(pg.url, check_schema=False)
+    upgrader.upgrade()
+    upgrader.close()
+    short = settings.model_copy(update={"quiz": settings.quiz.model_copy(update={"pause": 0.1, "seconds": 5})})
+    stalled = psycopg.connect(pg.url, autocommit=True)
+    try:
+        async with two_workers(emu, mind, short, pg.url, inbox=True) as (apps, lb):
+            first, second = apps
+            engine = engine_of(first)
+            await lb.say(ANN, f"/quiz 1 {mode}", worker=0)
+
+            def shown() -> bool:
+                game = engine.running(str(GROUP))
+                return bool(game and game.round and game.round.shown_at is not None)
+
+            await until(shown, "the question shown and recorded")
+            game = engine.running(str(GROUP))
+            assert game and game.round
+            answer = right_answer(engine)
+            if mode == "poll":
+                assert game.round.poll_id
+                key = poll_key(game.round.poll_id)
+                update = emu.push_poll_answer(game.round.poll_id, BOB, [int(answer)], first_name=NAMES[BOB])
+            else:
+                key = f"chat:{GROUP}"
+                update = emu.push_message(str(answer), chat_id=GROUP, chat_type="group", user_id=BOB,
+                                          first_name=NAMES[BOB])
+            stalled.execute("SELECT pg_advisory_lock(hashtextextended(current_schema() || '/' || %s, 0))",
+                            (f"inbox/{key}",))
+            await lb.to(1, update)  # accepted (stored) in time; no worker can take it yet
+            deadline = game.round.deadline
+
+            def past_deadline() -> bool:  # the deadline and its grace are gone, the answer still unhandled
+                handled = pg.execute("SELECT handled FROM inbox WHERE update_id = %s", update["update_id"])
+                return time.time() > deadline + LATE_GRACE + 0.5 and handled == [(None,)]
+
+            await until(past_deadline, "the deadline passing with the answer unhandled")
+            assert not finals(emu), "the question closed with an answer that came in time still waiting"
+            stalled.execute("SELECT pg_advisory_unlock_all()")  # the stalled worker lets go (or its connection drops)
+            await until(lambda: len(finals(emu)) >= 1, "the final ranking")
+            await asyncio.sleep(0.5)
+    finally:
+        stalled.close()
+    (final,) = finals(emu)
+    points = final_points(final)
+    assert set(points) == {"Bob"} and points["Bob"] > 0, final.text
+    board = {name: (p, right) for _, name, p, right in scores(pg.url)}
+    assert board == {"Bob": (points["Bob"], 1)}
