@@ -97,8 +97,12 @@ class NLU:
         self.model = model
         self.gazetteer = Gazetteer(kb)
         self.phrases = phrases
-        self._stemmed = frozenset(tuple(_phrase_stem(w) for w in p) for p in phrases)  # "revolve around" too
-        self._phrase_lengths = sorted({len(p) for p in phrases}, reverse=True)
+        # each phrase in stems ("revolve around" too), by each of its stems and the stem's place in it
+        self._phrases_of: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for phrase in phrases:
+            stems = tuple(_phrase_stem(w) for w in phrase)
+            for at, s in enumerate(stems):
+                self._phrases_of.setdefault(s, []).append((stems, at))
         self.known_words = model.known_words | _knowledge_words(kb) | FILLER | IRREGULAR_VERBS
 
     @classmethod
@@ -133,14 +137,15 @@ class NLU:
         """The same model, knowing ``phrases`` too (see __init__)."""
         return self if phrases <= self.phrases else NLU(self.kb, self.model, self.phrases | phrases)
 
-    def _in_phrases(self, toks: list[str]) -> set[int]:
-        """The positions of the tokens inside one of ``phrases``, in any inflection of its words."""
+    def _in_phrases(self, toks: list[str], positions: list[int]) -> set[int]:
+        """Of ``positions``, those of tokens inside one of ``phrases``, in any inflection of its words."""
         out: set[int] = set()
-        stems = [_phrase_stem(t) for t in toks]
-        for size in self._phrase_lengths:
-            for i in range(len(toks) - size + 1):
-                if tuple(stems[i:i + size]) in self._stemmed:
-                    out.update(range(i, i + size))
+        for i in positions:
+            for phrase, at in self._phrases_of.get(_phrase_stem(toks[i]), ()):
+                start = i - at
+                if start >= 0 and start + len(phrase) <= len(toks) and \
+                        all(_phrase_stem(toks[start + k]) == w for k, w in enumerate(phrase)):
+                    out.update(range(start, start + len(phrase)))
         return out
 
     def parse(self, text: str) -> Parse:
@@ -158,9 +163,11 @@ class NLU:
         known = self.known_words  # the cheapest test first: most words are known
         unknown = [t for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
                    and t not in FILLER and is_word(t) and not t.isdigit()]
-        if unknown and self.phrases:  # (rare: most messages have no unknown word)
-            phrased = self._in_phrases(toks)
-            unknown = [t for i, t in enumerate(toks) if t in unknown and i not in phrased] if phrased else unknown
+        if unknown and self._phrases_of:  # (most messages have no unknown word)
+            strange = set(unknown)
+            phrased = self._in_phrases(toks, [i for i, t in enumerate(toks) if t in strange])
+            if phrased:
+                unknown = [t for i, t in enumerate(toks) if t in strange and i not in phrased]
         # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
         # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
         return Parse(folded, toks, ranking, mentions, unknown, tuple(poss))
@@ -170,6 +177,7 @@ class NLU:
         return self.model.vocab
 
 
+@functools.lru_cache(maxsize=16384)
 def _phrase_stem(word: str) -> str:
     """``stem`` without a final "e", so that "revolve" and "revolves" meet ("revolv")."""
     base = stem(word)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -66,12 +65,11 @@ class Mention:
         return len(self.entity_ids) > 1
 
 
-def _spacings(key: str, keys: Iterable[str]) -> set[str]:
+def _spacings(key: str, vocabulary: frozenset[str]) -> set[str]:
     """The key with one compound joined ("wick spin off" -> "wick spinoff") or split ("wick spinoff" ->
-    "wick spin off"), where the split's halves are words of the names or small words: how people type
-    compounds varies, and a name's words are not misspelt for it."""
+    "wick spin off"), where the split's halves are ``vocabulary`` (the names' words and small words): how
+    people type compounds varies, and a name's words are not misspelt for it."""
     words = key.split()
-    vocabulary = {w for k in keys for w in k.split()} | STOPWORDS
     out = {" ".join([*words[:i], words[i] + words[i + 1], *words[i + 2:]]) for i in range(len(words) - 1)
            if words[i] not in STOPWORDS and words[i + 1] not in STOPWORDS}
     for i, word in enumerate(words):
@@ -96,9 +94,12 @@ class Gazetteer:
                 if key and key not in STOPWORDS:
                     names[key].add(entity.id)
         # "spin off" is "spinoff" is "spin-off": a name matches with a compound written as one word or two
+        vocabulary = frozenset(w for k in names for w in k.split()) | STOPWORDS
+        spaced: set[str] = set()  # (not tried for typos: a typo's spacing is forgiven there already)
         for key, ids in list(names.items()):
-            for variant in _spacings(key, names.keys()):
+            for variant in _spacings(key, vocabulary) - names.keys():
                 names[variant] |= ids
+                spaced.add(variant)
         # "chapter four" is "chapter 4": a small number in a name may be spelt out; "the fourth Die Hard"
         # is "the 4th Die Hard" (an ordinal in figures)
         for key, ids in list(names.items()):
@@ -123,7 +124,8 @@ class Gazetteer:
             entity_id: frozenset(int(y) for f in kb.all_facts_of(entity_id)
                                  for y in re.findall(r"\b(?:19|20)\d\d\b", kb.sentence(f)))
             for entity_id in self.instalments}
-        self._fuzzy_keys = Choices([k for k in self.names if len(k) >= MIN_FUZZY_CHARS], FUZZY_CUTOFF)
+        self._fuzzy_keys = Choices([k for k in self.names if len(k) >= MIN_FUZZY_CHARS and k not in spaced],
+                                   FUZZY_CUTOFF)
         self._fuzzy_cache: dict[str, tuple[str, float] | None] = {}
         # how many words the names starting with each word have: a span whose first word starts no name of
         # its length cannot match exactly, and is not even joined unless it may be a typo

@@ -268,8 +268,8 @@ def question_sentence(it: Interpretation, env: Env) -> Interpretation:
     and lead-ins (long_message.asked_sentences), which ask nothing and whose words ("cheers") would read as
     an unknown name or off-topic talk. Kept whole when the other sentences name someone a pronoun of the
     question may stand for ("Ana de Armas is in it. Who does she play?")."""
-    if "opening_question" in it.steps or not ({".", "!", "?", ","} & set(it.text)):
-        return it
+    if "opening_question" in it.steps or not INNER_BREAK.search(it.text):
+        return it  # (most messages: one sentence, no comma)
     found = asked_sentences(it.text)
     if found is None:
         return it
@@ -291,6 +291,9 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
     director question, about a film the bot does not know."""
     parse, spoke = set_aside_other_names(it.parse, env)
     return _mark(it, "other_names", parse=parse) if spoke else it
+
+
+INNER_BREAK = re.compile(r"[.!?,;:]\s+\S")  # a sentence or a lead-in ends inside the message
 
 
 RELATIVE_HEADS = frozenset("guy one man woman person actor actress lady dude fellow chap bloke girl boy filmmaker "
@@ -1328,8 +1331,9 @@ def question_map(it: Interpretation, env: Env) -> Interpretation:
     outcued = fitting[0].question.relation not in mine and fitting[0].strength > max(
         (a.strength for a in fitting + named if a.question.relation in mine_cued), default=0) \
         and fitting[0].strength > MULTI_WORD_CUE and bool(env.kb.facts_about(subject, fitting[0].question.relation))
-    typed = next((a for a in fitting if a.question.relation not in mine and _typed_cue(it, env, a)), None)
-    if not outcued and typed is not None and typed.strength >= max(
+    typed = next((a for a in fitting if a.question.relation not in mine and _typed_cue(it, env, a)), None) \
+        if mine_cued and not outcued and any(t in ("which", "what") for t in it.parse.tokens) else None
+    if typed is not None and typed.strength >= max(
             (a.strength for a in fitting + named if a.question.relation in mine_cued), default=0):
         # "what city does it take place in?": the kind of answer asked decides between equal cues
         fitting, outcued = [typed, *(a for a in fitting if a is not typed)], True

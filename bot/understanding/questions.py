@@ -132,6 +132,10 @@ class QuestionMap:
         self.words = frozenset(w for _, cues in self._cues for c in cues for p in c.pieces for w in p)
         # the cues' phrases of several words ("revolves around"): together, they are never a name
         self.phrases = frozenset(p for _, cues in self._cues for c in cues for p in c.pieces if len(p) > 1)
+        # each relation's cues, for span(): several questions may read one relation
+        self._cues_of: dict[str, list[Cue]] = {}
+        for question, cues in self._cues:
+            self._cues_of.setdefault(question.relation, []).extend(cues)
         # cues by their first word: a message only tries the cues that can start at one of its words
         self._by_first: dict[str, list[tuple[int, Cue]]] = {}
         for index, (_, cues) in enumerate(self._cues):
@@ -154,15 +158,12 @@ class QuestionMap:
         """The tokens of the longest cue of ``relation`` in the words (empty: not cued)."""
         best: frozenset[int] = frozenset()
         present = set(toks)
-        for question, cues in self._cues:
-            if question.relation != relation:
+        for cue in self._cues_of.get(relation, ()):
+            if not cue.words <= present:
                 continue
-            for cue in cues:
-                if not cue.words <= present:
-                    continue
-                at = cue.where(toks, skip)
-                if at is not None and len(at) > len(best):
-                    best = at
+            at = cue.where(toks, skip)
+            if at is not None and len(at) > len(best):
+                best = at
         return best
 
     @functools.lru_cache(maxsize=4096)
