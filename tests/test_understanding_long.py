@@ -915,3 +915,42 @@ def test_a_cue_phrase_no_example_uses_is_understood(brain, text, expected) -> No
 def test_one_cue_word_does_not_make_a_strange_title_known(brain) -> None:  # type: ignore[no-untyped-def]
     # "bad" cues reviews, yet *Breaking Bad* stays a title the bot does not know
     assert "breaking" in brain.mind.nlu.parse("what is the breaking bad spin-off about").unknown_words
+
+
+@pytest.fixture
+def keeper_job(settings, brain, tmp_path):  # type: ignore[no-untyped-def]
+    """The second film where Edda, Mira Solberg's part, has a job."""
+    data = copy.deepcopy(SECOND_FILM)
+    data["relations"].append({"id": "occupation", "label": "occupation", "phrase": "{subject} is {object}",
+                              "subject": ["person", "character"], "object": "text"})
+    data["facts"].append({"subject": "edda", "relation": "occupation", "object": "a lighthouse keeper",
+                          "source": "review", "known": "2021-05"})
+    return brain_on(settings, brain, data, tmp_path / "job.yml", seed=6)
+
+
+@pytest.mark.parametrize("which, turns, expected", [
+    # "in it" points at the film talked about: someone's job *in it* is their part's there
+    ("ballerina", ["what else has ana de armas been in", "who did she work with there", "what was her job in it"],
+     "CIA"),
+    ("keeper_job", ["who plays edda", "and what is her job in it?"], "lighthouse keeper"),
+])
+def test_a_persons_job_in_the_film_talked_about_is_their_parts(films, keeper_job, which, turns, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = keeper_job if which == "keeper_job" else films[which]
+    for text in turns:
+        reply = bot.reply("job", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, expected", [
+    # a yes/no's words before the name describe whom it asks of; the claim comes after the name
+    ("ballerina", "is that old fellow Ian McShane in it too?", "McShane"),
+    ("ballerina", "is her co-star Keanu Reeves popping up in it?", "Keanu"),
+    ("harbour", "is that chap Tomas Vey in harbour lights?", "Tomas Vey"),
+])
+def test_words_describing_whom_a_yes_no_asks_of_claim_nothing(films, film, text, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("desc", "tester", text)
+    assert reply.verdict == "yes" and expected in reply.text, reply.text
+
+
+def test_a_word_after_the_name_still_makes_another_claim(brain) -> None:  # type: ignore[no-untyped-def]
+    assert brain.reply("desc2", "tester", "does keanu reeves die in it?").verdict is None

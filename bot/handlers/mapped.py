@@ -18,6 +18,7 @@ from .base import claims_stated, confirmed
 MAX_FACTS = 5  # a cast-like list ("who returns in it?") whole, at a Telegram message's glance
 MAX_PARTS = 3  # someone's parts whose facts answer for them ("the agent she played": each character's job)
 # words that speak of a part, so a question about someone without a film named may be about theirs
+FILM_POINTED = frozenset("it that this there".split())  # "in *it*": the film talked about
 PART_WORDS = frozenset("play plays played playing portray portrays portrayed portraying role part character".split())
 
 
@@ -114,7 +115,11 @@ def _through_part(kb: KnowledgeBase, it: Interpretation, person: str, relation: 
     if relation not in kb.relations:
         return []
     film = it.slots.named_film if it.slots is not None else None
-    if film is None and not PART_WORDS & set(it.parse.tokens):
+    toks = it.parse.tokens
+    if film is None and it.slots is not None and (
+            "there" in toks or any(toks[i] == "in" and toks[i + 1] in FILM_POINTED for i in range(len(toks) - 1))):
+        film = it.slots.context_film  # "what was her job *in it*?": the film talked about
+    if film is None and not PART_WORDS & set(toks):
         return []  # "what does she do for a living?" asks of her, not of her parts
     out: list[tuple[str, Fact, list[Fact]]] = []
     for name, rel in kb.relations.items():

@@ -1647,7 +1647,8 @@ def appears_shape(it: Interpretation, env: Env) -> Interpretation:
     kinds = {env.kb.entities[i].kind for m in it.parse.mentions for i in m.entity_ids[:1]}
     someone = bool(kinds & {"person", "character"}) or any(t in ELLIPSIS_PRONOUNS for t in toks[1:3])
     work = bool(kinds & {"film", "series"}) or any(t in FILM_POINTERS or t in FILM_WORDS for t in toks)
-    rest = [t for i, t in enumerate(toks[1:], 1) if i not in named and t not in APPEARS_WORDS
+    describing = _describing(it)  # "is *that chap* Tomas Vey in it?"
+    rest = [t for i, t in enumerate(toks[1:], 1) if i not in named and t not in APPEARS_WORDS and i not in describing
             and t not in ELLIPSIS_PRONOUNS and t not in FILM_POINTERS and t not in FILM_WORDS]
     if not someone or not work or rest:
         return it
@@ -1804,6 +1805,18 @@ def scope_opening(it: Interpretation, env: Env) -> Interpretation:
     return _scope_rule(it, env, "opening")
 
 
+def _describing(it: Interpretation) -> frozenset[int]:
+    """A yes/no's words between its opener and its first name, which describe whom it asks of ("is *that
+    fellow* Keanu Reeves in it?", "is *his co-star* Lance Reddick in it?"): the claim comes after the
+    name, so they claim nothing. Dictionary words, or words the bot knows, only: an unknown word there
+    may be the start of a name."""
+    if it.kind != "yesno" or not it.parse.mentions:
+        return frozenset()
+    toks, unknown = it.parse.tokens, it.parse.unknown_words
+    return frozenset(i for i in range(1, it.parse.mentions[0].start)
+                     if is_english(toks[i]) or toks[i] not in unknown or len(toks[i]) <= 2)
+
+
 @step
 def scope_words(it: Interpretation, env: Env) -> Interpretation:
     """The words (names aside) that neither the intent nor its relation family was trained with, found
@@ -1818,6 +1831,7 @@ def scope_words(it: Interpretation, env: Env) -> Interpretation:
         route = env.routes.get(it.intent)
         toks, skip = it.parse.tokens, _cue_skip(it, env)
         cued = {toks[i] for r in (route.relations if route is not None else ()) for i in env.questions.span(toks, r, skip)}
+        cued |= {toks[i] for i in _describing(it)}
         foreign = tuple(w for w in foreign if w not in cued)
     if not foreign:
         return _mark(it, "scope_words", foreign=(), verdict=Verdict(True, "", (), "words"))
