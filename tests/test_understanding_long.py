@@ -954,3 +954,26 @@ def test_words_describing_whom_a_yes_no_asks_of_claim_nothing(films, film, text,
 
 def test_a_word_after_the_name_still_makes_another_claim(brain) -> None:  # type: ignore[no-untyped-def]
     assert brain.reply("desc2", "tester", "does keanu reeves die in it?").verdict is None
+
+
+@pytest.mark.parametrize("film, asked, meant, expected, absent", [
+    # a correction closed by an apology is still the correction
+    ("ballerina", "who plays rooney", "i meant paloma, sorry", "Paloma", "Rooney"),
+    ("ballerina", "who is rooney", "winston i meant, sorry", "Winston", "Rooney"),
+    ("harbour", "who plays inga?", "edda i meant, soz", "Mira Solberg", "Inga"),
+])
+def test_a_correction_closed_by_an_apology_is_still_one(films, film, asked, meant, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    bot.reply("apol", "tester", asked)
+    reply = bot.reply("apol", "tester", meant)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, expected", [
+    # "with" left at the end asks with whom, whatever the verb
+    ("ballerina", "who did wiseman make underworld with", "Kate Beckinsale"),
+    ("harbour", "who did tomas vey shoot harbour lights with", "Mira Solberg"),
+])
+def test_a_stranded_with_asks_the_company(films, film, text, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("with", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text, reply.text

@@ -49,7 +49,7 @@ CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rath
 CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"), ("not", "that"),
                       ("not", "this"), ("not", "him"), ("not", "her"), ("not", "them"), ("wrong", "one"))
 CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
-CORRECTION_TAILS = frozenset("actually instead rather then".split())
+CORRECTION_TAILS = frozenset("actually instead rather then sorry soz oops whoops lol haha please pls thanks thx".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
 OPENING_FILLER = frozenset("ok okay k well so hmm hm um umm uh er alright right anyway anyways oh ah hey yo lol haha "
                            "ooh wait listen look".split())  # talk before a question ("ok well who...")
@@ -549,9 +549,12 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
                  and not any(j in it.parse.mentioned_tokens for j in range(i, i + len(p)))]
         k = max([k, *later])
     end = len(toks)
+    tail = end
+    while tail > k and toks[tail - 1] in CORRECTION_TAILS:
+        tail -= 1  # "winston I meant, *sorry*"
     for phrase in CORRECTION_CLOSERS:  # "winston I meant": the phrase closing it
-        if end - len(phrase) > k and tuple(toks[end - len(phrase):end]) == phrase:
-            end -= len(phrase)
+        if tail - len(phrase) > k and tuple(toks[tail - len(phrase):tail]) == phrase:
+            end = tail - len(phrase)
             break
     if (k == 0 and end == len(toks)) or k >= end:
         return it
@@ -949,7 +952,9 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     costar = bool(words & COSTAR_NOUNS) or "co" in words and bool(words & {"star", "stars", "starred", "starring"})
     kb = env.kb
     part_named = any(kb.entities[i].kind == "character" for m in it.parse.mentions for i in m.entity_ids[:1])
-    if not costar and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words or part_named)):
+    stranded = toks[-1] in COMPANY_WORDS  # "who did Wiseman make Underworld *with*?": whom, whatever the verb
+    if not costar and not stranded and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words
+                                                                      or part_named)):
         return it  # "who directed Speed with Keanu?" asks its director; "which actor was *Bond* opposite her?"
     if unknown_words(_scene(it, env)):
         return it  # "in *Speed* with him" is unknown
