@@ -977,3 +977,9 @@ def test_a_correction_closed_by_an_apology_is_still_one(films, film, asked, mean
 def test_a_stranded_with_asks_the_company(films, film, text, expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply("with", "tester", text)
     assert reply.kind == "answer" and expected in reply.text, reply.text
+
+
+def test_a_claim_before_the_name_is_still_a_claim(brain) -> None:  # type: ignore[no-untyped-def]
+    # "is there a mentor figure for Rooney?": the words before the name claim a mentor, which nothing states
+    reply = brain.reply("desc3", "tester", "is there a mentor figure for rooney, and who plays them")
+    assert reply.kind == "unknown" and "Ana de Armas" not in reply.text, reply.text

@@ -1810,6 +1810,9 @@ def scope_opening(it: Interpretation, env: Env) -> Interpretation:
     return _scope_rule(it, env, "opening")
 
 
+NOT_DESCRIBING = frozenset("there for of in with to about by from on at as than".split())
+
+
 def _describing(it: Interpretation) -> frozenset[int]:
     """A yes/no's words between its opener and its first name, which describe whom it asks of ("is *that
     fellow* Keanu Reeves in it?", "is *his co-star* Lance Reddick in it?"): the claim comes after the
@@ -1818,8 +1821,10 @@ def _describing(it: Interpretation) -> frozenset[int]:
     if it.kind != "yesno" or not it.parse.mentions:
         return frozenset()
     toks, unknown = it.parse.tokens, it.parse.unknown_words
-    return frozenset(i for i in range(1, it.parse.mentions[0].start)
-                     if is_english(toks[i]) or toks[i] not in unknown or len(toks[i]) <= 2)
+    before = range(1, it.parse.mentions[0].start)
+    if any(toks[i] in NOT_DESCRIBING for i in before):
+        return frozenset()  # "is *there a mentor figure for* Rooney?": the claim comes before the name
+    return frozenset(i for i in before if is_english(toks[i]) or toks[i] not in unknown or len(toks[i]) <= 2)
 
 
 @step
