@@ -983,3 +983,17 @@ def test_a_claim_before_the_name_is_still_a_claim(brain) -> None:  # type: ignor
     # "is there a mentor figure for Rooney?": the words before the name claim a mentor, which nothing states
     reply = brain.reply("desc3", "tester", "is there a mentor figure for rooney, and who plays them")
     assert reply.kind == "unknown" and "Ana de Armas" not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, expected", [
+    # a year a wh-question states is presumed: one the facts do not give is corrected from them
+    ("ballerina", "when did ballerina come out in 2022?", "2024"),
+    ("harbour", "when did harbour lights open in 2019?", "autumn of 2021"),
+])
+def test_a_wrong_year_in_a_question_is_corrected(films, film, text, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("year", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and reply.intent == "ask_release", reply.text
+
+
+def test_a_year_in_a_title_is_no_premise(brain) -> None:  # type: ignore[no-untyped-def]
+    assert brain.reply("year2", "tester", "when did Blade Runner 2049 come out?").kind == "unknown"

@@ -1040,8 +1040,17 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
         premise = _value_premise(it, env, [r for r in relations if r.literal])
         if premise is not None:
             return _mark(it, "false_premise", premise=premise)
+    elif it.kind == "wh" and not parse.unknown_words and any(
+            YEAR_TOKEN.fullmatch(t) and i and parse.tokens[i - 1] in YEAR_PREPOSITIONS for i, t in enumerate(parse.tokens)):
+        # "when did it come out in *2022*?": a year the question states is presumed, like a why's clause
+        premise = _value_premise(it, env, [r for r in relations if r.literal], years_only=True)
+        if premise is not None:
+            return _mark(it, "false_premise", premise=premise)
     return it
 
+
+YEAR_TOKEN = re.compile(r"(?:19|20)\d\d")  # "in 2022"
+YEAR_PREPOSITIONS = frozenset("in during by until till before after".split())  # "come out *in* 2022" (not "the 2016 film")
 
 # "why is it...", "how come it's...": a question that takes its own clause as given
 WHY_OPENERS = (("why",), ("how", "come"))
@@ -1193,14 +1202,17 @@ def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> 
     return None
 
 
-def _value_premise(it: Interpretation, env: Env, relations: list[Relation]) -> Premise | None:
+def _value_premise(it: Interpretation, env: Env, relations: list[Relation], years_only: bool = False) -> Premise | None:
     """The values a question presumes of a stated text (a number, a name after an order word, the order
-    word itself: "out in *2022*", "set *after* *Chapter 4*") that the subject's fact of the relation lacks."""
+    word itself: "out in *2022*", "set *after* *Chapter 4*") that the subject's fact of the relation lacks.
+    ``years_only``: a wh-question presumes only the years it states (its order words ask: "what happens
+    *after* Chapter 4?")."""
     kb, parse = env.kb, it.parse
     toks = parse.tokens
-    ordered = {n for n, m in enumerate(parse.mentions)
-               if _order_word_before(toks, m.start) is not None}
-    numbers = [t for i, t in enumerate(toks) if t.isdigit() and i not in parse.mentioned_tokens]
+    ordered = set() if years_only else {n for n, m in enumerate(parse.mentions)
+                                        if _order_word_before(toks, m.start) is not None}
+    numbers = [t for i, t in enumerate(toks) if (YEAR_TOKEN.fullmatch(t) if years_only else t.isdigit())
+               and i not in parse.mentioned_tokens]
     for relation in relations:
         film = _film_of(it, env, set(relation.subject or []), ordered,
                         _points_at_film(toks) or len(ordered) == len(parse.mentions))
