@@ -997,3 +997,24 @@ def test_a_wrong_year_in_a_question_is_corrected(films, film, text, expected) ->
 
 def test_a_year_in_a_title_is_no_premise(brain) -> None:  # type: ignore[no-untyped-def]
     assert brain.reply("year2", "tester", "when did Blade Runner 2049 come out?").kind == "unknown"
+
+
+@pytest.mark.parametrize("which, turns, expected, absent", [
+    # a work's own name before "one" is that work, asked of however unsure the classifier is
+    ("ballerina", ["what has len wiseman directed", "who was in the underworld one"], "Kate Beckinsale", "doesn't"),
+    ("harbour", ["what else has mira solberg done", "who was in the low tide one"], "Mira Solberg", "doesn't"),
+    # a part named in a "who was X" is asked of, not the last answer's source
+    ("ballerina", ["who did ana de armas play in the bond film", "and who was bond in that one"], "Daniel Craig", "Paloma"),
+    # a cue's own words are no talk of the user ("with us"), and "she after" asks her motive
+    ("ballerina", ["who plays charon", "is he still with us"], "late", "employer"),
+    ("ballerina", ["who is the lead in ballerina", "what's she after"], "vengeance", "Parabellum"),
+    # an adjective before a one-word name is no first name ("the most recent Bond picture")
+    ("ballerina", ["whom did ana de armas portray in the most recent bond picture"], "Paloma", "Rooney"),
+    # someone's job, when the film talked about is another: their part's there
+    ("ballerina", ["what was ana de armas's role in no time to die", "what kind of agent was she"], "CIA", "doesn't"),
+])
+def test_follow_ups_of_the_fresh_sets(films, which, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[which]
+    for text in turns:
+        reply = bot.reply("fu", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text

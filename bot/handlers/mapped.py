@@ -116,9 +116,10 @@ def _through_part(kb: KnowledgeBase, it: Interpretation, person: str, relation: 
         return []
     film = it.slots.named_film if it.slots is not None else None
     toks = it.parse.tokens
-    if film is None and it.slots is not None and (
-            "there" in toks or any(toks[i] == "in" and toks[i + 1] in FILM_POINTED for i in range(len(toks) - 1))):
-        film = it.slots.context_film  # "what was her job *in it*?": the film talked about
+    pointed = "there" in toks or any(toks[i] == "in" and toks[i + 1] in FILM_POINTED for i in range(len(toks) - 1))
+    if film is None and it.slots is not None and (pointed or it.follow_up or it.slots.context_film.id != kb.default_subject.id):
+        # "what was her job *in it*?", "what kind of agent was she?" after No Time To Die: the film talked about
+        film = it.slots.context_film
     if film is None and not PART_WORDS & set(toks):
         return []  # "what does she do for a living?" asks of her, not of her parts
     out: list[tuple[str, Fact, list[Fact]]] = []

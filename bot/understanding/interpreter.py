@@ -455,6 +455,8 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
+    if any(env.kb.entities[e].kind in ("person", "character") for m in it.parse.mentions for e in m.entity_ids[:1]):
+        return it  # "and who was Bond in that one?" asks of Bond, not where the last answer came from
     asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
     if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked if not a.question.sourced):
         # "who starred in that?" asks a relation of its own, not the last answer's source; a relation of
@@ -712,7 +714,8 @@ def _cued_of_last(it: Interpretation, env: Env, last_relation: str | None, last:
     skip = _cue_skip(it, env)
     asking = {i for i, t in enumerate(toks) if t not in STOPWORDS and t not in DETAIL_WH}
     named = _named_with_parts(kb, env.context.last_named)
-    for a in env.questions.asked(toks, skip):
+    cued = env.questions.asked(toks, skip)
+    for a in (a for a in cued if a.strength == cued[0].strength):  # the strongest cue's, or none
         relation = a.question.relation
         if relation == last_relation or relation in mine or relation not in kb.relations or a.question.sourced:
             return None  # "who's the source for that?" asks the last answer's source (source_request)
@@ -762,6 +765,14 @@ def role_named(it: Interpretation, env: Env) -> Interpretation:
     of playing is the role asked about, whatever relation the words of its name cue ("the Director" is
     no directing question): the route reading the cast by its role answers."""
     toks = it.parse.tokens
+    opener = 1 if toks[:1] == ["and"] else 0
+    if toks[opener:opener + 1] == ["who"] and _part_in_film(it, env, opener + 1):
+        # "(and) who was Bond in that one?", "who's Winston in Chapter 4?": a part in a film is asked
+        # for its player, whatever the classifier read into "who ... that"
+        target = _route_for_side(env, "actor")
+        if target is not None and target != it.intent:
+            return _mark(it, "role_named", intent=target, follow_up=False,
+                         confidence=max(it.confidence, env.follow_up_confidence))
     if it.follow_up or toks[:1] != ["who"]:
         return it
     route = env.routes.get(it.intent or "")
@@ -774,6 +785,23 @@ def role_named(it: Interpretation, env: Env) -> Interpretation:
             if target is not None:
                 return _mark(it, "role_named", intent=target, confidence=max(it.confidence, env.follow_up_confidence))
     return it
+
+
+def _part_in_film(it: Interpretation, env: Env, at: int) -> bool:
+    """ "who *was Bond in that one*": at ``at``, "is"/"was", a part's name, then "in" and a film (named,
+    or pointed at: "that one", "it")."""
+    toks = it.parse.tokens
+    if at >= len(toks) or toks[at] not in ("is", "was", "s"):
+        return False
+    part = next((m for m in it.parse.mentions if m.start == at + 1), None)
+    if part is None or not all(env.kb.entities[e].kind == "character" for e in part.entity_ids):
+        return False
+    after = toks[part.end:]
+    if after[:1] != ["in"] or len(after) < 2:
+        return False
+    film = any(m.start == part.end + 1 or m.start == part.end + 2 for m in it.parse.mentions
+               if any(env.kb.entities[e].kind in ("film", "series") for e in m.entity_ids))
+    return film or after[1] in FILM_POINTERS or after[1] in ("the",) and len(after) > 2 and after[2] in FILM_WORDS
 
 
 @step
@@ -1496,7 +1524,8 @@ def _reroute(it: Interpretation, env: Env, cued: list[Asked], subject: str) -> I
     top = cued[0].strength if cued else 0
     # ...or from no intent at all, when a long cue asks it plainly ("how much money did it make?"), or from
     # "says who?" when its words ask a relation of their own (source_request left it: "who starred in that?")
-    unsure = it.intent in (None, "out_of_scope") and (top >= LONG_CUE or _both_sides(it, env, cued[:1])
+    unsure = (it.intent in (None, "out_of_scope") or it.confidence < env.threshold) and (
+        top >= LONG_CUE or _both_sides(it, env, cued[:1])
                                                       or _named_with_facts(it, env, cued[:1], subject)) \
         or it.intent == SOURCE_INTENT
     if not cued or not unsure and (env.handler(it.intent) != "facts" or env.routes[it.intent or ""].given != "subject"):
@@ -1566,8 +1595,13 @@ def _map_subject(it: Interpretation, env: Env, asked: list[Asked]) -> str | None
     parse = it.parse
     # "how old are you?" talks of the user or the bot; "where can I see *it*?" of the film talked about
     of_film = it.topic is not None and any(t in FILM_POINTERS for t in parse.tokens)
-    if any(t in PEOPLE_TALK for t in parse.tokens) and not parse.mentions and not of_film:
-        return None
+    talk = [i for i, t in enumerate(parse.tokens) if t in PEOPLE_TALK]
+    if talk and not parse.mentions and not of_film:
+        # ...unless the word is one of a cue's ("is he still *with us*?")
+        skip = _cue_skip(it, env)
+        cued = {i for a in asked for i in env.questions.span(parse.tokens, a.question.relation, skip)}
+        if not set(talk) <= cued:
+            return None
     strangers = [w for w in parse.unknown_words if " " in w or (w not in env.known_words
                                                                   and w not in env.questions.words)]
     if strangers and not parse.mentions and _pronoun_subject(it, env):
@@ -1613,7 +1647,10 @@ def _subject_of_kinds(it: Interpretation, env: Env, kinds: set[str],
     kb, parse, ctx = env.kb, it.parse, env.context
     toks = parse.tokens
     # ...nor one compared with ("is it more brutal *than No Time To Die*?")
-    names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS)
+    # (a work's own name before "one"/"film" is that work: "who was in *the Underworld one*?")
+    names = [m for m in parse.mentions if not (m.end < len(toks) and toks[m.end] in FILM_WORDS
+                                               and not any(kb.entities[e].kind == kb.default_subject.kind
+                                                           for e in m.entity_ids))
              and not (m.start and toks[m.start - 1] == "than")]
     for mention in reversed(names):
         ids = [i for i in mention.entity_ids if kb.entities[i].kind in kinds]

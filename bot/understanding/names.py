@@ -17,6 +17,7 @@ from ..nlu import Parse
 from ..nlu.entities import Mention, instalment
 from ..nlu.text import STOPWORDS
 from ..nlu.vocab import known_variant
+from .grammar import can_name
 from .resolution import verb_after
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ def namesake(parse: Parse, env: "Env") -> list[tuple[Span, Mention | None]]:
     found: list[tuple[Span, Mention | None]] = []
 
     def stranger(i: int) -> bool:
+        # (an adjective names no one: "the most *recent* Bond picture")
         return 0 <= i < len(toks) and i not in named and toks[i] in parse.unknown_words and \
-            toks[i] not in env.questions.words and not known_variant(toks[i], env.known_words, joined=False)
+            toks[i] not in env.questions.words and not known_variant(toks[i], env.known_words, joined=False) \
+            and can_name(toks[i])
 
     for mention in parse.mentions:
         if mention.end - mention.start != 1 or mention.score < 100:

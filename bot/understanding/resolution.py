@@ -26,7 +26,7 @@ KIND_WORDS = {"film": "film", "movie": "film", "flick": "film", "series": "serie
               "saga": "series", "universe": "series", "character": "character", "role": "character",
               "actor": "person", "actress": "person", "person": "person", "director": "person"}
 FILM_WORDS = frozenset({"film", "movie", "flick", "one", "installment", "instalment", "entry", "films", "movies", "flicks",
-                        "installments", "instalments", "entries"})
+                        "installments", "instalments", "entries", "picture", "pictures", "pic", "pics"})
 SHORT_QUESTION = 4  # content words besides the names
 PLACE_WORDS = frozenset({"in", "of", "from", "on"})
 DO_WORDS = frozenset({"do", "does", "did"})
