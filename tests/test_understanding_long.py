@@ -1018,3 +1018,15 @@ def test_follow_ups_of_the_fresh_sets(films, which, turns, expected, absent) -> 
     for text in turns:
         reply = bot.reply("fu", "tester", text)
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("turns, expected", [
+    # a question-map relation read from its other side keeps that reading however unsure the classifier
+    # is, and a pronoun may name the one asked of
+    (["what did keanu call the car action"], "Car-fu"),
+    (["who plays john wick", "what did he call the car stuff in chapter 4"], "Car-fu"),
+])
+def test_what_someone_called_something_is_their_word(brain, turns, expected) -> None:  # type: ignore[no-untyped-def]
+    for text in turns:
+        reply = brain.reply("coin", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text, reply.text

@@ -1570,6 +1570,10 @@ def _map_inverse(it: Interpretation, env: Env, asked: list[Asked]) -> Interpreta
     a subject of a kind the relation is not about is read from that side)."""
     film_kind = env.kb.default_subject.kind  # a film beside the name qualifies it ("...in Chapter 4")
     names = {i for m in it.parse.mentions for i in m.entity_ids[:1] if env.kb.entities[i].kind != film_kind}
+    if not names:  # "what did *he* call the car action?": the one the pronoun stands for
+        said = next((PRONOUNS[t] for t in it.parse.tokens if PRONOUNS.get(t) in ("he", "she")), None)
+        person = env.context.last_by_pronoun.get(said or "")
+        names = {person} if person in env.kb.entities and env.kb.entities[person].kind == "person" else set()
     if len(names) != 1:
         return it
     (name,) = names
@@ -1824,8 +1828,10 @@ def _player_kinds(kb: KnowledgeBase) -> frozenset[str]:
 
 @step
 def confidence(it: Interpretation, env: Env) -> Interpretation:
-    """Below the threshold the classifier's guess is no answer: the search fallback decides."""
-    if it.confidence >= env.threshold and it.intent in env.routes:
+    """Below the threshold the classifier's guess is no answer: the search fallback decides. Not for a
+    question a step settled without a route (a question-map relation read from its other side: "what
+    did Keanu call the car action?"), whose verdict says how it was read."""
+    if it.confidence >= env.threshold and (it.intent in env.routes or it.asked is not None):
         return it
     return _mark(it, "confidence", verdict=Verdict(False, "low_confidence"))
 
