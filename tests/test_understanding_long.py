@@ -1030,3 +1030,20 @@ def test_what_someone_called_something_is_their_word(brain, turns, expected) -> 
     for text in turns:
         reply = brain.reply("coin", "tester", text)
     assert reply.kind == "answer" and expected in reply.text, reply.text
+
+
+@pytest.mark.parametrize("text, expected, absent", [
+    # someone tied to a work by another fact says which work: its cast is asked, and no one is
+    # "corrected" for a part they were never said to have
+    ("who starred in the underworld movie len wiseman made", "Kate Beckinsale", "isn't credited"),
+    ("who was in the transporter films wiseman helmed", "Jason Statham", "isn't credited"),
+    ("who was the star of wiseman's die hard movie", "Bruce Willis", "isn't credited"),
+])
+def test_a_work_named_by_its_director_is_asked_for_its_cast(brain, text, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply("qw", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+def test_a_why_question_still_presumes_what_it_says(brain) -> None:  # type: ignore[no-untyped-def]
+    reply = brain.reply("qw2", "tester", "why did keanu reeves direct ballerina?")
+    assert "Len Wiseman" in reply.text and reply.verdict == "no", reply.text

@@ -46,13 +46,14 @@ FOLLOW_UP_PLACES = frozenset("in for of on from".split())  # "and in Ballerina?"
 SOURCE_INTENT = "ask_source"  # "says who?", "source?"
 FACT_HANDLERS = frozenset({"facts", "yesno", "about"})
 CORRECTION_OPENERS = frozenset("sorry no nope nah wait oops whoops actually rather".split())
-CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("meant",), ("i", "was", "asking", "about"), ("not", "that"),
+CORRECTION_PHRASES = (("i", "meant"), ("i", "mean"), ("i", "ment"), ("meant",), ("ment",), ("i", "was", "asking", "about"),
+                      ("i", "actually", "wanted"), ("i", "wanted"), ("i", "was", "after"), ("not", "that"),
                       ("not", "this"), ("not", "him"), ("not", "her"), ("not", "them"), ("wrong", "one"))
-CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"))
+CORRECTION_CLOSERS = (("i", "meant"), ("i", "mean"), ("i", "ment"))
 CORRECTION_TAILS = frozenset("actually instead rather then sorry soz oops whoops lol haha please pls thanks thx".split())
 CORRECTION_FILLER = 2  # words that may come before "I meant" ("ugh no I meant", "oh sorry I mean")
 OPENING_FILLER = frozenset("ok okay k well so hmm hm um umm uh er alright right anyway anyways oh ah hey yo lol haha "
-                           "ooh wait listen look".split())  # talk before a question ("ok well who...")
+                           "ooh wait listen look ugh meh".split())  # talk before a question ("ok well who...")
 CLOSING_FILLER = frozenset("then though tho lol haha please pls thanks thx again".split())  # ...and after it
 CORRECTING_WORDS = NEGATIONS | frozenset("no mean meant sorry wait actually instead rather oops".split())
 CORRECTION_REACH = 8  # how far into "not the fighting styles, I mean ..." the meant words may start
@@ -529,6 +530,8 @@ def correction(it: Interpretation, env: Env) -> Interpretation:
     if not (env.context.last_intent or env.context.last_asked) or not toks:
         return it
     k = 0
+    if len(toks) > 1 and toks[0] in OPENING_FILLER and toks[1] in CORRECTION_OPENERS:
+        k = 1  # "ugh no, the Transporter ones", "hmm no, ..."
     while k < len(toks) and toks[k] in CORRECTION_OPENERS and k not in it.parse.mentioned_tokens:
         k += 1
     # "ugh no I meant...", "oh sorry, I mean...": a little filler may come before the phrase
@@ -1061,6 +1064,9 @@ def false_premise(it: Interpretation, env: Env) -> Interpretation:
     relations = [kb.relations[a.question.relation] for a in asked if a.question.relation in kb.relations
                  and kb.facts_of_relation(a.question.relation)]
     if it.kind != "yesno":
+        qualified = _qualified_work(it, env, relations)
+        if qualified is not None:
+            return qualified
         premise = _absence_premise(it, env) or _role_premise(it, env, asked) or _entity_premise(it, env, relations)
         if premise is not None:
             return _mark(it, "false_premise", premise=premise)
@@ -1194,6 +1200,34 @@ def _role_premise(it: Interpretation, env: Env, asked: list[Asked]) -> Premise |
     return None
 
 
+def _qualified_work(it: Interpretation, env: Env, relations: list[Relation]) -> Interpretation | None:
+    """ "who starred in the Underworld movie Len Wiseman made?", "who was in Wiseman's Die Hard film?": a
+    wh-question of a relation cued, naming a work and someone tied to it by another fact (he directed
+    it) and not by this one: the person says which work, so it is that work's relation that is asked,
+    by the route reading it from the work (its cast), whatever the classifier made of the person's name."""
+    if _presuming(it.parse.tokens) or it.kind != "wh":
+        return None
+    kb = env.kb
+    named = [i for m in it.parse.mentions for i in m.entity_ids[:1]]
+    works = [i for i in named if kb.entities[i].kind == kb.default_subject.kind]
+    people = [i for i in named if kb.entities[i].kind == "person"]
+    if len(set(works)) != 1 or len(set(people)) != 1:
+        return None
+    work, person = works[0], people[0]
+    for relation in relations:
+        if relation.literal or kb.default_subject.kind not in (relation.subject or []):
+            continue
+        facts = kb.facts_about(work, relation.id)
+        ties = [f for f in kb.all_facts_of(work) if f.subject == work and f.object == person and f.relation != relation.id]
+        if not facts or not ties or any(f.object == person for f in facts):
+            continue
+        route = next((name for name, r in env.routes.items() if r.handler == "facts" and r.given == "subject"
+                      and relation.id in r.relations and kb.default_subject.kind in r.about), None)
+        if route is not None:
+            return _mark(it, "false_premise", intent=route, confidence=max(it.confidence, env.follow_up_confidence))
+    return None
+
+
 def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> Premise | None:
     """The one entity the message names of a cued relation's object kinds, on none of the subject's facts
     of it; or, when the subject has no such fact, on other subjects' facts of it and not this one's."""
@@ -1219,9 +1253,12 @@ def _entity_premise(it: Interpretation, env: Env, relations: list[Relation]) -> 
         readings = {i for _, m in held for i in m.entity_ids}  # "John Wick": the character or the series
         facts = kb.facts_about(film, relation.id)
         if facts:
-            if not readings & {f.object for f in facts}:
-                return Premise(relation.id, film, entity)
-            continue
+            if readings & {f.object for f in facts}:
+                continue
+            if not _presuming(parse.tokens) and any(
+                    f.subject == film and f.object in readings for f in kb.all_facts_of(film)):
+                continue  # "who starred in the Underworld movie *Len Wiseman made*?" (qualified_work)
+            return Premise(relation.id, film, entity)
         if kb.entities[entity].kind == "person" and kb.facts_with_object(entity, relation.id) \
                 and kb.appearance_through_role(entity, relation.id, film) is None:
             # credited elsewhere, and not in the film through a part they play ("what part did Angelica

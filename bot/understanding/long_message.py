@@ -41,7 +41,8 @@ OPENERS = QUESTION_WORDS | YES_NO_OPENERS | frozenset("tell name list explain".s
 # a lead-in that talks of the text, the source or the turn of the talk, before a comma and a question
 META_LEAD = frozenset("based on according to from in going by judging given the this that text below above "
                       "attached pasted article post piece passage lastly finally next also first firstly secondly "
-                      "thirdly last one more another quick question ok okay so and well now then".split())
+                      "thirdly last one more another quick question ok okay so and well now then s is wrong "
+                      "incorrect nope no hmm um uh".split())  # ...or of the last answer: "that's wrong, isn't...?"
 ASIDE_WORDS = frozenset("i im ive me my mine this below above attached pasted sorry read reading article post "
                         "thread link".split())  # a remark about the user or the paste, after the question
 
