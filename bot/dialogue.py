@@ -332,8 +332,10 @@ class Brain:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
         one reply joins them. None, with the context untouched, unless every part is answered (a fact,
         or the question map's "the article doesn't say") and one at least with a fact."""
-        answered = self._in_turn(mind, it.parts, ctx, chat, split=False, every=True)
-        if answered is None:
+        # a selection ("which of those had Kate Beckinsale in it?") keeps the parts that answer: the others
+        # are the ones not chosen
+        answered = self._in_turn(mind, it.parts, ctx, chat, split=False, every=not it.selection)
+        if answered is None or not answered[0]:
             return None
         replies, trial, _ = answered
         if it.selection and any(r.verdict != "no" for r in replies):

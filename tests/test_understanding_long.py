@@ -1047,3 +1047,16 @@ def test_a_work_named_by_its_director_is_asked_for_its_cast(brain, text, expecte
 def test_a_why_question_still_presumes_what_it_says(brain) -> None:  # type: ignore[no-untyped-def]
     reply = brain.reply("qw2", "tester", "why did keanu reeves direct ballerina?")
     assert "Len Wiseman" in reply.text and reply.verdict == "no", reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected, absent", [
+    # "which of those" after a list of works asks which of them the one person named is in
+    ("ballerina", ["what has len wiseman directed", "which one of those had kate beckinsale in it?"], "Underworld",
+     "isn't credited"),
+    ("ballerina", ["what else has wiseman made", "which of them starred bruce willis"], "Die Hard", "Underworld"),
+])
+def test_which_of_the_listed_works_someone_is_in(films, film, turns, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("sel", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text

@@ -421,6 +421,8 @@ def select_among(it: Interpretation, env: Env) -> Interpretation:
     named = [env.kb.entities[i] for i in env.context.last_named if i in env.kb.entities]
     kind = next((k for k in SELECTABLE if sum(e.kind == k for e in named) >= 2), None)  # people before their parts
     people = [e for e in named if e.kind == kind]
+    if kind is None and rest:
+        return _select_work(it, env, named)
     if kind is None or not rest:
         return it
     parts = []
@@ -430,6 +432,19 @@ def select_among(it: Interpretation, env: Env) -> Interpretation:
             return it
         parts.append(asked)
     return _mark(it, "select_among", parts=tuple(parts), selection=True)
+
+
+def _select_work(it: Interpretation, env: Env, named: list[Entity]) -> Interpretation:
+    """ "which one of those had Kate Beckinsale in it?" after "he directed X, Y and Z": whether the one
+    person the question names is in each of the works the last reply listed, as parts ("is Kate
+    Beckinsale in X?"), the reply keeping those that say yes."""
+    kb = env.kb
+    works = [e for e in named if e.kind == kb.default_subject.kind]
+    someone = {i for m in it.parse.mentions for i in m.entity_ids[:1] if kb.entities[i].kind == "person"}
+    if len(works) < 2 or len(someone) != 1:
+        return it
+    person = kb.entities[someone.pop()]
+    return _mark(it, "select_among", parts=tuple(f"is {person.name} in {w.name}?" for w in works), selection=True)
 
 
 SAID_FRAGMENT = frozenset("and so but he she they him her said say says saying what did exactly then".split())
