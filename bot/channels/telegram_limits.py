@@ -136,6 +136,12 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self._asking = Turns()  # one claim of this worker at a time; held through a bot-wide wait
         self._chats: dict[str, Turns] = {}  # chat -> its queue
 
+    @property
+    def rides(self) -> bool:
+        """Whether a claim carries the write the request's step offers (telegram_presend.Ride): on
+        PostgreSQL, in the claim's own statement (SendBudget.atry_claim)."""
+        return self.budget.storage.kind == "postgresql"
+
     async def initialize(self) -> None:
         pass
 

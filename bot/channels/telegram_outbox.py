@@ -161,9 +161,9 @@ class _Holding:
     a message that waits long in the limits (a busy group's queue, a 429) is not taken for one whose
     worker died and sent twice. A timer, not a task: most sends are over long before it fires."""
 
-    def __init__(self, outbox: Outbox, item_id: int) -> None:
+    def __init__(self, outbox: Outbox, item_id: Callable[[], int]) -> None:
         self.outbox = outbox
-        self.item_id = item_id
+        self.item_id = item_id  # read at each beat: a row recorded with its first claim has no id before
         self._timer: asyncio.TimerHandle | None = None
         self._renewing: asyncio.Task[None] | None = None
 
@@ -184,10 +184,12 @@ class _Holding:
         self._renewing = asyncio.create_task(self._renew_now())
 
     async def _renew_now(self) -> None:
+        item_id = self.item_id()
         try:
-            await asyncio.to_thread(self.outbox.renew, self.item_id)
+            if item_id:  # (not written yet: nothing to hold)
+                await asyncio.to_thread(self.outbox.renew, item_id)
         except Exception:  # noqa: BLE001 - the next beat tries again
-            log.exception("could not renew the hold on outbox message %d", self.item_id)
+            log.exception("could not renew the hold on outbox message %d", item_id)
         self._schedule()
 
 
@@ -209,11 +211,16 @@ class _OnItsWay:
     meanwhile would arrive after "Quiz stopped" or after the next question."""
 
     def __init__(self, outbox: Outbox, item_id: int,
-                 wanted: Callable[[], Coroutine[Any, Any, bool]] | None = None, durable: bool = True) -> None:
+                 wanted: Callable[[], Coroutine[Any, Any, bool]] | None = None, durable: bool = True,
+                 recording: tuple[str, tuple[object, ...]] | None = None,
+                 record: Callable[[], Coroutine[Any, Any, Outgoing]] | None = None) -> None:
         self.outbox = outbox
-        self.item_id = item_id
+        self.item_id = item_id  # 0 until ``recording`` rode on a granted claim
         self.wanted = wanted
         self.durable = durable  # the mark, and the claim it rides on, wait for the disk (Outbox.lax)
+        # a row not written yet (Outbox.deferred): written "sending" with the first granted claim, or by
+        # ``record`` just before the bytes go out when no claim carries it (a limiter of no shared database)
+        self.recording, self.record = recording, record
         self.sent = False  # whether a try's bytes may have left
         self._held: bool | None = None  # the mark, written with this try's claim (``carried``)
 
@@ -221,10 +228,21 @@ class _OnItsWay:
     # claim comes just before this step, or up to a window before it when its place was given from a moment
     # ahead (a full bot window): a worker that dies in that second leaves it as one that may have arrived
     def statement(self) -> tuple[str, tuple[object, ...]] | None:
-        return None if self.sent else self.outbox.sending_statement(self.item_id)
+        if self.sent:
+            return None
+        return self.recording if self.recording is not None else self.outbox.sending_statement(self.item_id)
 
-    def carried(self, applied: bool) -> None:
-        self._held = applied
+    def carried(self, applied: int) -> None:
+        if self.recording is not None and applied:
+            self.item_id, self.recording = applied, None  # written, "sending", held by this worker
+        self._held = bool(applied)
+
+    async def written(self) -> int:
+        """The row's id, writing it down now (``queued``) if no claim has: a try that failed before its
+        bytes could leave, or no claim to ride on."""
+        if self.recording is not None and self.record is not None:
+            self.item_id, self.recording = (await self.record()).id, None
+        return self.item_id
 
     async def __call__(self) -> None:
         held, self._held = self._held, None
@@ -232,6 +250,8 @@ class _OnItsWay:
             raise Unwanted("what the message belongs to is over")
         if self.sent:
             return
+        if held is None and self.recording is not None:
+            await self.written()  # no claim carried the record: written, then marked "sending" as any row
         self.sent = True
         if held is None:
             try:
@@ -347,7 +367,7 @@ class OutboxLimiter(BaseRateLimiter[Any]):
             if isinstance(rate_limit_args, _Resend) and self.outbox is not None:
                 resend = rate_limit_args
                 on_its_way = resend.on_its_way or _OnItsWay(self.outbox, resend.item_id)
-                with _Holding(self.outbox, resend.item_id), before_send(ON_ITS_WAY, on_its_way,
+                with _Holding(self.outbox, lambda: resend.item_id), before_send(ON_ITS_WAY, on_its_way,
                                                                         after=on_its_way.after), riding(on_its_way):
                     return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
@@ -355,8 +375,14 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         kind = tag.kind if tag is not None and default_kind == "post" else default_kind
         lax = self.outbox.lax(kind)
         settles = tag.settles if tag is not None and tag.settles is not None and not tag.settles.taken else None
+        recording: tuple[str, tuple[object, ...]] | None = None
         try:
-            if settles is not None:
+            if settles is None and lax and isinstance(self.inner, SharedRateLimiter) and self.inner.rides:
+                # written with its first granted claim (Outbox.deferred): one round trip where two were
+                item, recording = self.outbox.deferred(str(data["chat_id"]), kind, endpoint, params,
+                                                       tag.asked if tag is not None else None,
+                                                       tag.link if tag is not None else None)
+            elif settles is not None:
                 recorded = await asyncio.to_thread(
                     self.outbox.record_settling, settles.statement(), str(data["chat_id"]), kind, endpoint, params,
                     tag.asked if tag is not None else None, tag.link if tag is not None else None)
@@ -373,16 +399,21 @@ class OutboxLimiter(BaseRateLimiter[Any]):
         except Exception:  # noqa: BLE001 - the database is away: send it anyway, as without an outbox
             log.exception("could not record a %s in the outbox; sending it unrecorded", endpoint)
             return await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
-        on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item), durable=not lax)
+        record = functools.partial(self.outbox.arecord, str(data["chat_id"]), kind, endpoint, params,
+                                   tag.asked if tag is not None else None, tag.link if tag is not None else None,
+                                   durable=not lax)
+        on_its_way = _OnItsWay(self.outbox, item.id, self._asker(item), durable=not lax, recording=recording,
+                               record=record)
         tries = 0
         while True:
             try:
-                with _Holding(self.outbox, item.id), before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after), \
-                        riding(on_its_way):
+                with _Holding(self.outbox, lambda: on_its_way.item_id), \
+                        before_send(ON_ITS_WAY, on_its_way, after=on_its_way.after), riding(on_its_way):
                     result = await self.inner.process_request(callback, args, kwargs, endpoint, data, inner_args)
                 break
             except TelegramError as exc:
                 tries += 1
+                item = dataclasses.replace(item, id=await on_its_way.written())
                 unsure = on_its_way.sent and may_have_arrived(exc)
                 pause = self._pause_in_turn(item, exc, unsure, tries)
                 if pause is None:
@@ -398,8 +429,11 @@ class OutboxLimiter(BaseRateLimiter[Any]):
                     raise SendDeferred(f"{endpoint} failed ({exc}); it waits in the outbox") from exc
                 on_its_way.sent = False  # the next try marks the row "sending" again: the fence is checked again
             except BaseException:  # cancelled (shutting down): it may have gone out, if its bytes had left
-                self._settle_logged(item, NetworkError("cancelled while sending"), unsure=on_its_way.sent)
+                if on_its_way.item_id:  # (never written, never sent: its update is handled again)
+                    item = dataclasses.replace(item, id=on_its_way.item_id)
+                    self._settle_logged(item, NetworkError("cancelled while sending"), unsure=on_its_way.sent)
                 raise
+        item = dataclasses.replace(item, id=on_its_way.item_id)
         # written in the background: the sender (a quiz recording its question's message id, say) goes on
         # at once, as it did before there was an outbox
         task = asyncio.get_running_loop().create_task(

@@ -62,7 +62,7 @@ class Ride(Protocol):
     durable: bool  # False: the claim carrying it need not wait for the disk either (Outbox.lax)
 
     def statement(self) -> tuple[str, tuple[object, ...]] | None: ...
-    def carried(self, applied: bool) -> None: ...
+    def carried(self, applied: int) -> None: ...  # the first id the write returned; 0: it applied to nothing
 
 
 @contextlib.contextmanager

@@ -145,13 +145,15 @@ class SendBudget:
         return Claim(starts - now, bot_wide=False, token=token, keys=tuple(key for key, _ in keys))
 
     async def atry_claim(self, chat: str, group: bool, riding: tuple[str, tuple[object, ...]] | None = None,
-                         *, durable: bool = True) -> tuple[Claim, bool | None]:
+                         *, durable: bool = True) -> tuple[Claim, int | None]:
         """``try_claim``, awaited: on PostgreSQL the one call runs on the event loop (Storage.aquery); the
         steps of the other backends, in a worker thread. With it, whether the write ``riding`` applied: an
         UPDATE whose WHERE holds ``{granted}`` and that RETURNs a row when it applied (the outbox's
         "sending", bot/channels/telegram_presend.py ``Ride``), written in the claim's own statement and
         only if the claim is granted; on PostgreSQL, where a second round trip right after the claim cost
-        as much as the claim. None: not written (refused, or a backend that does not carry it).
+        as much as the claim. The write's first returned id (0: it applied to nothing), or None: not written
+        (refused, or a backend that does not carry it). A write may be an INSERT .. SELECT .. WHERE
+        {granted} too (the outbox's record of an answer, written with its first claim: Outbox.lax).
         ``durable=False``: the claim (and what rides on it) commits without waiting for the disk
         (Storage.query): for an answer's, whose update is handled again if the commit is lost
         (Outbox.lax); a place lost with the database server was counted until then, and only that."""
@@ -163,10 +165,10 @@ class SendBudget:
             write, write_args = riding
             rows = await self.storage.aquery(
                 f"WITH c AS MATERIALIZED ({sql}), r AS ({write.format(granted='(SELECT granted FROM c)')}) "
-                "SELECT c.wait, c.bot_wide, c.granted, (SELECT COUNT(*) FROM r) FROM c", (*args, *write_args),
-                durable=durable)
+                "SELECT c.wait, c.bot_wide, c.granted, (SELECT COALESCE(MIN(id), 0) FROM r) FROM c",
+                (*args, *write_args), durable=durable)
             claim = self._claimed(rows, keys, token)
-            return claim, (bool(rows[0][3]) if claim.granted else None)
+            return claim, (int(rows[0][3]) if claim.granted else None)  # type: ignore[call-overload]
         return await asyncio.to_thread(self.try_claim, chat, group), None
 
     def answered(self, claim: Claim) -> None:

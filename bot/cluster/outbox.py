@@ -192,6 +192,21 @@ class Outbox:
                 return None
             return dataclasses.replace(item, id=int(tx.query(sql, args)[0][0]))  # type: ignore[call-overload]
 
+    def deferred(self, chat: str, kind: str, method: str, params: Mapping[str, str], asked: float | None = None,
+                 link: str | None = None) -> tuple[Outgoing, tuple[str, tuple[object, ...]]]:
+        """The row of a message not written down yet (its id 0), and the statement that writes it
+        ``sending``, held by this worker, to ride on its first granted claim (bot/channels/telegram_presend.py,
+        Ride: its WHERE holds ``{granted}``; it RETURNs the id): one round trip where the record before the
+        limiter and the claim's "sending" were two. Only for what is made again if it is lost before that
+        claim: an answer to an inbox update (``lax``), whose update is handled again when its worker dies
+        while the answer waits for its place; any other message is recorded before it waits (``record``)."""
+        item, _sql, args = self._record(chat, kind, method, params, asked, link)
+        return item, ("INSERT INTO outbox(chat, kind, method, payload, status, attempts, created, asked, expires, "
+                      "next_try, owner, unsure, link, update_id) SELECT CAST(? AS TEXT), CAST(? AS TEXT), "
+                      "CAST(? AS TEXT), CAST(? AS TEXT), 'sending', 1, CAST(? AS DOUBLE PRECISION), "
+                      "CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), "
+                      "CAST(? AS TEXT), 0, CAST(? AS TEXT), CAST(? AS BIGINT) WHERE {granted} RETURNING id", args)
+
     def _record(self, chat: str, kind: str, method: str, params: Mapping[str, str], asked: float | None,
                 link: str | None) -> tuple[Outgoing, str, tuple[object, ...]]:
         """The row to be (its id still 0), and the statement that writes it."""
