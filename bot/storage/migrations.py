@@ -450,6 +450,11 @@ CREATE INDEX send_log_key ON send_log(key, at);
     Migration(13, "quiz votes waiting for their poll", _QUIZ_VOTES_WAITING, _QUIZ_VOTES_WAITING),
     # a send's place is one of a fixed set per key, used again once out of its window (bot/cluster/limits.py)
     Migration(14, "send places used again", _SEND_PLACES.format(fill=""), _POSTGRES_SEND_PLACE),
+    # what counted sends before send_slots (migration 14), unused since: a deploy from before 14 stops
+    # its old workers before it upgrades (they would claim through what is gone)
+    Migration(15, "drop the send log", "DROP TABLE IF EXISTS send_log;",
+              "DROP FUNCTION IF EXISTS bot_send_claim(TEXT[], INTEGER[], DOUBLE PRECISION[], BIGINT, "
+              "DOUBLE PRECISION, DOUBLE PRECISION, DOUBLE PRECISION); DROP TABLE IF EXISTS send_log;"),
 )
 
 
