@@ -38,6 +38,7 @@ from .reply import Reply, SourceRef
 from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
+from .understanding.grammar import is_english
 from .understanding.interpretation import Interpretation, named_subject
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
                                         presupposition, select_among, split_parts,
@@ -419,5 +420,7 @@ def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | N
     intents = Path(settings.intents)
     questions = QuestionMap.load(intents / "questions.yml")
     # the map's phrases are words the bot understands, never an unknown name ("the story *revolves around*")
-    return Mind(kb, nlu.with_phrases(questions.phrases), answers, SearchIndex(kb), questions=questions,
+    # ...and a slip of a word it knows is that word, unless it is English itself (understanding/grammar)
+    return Mind(kb, nlu.with_phrases(questions.phrases).with_dictionary(is_english), answers, SearchIndex(kb),
+                questions=questions,
                 languages=notes_for(intents / "languages.yml"))

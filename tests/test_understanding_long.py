@@ -1060,3 +1060,16 @@ def test_which_of_the_listed_works_someone_is_in(films, film, turns, expected, a
     for text in turns:
         reply = bot.reply("sel", "tester", text)
     assert reply.kind == "answer" and expected in reply.text and absent not in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, text, kind, expected", [
+    # a slip of a word the model knows, itself no English word, is read as that word
+    ("ballerina", "who plys charon", "answer", "Lance Reddick"),
+    ("ballerina", "wen is it relased", "answer", "2024"),
+    ("harbour", "who plys edda?", "answer", "Mira Solberg"),
+    # ...never a name: "Joey" is no slip of "John", and stays a title the bot does not know
+    ("ballerina", "is joey a spin-off?", "unknown", "joey"),
+])
+def test_a_slip_is_read_as_the_word_but_a_name_is_not(films, film, text, kind, expected) -> None:  # type: ignore[no-untyped-def]
+    reply = films[film].reply("slip", "tester", text)
+    assert reply.kind == kind and expected in reply.text, reply.text

@@ -5,7 +5,9 @@
 """
 from __future__ import annotations
 
+import copy
 import functools
+from collections.abc import Callable
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from .entities import Gazetteer, Mention
 from .features import features
 from .model import FORMAT_VERSION, IntentModel, IntentScore
 from .text import CHAT_SPELLINGS, FILLER, IRREGULAR_VERBS, STOPWORDS, analysed, is_word, tokens
-from .vocab import QUESTION_WORDS, IntentVocabulary, content_words, opening, stem
+from .vocab import MIN_TYPO_CHARS, QUESTION_WORDS, IntentVocabulary, content_words, opening, stem, typo_of
 
 __all__ = ["NLU", "Parse", "Mention", "IntentScore"]
 log = logging.getLogger(__name__)
@@ -89,20 +91,20 @@ def digest_key(digest: str) -> str:
 
 class NLU:
     def __init__(self, kb: KnowledgeBase, model: IntentModel,
-                 phrases: frozenset[tuple[str, ...]] = frozenset()) -> None:
+                 phrases: frozenset[tuple[str, ...]] = frozenset(),
+                 dictionary: Callable[[str], bool] | None = None) -> None:
         """``phrases``: word sequences the bot understands besides its training examples (the question
         map's cues of several words: "revolves around"): a word of one, in it, is no unknown name. A
         single cue word is no such proof ("bad" in *Breaking Bad*)."""
         self.kb = kb
         self.model = model
         self.gazetteer = Gazetteer(kb)
+        # ``dictionary``: whether a word is English ("dune" is, "plys" is not): a word it lacks that is a
+        # slip of a word the model knows is read as that word ("who plys Charon?"); one it has may be a
+        # name ("when is Dune out?") and is never "corrected"
+        self.dictionary = dictionary
         self.phrases = phrases
-        # each phrase in stems ("revolve around" too), by each of its stems and the stem's place in it
-        self._phrases_of: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-        for phrase in phrases:
-            stems = tuple(_phrase_stem(w) for w in phrase)
-            for at, s in enumerate(stems):
-                self._phrases_of.setdefault(s, []).append((stems, at))
+        self._phrases_of = _phrase_index(phrases)
         self.known_words = model.known_words | _knowledge_words(kb) | FILLER | IRREGULAR_VERBS
 
     @classmethod
@@ -131,11 +133,41 @@ class NLU:
 
     def with_knowledge(self, kb: KnowledgeBase) -> "NLU":
         """The same model over new knowledge (an admin edit): no retraining needed."""
-        return NLU(kb, self.model, self.phrases)
+        return NLU(kb, self.model, self.phrases, self.dictionary)
 
     def with_phrases(self, phrases: frozenset[tuple[str, ...]]) -> "NLU":
         """The same model, knowing ``phrases`` too (see __init__)."""
-        return self if phrases <= self.phrases else NLU(self.kb, self.model, self.phrases | phrases)
+        if phrases <= self.phrases:
+            return self
+        new = copy.copy(self)  # the same gazetteer: building one is most of a Mind's start
+        new.phrases = self.phrases | phrases
+        new._phrases_of = _phrase_index(new.phrases)
+        return new
+
+    def with_dictionary(self, dictionary: Callable[[str], bool]) -> "NLU":
+        """The same model, reading slips of its words as them (see __init__)."""
+        new = copy.copy(self)
+        new.dictionary = dictionary
+        return new
+
+    def _unslipped(self, toks: list[str], covered: set[int]) -> list[str]:
+        """The tokens with each slip of a known word read as that word ("plys" -> "plays"): only a word
+        outside the names, unknown to the model and the knowledge, and not English itself."""
+        known, dictionary = self.known_words, self.dictionary
+        strange = [t not in known and i not in covered and t not in STOPWORDS and is_word(t) for i, t in enumerate(toks)]
+        out = None
+        for i, t in enumerate(toks):
+            if not strange[i] or len(t) < MIN_TYPO_CHARS:
+                continue
+            if (i and strange[i - 1]) or (i + 1 < len(toks) and strange[i + 1]):
+                continue  # two strange words together are a name ("Greta Lindqvist"), not two slips
+            fixed = typo_of(t, self.model.known_words)
+            # never into a name's word or a small word: "Joey" is no slip of "John", "Hans" none of "has"
+            if fixed is not None and fixed not in self.gazetteer.words and fixed not in STOPWORDS \
+                    and dictionary is not None and not dictionary(t):
+                out = out or list(toks)
+                out[i] = fixed
+        return out or toks
 
     def _in_phrases(self, toks: list[str], positions: list[int]) -> set[int]:
         """Of ``positions``, those of tokens inside one of ``phrases``, in any inflection of its words."""
@@ -158,11 +190,13 @@ class NLU:
                 toks, poss = [toks[i] for i in keep], [poss[i] for i in keep]
         mentions = self.gazetteer.find(toks, self.model.known_words)
         kinds = sorted({self.kb.entities[i].kind for m in mentions for i in m.entity_ids})
-        ranking = self.model.rank(toks, kinds, named_kinds(self.kb, mentions))
         covered = {i for m in mentions for i in range(m.start, m.end)}
         known = self.known_words  # the cheapest test first: most words are known
+        read = self._unslipped(toks, covered) if self.dictionary is not None else toks
+        ranking = self.model.rank(read, kinds, named_kinds(self.kb, mentions))
+        # a slip the classifier read as its word is no unknown name either ("who *plys* Charon?")
         unknown = [t for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
-                   and t not in FILLER and is_word(t) and not t.isdigit()]
+                   and t not in FILLER and is_word(t) and not t.isdigit() and read[i] == t]
         if unknown and self._phrases_of:  # (most messages have no unknown word)
             strange = set(unknown)
             phrased = self._in_phrases(toks, [i for i, t in enumerate(toks) if t in strange])
@@ -175,6 +209,16 @@ class NLU:
     @property
     def vocab(self) -> IntentVocabulary:
         return self.model.vocab
+
+
+def _phrase_index(phrases: frozenset[tuple[str, ...]]) -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """Each phrase in stems ("revolve around" too), by each of its stems and the stem's place in it."""
+    index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for phrase in phrases:
+        stems = tuple(_phrase_stem(w) for w in phrase)
+        for at, s in enumerate(stems):
+            index.setdefault(s, []).append((stems, at))
+    return index
 
 
 @functools.lru_cache(maxsize=16384)

@@ -105,6 +105,30 @@ def _misspelt(word: str, known: frozenset[str]) -> bool:
     return match is not None
 
 
+MIN_TYPO_CHARS = 4  # "plys" ~ "plays": shorter slips are other words too often ("hte" aside)
+
+
+def typo_of(word: str, known: frozenset[str]) -> str | None:
+    """The known word a typo is of ("plys" -> "plays", "relase" -> "release"), by the rule of
+    ``_misspelt`` (the first letter kept, the length give or take one, most letters right); None when
+    none is near, or two are equally near (a guess either way)."""
+    if len(word) < MIN_TYPO_CHARS or word in known or not word.isalpha():
+        return None
+    key = (id(known), word)
+    if key not in _typo_cache:
+        if len(_typo_cache) > 50_000:
+            _typo_cache.clear()
+        by_start = _by_start(known)
+        near = [k for size in (len(word) - 1, len(word), len(word) + 1) for k in by_start.get((word[:1], size), ())]
+        found = process.extract(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF, limit=2)
+        best = found[0][0] if found and (len(found) == 1 or found[0][1] > found[1][1]) else None
+        _typo_cache[key] = best
+    return _typo_cache[key]
+
+
+_typo_cache: dict[tuple[int, str], str | None] = {}
+
+
 QUESTION_WORDS = frozenset("what who whom whose which when where why how".split())
 
 
