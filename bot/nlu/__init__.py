@@ -150,16 +150,15 @@ class NLU:
         new.dictionary = dictionary
         return new
 
-    def _unslipped(self, toks: list[str], covered: set[int]) -> list[str]:
+    def _unslipped(self, toks: list[str], at: list[int]) -> list[str]:
         """The tokens with each slip of a known word read as that word ("plys" -> "plays"): only a word
-        outside the names, unknown to the model and the knowledge, and not English itself."""
-        known, dictionary = self.known_words, self.dictionary
-        strange = [t not in known and i not in covered and t not in STOPWORDS and is_word(t) for i, t in enumerate(toks)]
+        at ``at`` (outside the names, unknown to the model and the knowledge), not English itself."""
+        dictionary = self.dictionary
+        strange = set(at)
         out = None
-        for i, t in enumerate(toks):
-            if not strange[i] or len(t) < MIN_TYPO_CHARS:
-                continue
-            if (i and strange[i - 1]) or (i + 1 < len(toks) and strange[i + 1]):
+        for i in at:
+            t = toks[i]
+            if len(t) < MIN_TYPO_CHARS or i - 1 in strange or i + 1 in strange:
                 continue  # two strange words together are a name ("Greta Lindqvist"), not two slips
             fixed = typo_of(t, self.model.known_words)
             # never into a name's word or a small word: "Joey" is no slip of "John", "Hans" none of "has"
@@ -192,16 +191,18 @@ class NLU:
         kinds = sorted({self.kb.entities[i].kind for m in mentions for i in m.entity_ids})
         covered = {i for m in mentions for i in range(m.start, m.end)}
         known = self.known_words  # the cheapest test first: most words are known
-        read = self._unslipped(toks, covered) if self.dictionary is not None else toks
+        at = [i for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
+              and t not in FILLER and is_word(t) and not t.isdigit()]
+        read = toks
+        if at and self.dictionary is not None:  # (most messages have no unknown word)
+            read = self._unslipped(toks, at)
+            # a slip the classifier reads as its word is no unknown name either ("who *plys* Charon?")
+            at = [i for i in at if read[i] == toks[i]]
         ranking = self.model.rank(read, kinds, named_kinds(self.kb, mentions))
-        # a slip the classifier read as its word is no unknown name either ("who *plys* Charon?")
-        unknown = [t for i, t in enumerate(toks) if t not in known and i not in covered and t not in STOPWORDS
-                   and t not in FILLER and is_word(t) and not t.isdigit() and read[i] == t]
-        if unknown and self._phrases_of:  # (most messages have no unknown word)
-            strange = set(unknown)
-            phrased = self._in_phrases(toks, [i for i, t in enumerate(toks) if t in strange])
-            if phrased:
-                unknown = [t for i, t in enumerate(toks) if t in strange and i not in phrased]
+        if at and self._phrases_of:
+            phrased = self._in_phrases(toks, at)
+            at = [i for i in at if i not in phrased]
+        unknown = [toks[i] for i in at]
         # names that read like ours but are someone else's ("Wayne Rooney") are set aside by the
         # understanding stage's first step (bot/understanding/names.py), with the rest of its rules
         return Parse(folded, toks, ranking, mentions, unknown, tuple(poss))

@@ -1220,7 +1220,7 @@ def _qualified_work(it: Interpretation, env: Env, relations: list[Relation]) -> 
     wh-question of a relation cued, naming a work and someone tied to it by another fact (he directed
     it) and not by this one: the person says which work, so it is that work's relation that is asked,
     by the route reading it from the work (its cast), whatever the classifier made of the person's name."""
-    if _presuming(it.parse.tokens) or it.kind != "wh":
+    if it.kind != "wh" or len(it.parse.mentions) < 2 or not relations or _presuming(it.parse.tokens):
         return None
     kb = env.kb
     named = [i for m in it.parse.mentions for i in m.entity_ids[:1]]
