@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .answers import Answers
 from .config import Settings
-from .context import ChatContext
+from .context import MAX_ELSEWHERE, ChatContext
 from .conversation import answers_its_part, entity_ref, follow_up_context, joined
 from .handlers import HANDLERS
 from .handlers.base import unknown_reply
@@ -39,6 +39,7 @@ from .search import SearchIndex
 from .storage import Storage
 from .validation import require_consistent
 from .understanding.grammar import is_english
+from .understanding.resolution import FILM_WORDS
 from .understanding.interpretation import Interpretation, named_subject
 from .understanding.interpreter import (STEPS, STRAY_NUMBER, UNKNOWN_SUBJECT, Env, Interpreter, english_words, opening_cut,
                                         presupposition, select_among, split_parts,
@@ -208,6 +209,7 @@ class Brain:
             except Exception:  # logging a question must never cost the answer
                 log.exception("could not log an unanswered question")
         follow_up_context(ctx, reply, mind.answers.routes, mind.questions, self._refs(mind, reply))
+        ctx.elsewhere = elsewhere_of(parse, reply, ctx.elsewhere)
         if persist:
             self._save(chat, ctx, read=read)
         return reply
@@ -406,6 +408,24 @@ def _adopt(ctx: ChatContext, trial: ChatContext, reply: Reply) -> Reply:
     if trial is not ctx:
         ctx.__dict__.update(ChatContext.from_json(trial.to_json()).__dict__)
     return reply
+
+
+WORK_WORDS = frozenset("remake reboot sequel prequel version adaptation show series cartoon anime documentary".split())
+
+
+def elsewhere_of(parse: Parse, reply: Reply, before: str | None) -> str | None:
+    """The other work a reply said it knows nothing of, for "who directed that one?" next: the unknown
+    words of a message about a film ("the Korean Netflix *Ballerina* movie with Jeon Jong-seo") or the name
+    it set aside as someone else's ("Die Hard 2"); None once a fact is given; else as it was."""
+    if reply.kind == "answer":
+        return None
+    if reply.kind != "unknown":
+        return before
+    if parse.aside:
+        return " ".join(" ".join(parse.tokens[a:b]) for a, b in parse.aside)[:MAX_ELSEWHERE]
+    if parse.unknown_words and any(t in FILM_WORDS or t in WORK_WORDS for t in parse.tokens):
+        return " ".join(parse.unknown_words)[:MAX_ELSEWHERE]
+    return before
 
 
 def build_mind(settings: Settings, kb: KnowledgeBase | None = None, nlu: NLU | None = None) -> Mind:

@@ -16,7 +16,8 @@ CONVERSATION_FILES = ("conversations.yml", "heldout.yml", "heldout_fresh.yml", "
                       "heldout_session6.yml", "heldout_session7.yml", "heldout_session7_sealed.yml",
                       "heldout_session8.yml", "heldout_session8_sealed.yml", "heldout_session9_facts.yml",
                       "heldout_session10_sealed.yml", "heldout_session10_dev.yml", "heldout_session11_sealed.yml",
-                      "heldout_session11_dev.yml", "heldout_session12_sealed.yml", "heldout_session12_dev.yml")
+                      "heldout_session11_dev.yml", "heldout_session12_sealed.yml", "heldout_session12_dev.yml",
+                      "heldout_session13_sealed.yml", "heldout_session13_dev.yml", "heldout_session13_dev_b.yml")
 CONTENT_KEYS = ("contains", "contains_any", "not_contains")
 
 

@@ -1073,3 +1073,25 @@ def test_which_of_the_listed_works_someone_is_in(films, film, turns, expected, a
 def test_a_slip_is_read_as_the_word_but_a_name_is_not(films, film, text, kind, expected) -> None:  # type: ignore[no-untyped-def]
     reply = films[film].reply("slip", "tester", text)
     assert reply.kind == kind and expected in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, first, then, absent", [
+    # a work the bot said it knows nothing of is what "that one" next points at: not known either
+    ("ballerina", "when is the 2016 animated ballerina movie with elle fanning out", "who directed that one", "Wiseman"),
+    ("harbour", "who plays the lead in the harbour lights remake starring greta lindqvist", "who directs that one",
+     "Tomas Vey"),
+])
+def test_that_one_after_another_work_is_still_that_work(films, film, first, then, absent) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    assert bot.reply("else", "tester", first).kind == "unknown"
+    reply = bot.reply("else", "tester", then)
+    assert reply.kind == "unknown" and absent not in reply.text, reply.text
+    back = bot.reply("else", "tester", "ok, who directs " + ("ballerina" if film == "ballerina" else "harbour lights"))
+    assert back.kind == "answer" and absent in back.text, back.text  # naming the film again leaves it
+
+
+def test_a_context_with_another_work_survives_storage() -> None:
+    from bot.context import ChatContext
+    ctx = ChatContext(elsewhere="korean netflix")
+    assert ChatContext.from_json(ctx.to_json()).elsewhere == "korean netflix"
+    assert ChatContext.from_json('{"last_intent": "ask_cast"}').elsewhere is None  # a row from before

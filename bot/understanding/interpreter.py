@@ -297,6 +297,22 @@ def other_names(it: Interpretation, env: Env) -> Interpretation:
 INNER_BREAK = re.compile(r"[.!?,;:]\s+\S")  # a sentence or a lead-in ends inside the message
 
 
+ELSEWHERE_POINTERS = frozenset("it that this".split())  # "who directed *that* one?"
+
+
+@step
+def pointed_elsewhere(it: Interpretation, env: Env) -> Interpretation:
+    """ "when does the Korean Netflix Ballerina come out?" (not known) "who directed that one?": a question
+    naming nothing that points back at a work the last reply said it knows nothing of
+    (``ChatContext.elsewhere``) asks of that work, not of the film talked about before: not known either."""
+    elsewhere = env.context.elsewhere
+    toks = it.parse.tokens
+    if not elsewhere or it.parse.mentions or not any(t in ELSEWHERE_POINTERS for t in toks) \
+            or any(t in PRONOUNS and PRONOUNS[t] in ("he", "she") for t in toks):
+        return it
+    return _mark(it, "pointed_elsewhere", verdict=Verdict(False, UNKNOWN_SUBJECT, (elsewhere,), "elsewhere"))
+
+
 RELATIVE_HEADS = frozenset("guy one man woman person actor actress lady dude fellow chap bloke girl boy filmmaker "
                            "bloke film movie".split())  # "is he *the guy who* directed Underworld?"
 RELATIVE_OPENERS = frozenset("is was isnt wasnt".split())

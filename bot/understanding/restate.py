@@ -221,6 +221,13 @@ def _behind_subject(aux: str, rest: list[str]) -> list[str] | None:
         k = 0
         while k < len(tail) - 1 and tail[k] in ADVERBS:  # "did he *ever* meet her": the verb comes after
             k += 1
+        if tail[k] in PREPOSITIONS:
+            # the subject ran on past the words counted ("does the Korean film *with Jeon Jong-seo* come
+            # out"): its verb is the first base form after them, or there is no reading
+            j = next((j for j in range(k + 1, min(len(tail), k + 7)) if _is_base_verb(tail[j], nouns=True)), None)
+            if j is None:
+                return None
+            subject, tail, k = [*subject, *tail[:j]], tail[j:], 0
         verb = _inflect(tail[k], "VBD" if aux == "did" else "VBZ" if aux == "does" else "VB")
         return [*subject, *tail[:k], verb, *tail[k + 1:]]
     if aux in BE and subject == ["you"]:
