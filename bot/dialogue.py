@@ -237,8 +237,18 @@ class Brain:
         if it.presumes is not None:
             return self._presumed(mind, it, ctx, chat)
         if it.parts:
-            return self._parts(mind, it, ctx, chat) or self._answer(mind, text, parse, ctx, chat, split=False,
-                                                                    presuppose=presuppose)
+            every = self._parts(mind, it, ctx, chat)
+            if every is not None:
+                return every
+            trial = ChatContext.from_json(ctx.to_json())
+            whole = self._answer(mind, text, parse, trial, chat, split=False, presuppose=presuppose)
+            if whole.verdict == "no" and not it.selection:
+                # the message read as one contradicts what it never claimed ("is Keanu in it? and Ian
+                # McShane? who do they play?" read as one yes/no: "Not so"): the parts that answer do
+                some = self._parts(mind, it, ctx, chat, every=False)
+                if some is not None:
+                    return some
+            return _adopt(ctx, trial, whole)
         return self._route(mind, it, ctx, chat)
 
     def _route(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply:
@@ -331,13 +341,15 @@ class Brain:
         reply, state = first or (self._route(mind, it, ctx, chat), ctx)
         return _adopt(ctx, state, reply)
 
-    def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None) -> Reply | None:
+    def _parts(self, mind: Mind, it: Interpretation, ctx: ChatContext, chat: str | None,
+               every: bool = True) -> Reply | None:
         """Each part of a multi-part message answered in turn (the context flows from one to the next);
         one reply joins them. None, with the context untouched, unless every part is answered (a fact,
-        or the question map's "the article doesn't say") and one at least with a fact."""
+        or the question map's "the article doesn't say") and one at least with a fact; with ``every``
+        false, the parts that answer."""
         # a selection ("which of those had Kate Beckinsale in it?") keeps the parts that answer: the others
         # are the ones not chosen
-        answered = self._in_turn(mind, it.parts, ctx, chat, split=False, every=not it.selection)
+        answered = self._in_turn(mind, it.parts, ctx, chat, split=False, every=every and not it.selection)
         if answered is None or not answered[0]:
             return None
         replies, trial, _ = answered

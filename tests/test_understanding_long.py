@@ -1095,3 +1095,9 @@ def test_a_context_with_another_work_survives_storage() -> None:
     ctx = ChatContext(elsewhere="korean netflix")
     assert ChatContext.from_json(ctx.to_json()).elsewhere == "korean netflix"
     assert ChatContext.from_json('{"last_intent": "ask_cast"}').elsewhere is None  # a row from before
+
+
+def test_a_multi_part_message_read_as_one_never_contradicts_what_it_did_not_claim(brain) -> None:  # type: ignore[no-untyped-def]
+    # its last part nothing answers alone; read as one yes/no it came out "Not so": the parts that answer do
+    reply = brain.reply("mp", "tester", "is keanu in ballerina? and ian mcshane? who do they play?")
+    assert reply.verdict != "no" and "John Wick" in reply.text and "Winston" in reply.text, reply.text
