@@ -1101,3 +1101,16 @@ def test_a_multi_part_message_read_as_one_never_contradicts_what_it_did_not_clai
     # its last part nothing answers alone; read as one yes/no it came out "Not so": the parts that answer do
     reply = brain.reply("mp", "tester", "is keanu in ballerina? and ian mcshane? who do they play?")
     assert reply.verdict != "no" and "John Wick" in reply.text and "Winston" in reply.text, reply.text
+
+
+@pytest.mark.parametrize("film, turns, expected", [
+    # "that guy", "this actress": the person talked about, for whom someone worked with
+    ("ballerina", ["who directs ballerina", "which actor did that guy make the transporter movies with"], "Jason Statham"),
+    ("ballerina", ["who plays rooney", "who did that actress work with in no time to die"], "Daniel Craig"),
+    ("harbour", ["who plays edda", "who did that woman work with in harbour lights"], "Tomas Vey"),
+])
+def test_a_person_pointed_at_is_the_one_talked_about(films, film, turns, expected) -> None:  # type: ignore[no-untyped-def]
+    bot = films[film]
+    for text in turns:
+        reply = bot.reply("pp", "tester", text)
+    assert reply.kind == "answer" and expected in reply.text, reply.text

@@ -487,8 +487,9 @@ def source_request(it: Interpretation, env: Env) -> Interpretation:
     """ "says who?", "source?": the last question again, whose answer names its source."""
     if it.intent != SOURCE_INTENT or it.confidence < env.threshold:
         return it
-    if any(env.kb.entities[e].kind in ("person", "character") for m in it.parse.mentions for e in m.entity_ids[:1]):
-        return it  # "and who was Bond in that one?" asks of Bond, not where the last answer came from
+    if any(env.kb.entities[e].kind in ("person", "character") for m in it.parse.mentions for e in m.entity_ids[:1]) \
+            or _pointed_person(it.parse.tokens):
+        return it  # "and who was Bond in that one?", "who did *that woman* work with?" ask of someone
     asked = env.questions.asked(it.parse.tokens, _cue_skip(it, env))
     if any(_subject_of_kinds(it, env, set(a.question.about)) is not None for a in asked if not a.question.sourced):
         # "who starred in that?" asks a relation of its own, not the last answer's source; a relation of
@@ -1018,8 +1019,8 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     if not costar and not stranded and not (words & COMPANY_WORDS and (words & ACTING_WORDS or {"in", "with"} <= words
                                                                       or part_named)):
         return it  # "who directed Speed with Keanu?" asks its director; "which actor was *Bond* opposite her?"
-    if unknown_words(_scene(it, env)):
-        return it  # "in *Speed* with him" is unknown
+    if set(unknown_words(_scene(it, env))) - set(POINTED_PEOPLE):
+        return it  # "in *Speed* with him" is unknown ("that *woman*" is someone talked about)
     relations = _cast_relations(kb)
     if not relations:
         return it
@@ -1032,7 +1033,8 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     films = [i for i in named if kb.entities[i].kind in ("film", "series")]
     films += [f for part in titled for f in _films_of_part(kb, part, relations)]
     if not people:
-        pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she")), None)
+        pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she")), None) \
+            or _pointed_person(toks)
         person = env.context.last_by_pronoun.get(pronoun or "")
         people = [person] if person in kb.entities and kb.entities[person].kind == "person" else []
     if not people and len(set(parts)) == 1:
@@ -1053,6 +1055,16 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     if film not in kb.entities:
         return it
     return _mark(it, "co_stars", company=Company(people[0], (film,), relations, tuple(parts)), intent=None)
+
+
+POINTED_PEOPLE = {"guy": "he", "man": "he", "dude": "he", "fella": "he", "bloke": "he", "actor": "he",
+                  "woman": "she", "lady": "she", "actress": "she", "girl": "she"}
+
+
+def _pointed_person(toks: list[str]) -> str | None:
+    """ "*that guy*", "*this actress*": the pronoun a pointed-at person stands for, or None."""
+    return next((POINTED_PEOPLE[toks[i + 1]] for i in range(len(toks) - 1)
+                 if toks[i] in ("that", "this") and toks[i + 1] in POINTED_PEOPLE), None)
 
 
 def _films_of_part(kb: KnowledgeBase, part: str, relations: tuple[str, ...]) -> list[str]:
