@@ -23,6 +23,8 @@ NAMES = {"mira solberg": "Mira Solberg", "edda": "Edda", "tomas vey": "Tomas Vey
     ("where did they shoot it", "where they shot Harbour Lights"),  # an irregular verb
     ("what's the budget of it", "what the budget of Harbour Lights is"),
     ("when is it coming out on dvd", "when Harbour Lights is coming out on dvd"),
+    ("who did that woman grow up with", "who that woman grew up with"),  # "that" before a noun determines it
+    ("when does the film with mira solberg come out on vinyl", "when the film with Mira Solberg comes out on vinyl"),
     ("how old was tomas vey when he made it", "how old Tomas Vey was when he made Harbour Lights"),
     ("which studio is releasing it?", "which studio is releasing Harbour Lights"),
     ("will there be a sequel", "whether there will be a sequel"),

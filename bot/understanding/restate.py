@@ -240,8 +240,10 @@ def _subject_length(rest: list[str], do: bool = False) -> int | None:
     determiner and its nouns up to the first verb form or preposition."""
     if not rest:
         return None
-    if rest[0] in PRONOUN_SUBJECTS or rest[0] in ("i", "you"):
-        return 1
+    demonstrative_noun = rest[0] in DETERMINERS and len(rest) > 1 and not _is_base_verb(rest[1], nouns=True) \
+        and not _is_verb_form(rest[1]) and rest[1] not in AUX and rest[1] not in PREPOSITIONS
+    if (rest[0] in PRONOUN_SUBJECTS or rest[0] in ("i", "you")) and not demonstrative_noun:
+        return 1  # ("did *that woman* work with...": "that" before a noun is its determiner)
     if rest[0][:1].isupper() and not rest[0].endswith("'s"):  # a name as the knowledge spells it
         n = 1
         while n < len(rest) and rest[n][:1].isupper():
