@@ -160,10 +160,11 @@ class NLU:
             t = toks[i]
             if len(t) < MIN_TYPO_CHARS or i - 1 in strange or i + 1 in strange:
                 continue  # two strange words together are a name ("Greta Lindqvist"), not two slips
+            if dictionary is None or dictionary(t):
+                continue  # an English word is itself (most strange words are: "recipe", "weather")
             fixed = typo_of(t, self.model.known_words)
             # never into a name's word or a small word: "Joey" is no slip of "John", "Hans" none of "has"
-            if fixed is not None and fixed not in self.gazetteer.words and fixed not in STOPWORDS \
-                    and dictionary is not None and not dictionary(t):
+            if fixed is not None and fixed not in self.gazetteer.words and fixed not in STOPWORDS:
                 out = out or list(toks)
                 out[i] = fixed
         return out or toks
