@@ -94,14 +94,17 @@ def _by_start(known: frozenset[str]) -> dict[tuple[str, int], list[str]]:
     return entry[1]
 
 
+def _near_words(word: str, known: frozenset[str]) -> list[str]:
+    """The known words a slip of one or two keys may have meant: the same first letter, the length give or
+    take one ("palys" ~ "plays", "comming" ~ "coming"; "blonde" is not "bond", nor "fringe" "fine")."""
+    by_start = _by_start(known)
+    return [k for size in (len(word) - 1, len(word), len(word) + 1) for k in by_start.get((word[:1], size), ())]
+
+
 def _misspelt(word: str, known: frozenset[str]) -> bool:
     if len(word) < MIN_FUZZY_CHARS:
         return False
-    # a slip of one or two keys keeps the first letter and the length, give or take one:
-    # "palys" ~ "plays", "comming" ~ "coming"; "blonde" is not "bond", nor "fringe" "fine"
-    by_start = _by_start(known)
-    near = [k for size in (len(word) - 1, len(word), len(word) + 1) for k in by_start.get((word[:1], size), ())]
-    match = process.extractOne(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+    match = process.extractOne(word, _near_words(word, known), scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
     return match is not None
 
 
@@ -118,9 +121,7 @@ def typo_of(word: str, known: frozenset[str]) -> str | None:
     if key not in _typo_cache:
         if len(_typo_cache) > 50_000:
             _typo_cache.clear()
-        by_start = _by_start(known)
-        near = [k for size in (len(word) - 1, len(word), len(word) + 1) for k in by_start.get((word[:1], size), ())]
-        found = process.extract(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF, limit=2)
+        found = process.extract(word, _near_words(word, known), scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF, limit=2)
         best = found[0][0] if found and (len(found) == 1 or found[0][1] > found[1][1]) else None
         _typo_cache[key] = best
     return _typo_cache[key]

@@ -1033,10 +1033,8 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
     films = [i for i in named if kb.entities[i].kind in ("film", "series")]
     films += [f for part in titled for f in _films_of_part(kb, part, relations)]
     if not people:
-        pronoun = next((PRONOUNS[t] for t in toks if t in PRONOUNS and PRONOUNS[t] in ("he", "she")), None) \
-            or _pointed_person(toks)
-        person = env.context.last_by_pronoun.get(pronoun or "")
-        people = [person] if person in kb.entities and kb.entities[person].kind == "person" else []
+        person = _person_meant(it, env, pointed=True)
+        people = [person] if person is not None else []
     if not people and len(set(parts)) == 1:
         # "who was *Paloma* working with in the Bond film?": the company of the one who plays her
         people = _players(kb, parts[0], relations, films)
@@ -1059,6 +1057,16 @@ def co_stars(it: Interpretation, env: Env) -> Interpretation:
 
 POINTED_PEOPLE = {"guy": "he", "man": "he", "dude": "he", "fella": "he", "bloke": "he", "actor": "he",
                   "woman": "she", "lady": "she", "actress": "she", "girl": "she"}
+
+
+def _person_meant(it: Interpretation, env: Env, pointed: bool = False) -> str | None:
+    """The person the message's "he"/"she" stands for in the chat (with ``pointed``, also "that guy",
+    "this actress": ``_pointed_person``), or None."""
+    toks = it.parse.tokens
+    pronoun = next((PRONOUNS[t] for t in toks if PRONOUNS.get(t) in ("he", "she")), None) \
+        or (_pointed_person(toks) if pointed else None)
+    person = env.context.last_by_pronoun.get(pronoun or "")
+    return person if person in env.kb.entities and env.kb.entities[person].kind == "person" else None
 
 
 def _pointed_person(toks: list[str]) -> str | None:
@@ -1651,9 +1659,8 @@ def _map_inverse(it: Interpretation, env: Env, asked: list[Asked]) -> Interpreta
     film_kind = env.kb.default_subject.kind  # a film beside the name qualifies it ("...in Chapter 4")
     names = {i for m in it.parse.mentions for i in m.entity_ids[:1] if env.kb.entities[i].kind != film_kind}
     if not names:  # "what did *he* call the car action?": the one the pronoun stands for
-        said = next((PRONOUNS[t] for t in it.parse.tokens if PRONOUNS.get(t) in ("he", "she")), None)
-        person = env.context.last_by_pronoun.get(said or "")
-        names = {person} if person in env.kb.entities and env.kb.entities[person].kind == "person" else set()
+        person = _person_meant(it, env)
+        names = {person} if person is not None else set()
     if len(names) != 1:
         return it
     (name,) = names
